@@ -1,0 +1,51 @@
+/* err.h - one failure: a negative errno for FUSE plus the cause for logs.
+ *
+ * Every core call returns 0 (or a count) on success and -errno on failure,
+ * and fills a struct bf_err when the caller passes one. The errno comes from
+ * the single mapping table in fs/util/errmap.c; nothing else invents errnos
+ * for remote failures.
+ */
+#ifndef BATCHFS_ERR_H
+#define BATCHFS_ERR_H
+
+#include <stddef.h>
+
+struct bf_err {
+	int err;	  /* positive errno, 0 when no failure */
+	long http_status; /* HTTP status of the failing reply, 0 if none */
+	int curl_code;	  /* CURLcode of a transport failure, 0 if none */
+	char status[40];  /* canonical name, e.g. "NOT_FOUND", "" if none */
+	char msg[512];	  /* server's message or local reason, no secrets */
+};
+
+void bf_err_clear(struct bf_err *e);
+
+/* Fills e (if non-NULL) and returns -err. */
+int bf_err_set(struct bf_err *e, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* "CODE: message" style one-liner for error files and logs. */
+void bf_err_format(const struct bf_err *e, char *out, size_t n);
+
+/* The mapping table (positive errno). status_name may be NULL. */
+int bf_errno_from_http(long http_status, const char *status_name);
+int bf_errno_from_curl(int curl_code);
+int bf_errno_from_grpc(int grpc_code);
+const char *bf_grpc_name(int grpc_code);      /* "UNKNOWN" if out of range */
+int bf_grpc_from_name(const char *name);      /* -1 if unknown */
+long bf_http_from_grpc(int grpc_code);
+
+int bf_http_retryable(long http_status);       /* 408, 429, 5xx */
+int bf_curl_retryable(int curl_code);          /* transport failures */
+
+/* Parses Google's error envelope ({"error":{code,status,message,details}},
+ * a one-element array of it, or GCS's older form) into e. Always sets e->err
+ * and e->http_status; uses the body as message when it is not an envelope.
+ * Returns -e->err. */
+int bf_err_from_reply(struct bf_err *e, long http_status, const char *body,
+		      size_t len);
+
+/* Retry delay from RetryInfo in details[] ("1.5s"), in ms; -1 if absent. */
+long bf_err_retry_delay_ms(const char *body, size_t len);
+
+#endif

@@ -1,0 +1,127 @@
+/* http.h - the only code that talks HTTP: libcurl with shared connections,
+ * deadlines, bounded jittered retries, auth headers and the error envelope.
+ *
+ * Retries: 408, 429, 5xx and transport errors, exponential backoff with full
+ * jitter (initial 1 s, x2, cap 30 s), at most max_attempts, never past the
+ * operation budget; Retry-After and RetryInfo are honoured (still inside the
+ * budget). A 401 makes the auth layer drop its token and the call is retried
+ * once with a fresh one. Non-idempotent requests (BF_RETRY_NEVER) are never
+ * re-sent: a lost reply is reported as such so the caller can reconcile.
+ */
+#ifndef BATCHFS_HTTP_H
+#define BATCHFS_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "batchfs/err.h"
+
+struct bf_http;
+struct bf_auth;
+
+struct bf_http_opts {
+	long connect_timeout_ms;  /* 10000 */
+	long request_timeout_ms;  /* one attempt of a buffered call: 30000 */
+	long op_budget_ms;	  /* whole call, retries included: 60000 */
+	long low_speed_secs;	  /* stall: below 1 byte/s for this long: 20 */
+	int max_attempts;	  /* 5 */
+	long backoff_initial_ms;  /* 1000 */
+	long backoff_cap_ms;	  /* 30000 */
+	size_t max_body;	  /* cap on buffered bodies: 32 MiB */
+	long recv_buffer;	  /* CURLOPT_BUFFERSIZE: 512 KiB */
+	int trace;		  /* log each request (redacted) at debug level */
+};
+void bf_http_opts_default(struct bf_http_opts *o);
+
+/* Calls curl_global_init on first use; call from main before threads. */
+struct bf_http *bf_http_new(const struct bf_http_opts *o);
+void bf_http_set_auth(struct bf_http *h, struct bf_auth *auth);
+void bf_http_free(struct bf_http *h);
+
+enum bf_retry {
+	BF_RETRY_IDEMPOTENT = 0, /* default: retry per the policy above */
+	BF_RETRY_NEVER = 1,	 /* send once; ambiguity is the caller's problem */
+};
+
+struct bf_http_resp;
+
+struct bf_http_req {
+	const char *method; /* NULL = GET */
+	const char *url;
+	const char *body; /* may be NULL */
+	size_t body_len;
+	const char *content_type;
+	const char *const *headers; /* extra "Name: value", NULL-terminated */
+	int no_auth;		    /* do not attach Authorization */
+	enum bf_retry retry;
+	long timeout_ms; /* per attempt; 0 = opts (streams: none, stall only) */
+	long budget_ms;	 /* whole call; 0 = opts */
+
+	/* Streaming. When on_body is set, a 2xx body is handed over in chunks
+	 * instead of being buffered; return 0 to go on or -errno to stop.
+	 * on_start sees status and headers first and may refuse (-errno).
+	 * After a failure mid-body the call is retried only when on_retry is
+	 * set: it runs before each new attempt so the caller can rewrite the
+	 * headers it owns (e.g. Range) to resume; nonzero return stops. */
+	int (*on_start)(void *ud, const struct bf_http_resp *resp);
+	int (*on_body)(void *ud, const char *p, size_t n);
+	int (*on_retry)(void *ud, int attempt);
+	void *ud;
+};
+
+struct bf_http_resp {
+	long status;	   /* final HTTP status, 0 if none arrived */
+	char *body;	   /* buffered body (NUL-terminated), error bodies too */
+	size_t body_len;
+	char content_range[96];
+	char range[96];	   /* "Range" reply header (resumable 308) */
+	char *location;	   /* "Location" reply header */
+	char generation[24]; /* x-goog-generation */
+	long retry_after_ms; /* -1 if absent */
+	int attempts;
+	uint64_t streamed;   /* bytes handed to on_body, all attempts */
+};
+void bf_http_resp_free(struct bf_http_resp *r);
+
+/* Performs the request. Returns 0 when the final status is 1xx-3xx
+ * (check resp->status), otherwise -errno with e filled from the reply's
+ * error envelope or the transport error. -EINTR if the thread's cancel
+ * check fired, -ETIMEDOUT when the budget ran out. resp may be NULL. */
+int bf_http_do(struct bf_http *h, const struct bf_http_req *req,
+	       struct bf_http_resp *resp, struct bf_err *e);
+
+/* Convenience: buffered JSON call (body may be NULL). */
+int bf_http_json(struct bf_http *h, const char *method, const char *url,
+		 const char *json_body, enum bf_retry retry,
+		 struct bf_http_resp *resp, struct bf_err *e);
+
+/* Interruption. The FUSE glue sets a per-thread check before calling into
+ * the core; a nonzero return aborts transfers and backoff sleeps with
+ * -EINTR. NULL clears it. */
+typedef int (*bf_cancel_fn)(void *ud);
+void bf_cancel_set(bf_cancel_fn fn, void *ud);
+int bf_cancelled(void);
+
+/* Backoff schedule used by the retry loop (exposed for tests and for
+ * callers with their own loops): full jitter in [0, min(cap, initial*2^n)].
+ * rnd is a value in [0, 1). */
+long bf_backoff_ms(int attempt, long initial_ms, long cap_ms, double rnd);
+
+/* Parses Retry-After (delta-seconds or HTTP-date) into ms; -1 if invalid. */
+long bf_parse_retry_after(const char *value, long now_s);
+
+/* Monotonic clock in ms. */
+int64_t bf_now_ms(void);
+
+/* Percent-encoding. path_segment: everything outside RFC 3986 unreserved is
+ * encoded, '/' included. query: same set (space as %20, '+' as %2B).
+ * Caller frees. */
+char *bf_url_encode(const char *s);
+
+/* Counters since start, for benchmarks and SIGUSR1 dumps. */
+struct bf_http_stats {
+	uint64_t requests, retries, failures, bytes_in;
+};
+void bf_http_get_stats(struct bf_http *h, struct bf_http_stats *s);
+
+#endif
