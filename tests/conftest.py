@@ -1,0 +1,157 @@
+"""Shared pytest fixtures: the local Google Cloud emulator.
+
+`emu` starts scripts/emulator once per session (port 0, a temporary data
+directory) and resets its state, faults and counters before each test that
+uses it. The control API lives under /_emulator/, a path no Google API uses.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EMULATOR = os.path.join(ROOT, "scripts", "emulator")
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+
+
+class Emulator:
+    def __init__(self, proc, url, data):
+        self.proc = proc
+        self.url = url
+        self.data = data
+        self.key_file = os.path.join(data, "service-account.json")
+
+    # --- raw HTTP -------------------------------------------------------
+    def request(self, method, path, body=None, headers=None, raw=False):
+        """Returns (status, headers, body-bytes-or-json)."""
+        data = None
+        hdrs = dict(headers or {})
+        if body is not None:
+            if isinstance(body, (bytes, bytearray)):
+                data = bytes(body)
+            else:
+                data = json.dumps(body).encode()
+                hdrs.setdefault("Content-Type", "application/json")
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers=hdrs)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                status, rh, payload = r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as err:
+            status, rh, payload = err.code, dict(err.headers), err.read()
+        if not raw:
+            try:
+                payload = json.loads(payload) if payload else None
+            except ValueError:
+                pass
+        return status, rh, payload
+
+    # --- control API ----------------------------------------------------
+    def control(self, method, path, body=None):
+        status, _, payload = self.request(method, "/_emulator/" + path, body)
+        assert 200 <= status < 300, (path, status, payload)
+        return payload
+
+    def reset(self):
+        self.control("POST", "reset")
+
+    def config(self, **kw):
+        return self.control("POST", "config", kw)
+
+    def fault(self, **kw):
+        """Adds one fault rule; see scripts/emulator --help-faults."""
+        return self.control("POST", "faults", kw)
+
+    def clear_faults(self):
+        self.control("DELETE", "faults")
+
+    def counters(self):
+        return self.control("GET", "counters")
+
+    # --- Cloud Storage conveniences -----------------------------------
+    def make_bucket(self, name, project="test-project"):
+        status, _, payload = self.request(
+            "POST", "/storage/v1/b?project=" + project, {"name": name})
+        assert status in (200, 409), (status, payload)
+
+    def put_object(self, bucket, name, data, content_type="application/octet-stream"):
+        q = urllib.parse.urlencode({"uploadType": "media", "name": name})
+        status, _, payload = self.request(
+            "POST", "/upload/storage/v1/b/%s/o?%s" % (bucket, q), data,
+            {"Content-Type": content_type})
+        assert status == 200, (status, payload)
+        return payload
+
+    def get_object(self, bucket, name):
+        path = "/storage/v1/b/%s/o/%s?alt=media" % (
+            bucket, urllib.parse.quote(name, safe=""))
+        status, _, payload = self.request("GET", path, raw=True)
+        assert status == 200, (status, payload)
+        return payload
+
+    def list_objects(self, bucket, prefix=""):
+        names, token = [], None
+        while True:
+            q = {"prefix": prefix}
+            if token:
+                q["pageToken"] = token
+            status, _, payload = self.request(
+                "GET", "/storage/v1/b/%s/o?%s" % (bucket, urllib.parse.urlencode(q)))
+            assert status == 200, (status, payload)
+            names += [i["name"] for i in payload.get("items", [])]
+            token = payload.get("nextPageToken")
+            if not token:
+                return names
+
+
+def start_emulator(data, *extra):
+    """Starts scripts/emulator and returns (proc, base_url)."""
+    proc = subprocess.Popen(
+        ["/usr/bin/python3", EMULATOR, "--port", "0", "--data", str(data), *extra],
+        stdout=subprocess.PIPE, stderr=open(os.path.join(str(data), "emulator.log"), "ab"),
+        text=True)
+    line = proc.stdout.readline().strip()
+    if not line.startswith("http://"):
+        proc.kill()
+        raise RuntimeError("emulator did not start: %r (see %s/emulator.log)" % (line, data))
+    return proc, line
+
+
+def stop_emulator(proc):
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def emu_session(tmp_path_factory):
+    data = tmp_path_factory.mktemp("emulator")
+    proc, url = start_emulator(data)
+    yield Emulator(proc, url, str(data))
+    stop_emulator(proc)
+
+
+@pytest.fixture
+def emu(emu_session):
+    """The session's emulator, reset to a clean state for this test."""
+    assert emu_session.proc.poll() is None, "emulator died"
+    emu_session.reset()
+    yield emu_session
+    assert emu_session.proc.poll() is None, "emulator died during the test"
+
+
+@pytest.fixture(scope="session")
+def build_dir():
+    d = os.environ.get("BATCHFS_BUILD", os.path.join(ROOT, "build"))
+    if not os.path.isdir(d):
+        pytest.fail("build directory %s missing: run scripts/test" % d)
+    return d
