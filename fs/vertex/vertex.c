@@ -1,1 +1,788 @@
-/* placeholder: being written */
+/* vertex.c - the batchPredictionJobs client: URLs, get/list paging,
+ * idempotent create (client token label + reconciliation), cancel, and
+ * delete with its long-running Operation.
+ *
+ * Create is the one call Vertex cannot make idempotent for us (no request
+ * id), so a POST is never re-sent by the HTTP layer; this file decides, by
+ * looking the token up with list, whether an ambiguous POST made a job.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "batchfs/buf.h"
+#include "batchfs/err.h"
+#include "batchfs/http.h"
+#include "batchfs/log.h"
+#include "batchfs/vertex.h"
+#include "vertex/job_priv.h"
+
+/* Create: POSTs (first + re-sends) and the wall-clock budget for all of
+ * them, their reconciliation lists and the backoff in between. */
+#define CREATE_ATTEMPTS 4
+#define CREATE_BUDGET_MS 150000L
+#define PER_CALL_BUDGET_MS 60000L
+/* Delete: how long we wait for the Operation to finish. */
+#define DELETE_BUDGET_MS 60000L
+#define OP_POLL_INITIAL_MS 250L
+#define OP_POLL_CAP_MS 5000L
+/* A list that keeps returning pages past this is broken, not big. */
+#define LIST_MAX_PAGES 100000
+
+struct bf_vertex {
+	struct bf_http *http;
+	char *base; /* scheme://host[:port], no trailing slash */
+	char *root; /* base/v1 */
+	char *coll; /* root/projects/P/locations/L/batchPredictionJobs */
+};
+
+/* ---- small helpers ----------------------------------------------------- */
+
+/* Sleeps in short slices so a FUSE interrupt ends the wait. */
+static int sleep_ms(long ms)
+{
+	while (ms > 0) {
+		long s = ms > 50 ? 50 : ms;
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = s * 1000000L};
+
+		if (bf_cancelled())
+			return -EINTR;
+		nanosleep(&ts, NULL);
+		ms -= s;
+	}
+	return bf_cancelled() ? -EINTR : 0;
+}
+
+/* Jitter source; quality does not matter, thread safety does. */
+static double rnd01(void)
+{
+	static __thread uint64_t x;
+
+	if (!x)
+		x = (uint64_t)bf_now_ms() * 0x9e3779b97f4a7c15ULL ^
+		    (uint64_t)(uintptr_t)&x;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return (double)(x >> 11) / 9007199254740992.0;
+}
+
+static int valid_host_label(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n < 64 &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n &&
+	       s[0] != '-';
+}
+
+static int valid_token(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	return n > 0 && n <= 63 &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-_") == n;
+}
+
+static char *job_url(const struct bf_vertex *v, const char *id,
+		     const char *suffix)
+{
+	char *enc, *url;
+
+	if (!id || !*id)
+		return NULL;
+	enc = bf_url_encode(id);
+	if (!enc)
+		return NULL;
+	if (asprintf(&url, "%s/%s%s", v->coll, enc, suffix ? suffix : "") < 0)
+		url = NULL;
+	free(enc);
+	return url;
+}
+
+/* One HTTP exchange with an explicit budget (0 = the HTTP default). */
+static int call(struct bf_vertex *v, const char *method, const char *url,
+		const char *body, enum bf_retry retry, long budget_ms,
+		struct bf_http_resp *resp, struct bf_err *e)
+{
+	struct bf_http_req req = {
+		.method = method,
+		.url = url,
+		.body = body,
+		.body_len = body ? strlen(body) : 0,
+		.content_type = body ? "application/json" : NULL,
+		.retry = retry,
+		.budget_ms = budget_ms,
+	};
+	int rc;
+
+	*resp = (struct bf_http_resp){.retry_after_ms = -1};
+	rc = bf_http_do(v->http, &req, resp, e);
+	if (rc == 0 && (resp->status < 200 || resp->status > 299))
+		return bf_err_set(e, EIO, "%s %s: unexpected HTTP %ld", method,
+				  v->base, resp->status);
+	return rc;
+}
+
+/* ---- construction ------------------------------------------------------ */
+
+struct bf_vertex *bf_vertex_new(const struct bf_vertex_opts *o,
+				struct bf_http *http)
+{
+	struct bf_vertex *v;
+	char *proj = NULL, *loc = NULL;
+	const char *ver = o && o->api_version && *o->api_version
+				  ? o->api_version
+				  : "v1";
+	int rc;
+
+	if (!o || !http || !o->project || !*o->project || !o->location ||
+	    !*o->location || strchr(ver, '/'))
+		return NULL;
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return NULL;
+	v->http = http;
+	if (o->endpoint && *o->endpoint) {
+		size_t n = strlen(o->endpoint);
+
+		while (n > 0 && o->endpoint[n - 1] == '/')
+			n--;
+		v->base = strndup(o->endpoint, n);
+	} else if (!valid_host_label(o->location)) {
+		bf_log_err("vertex: location \"%s\" cannot form a host name",
+			   o->location);
+		goto fail;
+	} else if (strcmp(o->location, "global") == 0) {
+		v->base = strdup("https://aiplatform.googleapis.com");
+	} else if (strcmp(o->location, "us") == 0 ||
+		   strcmp(o->location, "eu") == 0) {
+		rc = asprintf(&v->base, "https://aiplatform.%s.rep.googleapis.com",
+			      o->location);
+		if (rc < 0)
+			v->base = NULL;
+	} else {
+		rc = asprintf(&v->base, "https://%s-aiplatform.googleapis.com",
+			      o->location);
+		if (rc < 0)
+			v->base = NULL;
+	}
+	if (!v->base)
+		goto fail;
+	proj = bf_url_encode(o->project);
+	loc = bf_url_encode(o->location);
+	if (!proj || !loc)
+		goto fail;
+	if (asprintf(&v->root, "%s/%s", v->base, ver) < 0) {
+		v->root = NULL;
+		goto fail;
+	}
+	if (asprintf(&v->coll, "%s/projects/%s/locations/%s/batchPredictionJobs",
+		     v->root, proj, loc) < 0) {
+		v->coll = NULL;
+		goto fail;
+	}
+	free(proj);
+	free(loc);
+	return v;
+fail:
+	free(proj);
+	free(loc);
+	bf_vertex_free(v);
+	return NULL;
+}
+
+void bf_vertex_free(struct bf_vertex *v)
+{
+	if (!v)
+		return;
+	free(v->base);
+	free(v->root);
+	free(v->coll);
+	free(v);
+}
+
+const char *bf_vertex_base(const struct bf_vertex *v)
+{
+	return v ? v->base : "";
+}
+
+/* ---- get --------------------------------------------------------------- */
+
+int bf_vertex_get(struct bf_vertex *v, const char *id, struct bf_job *out,
+		  struct bf_err *e)
+{
+	struct bf_err local_err;
+	struct bf_http_resp resp;
+	char *url;
+	int rc;
+
+	if (!e)
+		e = &local_err;
+	*out = (struct bf_job){0};
+	if (!id || !*id)
+		return bf_err_set(e, EINVAL, "empty job id");
+	url = job_url(v, id, NULL);
+	if (!url)
+		return bf_err_set(e, ENOMEM, "out of memory");
+	rc = call(v, "GET", url, NULL, BF_RETRY_IDEMPOTENT, 0, &resp, e);
+	if (rc == 0)
+		rc = bf_job_parse(resp.body, resp.body_len, out, e);
+	bf_http_resp_free(&resp);
+	free(url);
+	return rc;
+}
+
+/* ---- list -------------------------------------------------------------- */
+
+static int add_param(struct bf_buf *b, char *sep, const char *key,
+		     const char *val)
+{
+	char *enc = bf_url_encode(val);
+	int rc;
+
+	if (!enc)
+		return -ENOMEM;
+	rc = bf_buf_printf(b, "%c%s=%s", *sep, key, enc);
+	*sep = '&';
+	free(enc);
+	return rc;
+}
+
+/* Every page. strict: a job that does not parse fails the whole call
+ * (reconciliation must not miss a job); otherwise it is skipped. */
+static int list_impl(struct bf_vertex *v, const char *filter,
+		     const char *read_mask, int page_size, int strict,
+		     bf_job_cb cb, void *ud, struct bf_err *e)
+{
+	struct bf_buf url;
+	char *token = NULL;
+	int rc = 0;
+
+	bf_buf_init(&url, 0);
+	for (int page = 0;; page++) {
+		struct bf_http_resp resp;
+		cJSON *root = NULL;
+		char sep = '?';
+
+		if (page >= LIST_MAX_PAGES) {
+			rc = bf_err_set(e, EIO, "list: more than %d pages",
+					LIST_MAX_PAGES);
+			break;
+		}
+		bf_buf_reset(&url);
+		rc = bf_buf_puts(&url, v->coll);
+		if (!rc && page_size > 0) {
+			char n[16];
+
+			snprintf(n, sizeof(n), "%d", page_size);
+			rc = add_param(&url, &sep, "pageSize", n);
+		}
+		if (!rc && token)
+			rc = add_param(&url, &sep, "pageToken", token);
+		if (!rc && filter && *filter)
+			rc = add_param(&url, &sep, "filter", filter);
+		if (!rc && read_mask && *read_mask)
+			rc = add_param(&url, &sep, "readMask", read_mask);
+		if (rc) {
+			rc = bf_err_set(e, -rc, "list: building the URL");
+			break;
+		}
+		rc = call(v, "GET", url.data, NULL, BF_RETRY_IDEMPOTENT, 0,
+			  &resp, e);
+		if (rc == 0) {
+			root = cJSON_ParseWithLength(resp.body ? resp.body : "",
+						     resp.body_len);
+			if (!cJSON_IsObject(root))
+				rc = bf_err_set(e, EIO,
+						"list: malformed reply");
+		}
+		bf_http_resp_free(&resp);
+		if (rc) {
+			cJSON_Delete(root);
+			break;
+		}
+
+		const cJSON *arr =
+			cJSON_GetObjectItemCaseSensitive(root,
+							 "batchPredictionJobs");
+		const cJSON *it;
+
+		if (!cJSON_IsArray(arr))
+			arr = NULL; /* absent on an empty page */
+		cJSON_ArrayForEach(it, arr)
+		{
+			struct bf_job job;
+			struct bf_err je = {0};
+
+			rc = bf_job_from_cjson(it, NULL, 0, &job, &je);
+			if (rc == -ENOMEM || (rc && strict)) {
+				if (e)
+					*e = je;
+				break;
+			}
+			if (rc) {
+				bf_log_warn("vertex list: skipping a job: %s",
+					    je.msg);
+				rc = 0;
+				continue;
+			}
+			rc = cb(ud, &job);
+			bf_job_free(&job);
+			if (rc)
+				break;
+		}
+
+		const cJSON *next =
+			cJSON_GetObjectItemCaseSensitive(root, "nextPageToken");
+		char *nt = NULL;
+
+		if (!rc && cJSON_IsString(next) && next->valuestring[0]) {
+			if (token && strcmp(token, next->valuestring) == 0)
+				rc = bf_err_set(e, EIO,
+						"list: page token repeats");
+			else if (!(nt = strdup(next->valuestring)))
+				rc = bf_err_set(e, ENOMEM, "out of memory");
+		}
+		cJSON_Delete(root);
+		free(token);
+		token = nt;
+		if (rc || !token)
+			break;
+	}
+	free(token);
+	bf_buf_free(&url);
+	if (rc == 0)
+		bf_err_clear(e);
+	return rc;
+}
+
+int bf_vertex_list(struct bf_vertex *v, const char *filter,
+		   const char *read_mask, int page_size, bf_job_cb cb, void *ud,
+		   struct bf_err *e)
+{
+	if (!cb)
+		return bf_err_set(e, EINVAL, "list without a callback");
+	return list_impl(v, filter, read_mask, page_size, 0, cb, ud, e);
+}
+
+/* ---- create ------------------------------------------------------------ */
+
+struct find_ctx {
+	const char *token;
+	struct bf_job found;
+	int matches;
+};
+
+/* Keeps the oldest job carrying the token: if a duplicate ever slipped
+ * through, every caller still converges on the same one. */
+static int find_cb(void *ud, struct bf_job *job)
+{
+	struct find_ctx *c = ud;
+
+	/* Do not trust the server's filter support: check the label. */
+	if (!job->client_token || strcmp(job->client_token, c->token) != 0)
+		return 0;
+	c->matches++;
+	if (c->found.name && (c->found.create_us < job->create_us ||
+			      (c->found.create_us == job->create_us &&
+			       strcmp(c->found.id, job->id) <= 0)))
+		return 0;
+	bf_job_free(&c->found);
+	c->found = *job;
+	*job = (struct bf_job){0};
+	return 0;
+}
+
+int bf_vertex_find_by_token(struct bf_vertex *v, const char *client_token,
+			    struct bf_job *out, struct bf_err *e)
+{
+	struct bf_err local_err;
+	struct find_ctx c = {.token = client_token};
+	char *filter;
+	int rc;
+
+	if (!e)
+		e = &local_err;
+	*out = (struct bf_job){0};
+	if (!valid_token(client_token))
+		return bf_err_set(e, EINVAL, "invalid client token");
+	if (asprintf(&filter, "labels.%s=\"%s\"", BF_TOKEN_LABEL,
+		     client_token) < 0)
+		return bf_err_set(e, ENOMEM, "out of memory");
+	rc = list_impl(v, filter, NULL, 0, 1, find_cb, &c, e);
+	free(filter);
+	if (rc) {
+		bf_job_free(&c.found);
+		return rc < 0 ? rc : -EIO;
+	}
+	if (!c.matches)
+		return bf_err_set(e, ENOENT, "no job with %s=%s",
+				  BF_TOKEN_LABEL, client_token);
+	if (c.matches > 1)
+		bf_log_warn("vertex: %d jobs carry %s=%s; using %s", c.matches,
+			    BF_TOKEN_LABEL, client_token, c.found.id);
+	*out = c.found;
+	return 0;
+}
+
+/* The body with labels[BF_TOKEN_LABEL] set, other labels kept. */
+static char *body_with_token(const char *body_json, const char *token,
+			     struct bf_err *e)
+{
+	cJSON *root = cJSON_Parse(body_json ? body_json : "");
+	cJSON *labels, *val;
+	char *out = NULL;
+
+	if (!cJSON_IsObject(root)) {
+		bf_err_set(e, EINVAL, "job request is not a JSON object");
+		goto done;
+	}
+	labels = cJSON_GetObjectItemCaseSensitive(root, "labels");
+	if (!cJSON_IsObject(labels)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(root, "labels");
+		labels = cJSON_AddObjectToObject(root, "labels");
+		if (!labels)
+			goto nomem;
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(labels, BF_TOKEN_LABEL);
+	val = cJSON_CreateString(token);
+	if (!val || !cJSON_AddItemToObject(labels, BF_TOKEN_LABEL, val)) {
+		cJSON_Delete(val);
+		goto nomem;
+	}
+	out = cJSON_PrintUnformatted(root);
+	if (!out)
+		goto nomem;
+done:
+	cJSON_Delete(root);
+	return out;
+nomem:
+	bf_err_set(e, ENOMEM, "out of memory");
+	goto done;
+}
+
+/* A reply that proves the server did not create the job. */
+static int definite_reject(const struct bf_err *e)
+{
+	long s = e->http_status;
+
+	return s >= 400 && s <= 499 && s != 408 && s != 429;
+}
+
+/* Transport failures that happen before a byte of the request left. */
+static int never_sent(const struct bf_err *e)
+{
+	return e->http_status == 0 &&
+	       (e->curl_code == CURLE_COULDNT_RESOLVE_PROXY ||
+		e->curl_code == CURLE_COULDNT_RESOLVE_HOST ||
+		e->curl_code == CURLE_COULDNT_CONNECT);
+}
+
+int bf_vertex_create(struct bf_vertex *v, const char *body_json,
+		     const char *client_token, struct bf_job *out,
+		     struct bf_err *e)
+{
+	struct bf_err local_err;
+	struct bf_err last = {0}, tmp;
+	int64_t deadline = bf_now_ms() + CREATE_BUDGET_MS;
+	long wait_hint = -1; /* Retry-After / RetryInfo of the last reply */
+	char *body, *url = NULL;
+	int rc = 0, sent = 0;
+	size_t n;
+
+	if (!e)
+		e = &local_err;
+	*out = (struct bf_job){0};
+	if (!valid_token(client_token))
+		return bf_err_set(e, EINVAL,
+				  "client token must be 1-63 of [a-z0-9_-]");
+	body = body_with_token(body_json, client_token, e);
+	if (!body)
+		return -e->err;
+	if (strlen(body) > BF_JOB_MAX_RAW) {
+		free(body);
+		return bf_err_set(e, EFBIG, "job request over 1 MiB");
+	}
+	url = strdup(v->coll);
+	if (!url) {
+		free(body);
+		return bf_err_set(e, ENOMEM, "out of memory");
+	}
+
+	for (int attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
+		struct bf_http_resp resp;
+		int64_t left = deadline - bf_now_ms();
+
+		if (attempt > 0) {
+			long d = bf_backoff_ms(attempt - 1, 1000, 30000,
+					       rnd01());
+
+			if (wait_hint > d)
+				d = wait_hint;
+			if (d >= left)
+				break; /* the next try would miss the budget */
+			if ((rc = sleep_ms(d)))
+				goto interrupted;
+			left = deadline - bf_now_ms();
+		}
+		if (left <= 0)
+			break;
+		bf_err_clear(&tmp);
+		sent++;
+		rc = call(v, "POST", url, body, BF_RETRY_NEVER,
+			  left < PER_CALL_BUDGET_MS ? (long)left
+						    : PER_CALL_BUDGET_MS,
+			  &resp, &tmp);
+		wait_hint = resp.retry_after_ms;
+		if (rc && wait_hint < 0 && resp.body)
+			wait_hint = bf_err_retry_delay_ms(resp.body,
+							  resp.body_len);
+		if (rc == 0) {
+			rc = bf_job_parse(resp.body, resp.body_len, out, &tmp);
+			bf_http_resp_free(&resp);
+			if (rc == 0) {
+				bf_err_clear(e);
+				goto done;
+			}
+			/* 2xx but unreadable: the job exists; find it. */
+			bf_log_warn("vertex create: 2xx reply unusable (%s); "
+				    "reconciling",
+				    tmp.msg);
+		} else {
+			bf_http_resp_free(&resp);
+			if (rc == -EINTR)
+				goto interrupted;
+			if (definite_reject(&tmp)) {
+				*e = tmp;
+				goto done;
+			}
+		}
+		last = tmp;
+		if (rc && never_sent(&tmp))
+			continue;
+		bf_log_info("vertex create: outcome unknown (%s, HTTP %ld); "
+			    "looking up %s=%s",
+			    tmp.msg, tmp.http_status, BF_TOKEN_LABEL,
+			    client_token);
+		rc = bf_vertex_find_by_token(v, client_token, out, &tmp);
+		if (rc == 0) {
+			bf_log_info("vertex create: found job %s by token",
+				    out->id);
+			bf_err_clear(e);
+			goto done;
+		}
+		if (rc == -EINTR)
+			goto interrupted;
+		if (rc != -ENOENT) {
+			/* Cannot tell whether a job exists: sending again
+			 * could make a second one. */
+			rc = bf_err_set(e, tmp.err,
+					"create outcome unknown (%s); lookup by "
+					"token failed: %s",
+					last.msg, tmp.msg);
+			goto done;
+		}
+	}
+	if (!last.err)
+		last.err = ETIMEDOUT;
+	*e = last;
+	n = strlen(e->msg);
+	snprintf(e->msg + n, sizeof(e->msg) - n,
+		 " (create sent %d time%s, no job created)", sent,
+		 sent == 1 ? "" : "s");
+	rc = -last.err;
+	goto done;
+interrupted:
+	rc = bf_err_set(e, EINTR,
+			"create interrupted; a job with %s=%s may exist",
+			BF_TOKEN_LABEL, client_token);
+done:
+	free(url);
+	free(body);
+	return rc;
+}
+
+/* ---- cancel ------------------------------------------------------------ */
+
+int bf_vertex_cancel(struct bf_vertex *v, const char *id, struct bf_err *e)
+{
+	struct bf_err local_err;
+	struct bf_http_resp resp;
+	char *url;
+	int rc;
+
+	if (!e)
+		e = &local_err;
+	if (!id || !*id)
+		return bf_err_set(e, EINVAL, "empty job id");
+	url = job_url(v, id, ":cancel");
+	if (!url)
+		return bf_err_set(e, ENOMEM, "out of memory");
+	rc = call(v, "POST", url, "{}", BF_RETRY_IDEMPOTENT, 0, &resp, e);
+	if (rc && e->http_status == 400 &&
+	    strcmp(e->status, "FAILED_PRECONDITION") == 0 && resp.attempts > 1) {
+		/* An earlier attempt most likely went through and the job has
+		 * since finished cancelling. */
+		bf_log_info("vertex cancel %s: already terminal after a retry",
+			    id);
+		bf_err_clear(e);
+		snprintf(e->msg, sizeof(e->msg), "job already terminal");
+		rc = 0;
+	}
+	bf_http_resp_free(&resp);
+	free(url);
+	return rc;
+}
+
+/* ---- delete ------------------------------------------------------------ */
+
+/* Operation names come back from the server; only plain resource-name
+ * characters are pasted into a URL. */
+static int valid_op_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n < 512 && s[0] != '/' && !strstr(s, "..") &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			 "0123456789/_.-") == n;
+}
+
+/* Reads an Operation reply: 1 done, 0 pending (name copied to *name),
+ * -errno for an error inside it or an unusable reply. */
+static int op_state(const char *body, size_t len, char **name,
+		    struct bf_err *e)
+{
+	cJSON *root;
+	int rc;
+
+	if (!body || len == 0)
+		return 1; /* an empty 2xx: nothing left to wait for */
+	root = cJSON_ParseWithLength(body, len);
+	if (!cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		return bf_err_set(e, EIO, "delete: malformed Operation");
+	}
+	const cJSON *done = cJSON_GetObjectItemCaseSensitive(root, "done");
+	const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
+	const cJSON *nm = cJSON_GetObjectItemCaseSensitive(root, "name");
+
+	if (cJSON_IsObject(err)) {
+		const cJSON *code = cJSON_GetObjectItemCaseSensitive(err, "code");
+		const cJSON *msg =
+			cJSON_GetObjectItemCaseSensitive(err, "message");
+		int c = cJSON_IsNumber(code) && code->valueint > 0 &&
+					code->valueint < 64
+				? code->valueint
+				: 2;
+		int eno = bf_errno_from_grpc(c);
+
+		rc = bf_err_set(e, eno ? eno : EIO, "%s",
+				cJSON_IsString(msg) ? msg->valuestring
+						    : "delete failed");
+		if (e)
+			snprintf(e->status, sizeof(e->status), "%s",
+				 bf_grpc_name(c));
+	} else if (cJSON_IsTrue(done)) {
+		rc = 1;
+	} else if (cJSON_IsString(nm) && valid_op_name(nm->valuestring)) {
+		*name = strdup(nm->valuestring);
+		rc = *name ? 0 : bf_err_set(e, ENOMEM, "out of memory");
+	} else if (!nm) {
+		rc = 1; /* no Operation to poll, e.g. "{}" */
+	} else {
+		rc = bf_err_set(e, EIO, "delete: unusable Operation name");
+	}
+	cJSON_Delete(root);
+	return rc;
+}
+
+int bf_vertex_delete(struct bf_vertex *v, const char *id, struct bf_err *e)
+{
+	struct bf_err local_err;
+	struct bf_http_resp resp;
+	int64_t deadline = bf_now_ms() + DELETE_BUDGET_MS;
+	char *url, *op = NULL;
+	long delay = OP_POLL_INITIAL_MS;
+	int rc;
+
+	if (!e)
+		e = &local_err;
+	if (!id || !*id)
+		return bf_err_set(e, EINVAL, "empty job id");
+	url = job_url(v, id, NULL);
+	if (!url)
+		return bf_err_set(e, ENOMEM, "out of memory");
+	rc = call(v, "DELETE", url, NULL, BF_RETRY_IDEMPOTENT, 0, &resp, e);
+	if (rc && e->http_status == 404 && resp.attempts > 1) {
+		bf_log_info("vertex delete %s: gone after a retry", id);
+		rc = 0;
+		bf_http_resp_free(&resp);
+		goto out;
+	}
+	if (rc == 0)
+		rc = op_state(resp.body, resp.body_len, &op, e);
+	bf_http_resp_free(&resp);
+
+	while (rc == 0) {
+		char *opurl;
+		int64_t left = deadline - bf_now_ms();
+
+		if (left <= delay) {
+			rc = bf_err_set(e, ETIMEDOUT,
+					"delete of job %s still running after "
+					"%ld s",
+					id, DELETE_BUDGET_MS / 1000);
+			break;
+		}
+		if ((rc = sleep_ms(delay))) {
+			rc = bf_err_set(e, EINTR, "delete wait interrupted");
+			break;
+		}
+		delay = delay * 2 > OP_POLL_CAP_MS ? OP_POLL_CAP_MS : delay * 2;
+		if (asprintf(&opurl, "%s/%s", v->root, op) < 0) {
+			rc = bf_err_set(e, ENOMEM, "out of memory");
+			break;
+		}
+		left = deadline - bf_now_ms();
+		rc = call(v, "GET", opurl, NULL, BF_RETRY_IDEMPOTENT,
+			  left > 0 ? (long)left : 1, &resp, e);
+		free(opurl);
+		if (rc == 0) {
+			free(op);
+			op = NULL;
+			rc = op_state(resp.body, resp.body_len, &op, e);
+		} else if (e->http_status == 404) {
+			/* The Operation expired; the job tells the truth. */
+			struct bf_job j;
+			struct bf_err je;
+
+			rc = bf_vertex_get(v, id, &j, &je);
+			bf_job_free(&j);
+			if (rc == -ENOENT)
+				rc = 1;
+			else if (rc == 0)
+				rc = bf_err_set(e, EIO,
+						"delete: Operation vanished but "
+						"job %s still exists",
+						id);
+			else
+				*e = je;
+		}
+		bf_http_resp_free(&resp);
+	}
+	if (rc == 1)
+		rc = 0;
+out:
+	if (rc == 0)
+		bf_err_clear(e);
+	free(op);
+	free(url);
+	return rc;
+}

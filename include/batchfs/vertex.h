@@ -94,8 +94,16 @@ int bf_vertex_list(struct bf_vertex *v, const char *filter,
 		   const char *read_mask, int page_size, bf_job_cb cb, void *ud,
 		   struct bf_err *e);
 
-/* Cancel: 0 once accepted. Delete: 0 once the job is gone (waits for the
- * Operation, bounded). A 404 on a retried delete counts as done. */
+/* The job labelled labels[BF_TOKEN_LABEL] = client_token (the oldest if
+ * several), found with list. -ENOENT when there is none. For callers that
+ * were interrupted mid-create and must not submit again blindly. */
+int bf_vertex_find_by_token(struct bf_vertex *v, const char *client_token,
+			    struct bf_job *out, struct bf_err *e);
+
+/* Cancel: 0 once accepted, also when a retried cancel finds the job already
+ * terminal (e->msg then says so, e->err stays 0). Delete: 0 once the job is
+ * gone (waits for the Operation, bounded). A 404 on a retried delete counts
+ * as done. */
 int bf_vertex_cancel(struct bf_vertex *v, const char *id, struct bf_err *e);
 int bf_vertex_delete(struct bf_vertex *v, const char *id, struct bf_err *e);
 
