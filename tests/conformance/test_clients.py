@@ -1,0 +1,239 @@
+"""Real Google clients against the emulator: @google/genai (batches),
+@google-cloud/storage, gcloud storage and rclone.
+
+Whatever these clients accept from the emulator they must also accept from
+Google, so every failure here is either an emulator deviation (recorded in
+/work/coord/emulator-bugs.md and tests/conformance/README.md) or a client quirk.
+"""
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import urllib.parse
+
+import pytest
+
+GCLOUD = shutil.which("gcloud")
+RCLONE = shutil.which("rclone")
+MODEL = "gemini-2.0-flash-001"
+
+
+def rows(n):
+    return b"".join(json.dumps({
+        "key": "row-%d" % i,
+        "request": {"contents": [{"role": "user", "parts": [{"text": "Say %d" % i}]}]},
+    }).encode() + b"\n" for i in range(n))
+
+
+def output_rows(emu, out_dir):
+    """Rows of <gcsOutputDirectory>/predictions.jsonl."""
+    assert out_dir.startswith("gs://")
+    bucket, _, prefix = out_dir[5:].partition("/")
+    names = emu.list_objects(bucket, prefix.rstrip("/") + "/")
+    final = [n for n in names if n.endswith("/predictions.jsonl")
+             and "incremental_predictions" not in n]
+    assert len(final) == 1, names
+    data = emu.get_object(bucket, final[0])
+    return [json.loads(line) for line in data.splitlines() if line.strip()]
+
+
+# --- @google/genai ----------------------------------------------------------
+
+@pytest.mark.parametrize("api_version", ["v1", ""], ids=["v1", "default-v1beta1"])
+def test_genai_batches(emu, node_run, emu_token, require_auth, api_version):
+    emu.make_bucket("conf-in")
+    emu.make_bucket("conf-out")
+    emu.put_object("conf-in", "in/input.jsonl", rows(3), "application/jsonl")
+    # The emulator really is enforcing auth for what follows.
+    status, _, _ = emu.request(
+        "GET", "/v1/projects/test-project/locations/us-central1/batchPredictionJobs")
+    assert status == 401
+
+    out = node_run("genai_batches.mjs", {
+        "EMU_URL": emu.url, "EMU_TOKEN": emu_token, "API_VERSION": api_version,
+        "SRC": "gs://conf-in/in/input.jsonl", "DEST": "gs://conf-out/out",
+    }, args=["suite"])
+    steps = out["steps"]
+    assert steps["list"]["pages"] >= 2
+    assert steps["wait"]["states"][-1] == "JOB_STATE_SUCCEEDED"
+
+    emu.config(require_auth=False)
+    counters = emu.counters()
+    assert counters["jobs_created"] == 3, counters
+    assert counters["routes"].get("vertex.list", 0) >= 4, counters
+    # The deleted job's output stays in Cloud Storage.
+    got = output_rows(emu, steps["wait"]["outputDirectory"])
+    assert sorted(r["key"] for r in got) == ["row-0", "row-1", "row-2"]
+    assert all(r["status"] == "" and r["response"]["candidates"] for r in got)
+
+
+def test_genai_rejects_foreign_token(emu, node_run, require_auth):
+    emu.make_bucket("conf-in")
+    out = node_run("genai_batches.mjs", {
+        "EMU_URL": emu.url, "EMU_TOKEN": "ya29.not-issued-by-the-emulator",
+        "SRC": "gs://conf-in/x.jsonl", "DEST": "gs://conf-in/out",
+    }, args=["run"], expect_rc=1)
+    assert "ApiError 401" in out["error"], out
+    assert "UNAUTHENTICATED" in out["error"], out
+    assert emu.counters()["jobs_created"] == 0
+
+
+# --- @google-cloud/storage --------------------------------------------------
+
+def test_storage_anonymous(emu, node_run):
+    out = node_run("storage.mjs", {
+        "STORAGE_EMULATOR_HOST": emu.url, "BUCKET": "conf-storage"})
+    assert out["steps"]["list"]["prefixes"] == ["tree/a/", "tree/e/"]
+    # Cross-check what the client stored, through the emulator's own view.
+    data = emu.get_object("conf-storage", "dir/with space #?%+&=ünï/€.txt.r")
+    assert data == b"odd name\n"
+
+
+def test_storage_with_emulator_token(emu, node_run, emu_token, require_auth):
+    node_run("storage.mjs", {
+        "STORAGE_EMULATOR_HOST": emu.url, "BUCKET": "conf-storage-auth",
+        "STORAGE_AUTH": "1", "EMU_TOKEN": emu_token})
+
+
+# --- gcloud storage ---------------------------------------------------------
+
+def gcloud_env(emu, tmp_path, token):
+    cfg = tmp_path / "gcloud-config"
+    cfg.mkdir()
+    tok = tmp_path / "token"
+    tok.write_text(token)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("CLOUDSDK_") and k not in (
+               "GOOGLE_APPLICATION_CREDENTIALS", "HTTP_PROXY", "HTTPS_PROXY",
+               "http_proxy", "https_proxy")}
+    env.update({
+        "CLOUDSDK_CONFIG": str(cfg),
+        "CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE": emu.url + "/",
+        "CLOUDSDK_AUTH_ACCESS_TOKEN_FILE": str(tok),
+        "CLOUDSDK_CORE_PROJECT": "test-project",
+        "CLOUDSDK_CORE_DISABLE_PROMPTS": "1",
+        "CLOUDSDK_CORE_DISABLE_USAGE_REPORTING": "true",
+        "CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK": "true",
+        "CLOUDSDK_CORE_CHECK_GCE_METADATA": "false",
+    })
+    return env
+
+
+def gcloud(env, *args, stdin=None):
+    p = subprocess.run([GCLOUD, "storage", *args], env=env, capture_output=True,
+                       timeout=180, input=stdin)
+    assert p.returncode == 0, "gcloud storage %s -> %d\n%s" % (
+        " ".join(args), p.returncode, p.stderr.decode(errors="replace")[-4000:])
+    return p.stdout
+
+
+@pytest.mark.skipif(GCLOUD is None, reason="gcloud is not installed")
+def test_gcloud_storage(emu, emu_token, require_auth, tmp_path):
+    emu.config(require_auth=False)
+    emu.make_bucket("conf-gcloud")
+    emu.config(require_auth=True)
+    env = gcloud_env(emu, tmp_path, emu_token)
+    small = os.urandom(1000)
+    big = os.urandom(9 * 1024 * 1024 + 4321)  # above the 8 MiB resumable threshold
+    (tmp_path / "small.bin").write_bytes(small)
+    (tmp_path / "big.bin").write_bytes(big)
+
+    gcloud(env, "cp", str(tmp_path / "small.bin"), str(tmp_path / "big.bin"),
+           "gs://conf-gcloud/up/")
+    listing = gcloud(env, "ls", "-l", "gs://conf-gcloud/up/").decode()
+    assert "gs://conf-gcloud/up/small.bin" in listing, listing
+    assert "gs://conf-gcloud/up/big.bin" in listing, listing
+    assert str(len(big)) in listing, listing
+    gcloud(env, "cp", "gs://conf-gcloud/up/big.bin", str(tmp_path / "big.back"))
+    assert (tmp_path / "big.back").read_bytes() == big
+    assert gcloud(env, "cat", "gs://conf-gcloud/up/small.bin") == small
+    gcloud(env, "rm", "gs://conf-gcloud/up/small.bin")
+
+    emu.config(require_auth=False)
+    assert emu.list_objects("conf-gcloud") == ["up/big.bin"]
+    assert hashlib.md5(emu.get_object("conf-gcloud", "up/big.bin")).digest() == \
+        hashlib.md5(big).digest()
+
+
+# --- rclone ------------------------------------------------------------------
+
+def rclone_env(emu, tmp_path, token=None):
+    conf = tmp_path / "rclone.conf"
+    lines = ["[emu]", "type = google cloud storage",
+             "endpoint = %s/storage/v1/" % emu.url, "bucket_policy_only = true"]
+    if token:
+        lines.append("token = " + json.dumps({
+            "access_token": token, "token_type": "Bearer",
+            "expiry": "2099-01-01T00:00:00Z"}))
+    else:
+        lines.append("anonymous = true")
+    conf.write_text("\n".join(lines) + "\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RCLONE_")
+           and k.lower() not in ("http_proxy", "https_proxy")}
+    env["RCLONE_CONFIG"] = str(conf)
+    return env
+
+
+def rclone(env, *args):
+    p = subprocess.run([RCLONE, "--retries", "1", "--low-level-retries", "1", *args],
+                       env=env, capture_output=True, timeout=180)
+    assert p.returncode == 0, "rclone %s -> %d\n%s" % (
+        " ".join(args), p.returncode, p.stderr.decode(errors="replace")[-4000:])
+    return p.stdout
+
+
+@pytest.mark.skipif(RCLONE is None, reason="rclone is not installed (scripts/install-deps)")
+def test_rclone(emu, tmp_path):
+    emu.make_bucket("conf-rclone")
+    env = rclone_env(emu, tmp_path)
+    small = b"0123456789abcdefghijklmnopqrstuvwxyz\n"
+    big = os.urandom(20 * 1000 * 1000)
+    (tmp_path / "small.txt").write_bytes(small)
+    (tmp_path / "big.bin").write_bytes(big)
+
+    rclone(env, "copyto", str(tmp_path / "small.txt"), "emu:conf-rclone/a/small.txt")
+    rclone(env, "copyto", str(tmp_path / "big.bin"), "emu:conf-rclone/a/b/big.bin")
+    assert emu.get_object("conf-rclone", "a/small.txt") == small
+    assert hashlib.md5(emu.get_object("conf-rclone", "a/b/big.bin")).digest() == \
+        hashlib.md5(big).digest()
+
+    ls = rclone(env, "ls", "emu:conf-rclone").decode().split("\n")
+    assert any(l.split() == [str(len(small)), "a/small.txt"] for l in ls), ls
+    assert any(l.split() == [str(len(big)), "a/b/big.bin"] for l in ls), ls
+    lsd = rclone(env, "lsd", "emu:conf-rclone/a").decode()
+    assert lsd.split()[-1:] == ["b"], lsd
+    buckets = rclone(env, "lsd", "emu:").decode()
+    assert "conf-rclone" in buckets, buckets
+
+    rclone(env, "copyto", "emu:conf-rclone/a/small.txt", str(tmp_path / "small.back"))
+    rclone(env, "copyto", "emu:conf-rclone/a/b/big.bin", str(tmp_path / "big.back"))
+    assert (tmp_path / "small.back").read_bytes() == small
+    assert (tmp_path / "big.back").read_bytes() == big
+    assert rclone(env, "cat", "--offset", "5", "--count", "10",
+                  "emu:conf-rclone/a/small.txt") == small[5:15]
+    assert rclone(env, "cat", "--offset", "19999990",
+                  "emu:conf-rclone/a/b/big.bin") == big[19999990:]
+
+    rclone(env, "deletefile", "emu:conf-rclone/a/small.txt")
+    assert emu.list_objects("conf-rclone") == ["a/b/big.bin"]
+    assert rclone(env, "ls", "emu:conf-rclone/a").decode().split() == [
+        str(len(big)), "b/big.bin"]
+
+
+@pytest.mark.skipif(RCLONE is None, reason="rclone is not installed (scripts/install-deps)")
+def test_rclone_with_token(emu, emu_token, require_auth, tmp_path):
+    emu.config(require_auth=False)
+    emu.make_bucket("conf-rclone")
+    emu.put_object("conf-rclone", "x/y.txt", b"hello token\n", "text/plain")
+    emu.config(require_auth=True)
+    env = rclone_env(emu, tmp_path, emu_token)
+    assert rclone(env, "cat", "emu:conf-rclone/x/y.txt") == b"hello token\n"
+    assert rclone(env, "ls", "emu:conf-rclone").decode().split() == ["12", "x/y.txt"]
+    # Anonymous requests are refused in this mode.
+    anon = tmp_path / "anon"
+    anon.mkdir()
+    p = subprocess.run([RCLONE, "--retries", "1", "--low-level-retries", "1", "ls",
+                        "emu:conf-rclone"], env=rclone_env(emu, anon),
+                       capture_output=True, timeout=60)
+    assert p.returncode != 0, "anonymous rclone ls passed while auth is required"
