@@ -28,6 +28,8 @@
 #define CREATE_ATTEMPTS 4
 #define CREATE_BUDGET_MS 150000L
 #define PER_CALL_BUDGET_MS 60000L
+/* After a POST that timed out: how long a job may take to show up. */
+#define CREATE_GRACE_MS 15000L
 /* Delete: how long we wait for the Operation to finish. */
 #define DELETE_BUDGET_MS 60000L
 #define OP_POLL_INITIAL_MS 250L
@@ -111,6 +113,8 @@ static int call(struct bf_vertex *v, const char *method, const char *url,
 		const char *body, enum bf_retry retry, long budget_ms,
 		struct bf_http_resp *resp, struct bf_err *e)
 {
+	static const char *const accept_json[] = {"Accept: application/json",
+						  NULL};
 	struct bf_http_req req = {
 		.method = method,
 		.url = url,
@@ -119,6 +123,7 @@ static int call(struct bf_vertex *v, const char *method, const char *url,
 		.content_type = body ? "application/json" : NULL,
 		.retry = retry,
 		.budget_ms = budget_ms,
+		.headers = accept_json,
 	};
 	int rc;
 
@@ -476,6 +481,32 @@ static int definite_reject(const struct bf_err *e)
 	return s >= 400 && s <= 499 && s != 408 && s != 429;
 }
 
+/* No reply because our clock ran out: the server may still be working on
+ * the POST, so its job can appear after a first lookup comes back empty. */
+static int maybe_in_flight(int rc, const struct bf_err *e)
+{
+	return e->http_status == 0 &&
+	       (rc == -ETIMEDOUT || e->curl_code == CURLE_OPERATION_TIMEDOUT);
+}
+
+/* Looks the token up now and, for grace_ms, again with growing pauses. */
+static int reconcile(struct bf_vertex *v, const char *token, long grace_ms,
+		     struct bf_job *out, struct bf_err *e)
+{
+	int64_t end = bf_now_ms() + grace_ms;
+	long delay = 500;
+	int rc;
+
+	for (;;) {
+		rc = bf_vertex_find_by_token(v, token, out, e);
+		if (rc != -ENOENT || bf_now_ms() + delay > end)
+			return rc;
+		if (sleep_ms(delay))
+			return bf_err_set(e, EINTR, "interrupted");
+		delay = delay * 2 > 4000 ? 4000 : delay * 2;
+	}
+}
+
 /* Transport failures that happen before a byte of the request left. */
 static int never_sent(const struct bf_err *e)
 {
@@ -495,6 +526,7 @@ int bf_vertex_create(struct bf_vertex *v, const char *body_json,
 	long wait_hint = -1; /* Retry-After / RetryInfo of the last reply */
 	char *body, *url = NULL;
 	int rc = 0, sent = 0;
+	long grace;
 	size_t n;
 
 	if (!e)
@@ -567,11 +599,15 @@ int bf_vertex_create(struct bf_vertex *v, const char *body_json,
 		last = tmp;
 		if (rc && never_sent(&tmp))
 			continue;
-		bf_log_info("vertex create: outcome unknown (%s, HTTP %ld); "
+		bf_log_info("vertex create: no usable reply (%s, HTTP %ld); "
 			    "looking up %s=%s",
 			    tmp.msg, tmp.http_status, BF_TOKEN_LABEL,
 			    client_token);
-		rc = bf_vertex_find_by_token(v, client_token, out, &tmp);
+		grace = maybe_in_flight(rc, &tmp) ? CREATE_GRACE_MS : 0;
+		left = deadline - bf_now_ms();
+		if (grace > left)
+			grace = left > 0 ? (long)left : 0;
+		rc = reconcile(v, client_token, grace, out, &tmp);
 		if (rc == 0) {
 			bf_log_info("vertex create: found job %s by token",
 				    out->id);
@@ -583,6 +619,7 @@ int bf_vertex_create(struct bf_vertex *v, const char *body_json,
 		if (rc != -ENOENT) {
 			/* Cannot tell whether a job exists: sending again
 			 * could make a second one. */
+			bf_err_clear(e);
 			rc = bf_err_set(e, tmp.err,
 					"create outcome unknown (%s); lookup by "
 					"token failed: %s",

@@ -12,6 +12,17 @@
 
 #define NAME "projects/123456789012/locations/us-central1/batchPredictionJobs/"
 
+static void *xmalloc(size_t n)
+{
+	void *p = malloc(n);
+
+	if (!p) {
+		perror("malloc");
+		exit(1);
+	}
+	return p;
+}
+
 static int parse(const char *json, struct bf_job *j, struct bf_err *e)
 {
 	bf_err_clear(e);
@@ -330,16 +341,18 @@ static void test_malformed(void)
 
 static char *deep(int depth, const char *open, const char *close)
 {
-	size_t n = strlen(NAME) + 64 + (size_t)depth * 8;
-	char *s = malloc(n), *p = s;
+	static const char head[] = "{\"name\": \"" NAME "5\", \"x\": ";
+	size_t lo = strlen(open), lc = strlen(close), o = 0;
+	char *s = xmalloc(sizeof(head) + (lo + lc) * (size_t)depth + 4);
 
-	p += sprintf(p, "{\"name\": \"" NAME "5\", \"x\": ");
-	for (int i = 0; i < depth; i++)
-		p += sprintf(p, "%s", open);
-	p += sprintf(p, "1");
-	for (int i = 0; i < depth; i++)
-		p += sprintf(p, "%s", close);
-	sprintf(p, "}");
+	memcpy(s, head, sizeof(head) - 1);
+	o = sizeof(head) - 1;
+	for (int i = 0; i < depth; i++, o += lo)
+		memcpy(s + o, open, lo);
+	s[o++] = '1';
+	for (int i = 0; i < depth; i++, o += lc)
+		memcpy(s + o, close, lc);
+	memcpy(s + o, "}", 2);
 	return s;
 }
 
@@ -367,7 +380,7 @@ static void test_deep_and_big(void)
 	CHECK_INT(parse(s, &j, &e), -EIO);
 	free(s);
 	/* unbalanced deep opening only */
-	s = malloc(300001);
+	s = xmalloc(300001);
 	memset(s, '[', 300000);
 	s[300000] = '\0';
 	CHECK_INT(parse(s, &j, &e), -EIO);
@@ -376,7 +389,7 @@ static void test_deep_and_big(void)
 	/* 2 MiB body: EFBIG before parsing */
 	size_t big = 2 * 1024 * 1024;
 
-	s = malloc(big + 1);
+	s = xmalloc(big + 1);
 	int h = sprintf(s, "{\"name\": \"" NAME "6\", \"pad\": \"");
 	memset(s + h, 'a', big - h - 2);
 	memcpy(s + big - 2, "\"}", 3);
@@ -388,7 +401,7 @@ static void test_deep_and_big(void)
 
 	/* just under 1 MiB: kept whole */
 	big = 1024 * 1024;
-	s = malloc(big + 1);
+	s = xmalloc(big + 1);
 	h = sprintf(s, "{\"name\": \"" NAME "6\", \"pad\": \"");
 	memset(s + h, 'a', big - h - 2);
 	memcpy(s + big - 2, "\"}", 3);
@@ -398,7 +411,7 @@ static void test_deep_and_big(void)
 	free(s);
 
 	/* huge string values and many unknown keys */
-	s = malloc(600000);
+	s = xmalloc(600000);
 	h = sprintf(s, "{\"name\": \"" NAME "6\"");
 	for (int i = 0; i < 20000; i++)
 		h += sprintf(s + h, ", \"k%d\": %d", i, i);
