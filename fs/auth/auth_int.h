@@ -1,0 +1,121 @@
+/* auth_int.h - the credential state shared by the files of fs/auth.
+ *
+ * auth.c owns the token cache and single flight, creds.c finds and loads a
+ * credential (ADC order), grant.c talks to token endpoints, jwt.c signs.
+ * Not a public header: nothing outside fs/auth includes it.
+ */
+#ifndef BATCHFS_AUTH_INT_H
+#define BATCHFS_AUTH_INT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/evp.h>
+
+#include "batchfs/auth.h"
+#include "batchfs/err.h"
+
+#define BF_AUTH_SCOPE "https://www.googleapis.com/auth/cloud-platform"
+#define BF_GOOGLE_TOKEN_URI "https://oauth2.googleapis.com/token"
+#define BF_METADATA_TOKEN_PATH \
+	"/computeMetadata/v1/instance/service-accounts/default/token"
+
+enum bf_src {
+	BF_SRC_NONE,
+	BF_SRC_TOKEN_FILE,
+	BF_SRC_TOKEN_ENV,
+	BF_SRC_SERVICE_ACCOUNT,
+	BF_SRC_AUTHORIZED_USER,
+	BF_SRC_METADATA,
+};
+
+struct bf_auth {
+	struct bf_http *http;
+	enum bf_src src;
+	char describe[512];
+	char *project;
+	long margin_s;
+	int allow_insecure;
+
+	/* Where the ADC search looked, for the "nothing found" message. */
+	char searched[384];
+
+	/* service_account / authorized_user */
+	char *path;	     /* credential file */
+	char *token_uri;
+	char *client_email;
+	char *key_id;
+	EVP_PKEY *pkey;
+	char *client_id;
+	char *client_secret; /* secret */
+	char *refresh_token; /* secret */
+
+	/* metadata server */
+	char *md_host;
+	char *md_url;
+	int md_seen;	     /* answered once: normal deadlines from now on */
+	long md_probe_ms;    /* first contact deadline */
+
+	/* explicit token */
+	char *token_path;
+	char *token_env;
+	struct stat token_st; /* identity of the file the token came from */
+	int token_reread;
+
+	/* cache and single flight, under mu */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	char *token;	      /* secret */
+	int64_t refresh_at;   /* bf_now_ms() after which we refresh */
+	int64_t expires_at;   /* bf_now_ms() after which it is unusable */
+	int refreshing;
+	unsigned long flight_seq;
+	int flight_rc;
+	struct bf_err flight_err;
+	int64_t fail_until;   /* negative cache of a credential failure */
+
+	/* Unit tests replace the network fetch to exercise the cache. */
+	int (*fetch_hook)(struct bf_auth *a, char **token, long *lifetime_s,
+			  struct bf_err *e);
+};
+
+/* creds.c: fills the source fields of a from the options (ADC search). */
+int bf_auth_load(struct bf_auth *a, const struct bf_auth_opts *o,
+		 struct bf_err *e);
+void bf_auth_unload(struct bf_auth *a);
+
+/* grant.c: one token from the configured source. On success *token is a
+ * malloc'd secret (caller wipes) and *lifetime_s its expires_in. */
+int bf_auth_fetch(struct bf_auth *a, char **token, long *lifetime_s,
+		  struct bf_err *e);
+/* Parses a token endpoint / metadata reply. Exposed for unit tests. */
+int bf_auth_parse_token_reply(const char *body, size_t len, char **token,
+			      long *lifetime_s, struct bf_err *e);
+
+/* strlcpy: copies what fits, always terminates (truncation is fine for
+ * messages). */
+static inline void bf_copy_str(char *dst, size_t n, const char *src)
+{
+	size_t l = strnlen(src, n - 1);
+
+	memcpy(dst, src, l);
+	dst[l] = '\0';
+}
+
+/* Wipes and frees a secret string. */
+void bf_free_secret(char *s);
+
+/* jwt.c */
+/* Loads a PEM (PKCS#8 or traditional) RSA private key; never prompts for a
+ * passphrase. NULL with e set (EINVAL + OpenSSL's reason) on failure. */
+EVP_PKEY *bf_rsa_key_load(const char *pem_key, struct bf_err *e);
+/* Compact RS256 JWT of header.claims signed with pk; caller frees. */
+char *bf_jwt_rs256_pkey(EVP_PKEY *pk, const char *header_json,
+			const char *claims_json, struct bf_err *e);
+/* Oldest queued OpenSSL error as text; clears the thread's error queue. */
+void bf_ossl_reason(char *out, size_t n);
+
+#endif

@@ -1,0 +1,451 @@
+/* creds.c - finding and loading a credential, in Application Default
+ * Credentials order, without any network call.
+ *
+ * Every failure is EACCES with a message naming the source tried (option,
+ * environment variable, gcloud file, metadata server) and what to do about
+ * it, because these messages end up in front of a user who has to fix their
+ * setup. Secrets read from files are wiped from memory once copied.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/crypto.h>
+
+#include "batchfs/log.h"
+#include "auth/auth_int.h"
+
+#define CRED_FILE_MAX (1 << 20)
+
+void bf_free_secret(char *s)
+{
+	if (s) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
+/* cJSON frees without wiping; clear every string value first. */
+static void json_wipe(cJSON *j)
+{
+	for (; j; j = j->next) {
+		if (j->valuestring)
+			OPENSSL_cleanse(j->valuestring, strlen(j->valuestring));
+		json_wipe(j->child);
+	}
+}
+
+static void json_wipe_delete(cJSON *j)
+{
+	json_wipe(j);
+	cJSON_Delete(j);
+}
+
+static char *xstrdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* Reads a whole small file into a NUL-terminated secret buffer. */
+static int read_small_file(const char *path, size_t max, char **out,
+			   size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t cap = 4096, n = 0;
+	char *buf, *nb;
+	ssize_t r;
+	int err;
+
+	if (fd < 0)
+		return -errno;
+	buf = malloc(cap);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	for (;;) {
+		if (n + 1 >= cap) {
+			if (cap >= max + 1) {
+				err = -EFBIG;
+				goto fail;
+			}
+			/* realloc would leave an unwiped copy behind. */
+			nb = malloc(cap * 2);
+			if (!nb) {
+				err = -ENOMEM;
+				goto fail;
+			}
+			memcpy(nb, buf, n);
+			OPENSSL_cleanse(buf, n);
+			free(buf);
+			buf = nb;
+			cap *= 2;
+		}
+		r = read(fd, buf + n, cap - 1 - n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			goto fail;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	if (n > max) {
+		OPENSSL_cleanse(buf, n);
+		free(buf);
+		return -EFBIG;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+fail:
+	OPENSSL_cleanse(buf, n);
+	free(buf);
+	close(fd);
+	return err;
+}
+
+static const char *jstr(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
+}
+
+static int missing_field(struct bf_err *e, const char *what, const char *path,
+			 const char *origin, const char *field,
+			 const char *fix)
+{
+	return bf_err_set(e, EACCES,
+			  "%s %s (from %s) has no \"%s\" field; %s", what,
+			  path, origin, field, fix);
+}
+
+static int load_service_account(struct bf_auth *a, const cJSON *j,
+				const char *path, const char *origin,
+				struct bf_err *e)
+{
+	static const char fix[] =
+		"download a new JSON key for the service account";
+	const char *email = jstr(j, "client_email");
+	const char *pem = jstr(j, "private_key");
+	const char *uri = jstr(j, "token_uri");
+	struct bf_err ke;
+
+	if (!email)
+		return missing_field(e, "service account key", path, origin,
+				     "client_email", fix);
+	if (!pem)
+		return missing_field(e, "service account key", path, origin,
+				     "private_key", fix);
+	if (!uri)
+		return missing_field(e, "service account key", path, origin,
+				     "token_uri", fix);
+	bf_err_clear(&ke);
+	a->pkey = bf_rsa_key_load(pem, &ke);
+	if (!a->pkey)
+		return bf_err_set(e, EACCES,
+				  "service account key %s (from %s): %s; %s",
+				  path, origin, ke.msg, fix);
+	a->src = BF_SRC_SERVICE_ACCOUNT;
+	a->client_email = strdup(email);
+	a->token_uri = strdup(uri);
+	a->key_id = xstrdup(jstr(j, "private_key_id"));
+	a->project = xstrdup(jstr(j, "project_id"));
+	if (!a->client_email || !a->token_uri)
+		return bf_err_set(e, ENOMEM, "out of memory loading %s", path);
+	snprintf(a->describe, sizeof(a->describe),
+		 "service account %s from %s (%s)", email, path, origin);
+	return 0;
+}
+
+static int load_authorized_user(struct bf_auth *a, const cJSON *j,
+				const struct bf_auth_opts *o, const char *path,
+				const char *origin, struct bf_err *e)
+{
+	static const char fix[] =
+		"run 'gcloud auth application-default login' again";
+	const char *id = jstr(j, "client_id");
+	const char *secret = jstr(j, "client_secret");
+	const char *refresh = jstr(j, "refresh_token");
+
+	if (!id)
+		return missing_field(e, "authorized user file", path, origin,
+				     "client_id", fix);
+	if (!secret)
+		return missing_field(e, "authorized user file", path, origin,
+				     "client_secret", fix);
+	if (!refresh)
+		return missing_field(e, "authorized user file", path, origin,
+				     "refresh_token", fix);
+	a->src = BF_SRC_AUTHORIZED_USER;
+	a->client_id = strdup(id);
+	a->client_secret = strdup(secret);
+	a->refresh_token = strdup(refresh);
+	/* Google's libraries always use the fixed endpoint for user
+	 * credentials; only an explicit option (tests) redirects it. */
+	a->token_uri = strdup(o->token_uri && *o->token_uri ?
+				      o->token_uri :
+				      BF_GOOGLE_TOKEN_URI);
+	a->project = xstrdup(jstr(j, "project_id"));
+	if (!a->client_id || !a->client_secret || !a->refresh_token ||
+	    !a->token_uri)
+		return bf_err_set(e, ENOMEM, "out of memory loading %s", path);
+	snprintf(a->describe, sizeof(a->describe),
+		 "authorized user credentials from %s (%s)", path, origin);
+	return 0;
+}
+
+/* Loads one credential file. origin says how it was found ("the
+ * credentials option", "GOOGLE_APPLICATION_CREDENTIALS", ...). */
+static int load_cred_file(struct bf_auth *a, const struct bf_auth_opts *o,
+			  const char *path, const char *origin,
+			  struct bf_err *e)
+{
+	struct stat st;
+	char *text = NULL;
+	size_t len = 0;
+	cJSON *j = NULL;
+	const char *type;
+	int rc;
+
+	if (stat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return bf_err_set(e, EACCES,
+					  "credentials file %s (from %s) does "
+					  "not exist; point %s at a service "
+					  "account JSON key",
+					  path, origin, origin);
+		return bf_err_set(e, EACCES,
+				  "cannot access credentials file %s (from "
+				  "%s): %s; check the path and its permissions",
+				  path, origin, strerror(errno));
+	}
+	if (!S_ISREG(st.st_mode))
+		return bf_err_set(e, EACCES,
+				  "credentials file %s (from %s) is not a "
+				  "regular file; point %s at a JSON key file",
+				  path, origin, origin);
+	if ((st.st_mode & 077) && !a->allow_insecure)
+		return bf_err_set(e, EACCES,
+				  "credentials file %s (from %s) is readable "
+				  "by group or others (mode %03o); run "
+				  "'chmod 600 %s' (or allow insecure key "
+				  "files)",
+				  path, origin, (unsigned)(st.st_mode & 0777),
+				  path);
+	rc = read_small_file(path, CRED_FILE_MAX, &text, &len);
+	if (rc < 0)
+		return bf_err_set(e, EACCES,
+				  "cannot read credentials file %s (from %s): "
+				  "%s; check the path and its permissions",
+				  path, origin, strerror(-rc));
+	j = cJSON_ParseWithLength(text, len);
+	if (!j || !cJSON_IsObject(j)) {
+		/* Never quote the text near the error: it may be key bytes. */
+		rc = bf_err_set(e, EACCES,
+				"credentials file %s (from %s) is not a JSON "
+				"object; download the key file again",
+				path, origin);
+		goto out;
+	}
+	type = jstr(j, "type");
+	if (!type) {
+		rc = missing_field(e, "credentials file", path, origin, "type",
+				   "use a service_account or authorized_user "
+				   "key");
+	} else if (strcmp(type, "service_account") == 0) {
+		rc = load_service_account(a, j, path, origin, e);
+	} else if (strcmp(type, "authorized_user") == 0) {
+		rc = load_authorized_user(a, j, o, path, origin, e);
+	} else {
+		rc = bf_err_set(e, EACCES,
+				"unsupported credential type %.48s in %s (from "
+				"%s); use a service_account or authorized_user "
+				"key",
+				type, path, origin);
+	}
+	if (rc == 0) {
+		a->path = strdup(path);
+		if (!a->path)
+			rc = bf_err_set(e, ENOMEM, "out of memory");
+	}
+out:
+	json_wipe_delete(j);
+	OPENSSL_cleanse(text, len);
+	free(text);
+	return rc;
+}
+
+static int gcloud_adc_path(char *out, size_t n)
+{
+	const char *dir = getenv("CLOUDSDK_CONFIG");
+	const char *home;
+	struct passwd pw, *res = NULL;
+	char pwbuf[1024];
+
+	if (dir && *dir)
+		return snprintf(out, n, "%s/application_default_credentials"
+				".json", dir) < (int)n ? 0 : -ENAMETOOLONG;
+	home = getenv("HOME");
+	if (!home || !*home) {
+		if (getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf), &res) ||
+		    !res)
+			return -ENOENT;
+		home = res->pw_dir;
+	}
+	return snprintf(out, n,
+			"%s/.config/gcloud/application_default_credentials"
+			".json", home) < (int)n ? 0 : -ENAMETOOLONG;
+}
+
+static int load_metadata(struct bf_auth *a, const struct bf_auth_opts *o,
+			 struct bf_err *e)
+{
+	const char *host = o->metadata_host;
+	const char *t;
+	size_t n;
+
+	if (!host || !*host)
+		host = getenv("GCE_METADATA_HOST");
+	if (!host || !*host)
+		host = getenv("GCE_METADATA_ROOT"); /* legacy name */
+	if (!host || !*host)
+		host = "metadata.google.internal";
+	a->md_host = strdup(host);
+	n = strlen(host) + sizeof(BF_METADATA_TOKEN_PATH) + 16;
+	a->md_url = malloc(n);
+	if (!a->md_host || !a->md_url)
+		return bf_err_set(e, ENOMEM, "out of memory");
+	/* Plain http is right here: the metadata server is link-local. */
+	if (strncmp(host, "http://", 7) == 0 ||
+	    strncmp(host, "https://", 8) == 0)
+		snprintf(a->md_url, n, "%s%s", host, BF_METADATA_TOKEN_PATH);
+	else
+		snprintf(a->md_url, n, "http://%s%s", host,
+			 BF_METADATA_TOKEN_PATH);
+	a->md_probe_ms = 3000;
+	t = getenv("GCE_METADATA_TIMEOUT");
+	if (t && atol(t) > 0)
+		a->md_probe_ms = atol(t) * 1000;
+	a->src = BF_SRC_METADATA;
+	snprintf(a->describe, sizeof(a->describe), "metadata server at %s",
+		 host);
+	return 0;
+}
+
+static int load_token_source(struct bf_auth *a, const struct bf_auth_opts *o,
+			     struct bf_err *e)
+{
+	const char *v;
+
+	if (o->token_file && *o->token_file) {
+		a->token_path = strdup(o->token_file);
+		if (!a->token_path)
+			return bf_err_set(e, ENOMEM, "out of memory");
+		if (access(o->token_file, R_OK) < 0)
+			return bf_err_set(e, EACCES,
+					  "token file %s cannot be read: %s; "
+					  "write an access token into it (e.g. "
+					  "gcloud auth print-access-token)",
+					  o->token_file, strerror(errno));
+		a->src = BF_SRC_TOKEN_FILE;
+		snprintf(a->describe, sizeof(a->describe),
+			 "access token from file %s", o->token_file);
+		return 0;
+	}
+	if (o->token_env && *o->token_env) {
+		v = getenv(o->token_env);
+		if (!v || !*v)
+			return bf_err_set(e, EACCES,
+					  "environment variable %s is not set "
+					  "or empty; export %s=<access token> "
+					  "or use a credentials file",
+					  o->token_env, o->token_env);
+		a->token = strdup(v);
+		a->token_env = strdup(o->token_env);
+		if (!a->token || !a->token_env)
+			return bf_err_set(e, ENOMEM, "out of memory");
+		a->src = BF_SRC_TOKEN_ENV;
+		/* No expiry is known for an explicit token. */
+		a->refresh_at = a->expires_at = INT64_MAX;
+		snprintf(a->describe, sizeof(a->describe),
+			 "access token from $%s", o->token_env);
+		return 0;
+	}
+	return bf_err_set(e, EACCES,
+			  "token mode needs a token file or an environment "
+			  "variable name; set one or use a credentials file");
+}
+
+int bf_auth_load(struct bf_auth *a, const struct bf_auth_opts *o,
+		 struct bf_err *e)
+{
+	char gpath[4096];
+	const char *p;
+	struct stat st;
+	int rc;
+
+	a->allow_insecure = o->allow_insecure_keyfile;
+	switch (o->mode) {
+	case BF_AUTH_NONE:
+		a->src = BF_SRC_NONE;
+		snprintf(a->describe, sizeof(a->describe),
+			 "no authentication");
+		return 0;
+	case BF_AUTH_TOKEN:
+		return load_token_source(a, o, e);
+	case BF_AUTH_ADC:
+		break;
+	default:
+		return bf_err_set(e, EINVAL, "unknown auth mode %d", o->mode);
+	}
+
+	/* An explicitly named file must work: no silent fallback. */
+	if (o->credentials_file && *o->credentials_file)
+		return load_cred_file(a, o, o->credentials_file,
+				      "the credentials option", e);
+	p = getenv("GOOGLE_APPLICATION_CREDENTIALS");
+	if (p && *p)
+		return load_cred_file(a, o, p, "GOOGLE_APPLICATION_CREDENTIALS",
+				      e);
+
+	rc = gcloud_adc_path(gpath, sizeof(gpath));
+	if (rc == 0 && stat(gpath, &st) == 0)
+		return load_cred_file(a, o, gpath, "gcloud's ADC file", e);
+	/* Only for the message; a truncated path is acceptable. */
+	if (snprintf(a->searched, sizeof(a->searched),
+		     "GOOGLE_APPLICATION_CREDENTIALS is not set, %s does not "
+		     "exist",
+		     rc == 0 ? gpath : "the gcloud ADC file") < 0)
+		a->searched[0] = '\0';
+	return load_metadata(a, o, e);
+}
+
+void bf_auth_unload(struct bf_auth *a)
+{
+	EVP_PKEY_free(a->pkey);
+	a->pkey = NULL;
+	free(a->project);
+	free(a->path);
+	free(a->token_uri);
+	free(a->client_email);
+	free(a->key_id);
+	free(a->client_id);
+	bf_free_secret(a->client_secret);
+	bf_free_secret(a->refresh_token);
+	free(a->md_host);
+	free(a->md_url);
+	free(a->token_path);
+	free(a->token_env);
+}
