@@ -1,0 +1,398 @@
+"""Renders scripts/bench results as markdown: one table per measurement,
+every figure median (min-max) over the rounds, ratios as medians of the
+per-round ratios against a reference measured in the same round, and the
+bars of issue 6 marked met / not met.
+"""
+import bench_sys as S
+
+NM = "not measured yet"
+GB = 1e9
+MiB = 1 << 20
+
+
+def _vals(recs, key):
+    return [r.get(key) if r.get("error") is None else None for r in recs]
+
+
+def _fmt(summ, digits=2, scale=1.0):
+    if not summ:
+        return "–"
+    f = "%%.%df" % digits
+    return (f % (summ["median"] * scale)) + " (" + (f % (summ["min"] * scale)) + "–" + \
+        (f % (summ["max"] * scale)) + ")"
+
+
+def _one(x, digits=2):
+    return "–" if x is None else ("%%.%df" % digits) % x
+
+
+def ratio(recs, ref, key, invert=False):
+    """Median of the per-round ratios recs[i][key] / ref[i][key]."""
+    rs = []
+    for a, b in zip(recs or [], ref or []):
+        va = a.get(key) if a.get("error") is None else None
+        vb = b.get(key) if b.get("error") is None else None
+        if va and vb:
+            rs.append(vb / va if invert else va / vb)
+    return S.median(rs)
+
+
+def _http_str(d):
+    if not d:
+        return "0"
+    return ", ".join("%s %s" % (k, _one(v, 0) if isinstance(v, float) else v)
+                     for k, v in sorted(d.items()))
+
+
+def _http_median(recs):
+    keys = set()
+    for r in recs:
+        keys |= set((r.get("http") or {}).keys())
+    out = {}
+    for k in keys:
+        out[k] = S.median([(r.get("http") or {}).get(k, 0) for r in recs])
+    return {k: v for k, v in out.items() if v}
+
+
+def _hist(sizes):
+    if not sizes:
+        return "–"
+    tot = sum(sizes.values())
+    top = sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
+    parts = []
+    for sz, n in top:
+        label = ("%d KiB" % (sz // 1024)) if sz % 1024 == 0 else ("%d B" % sz)
+        parts.append("%s ×%d" % (label, n))
+    return "%d READs: %s" % (tot, ", ".join(parts))
+
+
+def _cpu_per_gb(recs, proc):
+    vals = []
+    for r in recs:
+        p = (r.get("procs") or {}).get(proc)
+        if p and r.get("error") is None and r.get("bytes"):
+            vals.append((p["user"] + p["sys"]) / (r["bytes"] / GB))
+    return S.summary(vals)
+
+
+def _pct_of_cpu(recs, proc, field=None):
+    vals = []
+    for r in recs:
+        p = (r.get("procs") or {}).get(proc)
+        if p and r.get("error") is None:
+            v = p[field] if field else p["user"] + p["sys"]
+            vals.append(100.0 * v / r["wall"])
+    return S.median(vals)
+
+
+def _reader_pct(recs):
+    return S.median([100.0 * r["reader_cpu"] / r["wall"] for r in recs
+                     if r.get("error") is None])
+
+
+def _emu_split(recs):
+    u = S.median([(r.get("procs") or {}).get("emulator", {}).get("user") for r in recs
+                  if r.get("error") is None])
+    s = S.median([(r.get("procs") or {}).get("emulator", {}).get("sys") for r in recs
+                  if r.get("error") is None])
+    return u, s
+
+
+def stream_table(res, probe, skipped, title_unit):
+    out = []
+    ref = res.get("curl")
+    out.append("| reader | %s median (min–max) | × curl | × rclone, same reader | "
+               "daemon CPU s/GB | emulator CPU s/GB | reader CPU s/GB | HTTP media GETs (mean range) |"
+               % title_unit)
+    out.append("|---|---|---|---|---|---|---|---|")
+    names = ["curl", "batchfs cat", "batchfs dd", "rclone cat", "rclone dd"]
+    for name in names:
+        recs = res.get(name)
+        if not recs:
+            if name.startswith("batchfs"):
+                out.append("| %s | %s (%s) | | | | | | |" % (name, NM, skipped or "no mount"))
+            continue
+        g = S.summary(_vals(recs, "gbps"))
+        rc = ""
+        if name.startswith("batchfs"):
+            rr = ratio(recs, res.get("rclone " + name.split()[1]), "gbps")
+            rc = _one(rr) + "×" if rr else "–"
+        rcurl = ratio(recs, ref, "gbps") if name != "curl" else 1.0
+        media = S.median([(r.get("http") or {}).get("gcs.media", 0) for r in recs])
+        nbytes = S.median([r.get("bytes", 0) for r in recs])
+        mr = ("%d (%.1f MiB)" % (media, nbytes / media / MiB)) if media else "0"
+        bad = [r["error"] for r in recs if r.get("error")]
+        errs = (" (%d errors: %s)" % (len(bad), bad[0][:80])) if bad else ""
+        out.append("| %s | %s%s | %s | %s | %s | %s | %s | %s |" % (
+            name, _fmt(g), errs, _one(rcurl) + "×" if rcurl else "–", rc,
+            _fmt(_cpu_per_gb(recs, "daemon")) if name != "curl" else "–",
+            _fmt(_cpu_per_gb(recs, "emulator")),
+            _one(S.median([r["reader_cpu"] / (r["bytes"] / GB) for r in recs
+                           if r.get("error") is None and r.get("bytes")])),
+            mr))
+    out.append("")
+    out.append("Where the time goes (medians over the rounds; % of one CPU over the wall time; "
+               "the machine has 2): ")
+    out.append("")
+    out.append("| reader | wall s | reader % | daemon % (busiest thread) | emulator % "
+               "(busiest thread) | emulator user/sys s | system busy % of all CPUs | "
+               "FUSE READ sizes (one extra traced pass) |")
+    out.append("|---|---|---|---|---|---|---|---|")
+    for name in names:
+        recs = res.get(name)
+        if not recs:
+            continue
+        ok = [r for r in recs if r.get("error") is None]
+        if not ok:
+            continue
+        u, s = _emu_split(ok)
+        pr = (probe or {}).get(name, {})
+        fuse = _hist((pr.get("fuse") or {}).get("read_sizes"))
+        d = _pct_of_cpu(ok, "daemon")
+        dt = _pct_of_cpu(ok, "daemon", "top_thread")
+        e = _pct_of_cpu(ok, "emulator")
+        et = _pct_of_cpu(ok, "emulator", "top_thread")
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            name, _one(S.median([r["wall"] for r in ok])), _one(_reader_pct(ok), 0),
+            ("%s (%s)" % (_one(d, 0), _one(dt, 0))) if d is not None else "–",
+            "%s (%s)" % (_one(e, 0), _one(et, 0)),
+            "%s / %s" % (_one(u), _one(s)),
+            _one(100 * S.median([r["system_busy"] for r in ok]), 0), fuse))
+    return out
+
+
+def render(R):
+    m = R["meta"]
+    skipped = m.get("batchfs_skipped")
+    out = []
+    out.append("## Results (%s, %s runs, %s)" % (m.get("date", "?"), m.get("runs"),
+                                                  m.get("kernel", "")))
+    out.append("")
+    out.append("Command: `%s` (%s s). Load average at start %s, at end %s." % (
+        m.get("command", "scripts/bench"), m.get("duration_s"),
+        "/".join(m.get("loadavg_start", [])), "/".join(m.get("loadavg_end", []) or ["?"])))
+    out.append("")
+    facts = []
+    if m.get("batchfs_git"):
+        facts.append("batchfs at `%s`" % m["batchfs_git"])
+    if skipped:
+        facts.append("**batchfs not measured: %s**" % skipped)
+    if "batchfs_st_blksize" in m:
+        facts.append("batchfs st_blksize %s, kernel read_ahead_kb %s, %s threads idle" % (
+            m["batchfs_st_blksize"], m.get("batchfs_read_ahead_kb"), m.get("batchfs_threads_idle")))
+    if "rclone_read_ahead_kb" in m:
+        facts.append("%s (`rclone mount %s`), st_blksize %s, read_ahead_kb %s" % (
+            m.get("rclone"), m.get("rclone_flags"), m.get("rclone_st_blksize"),
+            m.get("rclone_read_ahead_kb")))
+    facts.append("object size %d MiB; cache: %s" % (m.get("size", 0) // MiB, m.get("warm")))
+    facts.append("emulator source uses sendfile: %s" % m.get("emulator_sendfile"))
+    for k in ("verify_batchfs", "verify_rclone"):
+        if k in m:
+            facts.append("%s: %s" % (k.replace("verify_", "bytes read through ") ,
+                                     "identical to the source (cmp)" if m[k] is True else m[k]))
+    if m.get("jobs_created_by"):
+        facts.append("10,000 jobs created by %s" % m["jobs_created_by"])
+    for f in facts:
+        out.append("- " + f)
+    for n in R.get("notes", []):
+        out.append("- note: " + n)
+    out.append("")
+
+    if R["seq"]:
+        out.append("### Sequential read of one object (GB/s = 10^9 bytes/s)")
+        out.append("")
+        out += stream_table(R["seq"], R["probe"].get("seq"), skipped, "GB/s")
+        out.append("")
+    if R["par"]:
+        out.append("### Parallel: 4 readers on 4 objects, aggregate")
+        out.append("")
+        out += stream_table(R["par"], R["probe"].get("par"), skipped, "aggregate GB/s")
+        out.append("")
+    if R["rand"]:
+        out += rand_table(R["rand"], skipped)
+    if R["md"]:
+        out += meta_table(R["md"], skipped)
+    if R["list"]:
+        out += list_table(R["list"], R["probe"].get("list"), skipped)
+    out += mem_table(R, skipped)
+    out += bars(R, skipped)
+    return "\n".join(out) + "\n"
+
+
+def rand_table(res, skipped):
+    out = ["### Random 4 KiB reads at random 4 KiB-aligned offsets of one object", ""]
+    ref = res.get("curl (http.client ranged GET)")
+    out.append("| reader | p50 µs (min–max) | p99 µs (min–max) | p50 × curl | p99 × curl | "
+               "HTTP requests per read |")
+    out.append("|---|---|---|---|---|---|")
+    for name in ("curl (http.client ranged GET)", "batchfs pread", "rclone pread"):
+        recs = res.get(name)
+        if not recs:
+            if name.startswith("batchfs"):
+                out.append("| %s | %s (%s) | | | | |" % (name, NM, skipped or "no mount"))
+            continue
+        rq = S.median([sum((r.get("http") or {}).values()) / max(1, r["n"]) for r in recs
+                       if r.get("error") is None])
+        if name.startswith("curl"):
+            rq = 1.0
+        out.append("| %s | %s | %s | %s | %s | %s |" % (
+            name, _fmt(S.summary(_vals(recs, "p50_us")), 0),
+            _fmt(S.summary(_vals(recs, "p99_us")), 0),
+            _one(ratio(recs, ref, "p50_us")) + "×" if name != ref and ratio(recs, ref, "p50_us") else "1×",
+            _one(ratio(recs, ref, "p99_us")) + "×" if ratio(recs, ref, "p99_us") else "–",
+            _one(rq)))
+    out.append("")
+    return out
+
+
+def meta_table(res, skipped):
+    out = ["### Metadata on a job whose state is cached (Python loop: os.stat; "
+           "open + read to EOF + close)", ""]
+    out.append("| op | p50 µs (min–max) | p99 µs (min–max) | p50 × local | p99 × local | "
+               "HTTP requests during the loop |")
+    out.append("|---|---|---|---|---|---|")
+    for op in ("stat", "cat state"):
+        ref = res.get("%s: local file" % op)
+        for kind in ("local file", "batchfs"):
+            name = "%s: %s" % (op, kind)
+            recs = res.get(name)
+            if not recs:
+                if kind == "batchfs":
+                    out.append("| %s | %s (%s) | | | | |" % (name, NM, skipped or ""))
+                continue
+            n = recs[0].get("n")
+            http = S.median([sum((r.get("http") or {}).values()) for r in recs
+                             if r.get("error") is None])
+            out.append("| %s (%s ops) | %s | %s | %s | %s | %s |" % (
+                name, n, _fmt(S.summary(_vals(recs, "p50_us")), 1),
+                _fmt(S.summary(_vals(recs, "p99_us")), 1),
+                _one(ratio(recs, ref, "p50_us")) + "×" if ratio(recs, ref, "p50_us") else "–",
+                _one(ratio(recs, ref, "p99_us")) + "×" if ratio(recs, ref, "p99_us") else "–",
+                "–" if kind == "local file" else _one(http, 0)))
+    out.append("")
+    return out
+
+
+def list_table(res, probe, skipped):
+    out = ["### Listings (`ls -l`, 10,000 entries; wall time; HTTP requests by route, median)", ""]
+    ref_local = res.get("local dir, 10k files: ls -l")
+    out.append("| listing | wall ms (min–max) | × local `ls -l` | × API pages | entries | "
+               "HTTP requests (median per run) |")
+    out.append("|---|---|---|---|---|---|")
+    order = ["local dir, 10k files: ls -l", "jobs: API pages (http.client)",
+             "batchfs ls -l jobs (fresh mount)", "batchfs ls -l jobs (again)",
+             "objects: API pages (http.client)", "batchfs ls -l output/ (first)",
+             "batchfs ls -l output/ (again)", "rclone ls -l output (fresh mount)",
+             "rclone ls -l output (again)"]
+    for name in order:
+        recs = res.get(name)
+        if not recs:
+            if name.startswith("batchfs"):
+                out.append("| %s | %s (%s) | | | | |" % (name, NM, skipped or ""))
+            continue
+        api = res.get("jobs: API pages (http.client)") if "jobs" in name else \
+            res.get("objects: API pages (http.client)")
+        lines = S.median([r.get("lines") for r in recs])
+        if name.endswith("(http.client)"):
+            http = "%s pages" % _one(S.median([r.get("pages") for r in recs]), 0)
+        else:
+            http = _http_str(_http_median(recs))
+        out.append("| %s | %s | %s | %s | %s | %s |" % (
+            name, _fmt(S.summary(_vals(recs, "wall_ms")), 0),
+            _one(ratio(recs, ref_local, "wall_ms")) + "×" if ratio(recs, ref_local, "wall_ms") else "–",
+            _one(ratio(recs, api, "wall_ms")) + "×" if ratio(recs, api, "wall_ms") else "–",
+            _one(lines, 0), http))
+    if probe:
+        out.append("")
+        for name, tr in probe.items():
+            if tr:
+                out.append("FUSE requests of one `%s` on a fresh mount (traced): %s" % (
+                    name, ", ".join("%s %d" % kv for kv in sorted(tr["ops"].items()))))
+                out.append("")
+    out.append("")
+    return out
+
+
+def mem_table(R, skipped):
+    out = ["### Memory of the daemon (VmHWM, peak RSS)", ""]
+    out.append("| when | batchfs MiB median (min–max) | rclone MiB median (min–max) |")
+    out.append("|---|---|---|")
+    rows = []
+    for key, label in (("seq", "streaming 1 object (cat or dd), peak reset before each run"),
+                       ("par", "4 readers streaming one object each, peak reset before each run")):
+        res = R.get(key) or {}
+        b = [r.get("hwm_kib") for n in ("batchfs cat", "batchfs dd") for r in res.get(n, [])]
+        c = [r.get("hwm_kib") for n in ("rclone cat", "rclone dd") for r in res.get(n, [])]
+        if res:
+            rows.append((label, b, c))
+    lst = R["mem"].get("after listing")
+    if lst or R["list"]:
+        rc = [r.get("hwm_kib") for n in ("rclone ls -l output (fresh mount)", "rclone ls -l output (again)")
+              for r in R["list"].get(n, [])]
+        rows.append(("fresh mount, after `ls -l` of 10,000 jobs and 10,000 objects (twice each)",
+                     [r.get("hwm_kib") for r in lst or []], rc))
+    for label, b, c in rows:
+        bs, cs = S.summary(b), S.summary(c)
+        out.append("| %s | %s | %s |" % (label, _fmt(bs, 1, 1 / 1024) if bs else NM,
+                                         _fmt(cs, 1, 1 / 1024) if cs else "–"))
+    out.append("")
+    return out
+
+
+def bars(R, skipped):
+    out = ["### Bars of issue 6", ""]
+    out.append("| bar | measured | verdict |")
+    out.append("|---|---|---|")
+
+    def row(bar, val, ok):
+        verdict = NM if ok is None else ("met" if ok else "**not met**")
+        out.append("| %s | %s | %s |" % (bar, val, verdict))
+
+    for key, label in (("seq", "sequential"), ("par", "parallel (4 readers)")):
+        res = R.get(key) or {}
+        if not res:
+            continue
+        for reader in ("cat", "dd"):
+            recs = res.get("batchfs " + reader)
+            rc = ratio(recs, res.get("curl"), "gbps") if recs else None
+            rr = ratio(recs, res.get("rclone " + reader), "gbps") if recs else None
+            row("%s `%s` ≥ 0.8× curl" % (label, reader), _one(rc) + "×" if rc else "–",
+                None if rc is None else rc >= 0.8)
+            row("%s `%s` ≥ 1.5× rclone" % (label, reader), _one(rr) + "×" if rr else "–",
+                None if rr is None else rr >= 1.5)
+    md = R.get("md") or {}
+    for op in ("stat", "cat state"):
+        recs = md.get("%s: batchfs" % op)
+        if recs is None:
+            if md:
+                row("`%s` on a cached job: 0 HTTP requests" % op, "–", None)
+            continue
+        h = max(sum((r.get("http") or {}).values()) for r in recs)
+        row("`%s` on a cached job: 0 HTTP requests" % op, "max %d over %d×%d ops" % (
+            h, len(recs), recs[0]["n"]), h == 0)
+    lst = R.get("list") or {}
+    for name, per_entry in (("batchfs ls -l jobs (fresh mount)", ("vertex.get",)),
+                            ("batchfs ls -l output/ (first)", ("gcs.get",))):
+        recs = lst.get(name)
+        if recs is None:
+            if lst:
+                row("%s: one paged pass, no request per entry" % name, "–", None)
+            continue
+        h = _http_median(recs)
+        tot = sum(h.values())
+        pe = sum(h.get(k, 0) for k in per_entry)
+        row("%s: one paged pass, no request per entry" % name,
+            "%s (total %d)" % (_http_str(h), tot), tot < 100 and pe < 10)
+    for label, vals in (
+            ("peak RSS while 4 readers stream 1 GiB each ≤ 64 MiB",
+             [r.get("hwm_kib") for n in ("batchfs cat", "batchfs dd")
+              for r in (R.get("par") or {}).get(n, [])]),
+            ("peak RSS after listing 10,000 jobs ≤ 64 MiB",
+             [r.get("hwm_kib") for r in R["mem"].get("after listing", [])])):
+        vals = [v for v in vals if v]
+        if not vals:
+            row(label, "–", None)
+            continue
+        row(label, "max %.1f MiB" % (max(vals) / 1024), max(vals) <= 64 * 1024)
+    out.append("")
+    return out
