@@ -1,0 +1,250 @@
+/* test_http.c - unit tests for the pure parts of fs/http: the backoff
+ * schedule, Retry-After parsing, URL encoding, header capture, log-safe
+ * URLs, option defaults and the cancel check. No network.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "batchfs/http.h"
+
+#include "../../../fs/http/http_priv.h"
+#include "../check.h"
+
+static void test_backoff(void)
+{
+	/* Ceilings: 1 s, 2 s, 4 s, ... capped at 30 s. */
+	long want[] = { 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000 };
+
+	for (int a = 0; a < 8; a++) {
+		CHECK_INT(bf_backoff_ms(a, 1000, 30000, 0.0), 0);
+		CHECK_INT(bf_backoff_ms(a, 1000, 30000, 0.9999999), want[a]);
+		CHECK(bf_backoff_ms(a, 1000, 30000, 0.5) <= want[a] / 2 + 1);
+	}
+	/* Every draw within [0, ceiling]. */
+	for (int i = 0; i < 1000; i++) {
+		double r = (double)rand() / ((double)RAND_MAX + 1.0);
+		int a = i % 12;
+		long v = bf_backoff_ms(a, 1000, 30000, r);
+
+		CHECK(v >= 0 && v <= (a < 5 ? 1000L << a : 30000));
+	}
+	/* Huge attempt numbers do not overflow. */
+	CHECK_INT(bf_backoff_ms(1000, 1000, 30000, 0.9999999), 30000);
+	CHECK(bf_backoff_ms(63, 1L << 40, 1L << 50, 0.9999999) <= 1L << 50);
+	CHECK(bf_backoff_ms(63, 1L << 40, 1L << 50, 0.9999999) > 1L << 49);
+	/* Bad inputs are clamped. */
+	CHECK_INT(bf_backoff_ms(-5, 1000, 30000, 0.9999999), 1000);
+	CHECK_INT(bf_backoff_ms(0, 1000, 30000, 7.0), 1000);
+	CHECK_INT(bf_backoff_ms(0, 1000, 30000, -1.0), 0);
+	CHECK_INT(bf_backoff_ms(0, 0, 30000, 0.5), 0);
+	CHECK_INT(bf_backoff_ms(3, 1000, 500, 0.9999999), 500);
+
+	/* A default schedule of 5 attempts fits comfortably in 60 s. */
+	{
+		long worst = 0;
+
+		for (int a = 0; a < 4; a++)
+			worst += bf_backoff_ms(a, 1000, 30000, 0.9999999);
+		CHECK(worst <= 15000);
+	}
+}
+
+static void test_retry_after(void)
+{
+	long now = 784111777; /* Sun, 06 Nov 1994 08:49:37 GMT */
+
+	CHECK_INT(bf_parse_retry_after("120", now), 120000);
+	CHECK_INT(bf_parse_retry_after(" 3 ", now), 3000);
+	CHECK_INT(bf_parse_retry_after("0", now), 0);
+	CHECK_INT(bf_parse_retry_after("99999999999999999999999", now),
+		  24L * 3600 * 1000);
+	CHECK_INT(bf_parse_retry_after("-5", now), -1);
+	CHECK_INT(bf_parse_retry_after("1.5", now), -1);
+	CHECK_INT(bf_parse_retry_after("", now), -1);
+	CHECK_INT(bf_parse_retry_after("soon", now), -1);
+	CHECK_INT(bf_parse_retry_after(NULL, now), -1);
+	CHECK_INT(bf_parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
+		  0);
+	CHECK_INT(bf_parse_retry_after("Sun, 06 Nov 1994 08:49:47 GMT", now),
+		  10000);
+	CHECK_INT(bf_parse_retry_after("Sunday, 06-Nov-94 08:50:37 GMT", now),
+		  60000);
+	CHECK_INT(bf_parse_retry_after("Sun Nov  6 08:49:39 1994", now), 2000);
+	/* In the past: retry now. */
+	CHECK_INT(bf_parse_retry_after("Sat, 05 Nov 1994 08:49:37 GMT", now),
+		  0);
+	CHECK_INT(bf_parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT junk",
+				       now),
+		  -1);
+	CHECK_INT(bf_parse_retry_after("Sun, 32 Nov 1994 08:49:37 GMT", now),
+		  -1);
+}
+
+static void enc(const char *in, const char *want)
+{
+	char *s = bf_url_encode(in);
+
+	CHECK_STR(s, want);
+	free(s);
+}
+
+static void test_urlenc(void)
+{
+	enc("a/b", "a%2Fb");
+	enc("dir/sub dir/file.jsonl", "dir%2Fsub%20dir%2Ffile.jsonl");
+	enc("a b", "a%20b");
+	enc("x#y", "x%23y");
+	enc("q?r", "q%3Fr");
+	enc("100%", "100%25");
+	enc("a+b", "a%2Bb");
+	enc("é", "%C3%A9");
+	enc("日本", "%E6%97%A5%E6%9C%AC");
+	enc("AZaz09-._~", "AZaz09-._~");
+	enc("&=:;,@!$'()*[]", "%26%3D%3A%3B%2C%40%21%24%27%28%29%2A%5B%5D");
+	enc("\x01\x7f\xff", "%01%7F%FF");
+	enc("", "");
+	CHECK(bf_url_encode(NULL) == NULL);
+}
+
+static void hdr(struct bf_http_resp *r, const char *line)
+{
+	bf_http_hdr_parse(r, line, strlen(line));
+}
+
+static void test_headers(void)
+{
+	struct bf_http_resp r = { .retry_after_ms = -1 };
+	char big[300];
+
+	hdr(&r, "Content-Range: bytes 0-99/1000\r\n");
+	CHECK_STR(r.content_range, "bytes 0-99/1000");
+	hdr(&r, "content-range:bytes 5-9/10   \r\n");
+	CHECK_STR(r.content_range, "bytes 5-9/10");
+	hdr(&r, "Range: bytes=0-262143\r\n");
+	CHECK_STR(r.range, "bytes=0-262143");
+	hdr(&r, "X-Goog-Generation: 1700000000000001\r\n");
+	CHECK_STR(r.generation, "1700000000000001");
+	hdr(&r, "x-goog-generation: 12ab\r\n");
+	CHECK_STR(r.generation, "1700000000000001");
+	hdr(&r, "x-goog-generation: 123456789012345678901234567890\r\n");
+	CHECK_STR(r.generation, "");
+	hdr(&r, "Location: http://127.0.0.1/upload?upload_id=x\r\n");
+	CHECK_STR(r.location, "http://127.0.0.1/upload?upload_id=x");
+	hdr(&r, "Retry-After: 7\r\n");
+	CHECK_INT(r.retry_after_ms, 7000);
+	hdr(&r, "Retry-After: nonsense\r\n");
+	CHECK_INT(r.retry_after_ms, -1);
+	hdr(&r, "no colon at all\r\n");
+	hdr(&r, "Content-Rangex: nope\r\n");
+	CHECK_STR(r.content_range, "bytes 5-9/10");
+	/* An oversize value is dropped, not truncated. */
+	memset(big, 'x', sizeof(big));
+	memcpy(big, "Content-Range: ", 15);
+	big[sizeof(big) - 1] = '\0';
+	hdr(&r, big);
+	CHECK_STR(r.content_range, "");
+	bf_http_hdr_reset(&r);
+	CHECK(r.location == NULL);
+	CHECK_STR(r.range, "");
+	CHECK_INT(r.retry_after_ms, -1);
+	bf_http_resp_free(&r);
+}
+
+static void test_url_for_log(void)
+{
+	char out[256];
+
+	bf_http_url_for_log("http://h/p?a=1&access_token=SECRET&b=2", out,
+			    sizeof(out));
+	CHECK_STR(out, "http://h/p?a=1&access_token=***&b=2");
+	bf_http_url_for_log("http://h/u?uploadType=resumable&upload_id=ABC",
+			    out, sizeof(out));
+	CHECK_STR(out, "http://h/u?uploadType=resumable&upload_id=***");
+	bf_http_url_for_log("http://h/p", out, sizeof(out));
+	CHECK_STR(out, "http://h/p");
+	bf_http_url_for_log("http://h/p?key=K", out, sizeof(out));
+	CHECK_STR(out, "http://h/p?key=***");
+	bf_http_url_for_log("http://h/p?flag&x=", out, sizeof(out));
+	CHECK_STR(out, "http://h/p?flag&x=");
+	bf_http_url_for_log("http://h/very/long/path?key=SECRET", out, 12);
+	CHECK(strlen(out) <= 11);
+	CHECK(strstr(out, "SECRET") == NULL);
+	bf_http_url_for_log(NULL, out, sizeof(out));
+	CHECK_STR(out, "");
+}
+
+static int cancel_flag;
+static int cancel_check(void *ud)
+{
+	return *(int *)ud;
+}
+
+static void test_misc(void)
+{
+	struct bf_http_opts o;
+	struct bf_http *h;
+	struct bf_http_stats st;
+	struct bf_http_resp r;
+	struct bf_err e;
+	int64_t t0, t1;
+
+	bf_http_opts_default(&o);
+	CHECK_INT(o.connect_timeout_ms, 10000);
+	CHECK_INT(o.request_timeout_ms, 30000);
+	CHECK_INT(o.op_budget_ms, 60000);
+	CHECK_INT(o.low_speed_secs, 20);
+	CHECK_INT(o.max_attempts, 5);
+	CHECK_INT(o.backoff_initial_ms, 1000);
+	CHECK_INT(o.backoff_cap_ms, 30000);
+	CHECK_INT(o.max_body, 32 << 20);
+	CHECK_INT(o.recv_buffer, 512 << 10);
+
+	t0 = bf_now_ms();
+	{
+		struct timespec ts = { 0, 20 * 1000000L };
+
+		nanosleep(&ts, NULL);
+	}
+	t1 = bf_now_ms();
+	CHECK(t1 - t0 >= 19 && t1 - t0 < 1000);
+
+	CHECK(!bf_cancelled());
+	bf_cancel_set(cancel_check, &cancel_flag);
+	CHECK(!bf_cancelled());
+	cancel_flag = 1;
+	CHECK(bf_cancelled());
+
+	/* A cancelled thread never starts a request. */
+	h = bf_http_new(NULL);
+	CHECK(h != NULL);
+	CHECK_INT(bf_http_json(h, "GET", "http://127.0.0.1:9/", NULL,
+			       BF_RETRY_IDEMPOTENT, &r, &e),
+		  -EINTR);
+	CHECK_INT(e.err, EINTR);
+	bf_http_resp_free(&r);
+	bf_cancel_set(NULL, NULL);
+	CHECK(!bf_cancelled());
+
+	/* Bad requests. */
+	CHECK_INT(bf_http_json(h, "GET", NULL, NULL, BF_RETRY_IDEMPOTENT,
+			       &r, &e),
+		  -EINVAL);
+	bf_http_resp_free(&r);
+	bf_http_get_stats(h, &st);
+	CHECK_INT(st.requests, 0);
+	bf_http_free(h);
+	bf_http_free(NULL);
+}
+
+int main(void)
+{
+	test_backoff();
+	test_retry_after();
+	test_urlenc();
+	test_headers();
+	test_url_for_log();
+	test_misc();
+	return CHECK_DONE();
+}
