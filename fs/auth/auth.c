@@ -22,8 +22,8 @@
 #include "batchfs/log.h"
 #include "auth/auth_int.h"
 
-#define TOKEN_FILE_MAX (64 * 1024)
-#define FAIL_HOLD_MS 5000	   /* credential rejected: do not hammer */
+#define TOKEN_FILE_MAX (16 * 1024)
+#define FAIL_HOLD_MS 5000	    /* credential rejected: do not hammer */
 #define FAIL_HOLD_METADATA_MS 30000 /* nothing answered: probe again later */
 
 int bf_auth_new(const struct bf_auth_opts *o, struct bf_http *http,
@@ -166,8 +166,7 @@ static int file_token_locked(struct bf_auth *a, struct bf_err *e)
 	return rc;
 }
 
-static int fixed_token(struct bf_auth *a, char *out, size_t n,
-		       struct bf_err *e)
+static int fixed_token(struct bf_auth *a, char *out, size_t n, struct bf_err *e)
 {
 	int rc = 0;
 
@@ -232,9 +231,10 @@ int bf_auth_token(struct bf_auth *a, char *out, size_t n, struct bf_err *e)
 			while (a->refreshing && a->flight_seq == seq) {
 				if (bf_cancelled()) {
 					pthread_mutex_unlock(&a->mu);
-					return bf_err_set(e, EINTR,
-							  "interrupted while "
-							  "waiting for a token");
+					return bf_err_set(
+						e, EINTR,
+						"interrupted while "
+						"waiting for a token");
 				}
 				wait_tick(a);
 			}
@@ -266,10 +266,10 @@ int bf_auth_token(struct bf_auth *a, char *out, size_t n, struct bf_err *e)
 				     "%lds",
 				     a->describe, life);
 		} else if (rc == -EACCES) {
-			a->fail_until = bf_now_ms() +
-					(a->src == BF_SRC_METADATA ?
-						 FAIL_HOLD_METADATA_MS :
-						 FAIL_HOLD_MS);
+			a->fail_until =
+				bf_now_ms() + (a->src == BF_SRC_METADATA
+						       ? FAIL_HOLD_METADATA_MS
+						       : FAIL_HOLD_MS);
 		}
 		pthread_cond_broadcast(&a->cv);
 		if (rc == 0)

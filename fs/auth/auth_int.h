@@ -20,7 +20,7 @@
 
 #define BF_AUTH_SCOPE "https://www.googleapis.com/auth/cloud-platform"
 #define BF_GOOGLE_TOKEN_URI "https://oauth2.googleapis.com/token"
-#define BF_METADATA_TOKEN_PATH \
+#define BF_METADATA_TOKEN_PATH                                                 \
 	"/computeMetadata/v1/instance/service-accounts/default/token"
 
 enum bf_src {
@@ -44,7 +44,7 @@ struct bf_auth {
 	char searched[384];
 
 	/* service_account / authorized_user */
-	char *path;	     /* credential file */
+	char *path; /* credential file */
 	char *token_uri;
 	char *client_email;
 	char *key_id;
@@ -56,8 +56,8 @@ struct bf_auth {
 	/* metadata server */
 	char *md_host;
 	char *md_url;
-	int md_seen;	     /* answered once: normal deadlines from now on */
-	long md_probe_ms;    /* first contact deadline */
+	int md_seen;	  /* answered once: normal deadlines from now on */
+	long md_probe_ms; /* first contact deadline */
 
 	/* explicit token */
 	char *token_path;
@@ -68,14 +68,14 @@ struct bf_auth {
 	/* cache and single flight, under mu */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	char *token;	      /* secret */
-	int64_t refresh_at;   /* bf_now_ms() after which we refresh */
-	int64_t expires_at;   /* bf_now_ms() after which it is unusable */
+	char *token;	    /* secret */
+	int64_t refresh_at; /* bf_now_ms() after which we refresh */
+	int64_t expires_at; /* bf_now_ms() after which it is unusable */
 	int refreshing;
 	unsigned long flight_seq;
 	int flight_rc;
 	struct bf_err flight_err;
-	int64_t fail_until;   /* negative cache of a credential failure */
+	int64_t fail_until; /* negative cache of a credential failure */
 
 	/* Unit tests replace the network fetch to exercise the cache. */
 	int (*fetch_hook)(struct bf_auth *a, char **token, long *lifetime_s,

@@ -123,12 +123,10 @@ static const char *jstr(const cJSON *o, const char *key)
 }
 
 static int missing_field(struct bf_err *e, const char *what, const char *path,
-			 const char *origin, const char *field,
-			 const char *fix)
+			 const char *origin, const char *field, const char *fix)
 {
-	return bf_err_set(e, EACCES,
-			  "%s %s (from %s) has no \"%s\" field; %s", what,
-			  path, origin, field, fix);
+	return bf_err_set(e, EACCES, "%s %s (from %s) has no \"%s\" field; %s",
+			  what, path, origin, field, fix);
 }
 
 static int load_service_account(struct bf_auth *a, const cJSON *j,
@@ -194,9 +192,9 @@ static int load_authorized_user(struct bf_auth *a, const cJSON *j,
 	a->refresh_token = strdup(refresh);
 	/* Google's libraries always use the fixed endpoint for user
 	 * credentials; only an explicit option (tests) redirects it. */
-	a->token_uri = strdup(o->token_uri && *o->token_uri ?
-				      o->token_uri :
-				      BF_GOOGLE_TOKEN_URI);
+	a->token_uri =
+		strdup(o->token_uri && *o->token_uri ? o->token_uri
+						     : BF_GOOGLE_TOKEN_URI);
 	a->project = xstrdup(jstr(j, "project_id"));
 	if (!a->client_id || !a->client_secret || !a->refresh_token ||
 	    !a->token_uri)
@@ -289,24 +287,25 @@ out:
 
 static int gcloud_adc_path(char *out, size_t n)
 {
-	const char *dir = getenv("CLOUDSDK_CONFIG");
-	const char *home;
+	const char *base = getenv("CLOUDSDK_CONFIG");
+	const char *suffix = "/application_default_credentials.json";
 	struct passwd pw, *res = NULL;
 	char pwbuf[1024];
+	int w;
 
-	if (dir && *dir)
-		return snprintf(out, n, "%s/application_default_credentials"
-				".json", dir) < (int)n ? 0 : -ENAMETOOLONG;
-	home = getenv("HOME");
-	if (!home || !*home) {
-		if (getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf), &res) ||
-		    !res)
-			return -ENOENT;
-		home = res->pw_dir;
+	if (!base || !*base) {
+		suffix = "/.config/gcloud/application_default_credentials.json";
+		base = getenv("HOME");
+		if (!base || !*base) {
+			if (getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf),
+				       &res) ||
+			    !res)
+				return -ENOENT;
+			base = res->pw_dir;
+		}
 	}
-	return snprintf(out, n,
-			"%s/.config/gcloud/application_default_credentials"
-			".json", home) < (int)n ? 0 : -ENAMETOOLONG;
+	w = snprintf(out, n, "%s%s", base, suffix);
+	return w >= 0 && (size_t)w < n ? 0 : -ENAMETOOLONG;
 }
 
 static int load_metadata(struct bf_auth *a, const struct bf_auth_opts *o,
@@ -400,8 +399,7 @@ int bf_auth_load(struct bf_auth *a, const struct bf_auth_opts *o,
 	switch (o->mode) {
 	case BF_AUTH_NONE:
 		a->src = BF_SRC_NONE;
-		snprintf(a->describe, sizeof(a->describe),
-			 "no authentication");
+		snprintf(a->describe, sizeof(a->describe), "no authentication");
 		return 0;
 	case BF_AUTH_TOKEN:
 		return load_token_source(a, o, e);

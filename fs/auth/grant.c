@@ -70,9 +70,9 @@ int bf_auth_parse_token_reply(const char *body, size_t len, char **token,
 	}
 	x = cJSON_GetObjectItemCaseSensitive(j, "expires_in");
 	if (cJSON_IsNumber(x)) {
-		life = x->valuedouble >= (double)MAX_LIFETIME_S ?
-			       MAX_LIFETIME_S :
-			       (long)x->valuedouble;
+		life = x->valuedouble >= (double)MAX_LIFETIME_S
+			       ? MAX_LIFETIME_S
+			       : (long)x->valuedouble;
 	} else if (cJSON_IsString(x)) {
 		errno = 0;
 		life = strtol(x->valuestring, &end, 10);
@@ -121,7 +121,8 @@ static void oauth_error(const char *body, size_t len, char *code, size_t cn,
 	if (cJSON_IsString(d))
 		snprintf(desc, dn, "%s", d->valuestring);
 	if (cJSON_IsObject(er)) {
-		const cJSON *m = cJSON_GetObjectItemCaseSensitive(er, "message");
+		const cJSON *m =
+			cJSON_GetObjectItemCaseSensitive(er, "message");
 		const cJSON *s = cJSON_GetObjectItemCaseSensitive(er, "status");
 
 		if (cJSON_IsString(s))
@@ -190,7 +191,7 @@ static void resp_wipe_free(struct bf_http_resp *r)
 static int post_form(struct bf_auth *a, const char *body, const char *fix,
 		     char **token, long *life, struct bf_err *e)
 {
-	struct bf_http_resp r = { 0 };
+	struct bf_http_resp r = {0};
 	struct bf_http_req req = {
 		.method = "POST",
 		.url = a->token_uri,
@@ -308,8 +309,8 @@ out:
 static int fetch_metadata(struct bf_auth *a, char **token, long *life,
 			  struct bf_err *e)
 {
-	static const char *const hdrs[] = { "Metadata-Flavor: Google", NULL };
-	struct bf_http_resp r = { 0 };
+	static const char *const hdrs[] = {"Metadata-Flavor: Google", NULL};
+	struct bf_http_resp r = {0};
 	struct bf_http_req req = {
 		.url = a->md_url,
 		.headers = hdrs,
@@ -334,8 +335,9 @@ static int fetch_metadata(struct bf_auth *a, char **token, long *life,
 				"service account key file, run 'gcloud auth "
 				"application-default login', or use an access "
 				"token",
-				a->searched[0] ? a->searched :
-						 "no credentials file was found",
+				a->searched[0]
+					? a->searched
+					: "no credentials file was found",
 				a->md_host, why);
 	} else if (rc < 0 || r.status != 200) {
 		rc = failure(a, a->md_url, rc, &r,

@@ -13,6 +13,8 @@
  *            get:N        N threads call bf_auth_token at once
  *            invalidate   bf_auth_invalidate with the last token fetched
  *            sleep:MS
+ *            wait         print {"step":"wait"}, then read a line from
+ *                         stdin (lets the test act at a known point)
  *            api:PATH     authenticated GET of BASE+PATH through bf_http_do
  */
 #include <errno.h>
@@ -51,7 +53,8 @@ static void add_err(cJSON *j, int rc, const struct bf_err *e)
 		cJSON_AddNumberToObject(j, "errno", -rc);
 		cJSON_AddStringToObject(j, "err", strerror(-rc));
 		cJSON_AddStringToObject(j, "msg", e->msg);
-		cJSON_AddNumberToObject(j, "http_status", (double)e->http_status);
+		cJSON_AddNumberToObject(j, "http_status",
+					(double)e->http_status);
 	}
 }
 
@@ -138,8 +141,8 @@ static void step_par(int n)
 static void step_api(struct bf_http *h, const char *base, const char *path)
 {
 	char url[2048];
-	struct bf_http_req req = { 0 };
-	struct bf_http_resp r = { 0 };
+	struct bf_http_req req = {0};
+	struct bf_http_resp r = {0};
 	struct bf_err e;
 	int rc;
 	cJSON *j = cJSON_CreateObject();
@@ -158,7 +161,7 @@ static void step_api(struct bf_http *h, const char *base, const char *path)
 
 int main(int argc, char **argv)
 {
-	struct bf_auth_opts o = { .mode = BF_AUTH_ADC };
+	struct bf_auth_opts o = {.mode = BF_AUTH_ADC};
 	struct bf_http_opts ho;
 	struct bf_http *h;
 	struct bf_err e;
@@ -252,6 +255,14 @@ int main(int argc, char **argv)
 			emit(j);
 		} else if (strncmp(s, "sleep:", 6) == 0) {
 			usleep((useconds_t)atol(s + 6) * 1000);
+		} else if (strcmp(s, "wait") == 0) {
+			char line[64];
+
+			j = cJSON_CreateObject();
+			cJSON_AddStringToObject(j, "step", "wait");
+			emit(j);
+			if (!fgets(line, sizeof(line), stdin))
+				break;
 		} else if (strncmp(s, "api:", 4) == 0) {
 			step_api(h, base, s + 4);
 		} else {

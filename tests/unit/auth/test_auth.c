@@ -26,7 +26,7 @@
 #include "check.h"
 
 static char tmpdir[256];
-static char *test_pem;	 /* PKCS#8 PEM of a key made at test time */
+static char *test_pem; /* PKCS#8 PEM of a key made at test time */
 static EVP_PKEY *test_key;
 
 /* ---- helpers -------------------------------------------------------- */
@@ -145,11 +145,15 @@ static void test_b64url(void)
 	static const struct {
 		const char *in, *out;
 	} v[] = {
-		{ "", "" },	    { "f", "Zg" },	  { "fo", "Zm8" },
-		{ "foo", "Zm9v" },  { "foob", "Zm9vYg" }, { "fooba", "Zm9vYmE" },
-		{ "foobar", "Zm9vYmFy" },
+		{"", ""},
+		{"f", "Zg"},
+		{"fo", "Zm8"},
+		{"foo", "Zm9v"},
+		{"foob", "Zm9vYg"},
+		{"fooba", "Zm9vYmE"},
+		{"foobar", "Zm9vYmFy"},
 	};
-	static const unsigned char bin[] = { 0xfb, 0xff, 0xbf, 0xfe, 0x00 };
+	static const unsigned char bin[] = {0xfb, 0xff, 0xbf, 0xfe, 0x00};
 	size_t i;
 	char *s;
 
@@ -251,8 +255,8 @@ static void test_jwt(void)
 
 	/* An encrypted key fails instead of prompting for a passphrase. */
 	bio = BIO_new(BIO_s_mem());
-	PEM_write_bio_PKCS8PrivateKey(bio, test_key, EVP_aes_128_cbc(), NULL,
-				      0, NULL, (void *)"pass");
+	PEM_write_bio_PKCS8PrivateKey(bio, test_key, EVP_aes_128_cbc(), NULL, 0,
+				      NULL, (void *)"pass");
 	BIO_get_mem_ptr(bio, &bm);
 	enc_pem = strndup(bm->data, bm->length);
 	BIO_free(bio);
@@ -305,7 +309,7 @@ static void expect_eacces(const struct bf_auth_opts *o, const char *needle1,
 
 static void test_cred_files(void)
 {
-	struct bf_auth_opts o = { .mode = BF_AUTH_ADC };
+	struct bf_auth_opts o = {.mode = BF_AUTH_ADC};
 	struct bf_auth *a;
 	struct bf_err e;
 	char *k;
@@ -349,7 +353,8 @@ static void test_cred_files(void)
 
 	/* Wrong type of value for a field. */
 	write_file(tpath("numemail.json"),
-		   "{\"type\": \"service_account\", \"client_email\": 5}", 0600);
+		   "{\"type\": \"service_account\", \"client_email\": 5}",
+		   0600);
 	o.credentials_file = tpath("numemail.json");
 	expect_eacces(&o, "client_email", NULL, __LINE__);
 
@@ -454,7 +459,7 @@ static void test_cred_files(void)
 
 static void test_adc_order(void)
 {
-	struct bf_auth_opts o = { .mode = BF_AUTH_ADC };
+	struct bf_auth_opts o = {.mode = BF_AUTH_ADC};
 	struct bf_auth *a;
 	struct bf_err e;
 	char p[512];
@@ -478,7 +483,8 @@ static void test_adc_order(void)
 	/* 4. nothing: the metadata server, chosen without a network call. */
 	CHECK_INT(load(&o, &a, &e), 0);
 	if (a) {
-		CHECK_STR(bf_auth_describe(a), "metadata server at 127.0.0.1:1");
+		CHECK_STR(bf_auth_describe(a),
+			  "metadata server at 127.0.0.1:1");
 		CHECK(strstr(a->searched, "GOOGLE_APPLICATION_CREDENTIALS is "
 					  "not set") != NULL);
 		CHECK_STR(a->md_url, "http://127.0.0.1:1/computeMetadata/v1/"
@@ -489,7 +495,8 @@ static void test_adc_order(void)
 	o.metadata_host = "127.0.0.1:7";
 	CHECK_INT(load(&o, &a, &e), 0);
 	if (a)
-		CHECK_STR(bf_auth_describe(a), "metadata server at 127.0.0.1:7");
+		CHECK_STR(bf_auth_describe(a),
+			  "metadata server at 127.0.0.1:7");
 	bf_auth_free(a);
 	o.metadata_host = NULL;
 	unsetenv("GCE_METADATA_HOST");
@@ -557,10 +564,10 @@ static void test_adc_order(void)
 
 static void test_fixed_tokens(void)
 {
-	struct bf_auth_opts o = { .mode = BF_AUTH_TOKEN };
+	struct bf_auth_opts o = {.mode = BF_AUTH_TOKEN};
 	struct bf_auth *a;
 	struct bf_err e;
-	struct timespec ts[2] = { { 1000, 0 }, { 1000, 0 } };
+	struct timespec ts[2] = {{1000, 0}, {1000, 0}};
 	char tok[256];
 
 	o.mode = BF_AUTH_NONE;
@@ -628,26 +635,26 @@ static void test_token_reply(void)
 		int rc;
 		long life;
 	} v[] = {
-		{ "{\"access_token\":\"ya29.a\",\"expires_in\":3599,"
-		  "\"token_type\":\"Bearer\"}",
-		  0, 3599 },
-		{ "{\"access_token\":\"ya29.a\",\"expires_in\":\"120\"}", 0,
-		  120 },
-		{ "{\"access_token\":\"ya29.a\"}", 0, 3600 },
-		{ "{\"access_token\":\"ya29.a\",\"expires_in\":-5}", 0, 0 },
-		{ "{\"access_token\":\"ya29.a\",\"expires_in\":1e300}", 0,
-		  86400 },
-		{ "{\"access_token\":\"ya29.a\",\"expires_in\":\"12x\"}", -EIO,
-		  0 },
-		{ "{\"access_token\":\"ya29.a\",\"expires_in\":[1]}", -EIO, 0 },
-		{ "{\"access_token\":\"\"}", -EIO, 0 },
-		{ "{\"access_token\":7}", -EIO, 0 },
-		{ "{\"access_token\":\"a\\r\\nX-Evil: 1\"}", -EIO, 0 },
-		{ "{\"access_token\":\"a b\"}", -EIO, 0 },
-		{ "{\"token_type\":\"Bearer\"}", -EIO, 0 },
-		{ "[]", -EIO, 0 },
-		{ "{\"access_token\":\"ya29", -EIO, 0 },
-		{ "", -EIO, 0 },
+		{"{\"access_token\":\"ya29.a\",\"expires_in\":3599,"
+		 "\"token_type\":\"Bearer\"}",
+		 0, 3599},
+		{"{\"access_token\":\"ya29.a\",\"expires_in\":\"120\"}", 0,
+		 120},
+		{"{\"access_token\":\"ya29.a\"}", 0, 3600},
+		{"{\"access_token\":\"ya29.a\",\"expires_in\":-5}", 0, 0},
+		{"{\"access_token\":\"ya29.a\",\"expires_in\":1e300}", 0,
+		 86400},
+		{"{\"access_token\":\"ya29.a\",\"expires_in\":\"12x\"}", -EIO,
+		 0},
+		{"{\"access_token\":\"ya29.a\",\"expires_in\":[1]}", -EIO, 0},
+		{"{\"access_token\":\"\"}", -EIO, 0},
+		{"{\"access_token\":7}", -EIO, 0},
+		{"{\"access_token\":\"a\\r\\nX-Evil: 1\"}", -EIO, 0},
+		{"{\"access_token\":\"a b\"}", -EIO, 0},
+		{"{\"token_type\":\"Bearer\"}", -EIO, 0},
+		{"[]", -EIO, 0},
+		{"{\"access_token\":\"ya29", -EIO, 0},
+		{"", -EIO, 0},
 	};
 	struct bf_err e;
 	char *tok;
@@ -743,7 +750,7 @@ static void log_sink(enum bf_log_level lvl, const char *line)
 
 static void test_cache(void)
 {
-	struct bf_auth_opts o = { .mode = BF_AUTH_ADC };
+	struct bf_auth_opts o = {.mode = BF_AUTH_ADC};
 	struct bf_auth *a;
 	struct bf_err e;
 	struct worker w[16];

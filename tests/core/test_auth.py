@@ -1,0 +1,399 @@
+"""fs/auth against the emulator, through tests/unit/auth/auth_cli.
+
+Service-account and authorized-user exchanges, refresh before expiry,
+single flight under concurrency, a 401 mid-run, broken credentials giving
+EACCES with a message that says what to do, a dead token endpoint ending
+within the budget, and the metadata-server path via GCE_METADATA_HOST.
+The driver never prints tokens; neither output stream may contain one.
+"""
+import errno
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.parse
+
+import pytest
+
+API = "api:/storage/v1/b?project=test-project"
+
+
+def closed_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@pytest.fixture
+def cli(emu, build_dir, tmp_path):
+    exe = os.path.join(build_dir, "tests", "unit", "auth", "auth_cli")
+    if not os.path.exists(exe):
+        pytest.fail("%s missing: build it first" % exe)
+    home = tmp_path / "home"
+    home.mkdir()
+
+    def env_for(extra):
+        env = dict(os.environ)
+        for k in ("GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_CONFIG",
+                  "GCE_METADATA_HOST", "GCE_METADATA_ROOT"):
+            env.pop(k, None)
+        env["HOME"] = str(home)
+        # Whatever happens, nothing may reach a real metadata server.
+        env["GCE_METADATA_HOST"] = "127.0.0.1:%d" % closed_port()
+        env["AUTH_CLI_DEBUG"] = "1"
+        env.update(extra or {})
+        return env
+
+    def check_no_secrets(text):
+        assert "ya29.emu-" not in text
+        assert "PRIVATE KEY" not in text
+        assert "emulator-secret-" not in text
+        assert "1//emulator-" not in text
+
+    def run(*steps, opts=(), env=None, key=None, timeout=120):
+        if key is None:
+            key = emu.key_file
+        cmd = [exe, "--base", emu.url, *(["--key", key] if key else []),
+               *opts, *steps]
+        t0 = time.monotonic()
+        p = subprocess.run(cmd, capture_output=True, text=True,
+                           timeout=timeout, env=env_for(env))
+        wall = time.monotonic() - t0
+        assert p.returncode == 0, (cmd, p.returncode, p.stderr)
+        check_no_secrets(p.stdout)
+        check_no_secrets(p.stderr)
+        out = [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+        return out, wall, p.stderr
+
+    def start(*steps, opts=(), env=None, key=None):
+        if key is None:
+            key = emu.key_file
+        cmd = [exe, "--base", emu.url, *(["--key", key] if key else []),
+               *opts, *steps]
+        return subprocess.Popen(cmd, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=env_for(env))
+
+    run.start = start
+    run.check_no_secrets = check_no_secrets
+    run.tmp = tmp_path
+    run.home = home
+    return run
+
+
+def tokens(emu, route="oauth.token"):
+    return emu.counters()["routes"].get(route, 0)
+
+
+def secure_copy(src, dst, edit=None):
+    with open(src) as f:
+        obj = json.load(f)
+    if edit:
+        edit(obj)
+    fd = os.open(str(dst), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f)
+    return str(dst)
+
+
+# --- service account ------------------------------------------------------
+
+def test_service_account_exchange(emu, cli):
+    emu.config(require_auth=True)
+    out, _, _ = cli("get", "get", API)
+    new, g1, g2, api = out
+    assert new["rc"] == 0, new
+    assert "emulator@test-project.iam.gserviceaccount.com" in new["describe"]
+    assert new["project"] == "test-project"
+    assert g1["rc"] == 0 and g1["len"] > 20 and len(g1["sha"]) == 12
+    assert g2["sha"] == g1["sha"]          # cached
+    assert api["rc"] == 0 and api["status"] == 200, api
+    assert tokens(emu) == 1
+
+
+def test_without_token_the_api_refuses(emu, cli):
+    """The emulator really checks: --none gets a 401 mapped to EACCES."""
+    emu.config(require_auth=True)
+    out, _, _ = cli(API, opts=("--none",), key="")
+    assert out[0]["describe"] == "no authentication"
+    assert out[1]["http_status"] == 401
+    assert out[1]["errno"] == errno.EACCES
+    assert tokens(emu) == 0
+
+
+def test_refresh_before_expiry(emu, cli):
+    # A 4 s token is refreshed after half its life (the 225 s margin is
+    # longer than the token), before the server would reject it.
+    emu.config(require_auth=True, token_lifetime=4)
+    out, _, _ = cli("get", "sleep:1000", "get", "sleep:1600", "get", API)
+    _, g1, g2, g3, api = out
+    assert g1["rc"] == g2["rc"] == g3["rc"] == 0
+    assert g2["sha"] == g1["sha"]
+    assert g3["sha"] != g1["sha"]
+    assert api["status"] == 200 and api["attempts"] == 1, api
+    assert tokens(emu) == 2
+
+
+def test_margin_option(emu, cli):
+    # margin 1 s of a 4 s token: refreshed after 3 s, not after 2 s as the
+    # default (capped at half the life) would.
+    emu.config(token_lifetime=4)
+    out, _, _ = cli("get", "sleep:2500", "get", "sleep:800", "get",
+                    opts=("--margin", "1"))
+    assert out[1]["sha"] == out[2]["sha"] != out[3]["sha"]
+    assert tokens(emu) == 2
+
+
+def test_single_flight(emu, cli):
+    # A slow token endpoint keeps the flight open while all threads ask.
+    emu.fault(path="^/token", kind="stall", seconds=1, times=1)
+    out, _, _ = cli("get:16", "get")
+    par, after = out[1], out[2]
+    assert par["rcs"] == [0] * 16, par
+    assert len(set(par["shas"])) == 1
+    assert after["sha"] == par["shas"][0]
+    assert tokens(emu) == 1
+
+
+def test_single_flight_when_expired(emu, cli):
+    emu.config(token_lifetime=2)
+    emu.fault(path="^/token", kind="stall", seconds=1, times=-1)
+    out, _, _ = cli("get", "sleep:2100", "get:12")
+    assert out[1]["rc"] == 0
+    assert out[2]["rcs"] == [0] * 12
+    assert len(set(out[2]["shas"])) == 1
+    assert out[2]["shas"][0] != out[1]["sha"]
+    assert tokens(emu) == 2
+
+
+def test_401_mid_run_refreshes_once(emu, cli):
+    emu.config(require_auth=True)
+    p = cli.start("get", API, "wait", API, "get")
+    try:
+        lines = []
+        while True:
+            line = p.stdout.readline()
+            assert line, p.stderr.read()
+            lines.append(json.loads(line))
+            if lines[-1]["step"] == "wait":
+                break
+        emu.control("POST", "tokens/expire")
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        rest, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    cli.check_no_secrets(rest)
+    cli.check_no_secrets(err)
+    lines += [json.loads(l) for l in rest.splitlines() if l.strip()]
+    _, g1, api1, _, api2, g2 = lines
+    assert api1["status"] == 200
+    # The cached token was rejected: invalidated, one new token, one retry.
+    assert api2["rc"] == 0 and api2["status"] == 200, api2
+    assert api2["attempts"] == 2
+    assert g2["sha"] != g1["sha"]
+    assert tokens(emu) == 2
+
+
+def test_invalidate_then_refresh(emu, cli):
+    out, _, _ = cli("get", "invalidate", "invalidate", "get", "get")
+    g1, g2, g3 = out[1], out[4], out[5]
+    assert g1["sha"] != g2["sha"] and g2["sha"] == g3["sha"]
+    assert tokens(emu) == 2
+
+
+# --- authorized user ----------------------------------------------------
+
+def test_authorized_user(emu, cli):
+    emu.config(require_auth=True)
+    key = os.path.join(emu.data, "authorized-user.json")
+    out, _, _ = cli("get", API, key=key,
+                    opts=("--token-uri", emu.url + "/token"))
+    assert "authorized user" in out[0]["describe"]
+    assert out[1]["rc"] == 0
+    assert out[2]["status"] == 200
+    assert tokens(emu) == 1
+
+
+def test_authorized_user_bad_refresh_token(emu, cli):
+    def edit(o):
+        o["refresh_token"] = "1//revoked"
+    key = secure_copy(os.path.join(emu.data, "authorized-user.json"),
+                      cli.tmp / "au.json", edit)
+    out, _, _ = cli("get", key=key, opts=("--token-uri", emu.url + "/token"))
+    g = out[1]
+    assert g["errno"] == errno.EACCES
+    assert "invalid_grant" in g["msg"] and "Bad Request" in g["msg"]
+    assert "gcloud auth application-default login" in g["msg"]
+    assert g["http_status"] == 400
+
+
+# --- broken credentials -------------------------------------------------
+
+def test_bad_key_is_eacces_at_load(emu, cli):
+    def edit(o):
+        o["private_key"] = ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkq"
+                            "\n-----END PRIVATE KEY-----\n")
+    key = secure_copy(emu.key_file, cli.tmp / "bad.json", edit)
+    out, _, _ = cli("get", key=key)
+    assert len(out) == 1
+    new = out[0]
+    assert new["errno"] == errno.EACCES
+    assert "bad.json" in new["msg"] and "does not load" in new["msg"]
+    assert "download a new JSON key" in new["msg"]
+    assert "MIIEvQ" not in new["msg"]
+    assert tokens(emu) == 0
+
+
+def test_unknown_key_rejected_by_token_endpoint(emu, cli):
+    pem = subprocess.run(["openssl", "genpkey", "-algorithm", "RSA",
+                          "-pkeyopt", "rsa_keygen_bits:2048"],
+                         check=True, capture_output=True, text=True).stdout
+
+    def edit(o):
+        o["private_key"] = pem
+    key = secure_copy(emu.key_file, cli.tmp / "other.json", edit)
+    out, wall, _ = cli("get", "get", key=key)
+    g = out[1]
+    assert g["errno"] == errno.EACCES
+    assert "invalid_grant" in g["msg"] and "Invalid JWT Signature" in g["msg"]
+    assert "emulator@test-project" in g["msg"]
+    # A rejected credential is not retried, and not hammered right after.
+    assert out[2]["errno"] == errno.EACCES
+    assert tokens(emu) == 1
+    assert wall < 10
+
+
+def test_insecure_key_file(emu, cli):
+    key = shutil.copy(emu.key_file, str(cli.tmp / "open.json"))
+    os.chmod(key, 0o644)
+    out, _, _ = cli("get", key=key)
+    assert out[0]["errno"] == errno.EACCES
+    assert "chmod 600 %s" % key in out[0]["msg"]
+    out, _, _ = cli("get", key=key, opts=("--insecure",))
+    assert out[1]["rc"] == 0
+
+
+@pytest.mark.parametrize("case", ["missing", "json", "type"])
+def test_broken_files(emu, cli, case):
+    path = cli.tmp / "cred.json"
+    if case == "json":
+        path.write_text("{\"type\": \"service_account\",")
+    elif case == "type":
+        path.write_text(json.dumps({"type": "external_account"}))
+    if path.exists():
+        os.chmod(path, 0o600)
+    out, _, _ = cli("get", key=str(path))
+    msg = out[0]["msg"]
+    assert out[0]["errno"] == errno.EACCES
+    assert str(path) in msg
+    assert {"missing": "does not exist", "json": "not a JSON object",
+            "type": "unsupported credential type external_account"}[case] in msg
+
+
+def test_gac_env_and_gcloud_file(emu, cli):
+    out, _, _ = cli("get", key="",
+                    env={"GOOGLE_APPLICATION_CREDENTIALS": emu.key_file})
+    assert "GOOGLE_APPLICATION_CREDENTIALS" in out[0]["describe"]
+    assert out[1]["rc"] == 0
+    gdir = cli.home / ".config" / "gcloud"
+    gdir.mkdir(parents=True)
+    secure_copy(emu.key_file, gdir / "application_default_credentials.json")
+    out, _, _ = cli("get", key="")
+    assert "gcloud's ADC file" in out[0]["describe"]
+    assert out[1]["rc"] == 0
+
+
+# --- token endpoint failures ------------------------------------------
+
+def test_token_endpoint_down_within_budget(emu, cli):
+    emu.fault(path="^/token", kind="status", status=503, times=-1)
+    out, wall, _ = cli("get", opts=("--budget-ms", "4000"))
+    g = out[1]
+    assert g["rc"] < 0
+    # Transient: not reported as a credential problem.
+    assert g["errno"] != errno.EACCES
+    assert g["errno"] in (errno.EAGAIN, errno.EIO, errno.ETIMEDOUT,
+                          errno.ECONNREFUSED, errno.EHOSTUNREACH), g
+    assert "token endpoint" in g["msg"]
+    assert g["ms"] <= 4000 + 1500
+    assert wall < 10
+    assert tokens(emu) >= 2        # the HTTP layer did retry
+
+
+def test_token_endpoint_blip_is_retried(emu, cli):
+    emu.fault(path="^/token", kind="status", status=503, times=1)
+    out, _, _ = cli("get")
+    assert out[1]["rc"] == 0
+    assert tokens(emu) == 2
+
+
+def test_token_endpoint_reset(emu, cli):
+    emu.fault(path="^/token", kind="reset", times=1)
+    out, _, _ = cli("get")
+    assert out[1]["rc"] == 0
+
+
+# --- metadata server --------------------------------------------------
+
+def test_metadata_server(emu, cli):
+    emu.config(require_auth=True)
+    host = urllib.parse.urlparse(emu.url).netloc
+    out, _, _ = cli("get", "get", API, key="",
+                    env={"GCE_METADATA_HOST": host})
+    assert out[0]["describe"] == "metadata server at %s" % host
+    assert out[1]["rc"] == 0 and out[2]["sha"] == out[1]["sha"]
+    assert out[3]["status"] == 200
+    assert tokens(emu, "metadata.token") == 1
+    assert tokens(emu) == 0
+
+
+def test_metadata_option_overrides_env(emu, cli):
+    host = urllib.parse.urlparse(emu.url).netloc
+    out, _, _ = cli("get", key="", opts=("--metadata-host", host))
+    assert out[1]["rc"] == 0
+    assert tokens(emu, "metadata.token") == 1
+
+
+def test_no_credentials_anywhere(emu, cli):
+    out, wall, _ = cli("get", "get", key="")
+    g = out[1]
+    assert g["errno"] == errno.EACCES
+    for s in ("GOOGLE_APPLICATION_CREDENTIALS", "metadata server",
+              "gcloud auth application-default login"):
+        assert s in g["msg"], g["msg"]
+    # The second call does not probe again.
+    assert out[2]["errno"] == errno.EACCES and out[2]["ms"] < 100
+    assert wall < 8
+
+
+def test_metadata_probe_is_short(emu, cli):
+    """A metadata host that accepts but never answers costs ~3 s, once."""
+    host = urllib.parse.urlparse(emu.url).netloc
+    emu.fault(path="^/computeMetadata", kind="stall", seconds=6, times=-1)
+    out, wall, _ = cli("get", "get", key="", env={"GCE_METADATA_HOST": host})
+    g = out[1]
+    assert g["errno"] == errno.EACCES
+    assert "did not answer" in g["msg"]
+    assert 2000 <= g["ms"] <= 4500, g
+    assert out[2]["ms"] < 100
+    assert wall < 10
+
+
+# --- explicit tokens ----------------------------------------------------
+
+def test_token_file_follows_changes(emu, cli):
+    """A token file is re-read when it changes; a stale one gets a 401
+    that is reported, not looped on."""
+    emu.config(require_auth=True)
+    tf = cli.tmp / "token"
+    tf.write_text("ya29.not-issued\n")
+    out, _, _ = cli(API, key="", opts=("--token-file", str(tf)))
+    assert out[0]["describe"] == "access token from file %s" % tf
+    assert out[1]["http_status"] == 401
+    assert out[1]["errno"] == errno.EACCES
