@@ -33,7 +33,8 @@ struct bf_auth_opts {
 	const char *metadata_host;    /* default GCE_METADATA_HOST or
 					 metadata.google.internal */
 	const char *token_uri;	      /* override for authorized_user (tests) */
-	long refresh_margin_s;	      /* refresh this early: 225 */
+	long refresh_margin_s;	      /* refresh this early: 225 (at most
+					 half the token's lifetime) */
 	int allow_insecure_keyfile;   /* else group/world-readable keys refused */
 };
 
@@ -46,10 +47,16 @@ void bf_auth_free(struct bf_auth *a);
 
 /* A valid access token ("ya29..."), refreshing it if needed.
  * Returns 0 and writes the token (no "Bearer ") into out, 1 when the mode
- * sends no token, or -errno (-EACCES for credential failures). */
+ * sends no token, or -errno (-EACCES for credential failures, -ERANGE when
+ * out is too small). A token endpoint that is down or slow keeps the HTTP
+ * layer's errno (-EAGAIN, -EIO, -ETIMEDOUT...), not -EACCES; a 4xx from it
+ * is -EACCES with the server's error_description. Threads that wait for
+ * another thread's refresh share its outcome. */
 int bf_auth_token(struct bf_auth *a, char *out, size_t n, struct bf_err *e);
 
-/* Forget a token the server rejected (401); the next call refreshes. */
+/* Forget a token the server rejected (401); the next call refreshes.
+ * Only drops it while it is still the current token (NULL: whatever is
+ * current). A token file is re-read on the next call. */
 void bf_auth_invalidate(struct bf_auth *a, const char *token);
 
 /* Human description of the source, e.g. "service account x@p.iam... from
