@@ -112,8 +112,7 @@ int64_t bf_parse_rfc3339_us(const char *s)
 	if (!s)
 		return -1;
 	if ((y = digits(&p, 4)) < 0 || *p++ != '-' ||
-	    (mo = digits(&p, 2)) < 0 || *p++ != '-' ||
-	    (d = digits(&p, 2)) < 0)
+	    (mo = digits(&p, 2)) < 0 || *p++ != '-' || (d = digits(&p, 2)) < 0)
 		return -1;
 	if (*p != 'T' && *p != 't' && *p != ' ')
 		return -1;
@@ -123,8 +122,8 @@ int64_t bf_parse_rfc3339_us(const char *s)
 	    (sec = digits(&p, 2)) < 0)
 		return -1;
 	if (mo < 1 || mo > 12 || d < 1 ||
-	    d > mdays[mo - 1] + (mo == 2 && is_leap(y)) || h > 23 ||
-	    mi > 59 || sec > 60)
+	    d > mdays[mo - 1] + (mo == 2 && is_leap(y)) || h > 23 || mi > 59 ||
+	    sec > 60)
 		return -1;
 	if (*p == '.') {
 		int n = 0;
@@ -308,7 +307,8 @@ int bf_job_from_cjson(const cJSON *obj, const char *raw, size_t raw_len,
 
 	*out = (struct bf_job){0};
 	if (!cJSON_IsObject(obj))
-		return bf_err_set(e, EIO, "BatchPredictionJob is not an object");
+		return bf_err_set(e, EIO,
+				  "BatchPredictionJob is not an object");
 	name = str_get(obj, "name");
 	if (!name)
 		return bf_err_set(e, EIO, "BatchPredictionJob without a name");
@@ -386,8 +386,8 @@ int bf_job_parse(const char *json, size_t len, struct bf_job *out,
 	if (!json)
 		return bf_err_set(e, EIO, "empty BatchPredictionJob reply");
 	if (len > BF_JOB_MAX_RAW)
-		return bf_err_set(e, EFBIG, "job JSON of %zu bytes is over 1 MiB",
-				  len);
+		return bf_err_set(e, EFBIG,
+				  "job JSON of %zu bytes is over 1 MiB", len);
 	if (memchr(json, '\0', len))
 		return bf_err_set(e, EIO, "job JSON contains a NUL byte");
 	/* cJSON wants the terminator inside the length to reject trailing

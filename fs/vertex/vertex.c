@@ -142,9 +142,8 @@ struct bf_vertex *bf_vertex_new(const struct bf_vertex_opts *o,
 {
 	struct bf_vertex *v;
 	char *proj = NULL, *loc = NULL;
-	const char *ver = o && o->api_version && *o->api_version
-				  ? o->api_version
-				  : "v1";
+	const char *ver =
+		o && o->api_version && *o->api_version ? o->api_version : "v1";
 	int rc;
 
 	if (!o || !http || !o->project || !*o->project || !o->location ||
@@ -168,7 +167,8 @@ struct bf_vertex *bf_vertex_new(const struct bf_vertex_opts *o,
 		v->base = strdup("https://aiplatform.googleapis.com");
 	} else if (strcmp(o->location, "us") == 0 ||
 		   strcmp(o->location, "eu") == 0) {
-		rc = asprintf(&v->base, "https://aiplatform.%s.rep.googleapis.com",
+		rc = asprintf(&v->base,
+			      "https://aiplatform.%s.rep.googleapis.com",
 			      o->location);
 		if (rc < 0)
 			v->base = NULL;
@@ -188,8 +188,9 @@ struct bf_vertex *bf_vertex_new(const struct bf_vertex_opts *o,
 		v->root = NULL;
 		goto fail;
 	}
-	if (asprintf(&v->coll, "%s/projects/%s/locations/%s/batchPredictionJobs",
-		     v->root, proj, loc) < 0) {
+	if (asprintf(&v->coll,
+		     "%s/projects/%s/locations/%s/batchPredictionJobs", v->root,
+		     proj, loc) < 0) {
 		v->coll = NULL;
 		goto fail;
 	}
@@ -314,9 +315,8 @@ static int list_impl(struct bf_vertex *v, const char *filter,
 			break;
 		}
 
-		const cJSON *arr =
-			cJSON_GetObjectItemCaseSensitive(root,
-							 "batchPredictionJobs");
+		const cJSON *arr = cJSON_GetObjectItemCaseSensitive(
+			root, "batchPredictionJobs");
 		const cJSON *it;
 
 		if (!cJSON_IsArray(arr))
@@ -574,8 +574,8 @@ int bf_vertex_create(struct bf_vertex *v, const char *body_json,
 			  &resp, &tmp);
 		wait_hint = resp.retry_after_ms;
 		if (rc && wait_hint < 0 && resp.body)
-			wait_hint = bf_err_retry_delay_ms(resp.body,
-							  resp.body_len);
+			wait_hint =
+				bf_err_retry_delay_ms(resp.body, resp.body_len);
 		if (rc == 0) {
 			rc = bf_job_parse(resp.body, resp.body_len, out, &tmp);
 			bf_http_resp_free(&resp);
@@ -620,10 +620,11 @@ int bf_vertex_create(struct bf_vertex *v, const char *body_json,
 			/* Cannot tell whether a job exists: sending again
 			 * could make a second one. */
 			bf_err_clear(e);
-			rc = bf_err_set(e, tmp.err,
-					"create outcome unknown (%s); lookup by "
-					"token failed: %s",
-					last.msg, tmp.msg);
+			rc = bf_err_set(
+				e, tmp.err,
+				"create outcome unknown (%s); lookup by "
+				"token failed: %s",
+				last.msg, tmp.msg);
 			goto done;
 		}
 	}
@@ -664,7 +665,8 @@ int bf_vertex_cancel(struct bf_vertex *v, const char *id, struct bf_err *e)
 		return bf_err_set(e, ENOMEM, "out of memory");
 	rc = call(v, "POST", url, "{}", BF_RETRY_IDEMPOTENT, 0, &resp, e);
 	if (rc && e->http_status == 400 &&
-	    strcmp(e->status, "FAILED_PRECONDITION") == 0 && resp.attempts > 1) {
+	    strcmp(e->status, "FAILED_PRECONDITION") == 0 &&
+	    resp.attempts > 1) {
 		/* An earlier attempt most likely went through and the job has
 		 * since finished cancelling. */
 		bf_log_info("vertex cancel %s: already terminal after a retry",
@@ -693,8 +695,7 @@ static int valid_op_name(const char *s)
 
 /* Reads an Operation reply: 1 done, 0 pending (name copied to *name),
  * -errno for an error inside it or an unusable reply. */
-static int op_state(const char *body, size_t len, char **name,
-		    struct bf_err *e)
+static int op_state(const char *body, size_t len, char **name, struct bf_err *e)
 {
 	cJSON *root;
 	int rc;
@@ -711,7 +712,8 @@ static int op_state(const char *body, size_t len, char **name,
 	const cJSON *nm = cJSON_GetObjectItemCaseSensitive(root, "name");
 
 	if (cJSON_IsObject(err)) {
-		const cJSON *code = cJSON_GetObjectItemCaseSensitive(err, "code");
+		const cJSON *code =
+			cJSON_GetObjectItemCaseSensitive(err, "code");
 		const cJSON *msg =
 			cJSON_GetObjectItemCaseSensitive(err, "message");
 		int c = cJSON_IsNumber(code) && code->valueint > 0 &&
@@ -805,10 +807,11 @@ int bf_vertex_delete(struct bf_vertex *v, const char *id, struct bf_err *e)
 			if (rc == -ENOENT)
 				rc = 1;
 			else if (rc == 0)
-				rc = bf_err_set(e, EIO,
-						"delete: Operation vanished but "
-						"job %s still exists",
-						id);
+				rc = bf_err_set(
+					e, EIO,
+					"delete: Operation vanished but "
+					"job %s still exists",
+					id);
 			else
 				*e = je;
 		}

@@ -36,9 +36,11 @@ static void test_pending(void)
 		"\"displayName\": \"my-job\","
 		"\"model\": \"publishers/google/models/gemini-2.5-flash\","
 		"\"inputConfig\": {\"instancesFormat\": \"jsonl\", "
-		"\"gcsSource\": {\"uris\": [\"gs://bucket/in/requests.jsonl\"]}},"
+		"\"gcsSource\": {\"uris\": "
+		"[\"gs://bucket/in/requests.jsonl\"]}},"
 		"\"outputConfig\": {\"predictionsFormat\": \"jsonl\", "
-		"\"gcsDestination\": {\"outputUriPrefix\": \"gs://bucket/out\"}},"
+		"\"gcsDestination\": {\"outputUriPrefix\": "
+		"\"gs://bucket/out\"}},"
 		"\"state\": \"JOB_STATE_PENDING\","
 		"\"createTime\": \"2026-09-15T19:33:59.153782Z\","
 		"\"updateTime\": \"2026-09-15T19:33:59.153782Z\","
@@ -115,7 +117,8 @@ static void test_succeeded(void)
 		"\"startTime\": \"2026-09-02T20:06:31Z\","
 		"\"endTime\": \"2026-09-02T20:08:31.5Z\","
 		"\"outputInfo\": {\"gcsOutputDirectory\": "
-		"\"gs://bucket/out/prediction-model-2026-09-02T20:06:30.166279Z\"},"
+		"\"gs://bucket/out/"
+		"prediction-model-2026-09-02T20:06:30.166279Z\"},"
 		"\"completionStats\": {\"successfulCount\": \"4\", "
 		"\"failedCount\": \"1\"}}";
 	struct bf_job j;
@@ -124,8 +127,9 @@ static void test_succeeded(void)
 	CHECK_INT(parse(js, &j, &e), 0);
 	CHECK_INT(j.state, BF_JOB_SUCCEEDED);
 	CHECK(bf_job_state_terminal(j.state));
-	CHECK_STR(j.gcs_output_dir,
-		  "gs://bucket/out/prediction-model-2026-09-02T20:06:30.166279Z");
+	CHECK_STR(
+		j.gcs_output_dir,
+		"gs://bucket/out/prediction-model-2026-09-02T20:06:30.166279Z");
 	CHECK_INT(j.succeeded, 4);
 	CHECK_INT(j.failed, 1);
 	CHECK_INT(j.incomplete, 0);
@@ -308,8 +312,8 @@ static void test_malformed(void)
 		"[{\"name\": \"" NAME "1\"}]",
 		"\"" NAME "1\"",
 		"42",
-		"{\"name\": \"" NAME "1\"",	   /* truncated */
-		"{\"name\": \"" NAME "1",	   /* truncated in a string */
+		"{\"name\": \"" NAME "1\"",	  /* truncated */
+		"{\"name\": \"" NAME "1",	  /* truncated in a string */
 		"{\"name\": \"" NAME "1\"} junk", /* trailing garbage */
 		"{\"name\": \"" NAME "1\",}",
 		"{'name': 1}",
@@ -457,7 +461,7 @@ static void test_states(void)
 	CHECK_INT(bf_job_state_parse("JOB_STATE_RUNNING "), BF_JOB_UNSPECIFIED);
 	CHECK_STR(bf_job_state_name((enum bf_job_state)12),
 		  "JOB_STATE_UNSPECIFIED");
-	CHECK_STR(bf_job_state_name((enum bf_job_state)-1),
+	CHECK_STR(bf_job_state_name((enum bf_job_state) - 1),
 		  "JOB_STATE_UNSPECIFIED");
 	CHECK_INT(bf_job_state_terminal((enum bf_job_state)99), 0);
 }
@@ -493,9 +497,9 @@ static void test_rfc3339(void)
 		"",
 		"garbage",
 		"2026-09-15",
-		"2026-09-15T19:33:59",	   /* no zone */
+		"2026-09-15T19:33:59", /* no zone */
 		"2026-09-15T19:33Z",
-		"2026-09-15T19:33:59.Z",   /* dot without digits */
+		"2026-09-15T19:33:59.Z", /* dot without digits */
 		"2026-09-15T19:33:59ZZ",
 		"2026-09-15T19:33:59Z ",
 		" 2026-09-15T19:33:59Z",
@@ -503,7 +507,7 @@ static void test_rfc3339(void)
 		"2026-09-15X19:33:59Z",
 		"2026-13-01T00:00:00Z",
 		"2026-00-01T00:00:00Z",
-		"2026-02-29T00:00:00Z",	   /* not a leap year */
+		"2026-02-29T00:00:00Z", /* not a leap year */
 		"1900-02-29T00:00:00Z",
 		"2026-04-31T00:00:00Z",
 		"2026-09-00T00:00:00Z",
@@ -515,7 +519,7 @@ static void test_rfc3339(void)
 		"2026-09-15T19:33:59+0200",
 		"2026-09-15T19:33:59+24:00",
 		"2026-09-15T19:33:59+02:60",
-		"1969-12-31T23:59:59Z",	   /* before the epoch */
+		"1969-12-31T23:59:59Z", /* before the epoch */
 		"1970-01-01T00:00:00+00:01",
 		"+2026-09-15T19:33:59Z",
 		"2026-09-15T19:33:59.12a4Z",

@@ -96,7 +96,8 @@ int main(int argc, char **argv)
 
 	bf_http_opts_default(&ho);
 	for (i = 1; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
-		const char *k = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		const char *k = argv[i],
+			   *val = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (!strcmp(k, "--verbose")) {
 			verbose = 1;
