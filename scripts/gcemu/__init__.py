@@ -1,0 +1,1 @@
+"""Local Google Cloud emulator package (see README.md)."""

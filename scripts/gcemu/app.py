@@ -1,0 +1,213 @@
+"""The application: configuration, counters, the router over the services
+(Vertex, Cloud Storage, OAuth, metadata) and the /_emulator control API.
+"""
+import os
+import re
+import threading
+
+from .faults import Faults
+from .gcs import Storage
+from .gcs_api import GcsApi
+from .oauth import OAuth
+from .runner import Runner
+from .server import Response
+from .util import ApiError, gcs_error, google_error
+from .vertex import Vertex
+
+DEFAULTS = {
+    "time_scale": 1.0,
+    "pending_seconds": 0.5,
+    "queued_seconds": 0.5,
+    "row_seconds": 0.2,
+    "export_interval": 0.5,
+    "require_auth": False,
+    "token_lifetime": 3600,
+    "gcs_endpoint": None,
+}
+CONFIG_TYPES = {"time_scale": float, "pending_seconds": float,
+                "queued_seconds": float, "row_seconds": float,
+                "export_interval": float, "require_auth": bool,
+                "token_lifetime": int, "gcs_endpoint": str}
+
+
+class App:
+    def __init__(self, data_dir, project_number=123456789012, buckets=(), **cfg):
+        self.data_dir = data_dir
+        self.project_number = int(project_number)
+        self.cfg = dict(DEFAULTS)
+        self.cfg.update({k: v for k, v in cfg.items() if v is not None})
+        self.initial_cfg = dict(self.cfg)
+        self.initial_buckets = list(buckets)
+        self.base_url = None
+        self.counter_lock = threading.Lock()
+        self.counters = {}
+        self.total = 0
+        self.jobs_created = 0
+        self.faults = Faults()
+        self.storage = Storage(self, data_dir)
+        self.gcs = GcsApi(self, self.storage)
+        self.vertex = Vertex(self)
+        self.oauth = OAuth(self, data_dir)
+        self.runner = Runner(self, os.path.join(data_dir, "vertex"))
+
+    def started(self, base_url):
+        self.base_url = base_url
+        self.oauth.write_files(base_url)
+        for b in self.initial_buckets:
+            if b not in self.storage.buckets:
+                self.storage.create_bucket(b)
+        self.runner.start()
+
+    # --- counters -----------------------------------------------------------
+    def count(self, name, top=False):
+        with self.counter_lock:
+            if top:
+                self.jobs_created += 1
+                return
+            self.counters[name] = self.counters.get(name, 0) + 1
+
+    def count_total(self, req):
+        if req.internal or req.raw_path.startswith("/_emulator/"):
+            return
+        with self.counter_lock:
+            self.total += 1
+
+    def counters_json(self):
+        with self.counter_lock:
+            return {"total": self.total, "routes": dict(self.counters),
+                    "jobs_created": self.jobs_created}
+
+    # --- dispatch -------------------------------------------------------------
+    @staticmethod
+    def is_gcs_path(p):
+        return p.startswith(("/storage/", "/upload/storage/", "/download/storage/",
+                             "/b/")) or p == "/b"
+
+    @staticmethod
+    def is_vertex_path(p):
+        return p.startswith(("/v1/", "/v1beta1/"))
+
+    def error_response(self, req, e):
+        headers = dict(e.headers)
+        if e.http == 304:
+            return Response(304, b"", headers)
+        if self.is_gcs_path(req.raw_path) or (
+                req.method in ("GET", "HEAD") and not self.is_vertex_path(req.raw_path)
+                and not req.raw_path.startswith(("/_emulator/", "/token",
+                                                  "/computeMetadata"))):
+            return Response.json(gcs_error(e.http, e.message, e.reason), e.http, headers)
+        return Response.json(google_error(e.http, e.message, e.status, e.details),
+                             e.http, headers)
+
+    def dispatch(self, req, rule):
+        p = req.raw_path
+        self.count_total(req)
+        if p.startswith("/_emulator/"):
+            return self.control(req)
+        if p == "/token" or p == "/oauth2/v4/token":
+            return self.oauth.token_endpoint(req)
+        if p.startswith("/computeMetadata"):
+            return self.oauth.metadata(req)
+        if p == "/":
+            if req.header("Metadata-Flavor") == "Google":
+                return self.oauth.metadata(req)
+            return Response(200, b"OK", {"Metadata-Flavor": "Google"}, "text/plain")
+        gcs = self.is_gcs_path(p)
+        vertex = self.is_vertex_path(p)
+        if self.cfg["require_auth"] and not req.internal and (gcs or vertex):
+            self.oauth.check_request(req, gcs)
+        if vertex:
+            r = self.vertex.route(req)
+            if r is not None:
+                return r
+            raise ApiError(404, "Method not found.", "NOT_FOUND")
+        r = self.gcs.route(req, rule)
+        if r is not None:
+            return r
+        if self.cfg["require_auth"] and not req.internal:
+            self.oauth.check_request(req, True)
+        raise ApiError(404, "Not Found", reason="notFound")
+
+    # --- control API ----------------------------------------------------------
+    def control(self, req):
+        p = req.raw_path[len("/_emulator/"):]
+        m = req.method
+        if p == "reset" and m == "POST":
+            req.body.drain()
+            self.reset()
+            return Response.json({})
+        if p == "config":
+            if m == "POST":
+                body = req.json() or {}
+                self.set_config(body)
+            out = dict(self.cfg)
+            out["project_number"] = self.project_number
+            out["base_url"] = self.base_url
+            return Response.json(out)
+        if p == "faults":
+            if m == "POST":
+                return Response.json({"id": self.faults.add(req.json())})
+            if m == "DELETE":
+                self.faults.clear()
+                return Response.json({})
+            if m == "GET":
+                return Response.json({"faults": self.faults.list()})
+        if p == "counters" and m == "GET":
+            return Response.json(self.counters_json())
+        if p == "counters" and m == "DELETE":
+            self.reset_counters()
+            return Response.json({})
+        if p == "tokens:expire" or p == "tokens/expire":
+            self.oauth.expire_all()
+            return Response.json({})
+        if p == "jobs:bulk" and m == "POST":
+            ids = self.vertex.bulk(req.json() or {})
+            return Response.json({"count": len(ids), "ids": ids[:1000]})
+        mm = re.match(r"^jobs/(\d+):finish$", p)
+        if mm and m == "POST":
+            body = req.json() or {}
+            j = self.vertex.jobs.get(mm.group(1))
+            if j is None:
+                raise ApiError(404, "no such job %s" % mm.group(1), "NOT_FOUND")
+            return Response.json(self.runner.finish_now(j, body))
+        if p == "health":
+            return Response.json({"ok": True})
+        raise ApiError(404, "unknown control route %s %s" % (m, p), "NOT_FOUND")
+
+    def set_config(self, body):
+        if not isinstance(body, dict):
+            raise ApiError(400, "config body must be an object")
+        for k, v in body.items():
+            if k not in CONFIG_TYPES:
+                raise ApiError(400, "unknown config key %r (known: %s)" %
+                               (k, ", ".join(sorted(CONFIG_TYPES))))
+            t = CONFIG_TYPES[k]
+            if v is None:
+                self.cfg[k] = DEFAULTS[k]
+            elif t is bool:
+                self.cfg[k] = v if isinstance(v, bool) else str(v).lower() in (
+                    "1", "true", "yes")
+            else:
+                try:
+                    self.cfg[k] = t(v)
+                except (TypeError, ValueError):
+                    raise ApiError(400, "bad value for %s: %r" % (k, v))
+        self.runner.poke()
+
+    def reset_counters(self):
+        with self.counter_lock:
+            self.counters = {}
+            self.total = 0
+            self.jobs_created = 0
+
+    def reset(self):
+        self.runner.reset()
+        self.vertex.reset()
+        self.storage.reset()
+        self.faults.clear()
+        self.oauth.reset()
+        self.reset_counters()
+        self.cfg = dict(self.initial_cfg)
+        for b in self.initial_buckets:
+            if b not in self.storage.buckets:
+                self.storage.create_bucket(b)
