@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "batchfs/err.h"
+#include "batchfs/http.h"
 #include "batchfs/vertex.h"
 #include "check.h"
 
@@ -543,6 +544,54 @@ static void test_rfc3339(void)
 	}
 }
 
+static void test_base_urls(void)
+{
+	static const struct {
+		const char *endpoint, *location, *base;
+	} cases[] = {
+		{NULL, "us-central1",
+		 "https://us-central1-aiplatform.googleapis.com"},
+		{NULL, "europe-west4",
+		 "https://europe-west4-aiplatform.googleapis.com"},
+		{NULL, "global", "https://aiplatform.googleapis.com"},
+		{NULL, "us", "https://aiplatform.us.rep.googleapis.com"},
+		{NULL, "eu", "https://aiplatform.eu.rep.googleapis.com"},
+		{"http://127.0.0.1:8080/", "us-central1",
+		 "http://127.0.0.1:8080"},
+		{"http://127.0.0.1:8080", "any/thing", "http://127.0.0.1:8080"},
+		{NULL, "bad/loc", NULL},
+		{NULL, "Bad", NULL},
+		{NULL, "", NULL},
+	};
+	struct bf_http_opts ho;
+	struct bf_http *h;
+
+	bf_http_opts_default(&ho);
+	h = bf_http_new(&ho);
+	CHECK(h != NULL);
+	for (size_t i = 0; h && i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct bf_vertex_opts o = {
+			.endpoint = cases[i].endpoint,
+			.project = "p",
+			.location = cases[i].location,
+		};
+		struct bf_vertex *v = bf_vertex_new(&o, h);
+
+		if (!cases[i].base) {
+			CHECK(v == NULL);
+		} else {
+			CHECK(v != NULL);
+			if (v)
+				CHECK_STR(bf_vertex_base(v), cases[i].base);
+		}
+		bf_vertex_free(v);
+	}
+	struct bf_vertex_opts o = {.location = "us-central1"};
+
+	CHECK(bf_vertex_new(&o, h) == NULL); /* no project */
+	bf_http_free(h);
+}
+
 int main(void)
 {
 	test_pending();
@@ -556,5 +605,6 @@ int main(void)
 	test_deep_and_big();
 	test_states();
 	test_rfc3339();
+	test_base_urls();
 	return CHECK_DONE();
 }
