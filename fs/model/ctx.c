@@ -1,0 +1,163 @@
+/* ctx.c - the mount context: options, the HTTP/auth/Vertex/GCS clients,
+ * the read-ahead pool and the job table; the mount-time check. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "batchfs/auth.h"
+#include "model/gcs_inc.h"
+#include "batchfs/http.h"
+#include "batchfs/log.h"
+#include "batchfs/reader.h"
+#include "model/model_int.h"
+
+void bf_model_opts_default(struct bf_model_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->location = "us-central1";
+	o->refresh = 5;
+	o->list_ttl = 10;
+	o->attr_timeout = 1;
+	o->entry_timeout = 1;
+	o->negative_timeout = 1;
+	o->final_timeout = 3600;
+	o->max_request = 4 << 20;
+	o->readahead_max = 256 << 20;
+	o->readahead_window = 16 << 20;
+	o->page_size = 100;
+	o->uid = getuid();
+	o->gid = getgid();
+}
+
+int64_t bf_wall_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int bf_cond_wait_cancellable(pthread_cond_t *cond, pthread_mutex_t *lock)
+{
+	struct timespec ts;
+
+	if (bf_cancelled())
+		return -EINTR;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 100 * 1000 * 1000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_cond_timedwait(cond, lock, &ts);
+	return bf_cancelled() ? -EINTR : 0;
+}
+
+const struct bf_model_opts *bf_ctx_opts(const struct bf_ctx *c)
+{
+	return &c->o;
+}
+
+void bf_ctx_shutdown(struct bf_ctx *c)
+{
+	__atomic_store_n(&c->shutdown, 1, __ATOMIC_RELEASE);
+}
+
+int bf_ctx_new(const struct bf_model_opts *o, struct bf_ctx **out,
+	       struct bf_err *e)
+{
+	struct bf_http_opts ho;
+	struct bf_auth_opts ao;
+	struct bf_vertex_opts vo;
+	struct bf_gcs_opts go;
+	struct bf_ctx *c;
+	int rc;
+
+	*out = NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return bf_err_set(e, ENOMEM, "out of memory");
+	c->o = *o;
+	c->start_us = bf_wall_us();
+	c->page_size = o->page_size;
+
+	bf_http_opts_default(&ho);
+	c->http = bf_http_new(&ho);
+	if (!c->http) {
+		rc = bf_err_set(e, ENOMEM, "cannot set up HTTP (libcurl)");
+		goto fail;
+	}
+	memset(&ao, 0, sizeof(ao));
+	if (o->no_auth)
+		ao.mode = BF_AUTH_NONE;
+	else if (o->token_file)
+		ao.mode = BF_AUTH_TOKEN;
+	else
+		ao.mode = BF_AUTH_ADC;
+	ao.credentials_file = o->credentials;
+	ao.token_file = o->token_file;
+	ao.refresh_margin_s = 225;
+	rc = bf_auth_new(&ao, c->http, &c->auth, e);
+	if (rc)
+		goto fail;
+	bf_http_set_auth(c->http, c->auth);
+	if (!c->o.project || !*c->o.project)
+		c->o.project = bf_auth_project(c->auth);
+	if (!c->o.project || !*c->o.project) {
+		rc = bf_err_set(e, EINVAL,
+				"no project: pass -o project=PROJECT_ID or set "
+				"GOOGLE_CLOUD_PROJECT");
+		goto fail;
+	}
+	memset(&vo, 0, sizeof(vo));
+	vo.endpoint = o->endpoint;
+	vo.project = c->o.project;
+	vo.location = o->location;
+	vo.api_version = "v1";
+	c->vx = bf_vertex_new(&vo, c->http);
+	memset(&go, 0, sizeof(go));
+	go.endpoint = o->storage_endpoint;
+	c->gcs = bf_gcs_new(&go, c->http);
+	c->pool = bf_reader_pool_new(o->readahead_max, o->readahead_window);
+	c->jobs = bf_jobs_new();
+	if (!c->vx || !c->gcs || !c->pool || !c->jobs) {
+		rc = bf_err_set(e, ENOMEM, "out of memory");
+		goto fail;
+	}
+	*out = c;
+	return 0;
+fail:
+	bf_ctx_free(c);
+	return rc;
+}
+
+void bf_ctx_free(struct bf_ctx *c)
+{
+	if (!c)
+		return;
+	bf_jobs_free(c->jobs);
+	bf_reader_pool_free(c->pool);
+	bf_gcs_free(c->gcs);
+	bf_vertex_free(c->vx);
+	if (c->http)
+		bf_http_set_auth(c->http, NULL);
+	bf_auth_free(c->auth);
+	bf_http_free(c->http);
+	free(c);
+}
+
+static int stop_cb(void *ud, struct bf_job *job)
+{
+	(void)ud;
+	(void)job;
+	return 1;
+}
+
+int bf_ctx_check(struct bf_ctx *c, struct bf_err *e)
+{
+	int rc = bf_vertex_list(c->vx, NULL, NULL, 1, stop_cb, NULL, e);
+
+	return rc > 0 ? 0 : rc;
+}

@@ -1,0 +1,193 @@
+/* draft.c - drafts made by mkdir: their request.json and scratch files,
+ * and submission. One client token per draft, generated once, so that a
+ * retry after an ambiguous failure finds the job the first try made instead
+ * of creating a second one. The outcome is recorded in the entry before the
+ * caller (close, rename) returns. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "batchfs/http.h"
+#include "batchfs/log.h"
+#include "model/model_int.h"
+
+struct bf_draft *bf_draft_new(void)
+{
+	struct bf_draft *d = calloc(1, sizeof(*d));
+	unsigned char rnd[16];
+	int n = 0;
+
+	if (!d)
+		return NULL;
+	bf_buf_init(&d->req, 0);
+	pthread_mutex_init(&d->submit_lock, NULL);
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		/* Still unique enough for one mount: time and address. */
+		uint64_t x = (uint64_t)bf_wall_us() ^ (uintptr_t)d;
+
+		memcpy(rnd, &x, 8);
+		memcpy(rnd + 8, &x, 8);
+	}
+	n = snprintf(d->token, sizeof(d->token), "bf-");
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		n += snprintf(d->token + n, sizeof(d->token) - n, "%02x",
+			      rnd[i]);
+	return d;
+}
+
+void bf_draft_free(struct bf_draft *d)
+{
+	struct bf_tmpfile *t, *nx;
+
+	if (!d)
+		return;
+	for (t = d->tmp; t; t = nx) {
+		nx = t->next;
+		bf_buf_free(&t->data);
+		free(t->name);
+		free(t);
+	}
+	bf_buf_free(&d->req);
+	pthread_mutex_destroy(&d->submit_lock);
+	free(d);
+}
+
+struct bf_tmpfile *bf_draft_tmp_find(struct bf_draft *d, const char *name)
+{
+	struct bf_tmpfile *t;
+
+	for (t = d ? d->tmp : NULL; t; t = t->next)
+		if (strcmp(t->name, name) == 0)
+			return t;
+	return NULL;
+}
+
+struct find_tok {
+	const char *token;
+	struct bf_job job;
+	int found;
+};
+
+static int find_tok_cb(void *ud, struct bf_job *job)
+{
+	struct find_tok *f = ud;
+
+	if (!job->client_token || strcmp(job->client_token, f->token) != 0)
+		return 0;
+	if (f->found && f->job.create_us <= job->create_us)
+		return 0;
+	if (f->found)
+		bf_job_free(&f->job);
+	f->job = *job;
+	memset(job, 0, sizeof(*job));
+	f->found = 1;
+	return 0;
+}
+
+/* The job an earlier attempt of this draft made, if any. */
+static int find_by_token(struct bf_ctx *c, const char *token,
+			 struct bf_job *out, struct bf_err *e)
+{
+	struct find_tok f = {.token = token};
+	char filter[128];
+	int rc;
+
+	snprintf(filter, sizeof(filter), "labels.%s=\"%s\"", BF_TOKEN_LABEL,
+		 token);
+	rc = bf_vertex_list(c->vx, filter, NULL, 0, find_tok_cb, &f, e);
+	if (rc) {
+		if (f.found)
+			bf_job_free(&f.job);
+		return rc;
+	}
+	if (!f.found)
+		return -ENOENT;
+	*out = f.job;
+	return 0;
+}
+
+static void record_failure(struct bf_mjob *j, const struct bf_err *e)
+{
+	char line[700], *s;
+
+	bf_err_format(e, line, sizeof(line));
+	bf_redact(line);
+	if (asprintf(&s, "submit failed: %s\n", line) < 0)
+		s = NULL;
+	pthread_mutex_lock(&j->lock);
+	free(j->submit_err);
+	j->submit_err = s;
+	pthread_mutex_unlock(&j->lock);
+}
+
+int bf_draft_submit(struct bf_ctx *c, struct bf_mjob *j, const char *text,
+		    size_t len, struct bf_err *e)
+{
+	struct bf_draft *d = j->d;
+	struct bf_job job;
+	char *name = NULL, *body = NULL;
+	int rc;
+
+	memset(&job, 0, sizeof(job));
+	if (!d)
+		return bf_err_set(e, EACCES, "not a draft");
+	pthread_mutex_lock(&d->submit_lock);
+	pthread_mutex_lock(&j->lock);
+	if (!j->draft || j->gone) {
+		int gone = j->gone;
+
+		pthread_mutex_unlock(&j->lock);
+		pthread_mutex_unlock(&d->submit_lock);
+		return bf_err_set(e, gone ? ENOENT : EACCES,
+				  gone ? "the draft was removed"
+				       : "the job was already submitted");
+	}
+	j->submitting = 1;
+	pthread_mutex_unlock(&j->lock);
+
+	name = bf_mjob_name(c, j);
+	if (!name) {
+		rc = bf_err_set(e, ENOENT, "the draft was removed");
+		goto out;
+	}
+	rc = bf_request_prepare(text, len, name, &body, e);
+	if (rc)
+		goto out;
+	if (d->sent) {
+		/* An earlier attempt may have created the job even though
+		 * it reported a failure: never send a second create. */
+		rc = find_by_token(c, d->token, &job, e);
+		if (rc == 0) {
+			bf_log_info("jobs/%s: found job %s made by an earlier "
+				    "attempt", name, job.id);
+			goto accepted;
+		}
+		if (rc != -ENOENT)
+			goto out;
+		bf_err_clear(e);
+	}
+	d->sent = 1;
+	rc = bf_vertex_create(c->vx, body, d->token, &job, e);
+	if (rc)
+		goto out;
+accepted:
+	bf_log_info("jobs/%s: submitted as job %s", name, job.id);
+	bf_jobs_accept(c, j, &job);
+	/* The spec of the job is read back from the job from now on. */
+	pthread_mutex_lock(&j->lock);
+	bf_buf_free(&d->req);
+	pthread_mutex_unlock(&j->lock);
+out:
+	if (rc)
+		record_failure(j, e);
+	pthread_mutex_lock(&j->lock);
+	j->submitting = 0;
+	pthread_mutex_unlock(&j->lock);
+	pthread_mutex_unlock(&d->submit_lock);
+	bf_job_free(&job);
+	free(body);
+	free(name);
+	return rc;
+}

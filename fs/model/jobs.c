@@ -1,0 +1,580 @@
+/* jobs.c - the job table: every job of the project/location (from one
+ * paging list pass, refreshed on a TTL) plus this mount's drafts, their
+ * directory names, and each job's cached BatchPredictionJob (re-fetched at
+ * most every `refresh` seconds while unfinished, kept for good once
+ * terminal). Listing and per-job fetches are single flight. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batchfs/http.h"
+#include "batchfs/log.h"
+#include "model/model_int.h"
+
+struct bf_jobs {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct bf_mjob **v;
+	size_t n, cap;
+	struct bf_hmap *by_name, *by_id;
+	int64_t listed_ms; /* 0: never listed or invalidated */
+	int have_listing;  /* one pass succeeded at least once */
+	int listing;
+	uint64_t pass;
+	int last_rc;
+	struct bf_err last_err;
+};
+
+struct bf_jobs *bf_jobs_new(void)
+{
+	struct bf_jobs *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->cond, NULL);
+	t->by_name = bf_hmap_new();
+	t->by_id = bf_hmap_new();
+	if (!t->by_name || !t->by_id) {
+		bf_jobs_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void bf_jobs_free(struct bf_jobs *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->n; i++)
+		bf_mjob_put(t->v[i]);
+	free(t->v);
+	bf_hmap_free(t->by_name);
+	bf_hmap_free(t->by_id);
+	pthread_mutex_destroy(&t->lock);
+	pthread_cond_destroy(&t->cond);
+	free(t);
+}
+
+static struct bf_mjob *mjob_new(void)
+{
+	struct bf_mjob *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return NULL;
+	j->refs = 1;
+	pthread_mutex_init(&j->lock, NULL);
+	pthread_cond_init(&j->cond, NULL);
+	j->out = bf_outcache_new();
+	if (!j->out) {
+		free(j);
+		return NULL;
+	}
+	j->ctime_us = bf_wall_us();
+	return j;
+}
+
+struct bf_mjob *bf_mjob_get(struct bf_mjob *j)
+{
+	if (j)
+		__atomic_add_fetch(&j->refs, 1, __ATOMIC_RELAXED);
+	return j;
+}
+
+void bf_mjob_put(struct bf_mjob *j)
+{
+	if (!j || __atomic_sub_fetch(&j->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	bf_job_free(&j->job);
+	bf_draft_free(j->d);
+	bf_outcache_free(j->out);
+	free(j->name);
+	free(j->submit_err);
+	pthread_mutex_destroy(&j->lock);
+	pthread_cond_destroy(&j->cond);
+	free(j);
+}
+
+int bf_mjob_terminal(struct bf_mjob *j)
+{
+	return !j->draft && j->have_job && bf_job_state_terminal(j->job.state);
+}
+
+static int table_add(struct bf_jobs *t, struct bf_mjob *j)
+{
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		struct bf_mjob **v = realloc(t->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		t->v = v;
+		t->cap = cap;
+	}
+	t->v[t->n++] = j;
+	return 0;
+}
+
+static void table_drop_at(struct bf_jobs *t, size_t i)
+{
+	struct bf_mjob *j = t->v[i];
+
+	if (j->name && bf_hmap_get(t->by_name, j->name) == j)
+		bf_hmap_del(t->by_name, j->name);
+	if (j->id[0] && bf_hmap_get(t->by_id, j->id) == j)
+		bf_hmap_del(t->by_id, j->id);
+	memmove(&t->v[i], &t->v[i + 1], (t->n - i - 1) * sizeof(*t->v));
+	t->n--;
+	pthread_mutex_lock(&j->lock);
+	j->gone = 1;
+	pthread_mutex_unlock(&j->lock);
+	bf_mjob_put(j);
+}
+
+/* Recomputes every directory name; table lock held. */
+static int rename_all(struct bf_jobs *t)
+{
+	struct bf_name_in *in = calloc(t->n ? t->n : 1, sizeof(*in));
+	int rc;
+
+	if (!in)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->n; i++) {
+		struct bf_mjob *j = t->v[i];
+
+		/* No job lock: the fields read here change only under the
+		 * table lock, which we hold. */
+		if (j->draft) {
+			in[i].fixed = j->name;
+		} else {
+			in[i].display = j->job.display_name;
+			in[i].create_us = j->job.create_us;
+			in[i].id = j->id;
+		}
+	}
+	rc = bf_names_assign(in, t->n);
+	if (rc == 0) {
+		bf_hmap_clear(t->by_name);
+		for (size_t i = 0; i < t->n; i++) {
+			free(t->v[i]->name);
+			t->v[i]->name = in[i].out;
+			bf_hmap_put(t->by_name, in[i].out, t->v[i]);
+		}
+	}
+	free(in);
+	return rc;
+}
+
+struct collect {
+	struct bf_job *v;
+	size_t n, cap;
+};
+
+static int collect_cb(void *ud, struct bf_job *job)
+{
+	struct collect *cl = ud;
+
+	if (cl->n == cl->cap) {
+		size_t cap = cl->cap ? cl->cap * 2 : 256;
+		struct bf_job *v = realloc(cl->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		cl->v = v;
+		cl->cap = cap;
+	}
+	cl->v[cl->n++] = *job;
+	memset(job, 0, sizeof(*job)); /* moved out */
+	return 0;
+}
+
+/* Folds one complete listing into the table; table lock held. */
+static void merge(struct bf_ctx *c, struct bf_jobs *t, struct collect *cl)
+{
+	int64_t now = bf_now_ms();
+	uint64_t pass = ++t->pass;
+
+	for (size_t i = 0; i < cl->n; i++) {
+		struct bf_job *nj = &cl->v[i];
+		struct bf_mjob *j;
+
+		if (!nj->id[0])
+			continue;
+		j = bf_hmap_get(t->by_id, nj->id);
+		if (!j) {
+			j = mjob_new();
+			if (!j)
+				continue;
+			snprintf(j->id, sizeof(j->id), "%s", nj->id);
+			if (table_add(t, j) ||
+			    bf_hmap_put(t->by_id, j->id, j)) {
+				bf_mjob_put(j);
+				continue;
+			}
+		}
+		pthread_mutex_lock(&j->lock);
+		j->seen = pass;
+		/* A fetch in flight will land a reply as new as ours. */
+		if (!j->fetching &&
+		    (!j->have_job || nj->update_us >= j->job.update_us)) {
+			bf_job_free(&j->job);
+			j->job = *nj;
+			memset(nj, 0, sizeof(*nj));
+			j->have_job = 1;
+			j->fetched_ms = now;
+		}
+		pthread_mutex_unlock(&j->lock);
+	}
+	for (size_t i = t->n; i-- > 0;) {
+		struct bf_mjob *j = t->v[i];
+
+		if (j->draft || j->seen == pass)
+			continue;
+		/* A job we just created may not be listed yet. */
+		if (j->local && now < j->keep_until_ms)
+			continue;
+		table_drop_at(t, i);
+	}
+	if (rename_all(t))
+		bf_log_warn("jobs: out of memory while naming jobs");
+	(void)c;
+}
+
+static int list_pass(struct bf_ctx *c, struct bf_err *e)
+{
+	struct bf_jobs *t = c->jobs;
+	struct collect cl = {0};
+	struct bf_err err;
+	int rc;
+
+	bf_err_clear(&err);
+	rc = bf_vertex_list(c->vx, NULL, NULL, c->page_size, collect_cb, &cl,
+			    &err);
+	pthread_mutex_lock(&t->lock);
+	if (rc == 0) {
+		merge(c, t, &cl);
+		t->listed_ms = bf_now_ms();
+		t->have_listing = 1;
+	}
+	t->listing = 0;
+	t->last_rc = rc;
+	t->last_err = err;
+	pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+	for (size_t i = 0; i < cl.n; i++)
+		bf_job_free(&cl.v[i]);
+	free(cl.v);
+	if (rc && e)
+		*e = err;
+	return rc;
+}
+
+/* Lists again when the listing is older than list_ttl. On failure with an
+ * older listing at hand, that listing is used (logged). */
+static int ensure_listing(struct bf_ctx *c, struct bf_err *e)
+{
+	struct bf_jobs *t = c->jobs;
+	int64_t ttl = (int64_t)(c->o.list_ttl * 1000);
+	int rc = 0;
+
+	pthread_mutex_lock(&t->lock);
+	if (t->have_listing && t->listed_ms &&
+	    bf_now_ms() - t->listed_ms < ttl) {
+		pthread_mutex_unlock(&t->lock);
+		return 0;
+	}
+	if (t->listing) {
+		uint64_t pass = t->pass;
+
+		while (t->listing) {
+			rc = bf_cond_wait_cancellable(&t->cond, &t->lock);
+			if (rc) {
+				pthread_mutex_unlock(&t->lock);
+				return bf_err_set(e, -rc, "interrupted");
+			}
+		}
+		rc = t->pass != pass ? 0 : t->last_rc;
+		if (rc && e)
+			*e = t->last_err;
+		pthread_mutex_unlock(&t->lock);
+	} else {
+		t->listing = 1;
+		pthread_mutex_unlock(&t->lock);
+		rc = list_pass(c, e);
+	}
+	if (rc && rc != -EINTR) {
+		int have;
+
+		pthread_mutex_lock(&t->lock);
+		have = t->have_listing;
+		pthread_mutex_unlock(&t->lock);
+		if (have) {
+			bf_log_warn("jobs: listing failed, using the previous "
+				    "one: %s (HTTP %ld)",
+				    e ? e->msg : "", e ? e->http_status : 0L);
+			return 0;
+		}
+	}
+	return rc;
+}
+
+void bf_jobs_invalidate(struct bf_ctx *c)
+{
+	pthread_mutex_lock(&c->jobs->lock);
+	c->jobs->listed_ms = 0;
+	pthread_mutex_unlock(&c->jobs->lock);
+}
+
+int bf_jobs_lookup(struct bf_ctx *c, const char *name, struct bf_mjob **out,
+		   struct bf_err *e)
+{
+	struct bf_jobs *t = c->jobs;
+	struct bf_mjob *j;
+	int rc;
+
+	*out = NULL;
+	pthread_mutex_lock(&t->lock);
+	j = bf_hmap_get(t->by_name, name);
+	if (j && j->draft) {
+		*out = bf_mjob_get(j);
+		pthread_mutex_unlock(&t->lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&t->lock);
+	rc = ensure_listing(c, e);
+	pthread_mutex_lock(&t->lock);
+	j = bf_hmap_get(t->by_name, name);
+	if (j)
+		*out = bf_mjob_get(j);
+	pthread_mutex_unlock(&t->lock);
+	if (*out)
+		return 0;
+	if (rc)
+		return rc;
+	return bf_err_set(e, ENOENT, "no job named %s", name);
+}
+
+int bf_jobs_list(struct bf_ctx *c, struct bf_jobref **out, size_t *n,
+		 struct bf_err *e)
+{
+	struct bf_jobs *t = c->jobs;
+	struct bf_jobref *v;
+	int rc = ensure_listing(c, e);
+
+	*out = NULL;
+	*n = 0;
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&t->lock);
+	v = calloc(t->n ? t->n : 1, sizeof(*v));
+	if (!v) {
+		pthread_mutex_unlock(&t->lock);
+		return bf_err_set(e, ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		v[*n].name = strdup(t->v[i]->name ? t->v[i]->name : "_");
+		if (!v[*n].name)
+			continue;
+		v[*n].job = bf_mjob_get(t->v[i]);
+		(*n)++;
+	}
+	pthread_mutex_unlock(&t->lock);
+	*out = v;
+	return 0;
+}
+
+void bf_jobrefs_free(struct bf_jobref *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].name);
+		bf_mjob_put(v[i].job);
+	}
+	free(v);
+}
+
+int bf_mjob_fresh(struct bf_ctx *c, struct bf_mjob *j, int force,
+		  struct bf_err *e)
+{
+	int64_t ivl = (int64_t)(c->o.refresh * 1000);
+	struct bf_job nj;
+	struct bf_err err;
+	char id[24];
+	int rc;
+
+	pthread_mutex_lock(&j->lock);
+	if (j->gone) {
+		pthread_mutex_unlock(&j->lock);
+		return bf_err_set(e, ENOENT, "the job no longer exists");
+	}
+	if (j->draft || !j->id[0]) {
+		pthread_mutex_unlock(&j->lock);
+		return 0;
+	}
+	if (!force && j->have_job &&
+	    (bf_job_state_terminal(j->job.state) ||
+	     bf_now_ms() - j->fetched_ms < ivl)) {
+		pthread_mutex_unlock(&j->lock);
+		return 0;
+	}
+	if (j->fetching) {
+		uint64_t gen = j->fetch_gen;
+
+		while (j->fetching && j->fetch_gen == gen) {
+			rc = bf_cond_wait_cancellable(&j->cond, &j->lock);
+			if (rc) {
+				pthread_mutex_unlock(&j->lock);
+				return bf_err_set(e, -rc, "interrupted");
+			}
+		}
+		rc = j->fetch_rc;
+		if (rc && e)
+			*e = j->fetch_err;
+		if (rc && rc != -EINTR && rc != -ENOENT && j->have_job)
+			rc = 0; /* the other caller logged it */
+		pthread_mutex_unlock(&j->lock);
+		return rc;
+	}
+	j->fetching = 1;
+	snprintf(id, sizeof(id), "%s", j->id);
+	pthread_mutex_unlock(&j->lock);
+
+	memset(&nj, 0, sizeof(nj));
+	bf_err_clear(&err);
+	rc = bf_vertex_get(c->vx, id, &nj, &err);
+
+	pthread_mutex_lock(&j->lock);
+	j->fetching = 0;
+	j->fetch_gen++;
+	j->fetch_rc = rc;
+	j->fetch_err = err;
+	if (rc == 0) {
+		bf_job_free(&j->job);
+		j->job = nj;
+		j->have_job = 1;
+		j->fetched_ms = bf_now_ms();
+	}
+	pthread_cond_broadcast(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+	if (rc == -ENOENT) {
+		bf_jobs_remove(c, j);
+		bf_jobs_invalidate(c);
+	}
+	if (rc && e)
+		*e = err;
+	if (rc && rc != -EINTR && rc != -ENOENT) {
+		int have;
+
+		pthread_mutex_lock(&j->lock);
+		have = j->have_job;
+		pthread_mutex_unlock(&j->lock);
+		if (have) {
+			bf_log_warn("jobs/%s: refresh failed, showing the last "
+				    "fetched state: %s (HTTP %ld)",
+				    id, err.msg, err.http_status);
+			return 0;
+		}
+	}
+	return rc;
+}
+
+int bf_jobs_add_draft(struct bf_ctx *c, const char *name, struct bf_mjob **out,
+		      struct bf_err *e)
+{
+	struct bf_jobs *t = c->jobs;
+	struct bf_mjob *j;
+	int rc;
+
+	*out = NULL;
+	if (!bf_name_valid(name))
+		return bf_err_set(e, EINVAL, "invalid job directory name");
+	rc = ensure_listing(c, e);
+	if (rc)
+		return rc;
+	j = mjob_new();
+	if (!j)
+		return bf_err_set(e, ENOMEM, "out of memory");
+	j->draft = 1;
+	j->local = 1;
+	j->d = bf_draft_new();
+	j->name = strdup(name);
+	if (!j->d || !j->name) {
+		bf_mjob_put(j);
+		return bf_err_set(e, ENOMEM, "out of memory");
+	}
+	pthread_mutex_lock(&t->lock);
+	if (bf_hmap_get(t->by_name, name)) {
+		pthread_mutex_unlock(&t->lock);
+		bf_mjob_put(j);
+		return bf_err_set(e, EEXIST, "a job named %s exists", name);
+	}
+	if (table_add(t, j) || bf_hmap_put(t->by_name, j->name, j)) {
+		if (t->n && t->v[t->n - 1] == j)
+			t->n--;
+		pthread_mutex_unlock(&t->lock);
+		bf_mjob_put(j);
+		return bf_err_set(e, ENOMEM, "out of memory");
+	}
+	*out = bf_mjob_get(j);
+	pthread_mutex_unlock(&t->lock);
+	return 0;
+}
+
+void bf_jobs_remove(struct bf_ctx *c, struct bf_mjob *j)
+{
+	struct bf_jobs *t = c->jobs;
+
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->v[i] == j) {
+			table_drop_at(t, i);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+void bf_jobs_accept(struct bf_ctx *c, struct bf_mjob *j,
+		    struct bf_job *created)
+{
+	struct bf_jobs *t = c->jobs;
+
+	pthread_mutex_lock(&t->lock);
+	/* A listing that ran while the create was in flight may have added
+	 * the new job as an entry of its own: this entry is that job. */
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->v[i] != j && strcmp(t->v[i]->id, created->id) == 0) {
+			table_drop_at(t, i);
+			break;
+		}
+	}
+	pthread_mutex_lock(&j->lock);
+	j->draft = 0;
+	j->local = 1;
+	j->keep_until_ms = bf_now_ms() + 600 * 1000;
+	snprintf(j->id, sizeof(j->id), "%s", created->id);
+	bf_job_free(&j->job);
+	j->job = *created;
+	memset(created, 0, sizeof(*created));
+	j->have_job = 1;
+	j->fetched_ms = bf_now_ms();
+	free(j->submit_err);
+	j->submit_err = NULL;
+	pthread_mutex_unlock(&j->lock);
+	if (j->id[0])
+		bf_hmap_put(t->by_id, j->id, j);
+	if (rename_all(t))
+		bf_log_warn("jobs: out of memory while naming jobs");
+	pthread_mutex_unlock(&t->lock);
+}
+
+char *bf_mjob_name(struct bf_ctx *c, struct bf_mjob *j)
+{
+	char *n = NULL;
+
+	pthread_mutex_lock(&c->jobs->lock);
+	if (j->name && !j->gone)
+		n = strdup(j->name);
+	pthread_mutex_unlock(&c->jobs->lock);
+	return n;
+}

@@ -1,0 +1,164 @@
+/* model.h - the FUSE-free tree of batchfs: jobs, drafts, generated files and
+ * output objects, addressed by typed nodes.
+ *
+ * The FUSE glue maps inodes to struct bf_node values and each request to one
+ * call here. Everything that knows about jobs lives behind this header.
+ *
+ * Lock order (never held across network I/O, except a draft's submit lock,
+ * which only serialises submits of that one draft):
+ *   jobs table lock -> job entry lock -> output cache lock.
+ */
+#ifndef BATCHFS_MODEL_H
+#define BATCHFS_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "batchfs/err.h"
+
+struct bf_ctx;
+struct bf_mjob;
+struct bf_fh;
+
+/* Options of one mount; strings are borrowed for the mount's lifetime. */
+struct bf_model_opts {
+	const char *project;
+	const char *location;	      /* default "us-central1" */
+	const char *endpoint;	      /* Vertex base URL; NULL = Google */
+	const char *storage_endpoint; /* GCS base URL; NULL = Google */
+	const char *credentials;      /* credentials file; NULL = ADC */
+	const char *token_file;	      /* fixed bearer token file */
+	int no_auth;		      /* send no Authorization header */
+	double refresh;		      /* s between re-fetches of a live job */
+	double list_ttl;	      /* s a jobs/ listing stays fresh */
+	double attr_timeout;	      /* s, live nodes */
+	double entry_timeout;	      /* s, root and jobs/ */
+	double negative_timeout;      /* s, names that do not exist */
+	double final_timeout;	      /* s, nodes of finished jobs */
+	size_t max_request;	      /* cap on request.json and drafts' files */
+	size_t readahead_max;	      /* global read-ahead memory cap */
+	size_t readahead_window;      /* per-reader window cap */
+	int page_size;		      /* jobs per list page (0 = server's) */
+	uid_t uid;
+	gid_t gid;
+};
+void bf_model_opts_default(struct bf_model_opts *o);
+
+enum bf_kind {
+	BF_K_NONE = 0,
+	BF_K_ROOT,
+	BF_K_README,
+	BF_K_JOBS,
+	BF_K_JOB,	/* jobs/NAME: a draft or a job */
+	BF_K_REQUEST,	/* jobs/NAME/request.json */
+	BF_K_JOBJSON,	/* jobs/NAME/job.json */
+	BF_K_STATE,	/* jobs/NAME/state */
+	BF_K_PROGRESS,	/* jobs/NAME/progress */
+	BF_K_ERROR,	/* jobs/NAME/error */
+	BF_K_CTL,	/* jobs/NAME/ctl */
+	BF_K_OUTPUT,	/* jobs/NAME/output */
+	BF_K_OUTDIR,	/* a prefix below output/ (sub = relative path) */
+	BF_K_OUTFILE,	/* an object below output/ (sub = relative path) */
+	BF_K_BQFILE,	/* output/bigquery: names the BigQuery table */
+	BF_K_TEMP,	/* a scratch file in a draft (sub = its name) */
+};
+
+/* A node: what an inode stands for. job holds a reference. */
+struct bf_node {
+	enum bf_kind kind;
+	struct bf_mjob *job;
+	char *sub;
+};
+void bf_node_clear(struct bf_node *n);
+int bf_node_copy(struct bf_node *dst, const struct bf_node *src);
+/* Same node (kind, job, sub)? */
+int bf_node_same(const struct bf_node *a, const struct bf_node *b);
+/* "jobs/NAME/output/x" for logs. */
+void bf_node_path(struct bf_ctx *c, const struct bf_node *n, char *out,
+		  size_t len);
+
+/* Attributes plus how long the kernel may keep them (entry and attr). */
+struct bf_attr {
+	struct stat st;
+	double ttl;
+};
+
+/* The mount context: clients, caches, options. */
+int bf_ctx_new(const struct bf_model_opts *o, struct bf_ctx **out,
+	       struct bf_err *e);
+void bf_ctx_free(struct bf_ctx *c);
+/* One cheap authenticated call (list with pageSize=1): proves the
+ * credential, the project and the endpoint work. */
+int bf_ctx_check(struct bf_ctx *c, struct bf_err *e);
+const struct bf_model_opts *bf_ctx_opts(const struct bf_ctx *c);
+/* Stops background work; requests after this fail fast with -ESHUTDOWN. */
+void bf_ctx_shutdown(struct bf_ctx *c);
+
+/* Tree operations. parent/node are borrowed; out nodes are the caller's
+ * (bf_node_clear). All return 0 or -errno and fill e. */
+int bf_model_lookup(struct bf_ctx *c, const struct bf_node *parent,
+		    const char *name, struct bf_node *out, struct bf_attr *a,
+		    struct bf_err *e);
+int bf_model_getattr(struct bf_ctx *c, const struct bf_node *n,
+		     struct bf_attr *a, struct bf_err *e);
+
+struct bf_dirent {
+	char *name;
+	struct bf_node node;
+	struct bf_attr attr;
+};
+struct bf_dir {
+	size_t n;
+	struct bf_dirent *v;
+};
+/* A snapshot of the directory (without . and ..), attributes included, so
+ * readdirplus costs no request per entry. */
+int bf_model_opendir(struct bf_ctx *c, const struct bf_node *n,
+		     struct bf_dir **out, struct bf_err *e);
+void bf_dir_free(struct bf_dir *d);
+
+int bf_model_mkdir(struct bf_ctx *c, const struct bf_node *parent,
+		   const char *name, struct bf_node *out, struct bf_attr *a,
+		   struct bf_err *e);
+int bf_model_rmdir(struct bf_ctx *c, const struct bf_node *parent,
+		   const char *name, struct bf_err *e);
+int bf_model_unlink(struct bf_ctx *c, const struct bf_node *parent,
+		    const char *name, struct bf_err *e);
+int bf_model_rename(struct bf_ctx *c, const struct bf_node *parent,
+		    const char *name, const struct bf_node *newparent,
+		    const char *newname, unsigned int flags, struct bf_err *e);
+int bf_model_truncate(struct bf_ctx *c, const struct bf_node *n,
+		      uint64_t size, struct bf_err *e);
+
+/* Open files. flags are open(2) flags; opener_tgid identifies the process
+ * whose flush may submit. */
+enum {
+	BF_FH_DIRECT_IO = 1,
+	BF_FH_KEEP_CACHE = 2,
+	BF_FH_NOFLUSH = 4,
+};
+int bf_model_open(struct bf_ctx *c, const struct bf_node *n, int flags,
+		  pid_t opener_tgid, struct bf_fh **out, struct bf_err *e);
+int bf_model_create(struct bf_ctx *c, const struct bf_node *parent,
+		    const char *name, int flags, pid_t opener_tgid,
+		    struct bf_node *out, struct bf_attr *a, struct bf_fh **fh,
+		    struct bf_err *e);
+unsigned bf_fh_flags(const struct bf_fh *fh);
+ssize_t bf_fh_read(struct bf_ctx *c, struct bf_fh *fh, char *buf, size_t len,
+		   uint64_t off, struct bf_err *e);
+ssize_t bf_fh_write(struct bf_ctx *c, struct bf_fh *fh, const char *buf,
+		    size_t len, uint64_t off, struct bf_err *e);
+/* close(2) of one descriptor; submits when tgid is the opener's and the
+ * handle wrote to request.json. */
+int bf_fh_flush(struct bf_ctx *c, struct bf_fh *fh, pid_t tgid,
+		struct bf_err *e);
+/* Attributes seen through an open handle (fstat): fresh size for growing
+ * objects. */
+int bf_fh_getattr(struct bf_ctx *c, struct bf_fh *fh, struct bf_attr *a,
+		  struct bf_err *e);
+/* Last close: a fallback that only logs. */
+void bf_fh_release(struct bf_ctx *c, struct bf_fh *fh);
+
+#endif

@@ -1,0 +1,222 @@
+/* model_int.h - the model's private structures, shared by its files only. */
+#ifndef BATCHFS_MODEL_INT_H
+#define BATCHFS_MODEL_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "batchfs/buf.h"
+#include "batchfs/err.h"
+#include "batchfs/vertex.h"
+#include "model/model.h"
+
+struct bf_http;
+struct bf_auth;
+struct bf_gcs;
+struct bf_reader_pool;
+
+/* ---- hmap.c: string -> pointer map ---- */
+struct bf_hmap;
+struct bf_hmap *bf_hmap_new(void);
+void bf_hmap_free(struct bf_hmap *m);
+void *bf_hmap_get(const struct bf_hmap *m, const char *key);
+int bf_hmap_put(struct bf_hmap *m, const char *key, void *val); /* replaces */
+void bf_hmap_del(struct bf_hmap *m, const char *key);
+void bf_hmap_clear(struct bf_hmap *m);
+
+/* ---- names.c ---- */
+#define BF_NAME_MAX 255
+/* displayName -> safe directory name base, at most max bytes (UTF-8 kept
+ * whole). Caller frees. */
+char *bf_name_sanitize(const char *display, size_t max);
+struct bf_name_in {
+	const char *display; /* job displayName (may be NULL) */
+	int64_t create_us;
+	const char *id;	     /* decimal id; "" for drafts */
+	const char *fixed;   /* non-NULL: this name is already held (drafts) */
+	char *out;	     /* result, caller frees */
+};
+/* Assigns unique directory names: fixed names first, then per sanitized
+ * name the oldest job keeps NAME and the others get NAME~ID. */
+int bf_names_assign(struct bf_name_in *v, size_t n);
+/* One path segment of an object name -> a safe file name; identity for
+ * ordinary names, otherwise sanitized plus "~" and a hash of the original,
+ * so the mapping is stable and distinct names stay distinct. Caller frees. */
+char *bf_objname_map(const char *seg, size_t len);
+/* Is this a name mkdir may create (no '/', not . or .., <= 255, no ctl)? */
+int bf_name_valid(const char *name);
+
+/* ---- validate.c ---- */
+/* Parses and checks a batchPredictionJobs.create body written by the user.
+ * On success *out is the JSON to send (displayName defaulted to name).
+ * -EINVAL with "request.json:LINE:COL: ..." or "missing field X" in e. */
+int bf_request_prepare(const char *text, size_t len, const char *name,
+		       char **out, struct bf_err *e);
+
+/* ---- render.c ---- */
+int bf_render_state(const struct bf_job *j, struct bf_buf *b);
+int bf_render_progress(const struct bf_job *j, struct bf_buf *b);
+int bf_render_error(const struct bf_job *j, struct bf_buf *b);
+int bf_render_jobjson(const struct bf_job *j, struct bf_buf *b);
+int bf_render_spec(const struct bf_job *j, struct bf_buf *b);
+int bf_render_readme(const struct bf_model_opts *o, struct bf_buf *b);
+int bf_render_bq(const struct bf_job *j, struct bf_buf *b);
+
+/* ---- drafts ---- */
+struct bf_tmpfile {
+	char *name;
+	struct bf_buf data;
+	int64_t mtime_us;
+	struct bf_tmpfile *next;
+};
+struct bf_draft {
+	struct bf_buf req;	/* request.json as written */
+	int64_t req_mtime_us;
+	struct bf_tmpfile *tmp; /* scratch files (editors, install) */
+	char token[64];		/* client token, one per draft */
+	int sent;		/* a create may have reached the server */
+	int req_absent;		/* request.json unlinked or renamed away */
+	pthread_mutex_t submit_lock;
+};
+
+/* ---- output cache (outdir.c) ---- */
+struct bf_outent {
+	char *name; /* file name shown */
+	char *obj;  /* full object name, or the prefix for dirs */
+	int is_dir;
+	uint64_t size;
+	int64_t gen;
+	int64_t updated_us;
+};
+struct bf_outlist {
+	int refs;
+	char *sub;	/* "" for output/ itself */
+	int64_t fetched_ms;
+	int final;	/* fetched while the job was terminal: kept for good */
+	size_t n;
+	struct bf_outent *v;
+};
+struct bf_outcache;
+struct bf_outcache *bf_outcache_new(void);
+void bf_outcache_free(struct bf_outcache *oc);
+void bf_outlist_put(struct bf_outlist *l);
+const struct bf_outent *bf_outlist_find(const struct bf_outlist *l,
+					const char *name);
+
+/* ---- job entries and the table (jobs.c) ---- */
+struct bf_mjob {
+	int refs; /* atomic */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	char id[24];	 /* "" while a draft */
+	char *name;	 /* directory name (table lock) */
+	int draft;	 /* not accepted yet */
+	int gone;	 /* deleted or vanished */
+	int local;	 /* created through this mount */
+	int submitting;
+	struct bf_job job; /* last fetched, valid when have_job */
+	int have_job;
+	int64_t fetched_ms;
+	int fetching;
+	char *submit_err; /* why the last submission failed, or NULL */
+	struct bf_draft *d;
+	struct bf_outcache *out;
+	int64_t ctime_us; /* directory times for drafts */
+	uint64_t seen;	  /* listing pass that last saw it */
+	int64_t keep_until_ms; /* local jobs survive listings until then */
+	uint64_t fetch_gen;
+	int fetch_rc;
+	struct bf_err fetch_err;
+};
+
+struct bf_jobs;
+struct bf_jobs *bf_jobs_new(void);
+void bf_jobs_free(struct bf_jobs *t);
+
+struct bf_mjob *bf_mjob_get(struct bf_mjob *j);
+void bf_mjob_put(struct bf_mjob *j);
+
+/* Fresh-enough listing (TTL), then the entry named name (a reference). */
+int bf_jobs_lookup(struct bf_ctx *c, const char *name, struct bf_mjob **out,
+		   struct bf_err *e);
+/* The listing as references and names (caller frees names and puts). */
+struct bf_jobref {
+	struct bf_mjob *job;
+	char *name;
+};
+int bf_jobs_list(struct bf_ctx *c, struct bf_jobref **out, size_t *n,
+		 struct bf_err *e);
+void bf_jobrefs_free(struct bf_jobref *v, size_t n);
+/* Makes the cached job fresh enough (refresh interval; terminal: never
+ * again; force: now). Single flight per job. */
+int bf_mjob_fresh(struct bf_ctx *c, struct bf_mjob *j, int force,
+		  struct bf_err *e);
+/* mkdir: a draft named name, -EEXIST when taken. */
+int bf_jobs_add_draft(struct bf_ctx *c, const char *name, struct bf_mjob **out,
+		      struct bf_err *e);
+/* Drops the entry from the table (rmdir, deleted job). */
+void bf_jobs_remove(struct bf_ctx *c, struct bf_mjob *j);
+/* A draft's create succeeded: the entry becomes the job (moves *created). */
+void bf_jobs_accept(struct bf_ctx *c, struct bf_mjob *j,
+		    struct bf_job *created);
+/* Current directory name of j (caller frees), NULL when gone. */
+char *bf_mjob_name(struct bf_ctx *c, struct bf_mjob *j);
+/* Marks the listing stale so the next access lists again. */
+void bf_jobs_invalidate(struct bf_ctx *c);
+
+/* ---- draft.c ---- */
+struct bf_draft *bf_draft_new(void);
+void bf_draft_free(struct bf_draft *d);
+/* Submits text as the draft's create body; records the outcome in j before
+ * returning. */
+int bf_draft_submit(struct bf_ctx *c, struct bf_mjob *j, const char *text,
+		    size_t len, struct bf_err *e);
+struct bf_tmpfile *bf_draft_tmp_find(struct bf_draft *d, const char *name);
+
+/* ---- outdir.c ---- */
+/* The listing of output-relative directory sub (a reference). */
+int bf_out_list(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
+		struct bf_outlist **out, struct bf_err *e);
+/* Latest generation and size of an object (growing files). */
+int bf_out_stat(struct bf_ctx *c, struct bf_mjob *j, const char *obj,
+		uint64_t *size, int64_t *gen, int64_t *updated_us,
+		struct bf_err *e);
+/* Bucket of the job's output directory (caller frees), NULL if none. */
+char *bf_out_bucket(struct bf_mjob *j);
+
+/* ---- ctx ---- */
+struct bf_ctx {
+	struct bf_model_opts o;
+	struct bf_http *http;
+	struct bf_auth *auth;
+	struct bf_vertex *vx;
+	struct bf_gcs *gcs;
+	struct bf_reader_pool *pool;
+	struct bf_jobs *jobs;
+	int shutdown;
+	int64_t start_us;
+	int page_size;
+};
+
+int64_t bf_wall_us(void);
+/* Waits on cond with a short timeout, so a cancelled caller (bf_cancelled)
+ * gets -EINTR instead of waiting on another thread's network call. */
+int bf_cond_wait_cancellable(pthread_cond_t *cond, pthread_mutex_t *lock);
+/* Is the job (with its cached state) finished for good? */
+int bf_mjob_terminal(struct bf_mjob *j); /* j->lock held */
+
+/* ---- tree.c ---- */
+void bf_attr_fill(struct bf_ctx *c, struct bf_attr *a, mode_t mode,
+		  uint64_t size, int64_t mtime_us, double ttl);
+/* Content of a generated file now (fetching the job if due). */
+int bf_render_node(struct bf_ctx *c, const struct bf_node *n,
+		   struct bf_buf *b, struct bf_err *e);
+/* Output-relative path helpers: "a/b" -> parent "a", name "b". */
+int bf_out_entry(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
+		 struct bf_outlist **l, const struct bf_outent **ent,
+		 struct bf_err *e);
+#define BF_MAX_TMPFILES 64
+/* Is name one of the files batchfs generates in a job directory? */
+int child_is_reserved(const char *name);
+
+#endif

@@ -1,0 +1,389 @@
+/* outdir.c - output/: listings of the job's outputInfo.gcsOutputDirectory,
+ * one per directory level (objects.list with delimiter "/"), cached for
+ * `refresh` seconds while the job runs and for good once it has finished.
+ * Listings are immutable and reference counted; a refresh replaces them. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/gcs_inc.h"
+#include "batchfs/http.h"
+#include "batchfs/log.h"
+#include "model/model_int.h"
+
+struct lnode {
+	char *sub;
+	struct bf_outlist *l; /* NULL until the first listing landed */
+	int fetching;
+	uint64_t gen;
+	int rc;
+	struct bf_err err;
+	struct lnode *next;
+};
+
+struct bf_outcache {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	char *dir; /* the gcsOutputDirectory the lists belong to */
+	struct lnode *lists;
+};
+
+struct bf_outcache *bf_outcache_new(void)
+{
+	struct bf_outcache *oc = calloc(1, sizeof(*oc));
+
+	if (!oc)
+		return NULL;
+	pthread_mutex_init(&oc->lock, NULL);
+	pthread_cond_init(&oc->cond, NULL);
+	return oc;
+}
+
+static void drop_lists(struct bf_outcache *oc)
+{
+	struct lnode *n, *nx;
+
+	for (n = oc->lists; n; n = nx) {
+		nx = n->next;
+		bf_outlist_put(n->l);
+		free(n->sub);
+		free(n);
+	}
+	oc->lists = NULL;
+}
+
+void bf_outcache_free(struct bf_outcache *oc)
+{
+	if (!oc)
+		return;
+	drop_lists(oc);
+	free(oc->dir);
+	pthread_mutex_destroy(&oc->lock);
+	pthread_cond_destroy(&oc->cond);
+	free(oc);
+}
+
+void bf_outlist_put(struct bf_outlist *l)
+{
+	if (!l || __atomic_sub_fetch(&l->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].name);
+		free(l->v[i].obj);
+	}
+	free(l->v);
+	free(l->sub);
+	free(l);
+}
+
+static struct bf_outlist *outlist_get(struct bf_outlist *l)
+{
+	__atomic_add_fetch(&l->refs, 1, __ATOMIC_RELAXED);
+	return l;
+}
+
+const struct bf_outent *bf_outlist_find(const struct bf_outlist *l,
+					const char *name)
+{
+	for (size_t i = 0; l && i < l->n; i++)
+		if (strcmp(l->v[i].name, name) == 0)
+			return &l->v[i];
+	return NULL;
+}
+
+/* gs://bucket/a/b -> bucket, "a/b/" (a directory prefix, maybe ""). */
+static int split_dir(const char *dir, char **bucket, char **prefix)
+{
+	char *obj = NULL;
+	size_t n;
+
+	if (bf_gcs_parse_uri(dir, bucket, &obj) != 0)
+		return -EINVAL;
+	n = strlen(obj);
+	if (n && obj[n - 1] != '/') {
+		char *p = malloc(n + 2);
+
+		if (!p) {
+			free(obj);
+			free(*bucket);
+			return -ENOMEM;
+		}
+		memcpy(p, obj, n);
+		p[n] = '/';
+		p[n + 1] = '\0';
+		free(obj);
+		obj = p;
+	}
+	*prefix = obj;
+	return 0;
+}
+
+char *bf_out_bucket(struct bf_mjob *j)
+{
+	char *bucket = NULL, *prefix = NULL, *dir = NULL;
+
+	pthread_mutex_lock(&j->lock);
+	if (j->have_job && j->job.gcs_output_dir)
+		dir = strdup(j->job.gcs_output_dir);
+	pthread_mutex_unlock(&j->lock);
+	if (dir && split_dir(dir, &bucket, &prefix) == 0)
+		free(prefix);
+	free(dir);
+	return bucket;
+}
+
+struct lcollect {
+	const char *prefix;
+	size_t plen;
+	struct bf_outlist *l;
+	size_t cap;
+	int oom;
+};
+
+static int add_ent(struct lcollect *lc, const char *rel, size_t rlen,
+		   const char *obj, int is_dir, const struct bf_gcs_object *o)
+{
+	struct bf_outlist *l = lc->l;
+	struct bf_outent *e;
+	char *name;
+
+	if (l->n == lc->cap) {
+		size_t cap = lc->cap ? lc->cap * 2 : 64;
+		struct bf_outent *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		lc->cap = cap;
+	}
+	name = bf_objname_map(rel, rlen);
+	if (!name)
+		return -ENOMEM;
+	if (bf_outlist_find(l, name)) {
+		/* "a" and "a/" both exist: the directory keeps the name
+		 * (prefixes come after items), the object gets a suffix. */
+		char *alt;
+
+		if (asprintf(&alt, "%s~%s", name, is_dir ? "dir" : "obj") < 0)
+			alt = NULL;
+		free(name);
+		if (!alt)
+			return -ENOMEM;
+		name = alt;
+	}
+	e = &l->v[l->n];
+	memset(e, 0, sizeof(*e));
+	e->name = name;
+	e->obj = strdup(obj);
+	if (!e->obj) {
+		free(name);
+		return -ENOMEM;
+	}
+	e->is_dir = is_dir;
+	if (o) {
+		e->size = o->size;
+		e->gen = o->generation;
+		e->updated_us = o->updated_us;
+	}
+	l->n++;
+	return 0;
+}
+
+static int item_cb(void *ud, const struct bf_gcs_object *o)
+{
+	struct lcollect *lc = ud;
+	const char *rel;
+
+	if (!o->name || strncmp(o->name, lc->prefix, lc->plen) != 0)
+		return 0;
+	rel = o->name + lc->plen;
+	if (!*rel || strchr(rel, '/'))
+		return 0; /* the directory placeholder itself */
+	return add_ent(lc, rel, strlen(rel), o->name, 0, o);
+}
+
+static int prefix_cb(void *ud, const char *p)
+{
+	struct lcollect *lc = ud;
+	const char *rel;
+	size_t n;
+
+	if (strncmp(p, lc->prefix, lc->plen) != 0)
+		return 0;
+	rel = p + lc->plen;
+	n = strlen(rel);
+	if (n && rel[n - 1] == '/')
+		n--;
+	return add_ent(lc, rel, n, p, 1, NULL);
+}
+
+static struct bf_outlist *empty_list(const char *sub, int final)
+{
+	struct bf_outlist *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->refs = 1;
+	l->sub = strdup(sub);
+	l->final = final;
+	l->fetched_ms = bf_now_ms();
+	return l;
+}
+
+int bf_out_list(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
+		struct bf_outlist **out, struct bf_err *e)
+{
+	struct bf_outcache *oc = j->out;
+	int64_t ttl = (int64_t)(c->o.refresh * 1000);
+	char *dir = NULL, *bucket = NULL, *prefix = NULL, *full = NULL;
+	struct lcollect lc = {0};
+	struct lnode *n;
+	int terminal, rc;
+
+	*out = NULL;
+	pthread_mutex_lock(&j->lock);
+	terminal = bf_mjob_terminal(j);
+	if (j->have_job && j->job.gcs_output_dir)
+		dir = strdup(j->job.gcs_output_dir);
+	pthread_mutex_unlock(&j->lock);
+	if (!dir) {
+		*out = empty_list(sub, 0);
+		return *out ? 0 : bf_err_set(e, ENOMEM, "out of memory");
+	}
+	rc = split_dir(dir, &bucket, &prefix);
+	if (rc) {
+		free(dir);
+		return bf_err_set(e, -rc, "bad output directory");
+	}
+	if (asprintf(&full, "%s%s%s", prefix, sub, *sub ? "/" : "") < 0) {
+		full = NULL;
+		rc = bf_err_set(e, ENOMEM, "out of memory");
+		goto out;
+	}
+
+	pthread_mutex_lock(&oc->lock);
+	if (!oc->dir || strcmp(oc->dir, dir) != 0) {
+		drop_lists(oc);
+		free(oc->dir);
+		oc->dir = dir;
+		dir = NULL;
+	}
+	for (n = oc->lists; n; n = n->next)
+		if (strcmp(n->sub, sub) == 0)
+			break;
+	if (!n) {
+		n = calloc(1, sizeof(*n));
+		if (!n || !(n->sub = strdup(sub))) {
+			free(n);
+			pthread_mutex_unlock(&oc->lock);
+			rc = bf_err_set(e, ENOMEM, "out of memory");
+			goto out;
+		}
+		n->next = oc->lists;
+		oc->lists = n;
+	}
+	for (;;) {
+		if (n->l && (n->l->final ||
+			     (!terminal && bf_now_ms() - n->l->fetched_ms < ttl))) {
+			*out = outlist_get(n->l);
+			pthread_mutex_unlock(&oc->lock);
+			rc = 0;
+			goto out;
+		}
+		if (!n->fetching)
+			break;
+		{
+			uint64_t gen = n->gen;
+
+			while (n->fetching && n->gen == gen) {
+				rc = bf_cond_wait_cancellable(&oc->cond,
+							      &oc->lock);
+				if (rc) {
+					pthread_mutex_unlock(&oc->lock);
+					rc = bf_err_set(e, -rc, "interrupted");
+					goto out;
+				}
+			}
+			if (n->rc && !n->l) {
+				rc = n->rc;
+				if (e)
+					*e = n->err;
+				pthread_mutex_unlock(&oc->lock);
+				goto out;
+			}
+			if (n->l) {
+				*out = outlist_get(n->l);
+				pthread_mutex_unlock(&oc->lock);
+				rc = 0;
+				goto out;
+			}
+		}
+	}
+	n->fetching = 1;
+	pthread_mutex_unlock(&oc->lock);
+
+	lc.prefix = full;
+	lc.plen = strlen(full);
+	lc.l = empty_list(sub, terminal);
+	if (!lc.l) {
+		rc = bf_err_set(e, ENOMEM, "out of memory");
+	} else {
+		rc = bf_gcs_list(c->gcs, bucket, full, "/", item_cb, prefix_cb,
+				 &lc, e);
+		if (rc > 0)
+			rc = bf_err_set(e, ENOMEM, "out of memory");
+		lc.l->fetched_ms = bf_now_ms();
+	}
+
+	pthread_mutex_lock(&oc->lock);
+	n->fetching = 0;
+	n->gen++;
+	n->rc = rc;
+	if (rc && e)
+		n->err = *e;
+	if (rc == 0) {
+		bf_outlist_put(n->l);
+		n->l = lc.l;
+		lc.l = NULL;
+		*out = outlist_get(n->l);
+	} else if (n->l && rc != -EINTR) {
+		bf_log_warn("output listing of gs://%s/%s failed, using the "
+			    "previous one: %s (HTTP %ld)",
+			    bucket, full, e ? e->msg : "",
+			    e ? e->http_status : 0L);
+		*out = outlist_get(n->l);
+		rc = 0;
+	}
+	pthread_cond_broadcast(&oc->cond);
+	pthread_mutex_unlock(&oc->lock);
+out:
+	bf_outlist_put(lc.l);
+	free(full);
+	free(prefix);
+	free(bucket);
+	free(dir);
+	return rc;
+}
+
+int bf_out_stat(struct bf_ctx *c, struct bf_mjob *j, const char *obj,
+		uint64_t *size, int64_t *gen, int64_t *updated_us,
+		struct bf_err *e)
+{
+	struct bf_gcs_object o;
+	char *bucket = bf_out_bucket(j);
+	int rc;
+
+	if (!bucket)
+		return bf_err_set(e, ENOENT, "the job has no output directory");
+	memset(&o, 0, sizeof(o));
+	rc = bf_gcs_stat(c->gcs, bucket, obj, &o, e);
+	if (rc == 0) {
+		*size = o.size;
+		*gen = o.generation;
+		*updated_us = o.updated_us;
+	}
+	bf_gcs_object_free(&o);
+	free(bucket);
+	return rc;
+}

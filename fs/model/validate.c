@@ -1,0 +1,205 @@
+/* validate.c - local checks of a request.json before anything is sent:
+ * JSON syntax (with line and column), the fields batchPredictionJobs.create
+ * needs (named when missing), and displayName against the directory name. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "model/model_int.h"
+
+/* Google accepts lowerCamelCase and the proto's snake_case. */
+static cJSON *field(const cJSON *o, const char *camel, const char *snake)
+{
+	cJSON *v = cJSON_GetObjectItemCaseSensitive(o, camel);
+
+	if (!v && snake)
+		v = cJSON_GetObjectItemCaseSensitive(o, snake);
+	return v;
+}
+
+static int nonempty_string(const cJSON *v)
+{
+	return cJSON_IsString(v) && v->valuestring && *v->valuestring;
+}
+
+static void line_col(const char *text, size_t pos, int *line, int *col)
+{
+	*line = 1;
+	*col = 1;
+	for (size_t i = 0; i < pos; i++) {
+		if (text[i] == '\n') {
+			(*line)++;
+			*col = 1;
+		} else {
+			(*col)++;
+		}
+	}
+}
+
+static int check_input(const cJSON *in, struct bf_err *e)
+{
+	const cJSON *gcs, *bq, *ds;
+
+	if (!cJSON_IsObject(in))
+		return bf_err_set(e, EINVAL,
+				  "missing field \"inputConfig\" (an object)");
+	if (!nonempty_string(field(in, "instancesFormat", "instances_format")))
+		return bf_err_set(e, EINVAL, "missing field "
+				  "\"inputConfig.instancesFormat\" (e.g. "
+				  "\"jsonl\")");
+	gcs = field(in, "gcsSource", "gcs_source");
+	bq = field(in, "bigquerySource", "bigquery_source");
+	ds = field(in, "vertexMultimodalDatasetSource",
+		   "vertex_multimodal_dataset_source");
+	if (gcs) {
+		const cJSON *uris = field(gcs, "uris", NULL), *u;
+
+		if (!cJSON_IsArray(uris) || cJSON_GetArraySize(uris) == 0)
+			return bf_err_set(e, EINVAL, "missing field "
+					  "\"inputConfig.gcsSource.uris\" (a "
+					  "non-empty array of gs:// URIs)");
+		cJSON_ArrayForEach(u, uris)
+		{
+			if (!nonempty_string(u) ||
+			    strncmp(u->valuestring, "gs://", 5) != 0)
+				return bf_err_set(e, EINVAL,
+						  "inputConfig.gcsSource.uris: "
+						  "every entry must be a "
+						  "gs:// URI");
+		}
+		return 0;
+	}
+	if (bq) {
+		if (!nonempty_string(field(bq, "inputUri", "input_uri")))
+			return bf_err_set(e, EINVAL, "missing field "
+					  "\"inputConfig.bigquerySource."
+					  "inputUri\"");
+		return 0;
+	}
+	if (ds)
+		return 0;
+	return bf_err_set(e, EINVAL, "missing field \"inputConfig.gcsSource\" "
+			  "(or inputConfig.bigquerySource)");
+}
+
+static int check_output(const cJSON *out, struct bf_err *e)
+{
+	const cJSON *gcs, *bq, *ds;
+
+	if (!cJSON_IsObject(out))
+		return bf_err_set(e, EINVAL,
+				  "missing field \"outputConfig\" (an object)");
+	if (!nonempty_string(
+		    field(out, "predictionsFormat", "predictions_format")))
+		return bf_err_set(e, EINVAL, "missing field "
+				  "\"outputConfig.predictionsFormat\" (e.g. "
+				  "\"jsonl\")");
+	gcs = field(out, "gcsDestination", "gcs_destination");
+	bq = field(out, "bigqueryDestination", "bigquery_destination");
+	ds = field(out, "vertexMultimodalDatasetDestination",
+		   "vertex_multimodal_dataset_destination");
+	if (gcs) {
+		const cJSON *p = field(gcs, "outputUriPrefix",
+				       "output_uri_prefix");
+
+		if (!nonempty_string(p))
+			return bf_err_set(e, EINVAL, "missing field "
+					  "\"outputConfig.gcsDestination."
+					  "outputUriPrefix\"");
+		if (strncmp(p->valuestring, "gs://", 5) != 0)
+			return bf_err_set(e, EINVAL,
+					  "outputConfig.gcsDestination."
+					  "outputUriPrefix must be a gs:// "
+					  "URI");
+		return 0;
+	}
+	if (bq) {
+		if (!nonempty_string(field(bq, "outputUri", "output_uri")))
+			return bf_err_set(e, EINVAL, "missing field "
+					  "\"outputConfig.bigqueryDestination."
+					  "outputUri\"");
+		return 0;
+	}
+	if (ds)
+		return 0;
+	return bf_err_set(e, EINVAL,
+			  "missing field \"outputConfig.gcsDestination\" (or "
+			  "outputConfig.bigqueryDestination)");
+}
+
+int bf_request_prepare(const char *text, size_t len, const char *name,
+		       char **out, struct bf_err *e)
+{
+	const char *end = NULL;
+	cJSON *root, *dn;
+	int rc;
+
+	*out = NULL;
+	if (len == 0)
+		return bf_err_set(e, EINVAL, "request.json is empty");
+	if (memchr(text, '\0', len))
+		return bf_err_set(e, EINVAL, "request.json contains a NUL byte");
+	/* return_parse_end is where cJSON_GetErrorPtr would point, without
+	 * cJSON's global (not thread-safe) error pointer. */
+	root = cJSON_ParseWithLengthOpts(text, len, &end, 1);
+	if (!root) {
+		size_t pos = end && end >= text ? (size_t)(end - text) : 0;
+		int line, col;
+
+		if (pos > len)
+			pos = len;
+		line_col(text, pos, &line, &col);
+		if (pos >= len)
+			return bf_err_set(e, EINVAL,
+					  "request.json:%d:%d: malformed JSON: "
+					  "unexpected end of input",
+					  line, col);
+		return bf_err_set(e, EINVAL,
+				  "request.json:%d:%d: malformed JSON near "
+				  "'%.16s'",
+				  line, col, text + pos);
+	}
+	if (!cJSON_IsObject(root)) {
+		rc = bf_err_set(e, EINVAL, "request.json must hold a JSON "
+				"object (a batchPredictionJobs.create body)");
+		goto out;
+	}
+	if (!nonempty_string(field(root, "model", NULL)) &&
+	    !cJSON_IsObject(field(root, "unmanagedContainerModel",
+				  "unmanaged_container_model"))) {
+		rc = bf_err_set(e, EINVAL, "missing field \"model\" (e.g. "
+				"\"publishers/google/models/"
+				"gemini-2.5-flash\")");
+		goto out;
+	}
+	rc = check_input(field(root, "inputConfig", "input_config"), e);
+	if (rc)
+		goto out;
+	rc = check_output(field(root, "outputConfig", "output_config"), e);
+	if (rc)
+		goto out;
+	dn = field(root, "displayName", "display_name");
+	if (dn) {
+		if (!cJSON_IsString(dn) || strcmp(dn->valuestring, name) != 0) {
+			rc = bf_err_set(e, EINVAL,
+					"displayName \"%.200s\" differs from "
+					"the directory name \"%.200s\" (omit "
+					"it, or mkdir a directory of that "
+					"name)",
+					cJSON_IsString(dn) ? dn->valuestring
+							   : "(not a string)",
+					name);
+			goto out;
+		}
+	} else if (!cJSON_AddStringToObject(root, "displayName", name)) {
+		rc = bf_err_set(e, ENOMEM, "out of memory");
+		goto out;
+	}
+	*out = cJSON_PrintUnformatted(root);
+	rc = *out ? 0 : bf_err_set(e, ENOMEM, "out of memory");
+out:
+	cJSON_Delete(root);
+	return rc;
+}
