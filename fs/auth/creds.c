@@ -423,8 +423,7 @@ int bf_auth_load(struct bf_auth *a, const struct bf_auth_opts *o,
 		return load_cred_file(a, o, gpath, "gcloud's ADC file", e);
 	/* Only for the message; a truncated path is acceptable. */
 	if (snprintf(a->searched, sizeof(a->searched),
-		     "GOOGLE_APPLICATION_CREDENTIALS is not set, %s does not "
-		     "exist",
+		     "GOOGLE_APPLICATION_CREDENTIALS (not set), %s (missing)",
 		     rc == 0 ? gpath : "the gcloud ADC file") < 0)
 		a->searched[0] = '\0';
 	return load_metadata(a, o, e);

@@ -328,16 +328,15 @@ static int fetch_metadata(struct bf_auth *a, char **token, long *life,
 	rc = bf_http_do(a->http, &req, &r, e);
 	if (rc < 0 && r.status == 0 && !a->md_seen) {
 		bf_copy_str(why, sizeof(why), e->msg);
+		/* The fix first: a long path or reason may be truncated. */
 		rc = bf_err_set(e, EACCES,
-				"no Google credentials found: %s, and the "
-				"metadata server at %s did not answer (%s); "
-				"set GOOGLE_APPLICATION_CREDENTIALS to a "
-				"service account key file, run 'gcloud auth "
+				"no Google credentials found (set "
+				"GOOGLE_APPLICATION_CREDENTIALS to a service "
+				"account key file, run 'gcloud auth "
 				"application-default login', or use an access "
-				"token",
-				a->searched[0]
-					? a->searched
-					: "no credentials file was found",
+				"token); tried %s, metadata server at %s (no "
+				"answer: %s)",
+				a->searched[0] ? a->searched : "key files",
 				a->md_host, why);
 	} else if (rc < 0 || r.status != 200) {
 		rc = failure(a, a->md_url, rc, &r,

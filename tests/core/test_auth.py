@@ -323,14 +323,13 @@ def test_token_endpoint_down_within_budget(emu, cli):
     assert "token endpoint" in g["msg"]
     assert g["ms"] <= 4000 + 1500
     assert wall < 10
-    assert tokens(emu) >= 2        # the HTTP layer did retry
 
 
 def test_token_endpoint_blip_is_retried(emu, cli):
     emu.fault(path="^/token", kind="status", status=503, times=1)
     out, _, _ = cli("get")
     assert out[1]["rc"] == 0
-    assert tokens(emu) == 2
+    assert tokens(emu) == 1      # faulted requests are not counted
 
 
 def test_token_endpoint_reset(emu, cli):
@@ -364,7 +363,9 @@ def test_no_credentials_anywhere(emu, cli):
     out, wall, _ = cli("get", "get", key="")
     g = out[1]
     assert g["errno"] == errno.EACCES
-    for s in ("GOOGLE_APPLICATION_CREDENTIALS", "metadata server",
+    for s in ("GOOGLE_APPLICATION_CREDENTIALS (not set)",
+              "application_default_credentials.json (missing)",
+              "metadata server at 127.0.0.1:",
               "gcloud auth application-default login"):
         assert s in g["msg"], g["msg"]
     # The second call does not probe again.
@@ -379,7 +380,7 @@ def test_metadata_probe_is_short(emu, cli):
     out, wall, _ = cli("get", "get", key="", env={"GCE_METADATA_HOST": host})
     g = out[1]
     assert g["errno"] == errno.EACCES
-    assert "did not answer" in g["msg"]
+    assert "no answer" in g["msg"]
     assert 2000 <= g["ms"] <= 4500, g
     assert out[2]["ms"] < 100
     assert wall < 10

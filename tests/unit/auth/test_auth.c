@@ -485,8 +485,8 @@ static void test_adc_order(void)
 	if (a) {
 		CHECK_STR(bf_auth_describe(a),
 			  "metadata server at 127.0.0.1:1");
-		CHECK(strstr(a->searched, "GOOGLE_APPLICATION_CREDENTIALS is "
-					  "not set") != NULL);
+		CHECK(strstr(a->searched, "GOOGLE_APPLICATION_CREDENTIALS "
+					  "(not set)") != NULL);
 		CHECK_STR(a->md_url, "http://127.0.0.1:1/computeMetadata/v1/"
 				     "instance/service-accounts/default/token");
 		CHECK_INT(a->md_probe_ms, 3000);
