@@ -43,206 +43,7 @@
 #pragma weak bf_auth_token
 #pragma weak bf_auth_invalidate
 
-#define POOL_MAX 16
 #define SLEEP_SLICE_MS 50
-
-struct bf_http {
-	struct bf_http_opts o;
-	struct bf_auth *auth;
-	CURLSH *share;
-	pthread_mutex_t share_lock[CURL_LOCK_DATA_LAST];
-	pthread_mutex_t pool_lock;
-	CURL *idle[POOL_MAX];
-	int n_idle;
-	struct bf_http_stats st; /* updated with __atomic builtins */
-};
-
-/* ---- global init, cancel, stats ---------------------------------------- */
-
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_rc;
-
-static void global_init(void)
-{
-	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static __thread bf_cancel_fn cancel_fn;
-static __thread void *cancel_ud;
-
-void bf_cancel_set(bf_cancel_fn fn, void *ud)
-{
-	cancel_fn = fn;
-	cancel_ud = fn ? ud : NULL;
-}
-
-int bf_cancelled(void)
-{
-	return cancel_fn && cancel_fn(cancel_ud) != 0;
-}
-
-static void stat_add(uint64_t *ctr, uint64_t n)
-{
-	__atomic_add_fetch(ctr, n, __ATOMIC_RELAXED);
-}
-
-void bf_http_get_stats(struct bf_http *h, struct bf_http_stats *s)
-{
-	s->requests = __atomic_load_n(&h->st.requests, __ATOMIC_RELAXED);
-	s->retries = __atomic_load_n(&h->st.retries, __ATOMIC_RELAXED);
-	s->failures = __atomic_load_n(&h->st.failures, __ATOMIC_RELAXED);
-	s->bytes_in = __atomic_load_n(&h->st.bytes_in, __ATOMIC_RELAXED);
-}
-
-/* ---- client and handle pool --------------------------------------------- */
-
-void bf_http_opts_default(struct bf_http_opts *o)
-{
-	*o = (struct bf_http_opts){
-		.connect_timeout_ms = 10000,
-		.request_timeout_ms = 30000,
-		.op_budget_ms = 60000,
-		.low_speed_secs = 20,
-		.max_attempts = 5,
-		.backoff_initial_ms = 1000,
-		.backoff_cap_ms = 30000,
-		.max_body = 32u << 20,
-		.recv_buffer = 512L << 10,
-		.trace = 0,
-	};
-}
-
-static void share_lock(CURL *c, curl_lock_data d, curl_lock_access a,
-		       void *ud)
-{
-	struct bf_http *h = ud;
-
-	(void)c;
-	(void)a;
-	if ((int)d >= 0 && d < CURL_LOCK_DATA_LAST)
-		pthread_mutex_lock(&h->share_lock[d]);
-}
-
-static void share_unlock(CURL *c, curl_lock_data d, void *ud)
-{
-	struct bf_http *h = ud;
-
-	(void)c;
-	if ((int)d >= 0 && d < CURL_LOCK_DATA_LAST)
-		pthread_mutex_unlock(&h->share_lock[d]);
-}
-
-struct bf_http *bf_http_new(const struct bf_http_opts *o)
-{
-	struct bf_http *h;
-
-	pthread_once(&global_once, global_init);
-	if (global_rc != CURLE_OK)
-		return NULL;
-	h = calloc(1, sizeof(*h));
-	if (!h)
-		return NULL;
-	bf_http_opts_default(&h->o);
-	if (o) {
-		struct bf_http_opts d = h->o;
-
-		h->o = *o;
-		/* Zero means "default" field by field, so callers can set
-		 * only what they care about. */
-		if (h->o.connect_timeout_ms <= 0)
-			h->o.connect_timeout_ms = d.connect_timeout_ms;
-		if (h->o.request_timeout_ms <= 0)
-			h->o.request_timeout_ms = d.request_timeout_ms;
-		if (h->o.op_budget_ms <= 0)
-			h->o.op_budget_ms = d.op_budget_ms;
-		if (h->o.low_speed_secs <= 0)
-			h->o.low_speed_secs = d.low_speed_secs;
-		if (h->o.max_attempts <= 0)
-			h->o.max_attempts = d.max_attempts;
-		if (h->o.backoff_initial_ms <= 0)
-			h->o.backoff_initial_ms = d.backoff_initial_ms;
-		if (h->o.backoff_cap_ms <= 0)
-			h->o.backoff_cap_ms = d.backoff_cap_ms;
-		if (!h->o.max_body)
-			h->o.max_body = d.max_body;
-		if (h->o.recv_buffer <= 0)
-			h->o.recv_buffer = d.recv_buffer;
-	}
-	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-		pthread_mutex_init(&h->share_lock[i], NULL);
-	pthread_mutex_init(&h->pool_lock, NULL);
-	h->share = curl_share_init();
-	if (!h->share) {
-		bf_http_free(h);
-		return NULL;
-	}
-	curl_share_setopt(h->share, CURLSHOPT_LOCKFUNC, share_lock);
-	curl_share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
-	curl_share_setopt(h->share, CURLSHOPT_USERDATA, h);
-	curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-	curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-	return h;
-}
-
-void bf_http_set_auth(struct bf_http *h, struct bf_auth *auth)
-{
-	h->auth = auth;
-}
-
-void bf_http_free(struct bf_http *h)
-{
-	if (!h)
-		return;
-	for (int i = 0; i < h->n_idle; i++)
-		curl_easy_cleanup(h->idle[i]);
-	if (h->share)
-		curl_share_cleanup(h->share);
-	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-		pthread_mutex_destroy(&h->share_lock[i]);
-	pthread_mutex_destroy(&h->pool_lock);
-	free(h);
-}
-
-static CURL *pool_get(struct bf_http *h)
-{
-	CURL *c = NULL;
-
-	pthread_mutex_lock(&h->pool_lock);
-	if (h->n_idle)
-		c = h->idle[--h->n_idle];
-	pthread_mutex_unlock(&h->pool_lock);
-	if (c)
-		return c;
-	c = curl_easy_init();
-	if (c)
-		curl_easy_setopt(c, CURLOPT_SHARE, h->share);
-	return c;
-}
-
-static void pool_put(struct bf_http *h, CURL *c)
-{
-	if (!c)
-		return;
-	pthread_mutex_lock(&h->pool_lock);
-	if (h->n_idle < POOL_MAX) {
-		h->idle[h->n_idle++] = c;
-		c = NULL;
-	}
-	pthread_mutex_unlock(&h->pool_lock);
-	if (c)
-		curl_easy_cleanup(c);
-}
-
-void bf_http_resp_free(struct bf_http_resp *r)
-{
-	if (!r)
-		return;
-	free(r->body);
-	free(r->location);
-	r->body = NULL;
-	r->location = NULL;
-	r->body_len = 0;
-}
 
 /* ---- one attempt -------------------------------------------------------- */
 
@@ -629,7 +430,7 @@ static int run_attempt(struct call *c, int attempt, enum verdict *v)
 	struct xfer x = { .req = c->req, .resp = c->resp };
 	struct curl_slist *hdrs;
 	char errbuf[CURL_ERROR_SIZE] = "";
-	long sent = 0, remaining;
+	long sent = 0, conns = 0, remaining;
 	CURLcode cc;
 	int rc;
 
@@ -641,10 +442,10 @@ static int run_attempt(struct call *c, int attempt, enum verdict *v)
 	if (remaining <= 0)
 		return 1;
 	hdrs = build_headers(c->req, c->have_token ? c->token : NULL);
-	x.c = pool_get(h);
+	x.c = bf_http_pool_get(h);
 	if (!hdrs || !x.c) {
 		free_headers(hdrs);
-		pool_put(h, x.c);
+		bf_http_pool_put(h, x.c);
 		return bf_err_set(c->e, ENOMEM, "out of memory for a request");
 	}
 	bf_buf_init(&x.body, h->o.max_body);
@@ -652,18 +453,21 @@ static int run_attempt(struct call *c, int attempt, enum verdict *v)
 	c->resp->status = 0;
 	curl_easy_reset(x.c);
 	setup_attempt(h, &x, hdrs, remaining, errbuf);
-	stat_add(&h->st.requests, 1);
+	bf_http_stat_add(&h->st.requests, 1);
 	cc = curl_easy_perform(x.c);
 	curl_easy_getinfo(x.c, CURLINFO_REQUEST_SIZE, &sent);
+	curl_easy_getinfo(x.c, CURLINFO_NUM_CONNECTS, &conns);
+	if (conns > 0)
+		bf_http_stat_add(&h->st.connects, (uint64_t)conns);
 	if (!c->resp->status)
 		curl_easy_getinfo(x.c, CURLINFO_RESPONSE_CODE,
 				  &c->resp->status);
 	/* Drop our pointers to stack buffers before pooling the handle. */
 	curl_easy_setopt(x.c, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(x.c, CURLOPT_ERRORBUFFER, NULL);
-	pool_put(h, x.c);
+	bf_http_pool_put(h, x.c);
 	free_headers(hdrs);
-	stat_add(&h->st.bytes_in, x.bytes);
+	bf_http_stat_add(&h->st.bytes_in, x.bytes);
 
 	*v = judge(c, &x, cc, errbuf, sent);
 	free(c->resp->body);
@@ -791,9 +595,9 @@ int bf_http_do(struct bf_http *h, const struct bf_http_req *req,
 			}
 		}
 		retries++;
-		stat_add(&h->st.retries, 1);
+		bf_http_stat_add(&h->st.retries, 1);
 	}
-	goto out;
+	goto out_retried;
 budget:
 	/* The budget ran out: a timeout of our own if the last attempt timed
 	 * out, else its real error (503 stays EIO, 429 stays EAGAIN). */
@@ -803,12 +607,20 @@ budget:
 			   (long)(c->deadline - c->start), attempts,
 			   attempts == 1 ? "" : "s", e->msg[0] ? ": " : "");
 		rc = -ETIMEDOUT;
+		goto out;
+	}
+out_retried:
+	if (attempts > 1 && rc < 0 && rc != -EINTR) {
+		size_t l = strlen(e->msg);
+
+		snprintf(e->msg + l, sizeof(e->msg) - l, " (%d attempts, %lld ms)",
+			 attempts, (long long)(bf_now_ms() - c->start));
 	}
 out:
 	if (rc == 0 && v != V_DONE)
 		rc = -EIO;
 	if (rc < 0) {
-		stat_add(&h->st.failures, 1);
+		bf_http_stat_add(&h->st.failures, 1);
 		if (!e->err)
 			e->err = -rc;
 	} else {

@@ -2,7 +2,11 @@
 #ifndef BATCHFS_HTTP_PRIV_H
 #define BATCHFS_HTTP_PRIV_H
 
+#include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
 
 #include "batchfs/http.h"
 
@@ -12,5 +16,25 @@ void bf_http_hdr_reset(struct bf_http_resp *r);
 void bf_http_hdr_parse(struct bf_http_resp *r, const char *line, size_t len);
 /* url with secret query values masked, for logs and messages. */
 void bf_http_url_for_log(const char *url, char *out, size_t n);
+
+/* The client (client.c). Shared by all threads; no lock is held across
+ * network I/O. */
+#define POOL_MAX 16
+
+struct bf_http {
+	struct bf_http_opts o;
+	struct bf_auth *auth;
+	CURLSH *share;
+	pthread_mutex_t share_lock[CURL_LOCK_DATA_LAST];
+	pthread_mutex_t pool_lock;
+	CURL *idle[POOL_MAX];
+	int n_idle;
+	struct bf_http_stats st; /* updated with __atomic builtins */
+};
+
+void bf_http_stat_add(uint64_t *ctr, uint64_t n);
+/* A reset-ready easy handle bound to the share, or NULL; and back. */
+CURL *bf_http_pool_get(struct bf_http *h);
+void bf_http_pool_put(struct bf_http *h, CURL *c);
 
 #endif

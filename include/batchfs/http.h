@@ -121,6 +121,7 @@ char *bf_url_encode(const char *s);
 /* Counters since start, for benchmarks and SIGUSR1 dumps. */
 struct bf_http_stats {
 	uint64_t requests, retries, failures, bytes_in;
+	uint64_t connects; /* new connections opened (reuse = fewer) */
 };
 void bf_http_get_stats(struct bf_http *h, struct bf_http_stats *s);
 

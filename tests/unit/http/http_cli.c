@@ -1,1 +1,223 @@
-int main(void){return 0;}
+/* http_cli.c - drives bf_http_do from the command line for the integration
+ * tests (tests/core/test_http.py): performs the request described by argv
+ * (optionally several times on one client) and prints one JSON line per
+ * request with status, bytes, errno, attempts and elapsed ms.
+ *
+ *   http_cli [options] METHOD URL
+ *     --body S  --content-type T  --header "N: v" (repeatable)
+ *     --never  --stream  --resume  --range A-B  --out FILE
+ *     --budget MS  --timeout MS  --connect-timeout MS  --low-speed S
+ *     --attempts N  --backoff MS  --backoff-cap MS  --max-body N
+ *     --repeat N  --auth-stub  --cancel-after MS  --trace
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "batchfs/http.h"
+#include "batchfs/log.h"
+
+extern int stub_invalidations;
+
+struct stream {
+	FILE *out;
+	long long start, end; /* requested range, -1 if none */
+	uint64_t got;
+	char range_hdr[96];
+};
+
+static int on_body(void *ud, const char *p, size_t n)
+{
+	struct stream *s = ud;
+
+	if (s->out && fwrite(p, 1, n, s->out) != n)
+		return -EIO;
+	s->got += n;
+	return 0;
+}
+
+static int on_retry(void *ud, int attempt)
+{
+	struct stream *s = ud;
+
+	(void)attempt;
+	if (s->start < 0)
+		return 0;
+	/* Resume after the bytes already delivered. */
+	if (s->end >= 0)
+		snprintf(s->range_hdr, sizeof(s->range_hdr),
+			 "Range: bytes=%lld-%lld",
+			 s->start + (long long)s->got, s->end);
+	else
+		snprintf(s->range_hdr, sizeof(s->range_hdr),
+			 "Range: bytes=%lld-", s->start + (long long)s->got);
+	return 0;
+}
+
+static int64_t cancel_at;
+static int cancel_check(void *ud)
+{
+	(void)ud;
+	return cancel_at && bf_now_ms() >= cancel_at;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: http_cli [options] METHOD URL\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	struct bf_http_opts o;
+	struct bf_http *h;
+	struct bf_http_req req = { 0 };
+	struct stream st = { .start = -1, .end = -1 };
+	const char *headers[34] = { 0 };
+	int nh = 0, repeat = 1, stream = 0, resume = 0, auth = 0;
+	long cancel_after = 0;
+	const char *out = NULL;
+	int i, worst = 0;
+
+	bf_http_opts_default(&o);
+	for (i = 1; i < argc && !strncmp(argv[i], "--", 2); i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+#define ARG(name) (!strcmp(a, name) && v && ++i)
+		if (ARG("--body")) {
+			req.body = v;
+			req.body_len = strlen(v);
+		} else if (ARG("--content-type")) {
+			req.content_type = v;
+		} else if (ARG("--header")) {
+			if (nh < 32)
+				headers[nh++] = v;
+		} else if (!strcmp(a, "--never")) {
+			req.retry = BF_RETRY_NEVER;
+		} else if (!strcmp(a, "--stream")) {
+			stream = 1;
+		} else if (!strcmp(a, "--resume")) {
+			stream = resume = 1;
+		} else if (!strcmp(a, "--auth-stub")) {
+			auth = 1;
+		} else if (!strcmp(a, "--trace")) {
+			o.trace = 1;
+		} else if (ARG("--range")) {
+			if (sscanf(v, "%lld-%lld", &st.start, &st.end) < 1)
+				usage();
+		} else if (ARG("--out")) {
+			out = v;
+		} else if (ARG("--budget")) {
+			req.budget_ms = atol(v);
+		} else if (ARG("--timeout")) {
+			req.timeout_ms = atol(v);
+		} else if (ARG("--connect-timeout")) {
+			o.connect_timeout_ms = atol(v);
+		} else if (ARG("--low-speed")) {
+			o.low_speed_secs = atol(v);
+		} else if (ARG("--attempts")) {
+			o.max_attempts = atoi(v);
+		} else if (ARG("--backoff")) {
+			o.backoff_initial_ms = atol(v);
+		} else if (ARG("--backoff-cap")) {
+			o.backoff_cap_ms = atol(v);
+		} else if (ARG("--max-body")) {
+			o.max_body = (size_t)atoll(v);
+		} else if (ARG("--repeat")) {
+			repeat = atoi(v);
+		} else if (ARG("--cancel-after")) {
+			cancel_after = atol(v);
+		} else {
+			usage();
+		}
+#undef ARG
+	}
+	if (argc - i != 2)
+		usage();
+	req.method = argv[i];
+	req.url = argv[i + 1];
+
+	bf_log_init(1, o.trace ? BF_LOG_DEBUG : BF_LOG_WARN);
+	h = bf_http_new(&o);
+	if (!h)
+		return 1;
+	if (auth)
+		bf_http_set_auth(h, (struct bf_auth *)&st);
+	if (st.start >= 0) {
+		on_retry(&st, 0);
+		headers[nh++] = st.range_hdr;
+	}
+	req.headers = headers;
+	if (stream) {
+		req.on_body = on_body;
+		req.ud = &st;
+		if (resume)
+			req.on_retry = on_retry;
+	}
+	if (out) {
+		st.out = fopen(out, "wb");
+		if (!st.out)
+			return 1;
+	}
+
+	for (int n = 0; n < repeat; n++) {
+		struct bf_http_resp r;
+		struct bf_err e;
+		struct bf_http_stats s;
+		int64_t t0 = bf_now_ms();
+		cJSON *j = cJSON_CreateObject();
+		char *line;
+		int rc;
+
+		st.got = 0;
+		if (st.start >= 0)
+			on_retry(&st, 0);
+		cancel_at = cancel_after ? t0 + cancel_after : 0;
+		bf_cancel_set(cancel_after ? cancel_check : NULL, NULL);
+		rc = bf_http_do(h, &req, &r, &e);
+		bf_cancel_set(NULL, NULL);
+		if (!stream && out && r.body && rc == 0)
+			fwrite(r.body, 1, r.body_len, st.out);
+		bf_http_get_stats(h, &s);
+		cJSON_AddNumberToObject(j, "rc", rc);
+		cJSON_AddStringToObject(j, "errno",
+			rc ? (strerrorname_np(-rc) ? strerrorname_np(-rc) : "?")
+			   : "");
+		cJSON_AddNumberToObject(j, "status", (double)r.status);
+		cJSON_AddNumberToObject(j, "attempts", r.attempts);
+		cJSON_AddNumberToObject(j, "bytes", (double)r.body_len);
+		cJSON_AddNumberToObject(j, "streamed", (double)r.streamed);
+		cJSON_AddNumberToObject(j, "ms", (double)(bf_now_ms() - t0));
+		cJSON_AddStringToObject(j, "msg", rc ? e.msg : "");
+		cJSON_AddNumberToObject(j, "http_status", (double)e.http_status);
+		cJSON_AddNumberToObject(j, "curl_code", e.curl_code);
+		cJSON_AddStringToObject(j, "content_range", r.content_range);
+		cJSON_AddStringToObject(j, "generation", r.generation);
+		cJSON_AddNumberToObject(j, "retry_after_ms",
+					(double)r.retry_after_ms);
+		cJSON_AddNumberToObject(j, "invalidations", stub_invalidations);
+		cJSON_AddNumberToObject(j, "requests", (double)s.requests);
+		cJSON_AddNumberToObject(j, "retries", (double)s.retries);
+		cJSON_AddNumberToObject(j, "failures", (double)s.failures);
+		cJSON_AddNumberToObject(j, "bytes_in", (double)s.bytes_in);
+		cJSON_AddNumberToObject(j, "connects", (double)s.connects);
+		if (r.body && r.body_len < 4096)
+			cJSON_AddStringToObject(j, "body", r.body);
+		line = cJSON_PrintUnformatted(j);
+		printf("%s\n", line);
+		fflush(stdout);
+		free(line);
+		cJSON_Delete(j);
+		bf_http_resp_free(&r);
+		if (rc)
+			worst = 1;
+	}
+	if (st.out)
+		fclose(st.out);
+	bf_http_free(h);
+	return worst;
+}

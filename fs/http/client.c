@@ -1,0 +1,205 @@
+/* client.c - the bf_http object: libcurl global init, the share object
+ * (DNS and TLS session caches, with one mutex per shared data kind), the
+ * free list of easy handles, counters and the per-thread cancel check.
+ *
+ * Why the connection cache is not shared: see http.c.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "batchfs/http.h"
+
+#include "http_priv.h"
+
+/* ---- global init, cancel, stats ---------------------------------------- */
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc;
+
+static void global_init(void)
+{
+	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static __thread bf_cancel_fn cancel_fn;
+static __thread void *cancel_ud;
+
+void bf_cancel_set(bf_cancel_fn fn, void *ud)
+{
+	cancel_fn = fn;
+	cancel_ud = fn ? ud : NULL;
+}
+
+int bf_cancelled(void)
+{
+	return cancel_fn && cancel_fn(cancel_ud) != 0;
+}
+
+void bf_http_stat_add(uint64_t *ctr, uint64_t n)
+{
+	__atomic_add_fetch(ctr, n, __ATOMIC_RELAXED);
+}
+
+void bf_http_get_stats(struct bf_http *h, struct bf_http_stats *s)
+{
+	s->requests = __atomic_load_n(&h->st.requests, __ATOMIC_RELAXED);
+	s->retries = __atomic_load_n(&h->st.retries, __ATOMIC_RELAXED);
+	s->failures = __atomic_load_n(&h->st.failures, __ATOMIC_RELAXED);
+	s->bytes_in = __atomic_load_n(&h->st.bytes_in, __ATOMIC_RELAXED);
+	s->connects = __atomic_load_n(&h->st.connects, __ATOMIC_RELAXED);
+}
+
+/* ---- client and handle pool --------------------------------------------- */
+
+void bf_http_opts_default(struct bf_http_opts *o)
+{
+	*o = (struct bf_http_opts){
+		.connect_timeout_ms = 10000,
+		.request_timeout_ms = 30000,
+		.op_budget_ms = 60000,
+		.low_speed_secs = 20,
+		.max_attempts = 5,
+		.backoff_initial_ms = 1000,
+		.backoff_cap_ms = 30000,
+		.max_body = 32u << 20,
+		.recv_buffer = 512L << 10,
+		.trace = 0,
+	};
+}
+
+static void share_lock(CURL *c, curl_lock_data d, curl_lock_access a,
+		       void *ud)
+{
+	struct bf_http *h = ud;
+
+	(void)c;
+	(void)a;
+	if ((int)d >= 0 && d < CURL_LOCK_DATA_LAST)
+		pthread_mutex_lock(&h->share_lock[d]);
+}
+
+static void share_unlock(CURL *c, curl_lock_data d, void *ud)
+{
+	struct bf_http *h = ud;
+
+	(void)c;
+	if ((int)d >= 0 && d < CURL_LOCK_DATA_LAST)
+		pthread_mutex_unlock(&h->share_lock[d]);
+}
+
+struct bf_http *bf_http_new(const struct bf_http_opts *o)
+{
+	struct bf_http *h;
+
+	pthread_once(&global_once, global_init);
+	if (global_rc != CURLE_OK)
+		return NULL;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	bf_http_opts_default(&h->o);
+	if (o) {
+		struct bf_http_opts d = h->o;
+
+		h->o = *o;
+		/* Zero means "default" field by field, so callers can set
+		 * only what they care about. */
+		if (h->o.connect_timeout_ms <= 0)
+			h->o.connect_timeout_ms = d.connect_timeout_ms;
+		if (h->o.request_timeout_ms <= 0)
+			h->o.request_timeout_ms = d.request_timeout_ms;
+		if (h->o.op_budget_ms <= 0)
+			h->o.op_budget_ms = d.op_budget_ms;
+		if (h->o.low_speed_secs <= 0)
+			h->o.low_speed_secs = d.low_speed_secs;
+		if (h->o.max_attempts <= 0)
+			h->o.max_attempts = d.max_attempts;
+		if (h->o.backoff_initial_ms <= 0)
+			h->o.backoff_initial_ms = d.backoff_initial_ms;
+		if (h->o.backoff_cap_ms <= 0)
+			h->o.backoff_cap_ms = d.backoff_cap_ms;
+		if (!h->o.max_body)
+			h->o.max_body = d.max_body;
+		if (h->o.recv_buffer <= 0)
+			h->o.recv_buffer = d.recv_buffer;
+	}
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&h->share_lock[i], NULL);
+	pthread_mutex_init(&h->pool_lock, NULL);
+	h->share = curl_share_init();
+	if (!h->share) {
+		bf_http_free(h);
+		return NULL;
+	}
+	curl_share_setopt(h->share, CURLSHOPT_LOCKFUNC, share_lock);
+	curl_share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	curl_share_setopt(h->share, CURLSHOPT_USERDATA, h);
+	curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	return h;
+}
+
+void bf_http_set_auth(struct bf_http *h, struct bf_auth *auth)
+{
+	h->auth = auth;
+}
+
+void bf_http_free(struct bf_http *h)
+{
+	if (!h)
+		return;
+	for (int i = 0; i < h->n_idle; i++)
+		curl_easy_cleanup(h->idle[i]);
+	if (h->share)
+		curl_share_cleanup(h->share);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&h->share_lock[i]);
+	pthread_mutex_destroy(&h->pool_lock);
+	free(h);
+}
+
+CURL *bf_http_pool_get(struct bf_http *h)
+{
+	CURL *c = NULL;
+
+	pthread_mutex_lock(&h->pool_lock);
+	if (h->n_idle)
+		c = h->idle[--h->n_idle];
+	pthread_mutex_unlock(&h->pool_lock);
+	if (c)
+		return c;
+	c = curl_easy_init();
+	if (c)
+		curl_easy_setopt(c, CURLOPT_SHARE, h->share);
+	return c;
+}
+
+void bf_http_pool_put(struct bf_http *h, CURL *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&h->pool_lock);
+	if (h->n_idle < POOL_MAX) {
+		h->idle[h->n_idle++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&h->pool_lock);
+	if (c)
+		curl_easy_cleanup(c);
+}
+
+void bf_http_resp_free(struct bf_http_resp *r)
+{
+	if (!r)
+		return;
+	free(r->body);
+	free(r->location);
+	r->body = NULL;
+	r->location = NULL;
+	r->body_len = 0;
+}
+
