@@ -110,6 +110,60 @@ class Emulator:
                 return names
 
 
+    # --- Vertex conveniences ---------------------------------------------
+    def jobs_path(self, project="test-project", location="us-central1",
+                  version="v1"):
+        return "/%s/projects/%s/locations/%s/batchPredictionJobs" % (
+            version, project, location)
+
+    def create_job(self, src, dest, display_name="job",
+                   model="publishers/google/models/gemini-2.5-flash",
+                   labels=None, location="us-central1", expect=200):
+        """Creates a batch job (src: gs:// URI or list, dest: gs:// prefix)."""
+        body = {"displayName": display_name, "model": model,
+                "inputConfig": {"instancesFormat": "jsonl", "gcsSource": {
+                    "uris": [src] if isinstance(src, str) else list(src)}},
+                "outputConfig": {"predictionsFormat": "jsonl", "gcsDestination": {
+                    "outputUriPrefix": dest}}}
+        if labels:
+            body["labels"] = labels
+        status, _, payload = self.request(
+            "POST", self.jobs_path(location=location), body)
+        assert status == expect, (status, payload)
+        return payload
+
+    def get_job(self, name):
+        """name: full resource name or numeric id (us-central1)."""
+        if "/" not in name:
+            name = self.jobs_path()[len("/v1/"):] + "/" + name
+        status, _, payload = self.request("GET", "/v1/" + name)
+        assert status == 200, (status, payload)
+        return payload
+
+    def wait_job(self, name, states=("JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED",
+                                     "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED",
+                                     "JOB_STATE_PARTIALLY_SUCCEEDED"),
+                 timeout=30):
+        deadline = time.time() + timeout
+        while True:
+            job = self.get_job(name)
+            if job["state"] in states:
+                return job
+            assert time.time() < deadline, ("job stuck", job)
+            time.sleep(0.05)
+
+    def finish_job(self, name, state="JOB_STATE_SUCCEEDED", **kw):
+        jid = name.rsplit("/", 1)[-1]
+        body = dict(kw, state=state)
+        return self.control("POST", "jobs/%s:finish" % jid, body)
+
+    def job_output(self, job):
+        """Rows of <outputInfo.gcsOutputDirectory>/predictions.jsonl."""
+        bucket, _, prefix = job["outputInfo"]["gcsOutputDirectory"][5:].partition("/")
+        data = self.get_object(bucket, prefix + "/predictions.jsonl")
+        return [json.loads(l) for l in data.decode().splitlines() if l.strip()]
+
+
 def start_emulator(data, *extra):
     """Starts scripts/emulator and returns (proc, base_url)."""
     proc = subprocess.Popen(
