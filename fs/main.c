@@ -1,5 +1,204 @@
-/* placeholder: being written */
-int main(void)
+/* main.c - batchfs: parse options, prove the credential and the project
+ * with one cheap call before mounting (a bad setup fails here, at the
+ * shell), mount, daemonize unless -f, serve, and tear down cleanly. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <fuse_lowlevel.h>
+
+#include "batchfs/log.h"
+#include "fuse/fuse_int.h"
+
+static void usage(const char *prog)
 {
-	return 1;
+	printf("usage: %s [options] MOUNTPOINT\n\n"
+	       "Mounts the Vertex AI batch prediction jobs of a project and "
+	       "location.\n"
+	       "Example (the local emulator):\n"
+	       "  %s -o project=test-project,endpoint=http://127.0.0.1:8080,"
+	       "storage_endpoint=http://127.0.0.1:8080,credentials=key.json "
+	       "/mnt/batch\n\n",
+	       prog, prog);
+}
+
+/* What to do about a failed mount-time check, in words. */
+static const char *hint(int rc, const struct bf_err *e)
+{
+	switch (-rc) {
+	case EACCES:
+	case EPERM:
+		return "the credential was rejected or lacks permission: check "
+		       "-o credentials=FILE / GOOGLE_APPLICATION_CREDENTIALS "
+		       "(or gcloud auth application-default login) and that "
+		       "it may use Vertex AI in this project";
+	case ENOENT:
+		return "the project or location was not found: check -o "
+		       "project= and -o location=";
+	case EINVAL:
+		return e->http_status ? "the request was refused: check -o "
+					"project=, -o location= and -o "
+					"endpoint="
+				      : "fix the options above";
+	case ETIMEDOUT:
+	case ECONNREFUSED:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case EIO:
+		return "the API could not be reached: check -o endpoint= and "
+		       "the network";
+	default:
+		return "see the message above";
+	}
+}
+
+static int check_setup(struct bf_cli *cli, char **project)
+{
+	struct bf_ctx *ctx = NULL;
+	struct bf_err e;
+	int rc;
+
+	bf_err_clear(&e);
+	rc = bf_ctx_new(&cli->m, &ctx, &e);
+	if (rc) {
+		fprintf(stderr, "batchfs: cannot set up: %s\n"
+			"batchfs: %s\n", e.msg[0] ? e.msg : strerror(-rc),
+			hint(rc, &e));
+		return -1;
+	}
+	rc = bf_ctx_check(ctx, &e);
+	if (rc) {
+		char line[700];
+
+		bf_err_format(&e, line, sizeof(line));
+		fprintf(stderr, "batchfs: cannot list batch prediction jobs of "
+			"project %s in %s: %s%s%s\nbatchfs: %s\n",
+			bf_ctx_opts(ctx)->project, bf_ctx_opts(ctx)->location,
+			strerror(-rc), line[0] ? ": " : "", line,
+			hint(rc, &e));
+		bf_ctx_free(ctx);
+		return -1;
+	}
+	*project = strdup(bf_ctx_opts(ctx)->project);
+	/* The mount's own context is made after daemonizing, so no thread
+	 * or connection of this one crosses the fork. */
+	bf_ctx_free(ctx);
+	return *project ? 0 : -1;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts fo;
+	struct fuse_session *se = NULL;
+	struct fuse_loop_config *lc = NULL;
+	struct bf_fs fs = {0};
+	struct bf_cli cli;
+	struct bf_err e;
+	char *project = NULL, *opt = NULL;
+	int ret = 1, mounted = 0, sig = 0;
+
+	memset(&fo, 0, sizeof(fo));
+	if (bf_cli_parse(&args, &cli) != 0)
+		goto out_args;
+	fs.conn_opts = fuse_parse_conn_info_opts(&args);
+	if (fuse_parse_cmdline(&args, &fo) != 0)
+		goto out_args;
+	if (fo.show_help) {
+		usage(argv[0]);
+		bf_cli_help();
+		printf("FUSE options:\n");
+		fuse_cmdline_help();
+		fuse_lowlevel_help();
+		ret = 0;
+		goto out_args;
+	}
+	if (fo.show_version) {
+		printf("batchfs version %s\n", BATCHFS_VERSION);
+		printf("FUSE library version %s\n", fuse_pkgversion());
+		fuse_lowlevel_version();
+		ret = 0;
+		goto out_args;
+	}
+	if (!fo.mountpoint) {
+		fprintf(stderr, "usage: %s [options] MOUNTPOINT (see -h)\n",
+			argv[0]);
+		goto out_args;
+	}
+	bf_log_init(1, fo.debug ? BF_LOG_DEBUG : cli.level);
+	bf_fuse_log_bridge();
+
+	if (check_setup(&cli, &project) != 0)
+		goto out_args;
+	if (asprintf(&opt, "-ofsname=batchfs:%s/%s,subtype=batchfs,"
+		     "default_permissions", project, cli.m.location) < 0) {
+		opt = NULL;
+		goto out_args;
+	}
+	if (fuse_opt_add_arg(&args, opt) != 0)
+		goto out_args;
+	/* Keep the project the check resolved (env, option or credential). */
+	cli.m.project = project;
+	fs.negative_timeout = cli.m.negative_timeout;
+
+	se = fuse_session_new(&args, &bf_ops, sizeof(bf_ops), &fs);
+	if (!se)
+		goto out_args;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_session;
+	sig = 1;
+	if (fuse_session_mount(se, fo.mountpoint) != 0)
+		goto out_session;
+	mounted = 1;
+	if (fuse_daemonize(fo.foreground) != 0)
+		goto out_session;
+	if (!fo.foreground)
+		bf_log_init(0, fo.debug ? BF_LOG_DEBUG : cli.level);
+
+	bf_err_clear(&e);
+	if (bf_ctx_new(&cli.m, &fs.ctx, &e) != 0) {
+		bf_log_err("cannot set up after mounting: %s", e.msg);
+		goto out_session;
+	}
+	fs.it = bf_itable_new();
+	if (!fs.it) {
+		bf_log_err("out of memory");
+		goto out_session;
+	}
+	bf_log_info("serving %s (project %s, location %s)", fo.mountpoint,
+		    project, cli.m.location);
+
+	if (fo.singlethread) {
+		ret = fuse_session_loop(se);
+	} else {
+		lc = fuse_loop_cfg_create();
+		if (!lc)
+			goto out_session;
+		fuse_loop_cfg_set_clone_fd(lc, fo.clone_fd);
+		fuse_loop_cfg_set_idle_threads(lc, fo.max_idle_threads);
+		fuse_loop_cfg_set_max_threads(lc, fo.max_threads);
+		ret = fuse_session_loop_mt(se, lc);
+	}
+	ret = ret ? 1 : 0;
+
+out_session:
+	if (mounted)
+		fuse_session_unmount(se);
+	if (sig)
+		fuse_remove_signal_handlers(se);
+	if (se)
+		fuse_session_destroy(se);
+	if (lc)
+		fuse_loop_cfg_destroy(lc);
+	bf_itable_free(fs.it);
+	bf_ctx_free(fs.ctx);
+out_args:
+	free(fs.conn_opts);
+	free(opt);
+	free(project);
+	free(fo.mountpoint);
+	fuse_opt_free_args(&args);
+	bf_cli_free(&cli);
+	return ret;
 }

@@ -1,1 +1,716 @@
-/* placeholder: being written */
+/* ops.c - the fuse_lowlevel_ops table: each request maps its inode to a
+ * model node, calls the model once, and replies. Blocking calls run with
+ * an interrupt check (Ctrl-C gives EINTR); every failure is logged once
+ * here, with the operation, the path, the HTTP status and the message. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "batchfs/http.h"
+#include "fuse/fuse_int.h"
+
+static struct bf_fs *FS(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* ---- interruption ---- */
+
+static int req_cancelled(void *ud)
+{
+	return fuse_req_interrupted((fuse_req_t)ud);
+}
+
+static void on_interrupt(fuse_req_t req, void *data)
+{
+	/* fuse_req_interrupted() now reports it; the core polls that. */
+	(void)req;
+	(void)data;
+}
+
+static void begin(fuse_req_t req)
+{
+	fuse_req_interrupt_func(req, on_interrupt, NULL);
+	bf_cancel_set(req_cancelled, req);
+}
+
+/* Must run before the reply: the request is freed by it. */
+static void end(void)
+{
+	bf_cancel_set(NULL, NULL);
+}
+
+/* ---- errors ---- */
+
+static int quiet(const char *op, int rc)
+{
+	/* Expected answers, not failures. */
+	return rc == -ENOENT &&
+	       (strcmp(op, "lookup") == 0 || strcmp(op, "getattr") == 0);
+}
+
+static void fail(fuse_req_t req, const char *op, const struct bf_node *n,
+		 const char *name, int rc, const struct bf_err *e)
+{
+	char path[768];
+
+	end();
+	if (rc >= 0)
+		rc = -EIO;
+	if (!quiet(op, rc)) {
+		bf_node_path(FS(req)->ctx, n, path, sizeof(path));
+		if (name) {
+			size_t l = strlen(path);
+
+			snprintf(path + l, sizeof(path) - l, "%s%s",
+				 strcmp(path, "/") == 0 ? "" : "/", name);
+		}
+		if (e && e->http_status)
+			bf_log_warn("%s %s: %s (HTTP %ld %s: %s)", op, path,
+				    strerror(-rc), e->http_status, e->status,
+				    e->msg);
+		else
+			bf_log_warn("%s %s: %s%s%s", op, path, strerror(-rc),
+				    e && e->msg[0] ? ": " : "",
+				    e ? e->msg : "");
+	}
+	fuse_reply_err(req, -rc);
+}
+
+static int get_node(fuse_req_t req, fuse_ino_t ino, struct bf_node *n)
+{
+	int rc = bf_itable_node(FS(req)->it, ino, n);
+
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return -1;
+	}
+	return 0;
+}
+
+/* The process (thread group) of the caller; flush compares it with the
+ * opener's so threads of one process count as that process. */
+static pid_t caller_tgid(fuse_req_t req)
+{
+	const struct fuse_ctx *fc = fuse_req_ctx(req);
+	char path[64], line[128];
+	pid_t tgid = fc->pid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)fc->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return tgid;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "Tgid:", 5) == 0) {
+			tgid = (pid_t)atoi(line + 5);
+			break;
+		}
+	}
+	fclose(f);
+	return tgid;
+}
+
+static void fill_entry(struct fuse_entry_param *ep, fuse_ino_t ino,
+		       const struct bf_attr *a)
+{
+	memset(ep, 0, sizeof(*ep));
+	ep->ino = ino;
+	ep->attr = a->st;
+	ep->attr.st_ino = ino;
+	ep->attr_timeout = a->ttl;
+	ep->entry_timeout = a->ttl;
+}
+
+static void reply_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
+			const struct bf_node *node, const struct bf_attr *a)
+{
+	struct fuse_entry_param ep;
+	fuse_ino_t ino = bf_itable_link(FS(req)->it, parent, name, node);
+
+	if (!ino) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fill_entry(&ep, ino, a);
+	if (fuse_reply_entry(req, &ep) != 0)
+		bf_itable_forget(FS(req)->it, ino, 1);
+}
+
+static void apply_fh_flags(struct fuse_file_info *fi, struct bf_fh *fh)
+{
+	unsigned f = bf_fh_flags(fh);
+
+	fi->fh = (uint64_t)(uintptr_t)fh;
+	fi->direct_io = !!(f & BF_FH_DIRECT_IO);
+	fi->keep_cache = !!(f & BF_FH_KEEP_CACHE);
+	fi->noflush = !!(f & BF_FH_NOFLUSH);
+}
+
+static struct bf_fh *FH(struct fuse_file_info *fi)
+{
+	return (struct bf_fh *)(uintptr_t)fi->fh;
+}
+
+/* ---- operations ---- */
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct bf_fs *fs = userdata;
+
+	if (fs->conn_opts)
+		fuse_apply_conn_info_opts(fs->conn_opts, conn);
+	/* The kernel offers its limit and keeps the minimum: take all of it
+	 * up to 1 MiB (the largest request libfuse 3.14 handles). */
+	if (conn->max_readahead > (1u << 20))
+		conn->max_readahead = 1u << 20;
+	if (conn->capable & FUSE_CAP_ASYNC_READ)
+		conn->want |= FUSE_CAP_ASYNC_READ;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* FLUSH must see all data of request.json: no write-back cache. */
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	bf_log_info("mounted: max_readahead %u, max_write %u",
+		    conn->max_readahead, conn->max_write);
+}
+
+static void op_destroy(void *userdata)
+{
+	struct bf_fs *fs = userdata;
+
+	if (fs->ctx)
+		bf_ctx_shutdown(fs->ctx);
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct bf_node p, n;
+	struct bf_attr a;
+	struct bf_err e;
+	int rc;
+
+	if (get_node(req, parent, &p))
+		return;
+	bf_err_clear(&e);
+	begin(req);
+	rc = bf_model_lookup(FS(req)->ctx, &p, name, &n, &a, &e);
+	if (rc == -ENOENT && FS(req)->negative_timeout > 0) {
+		struct fuse_entry_param ep = {
+			.ino = 0,
+			.entry_timeout = FS(req)->negative_timeout,
+		};
+
+		end();
+		fuse_reply_entry(req, &ep);
+	} else if (rc) {
+		fail(req, "lookup", &p, name, rc, &e);
+	} else {
+		end();
+		reply_entry(req, parent, name, &n, &a);
+		bf_node_clear(&n);
+	}
+	bf_node_clear(&p);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	bf_itable_forget(FS(req)->it, ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count,
+			    struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		bf_itable_forget(FS(req)->it, forgets[i].ino,
+				 forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct bf_node n;
+	struct bf_attr a;
+	struct bf_err e;
+	int rc;
+
+	if (get_node(req, ino, &n))
+		return;
+	bf_err_clear(&e);
+	begin(req);
+	if (fi && fi->fh)
+		rc = bf_fh_getattr(FS(req)->ctx, FH(fi), &a, &e);
+	else
+		rc = bf_model_getattr(FS(req)->ctx, &n, &a, &e);
+	if (rc) {
+		fail(req, "getattr", &n, NULL, rc, &e);
+	} else {
+		end();
+		a.st.st_ino = ino;
+		fuse_reply_attr(req, &a.st, a.ttl);
+	}
+	bf_node_clear(&n);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int to_set, struct fuse_file_info *fi)
+{
+	struct bf_node n;
+	struct bf_attr a;
+	struct bf_err e;
+	int rc = 0;
+
+	if (get_node(req, ino, &n))
+		return;
+	bf_err_clear(&e);
+	begin(req);
+	if (to_set & FUSE_SET_ATTR_SIZE)
+		rc = bf_model_truncate(FS(req)->ctx, &n, (uint64_t)attr->st_size,
+				       &e);
+	/* Times and modes are generated: accepted and ignored, so touch,
+	 * cp -p and editors do not fail. */
+	if (rc == 0) {
+		if (fi && fi->fh)
+			rc = bf_fh_getattr(FS(req)->ctx, FH(fi), &a, &e);
+		else
+			rc = bf_model_getattr(FS(req)->ctx, &n, &a, &e);
+	}
+	if (rc) {
+		fail(req, "setattr", &n, NULL, rc, &e);
+	} else {
+		end();
+		a.st.st_ino = ino;
+		fuse_reply_attr(req, &a.st, a.ttl);
+	}
+	bf_node_clear(&n);
+}
+
+struct dirh {
+	struct bf_dir *d;
+};
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct bf_node n;
+	struct bf_err e;
+	struct dirh *h;
+	int rc;
+
+	if (get_node(req, ino, &n))
+		return;
+	bf_err_clear(&e);
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		fuse_reply_err(req, ENOMEM);
+		bf_node_clear(&n);
+		return;
+	}
+	begin(req);
+	/* One snapshot per open: offsets stay valid across readdir calls. */
+	rc = bf_model_opendir(FS(req)->ctx, &n, &h->d, &e);
+	if (rc) {
+		free(h);
+		fail(req, "opendir", &n, NULL, rc, &e);
+	} else {
+		end();
+		fi->fh = (uint64_t)(uintptr_t)h;
+		if (fuse_reply_open(req, fi) != 0) {
+			bf_dir_free(h->d);
+			free(h);
+		}
+	}
+	bf_node_clear(&n);
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi, int plus)
+{
+	struct dirh *h = (struct dirh *)(uintptr_t)fi->fh;
+	char *buf = malloc(size ? size : 1);
+	size_t pos = 0;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (off_t i = off; i < (off_t)h->d->n + 2; i++) {
+		const char *name;
+		struct fuse_entry_param ep;
+		size_t need;
+		fuse_ino_t eino = 0;
+
+		memset(&ep, 0, sizeof(ep));
+		if (i < 2) {
+			name = i == 0 ? "." : "..";
+			ep.attr.st_mode = S_IFDIR;
+			ep.attr.st_ino = i == 0 ? ino : FUSE_ROOT_ID;
+		} else {
+			const struct bf_dirent *de = &h->d->v[i - 2];
+
+			name = de->name;
+			if (plus) {
+				eino = bf_itable_link(FS(req)->it, ino, name,
+						      &de->node);
+				if (!eino)
+					break;
+				fill_entry(&ep, eino, &de->attr);
+			} else {
+				ep.attr.st_mode = de->attr.st.st_mode;
+				ep.attr.st_ino = (ino_t)(i + 0x100000);
+			}
+		}
+		if (plus)
+			need = fuse_add_direntry_plus(req, buf + pos,
+						      size - pos, name, &ep,
+						      i + 1);
+		else
+			need = fuse_add_direntry(req, buf + pos, size - pos,
+						 name, &ep.attr, i + 1);
+		if (need > size - pos) {
+			if (eino)
+				bf_itable_forget(FS(req)->it, eino, 1);
+			break;
+		}
+		pos += need;
+	}
+	fuse_reply_buf(req, buf, pos);
+	free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, 0);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, 1);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	struct dirh *h = (struct dirh *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	if (h) {
+		bf_dir_free(h->d);
+		free(h);
+	}
+	fuse_reply_err(req, 0);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct bf_node n;
+	struct bf_fh *fh;
+	struct bf_err e;
+	int rc;
+
+	if (get_node(req, ino, &n))
+		return;
+	bf_err_clear(&e);
+	begin(req);
+	rc = bf_model_open(FS(req)->ctx, &n, fi->flags, caller_tgid(req), &fh,
+			   &e);
+	if (rc) {
+		fail(req, "open", &n, NULL, rc, &e);
+	} else {
+		end();
+		apply_fh_flags(fi, fh);
+		if (fuse_reply_open(req, fi) != 0)
+			bf_fh_release(FS(req)->ctx, fh);
+	}
+	bf_node_clear(&n);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
+{
+	struct bf_node p, n;
+	struct bf_attr a;
+	struct bf_fh *fh;
+	struct bf_err e;
+	int rc;
+
+	(void)mode;
+	if (get_node(req, parent, &p))
+		return;
+	bf_err_clear(&e);
+	begin(req);
+	rc = bf_model_create(FS(req)->ctx, &p, name, fi->flags,
+			     caller_tgid(req), &n, &a, &fh, &e);
+	if (rc) {
+		fail(req, "create", &p, name, rc, &e);
+	} else {
+		struct fuse_entry_param ep;
+		fuse_ino_t ino = bf_itable_link(FS(req)->it, parent, name, &n);
+
+		end();
+		if (!ino) {
+			bf_fh_release(FS(req)->ctx, fh);
+			fuse_reply_err(req, ENOMEM);
+		} else {
+			fill_entry(&ep, ino, &a);
+			apply_fh_flags(fi, fh);
+			if (fuse_reply_create(req, &ep, fi) != 0) {
+				bf_itable_forget(FS(req)->it, ino, 1);
+				bf_fh_release(FS(req)->ctx, fh);
+			}
+		}
+		bf_node_clear(&n);
+	}
+	bf_node_clear(&p);
+}
+
+/* One read buffer per worker thread: no large allocation per request. */
+static __thread char *rbuf;
+static __thread size_t rbuf_cap;
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct bf_err e;
+	ssize_t n;
+
+	if (size > rbuf_cap) {
+		char *b = realloc(rbuf, size);
+
+		if (!b) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		rbuf = b;
+		rbuf_cap = size;
+	}
+	bf_err_clear(&e);
+	begin(req);
+	n = bf_fh_read(FS(req)->ctx, FH(fi), rbuf, size, (uint64_t)off, &e);
+	if (n < 0) {
+		struct bf_node nd;
+
+		if (bf_itable_node(FS(req)->it, ino, &nd) != 0)
+			memset(&nd, 0, sizeof(nd));
+		fail(req, "read", &nd, NULL, (int)n, &e);
+		bf_node_clear(&nd);
+		return;
+	}
+	end();
+	fuse_reply_buf(req, rbuf, (size_t)n);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		     size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct bf_err e;
+	ssize_t n;
+
+	bf_err_clear(&e);
+	begin(req);
+	n = bf_fh_write(FS(req)->ctx, FH(fi), buf, size, (uint64_t)off, &e);
+	if (n < 0) {
+		struct bf_node nd;
+
+		if (bf_itable_node(FS(req)->it, ino, &nd) != 0)
+			memset(&nd, 0, sizeof(nd));
+		fail(req, "write", &nd, NULL, (int)n, &e);
+		bf_node_clear(&nd);
+		return;
+	}
+	end();
+	fuse_reply_write(req, (size_t)n);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct bf_err e;
+	int rc;
+
+	bf_err_clear(&e);
+	begin(req);
+	rc = bf_fh_flush(FS(req)->ctx, FH(fi), caller_tgid(req), &e);
+	if (rc) {
+		struct bf_node nd;
+
+		if (bf_itable_node(FS(req)->it, ino, &nd) != 0)
+			memset(&nd, 0, sizeof(nd));
+		fail(req, "close", &nd, NULL, rc, &e);
+		bf_node_clear(&nd);
+		return;
+	}
+	end();
+	fuse_reply_err(req, 0);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	(void)ino;
+	bf_fh_release(FS(req)->ctx, FH(fi));
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		     struct fuse_file_info *fi)
+{
+	/* Nothing is written back lazily; request.json submits on close. */
+	(void)ino;
+	(void)datasync;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode)
+{
+	struct bf_node p, n;
+	struct bf_attr a;
+	struct bf_err e;
+	int rc;
+
+	(void)mode;
+	if (get_node(req, parent, &p))
+		return;
+	bf_err_clear(&e);
+	begin(req);
+	rc = bf_model_mkdir(FS(req)->ctx, &p, name, &n, &a, &e);
+	if (rc) {
+		fail(req, "mkdir", &p, name, rc, &e);
+	} else {
+		end();
+		reply_entry(req, parent, name, &n, &a);
+		bf_node_clear(&n);
+	}
+	bf_node_clear(&p);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct bf_node p;
+	struct bf_err e;
+	int rc;
+
+	if (get_node(req, parent, &p))
+		return;
+	bf_err_clear(&e);
+	begin(req);
+	rc = bf_model_rmdir(FS(req)->ctx, &p, name, &e);
+	if (rc) {
+		fail(req, "rmdir", &p, name, rc, &e);
+	} else {
+		end();
+		bf_itable_unlink(FS(req)->it, parent, name);
+		fuse_reply_err(req, 0);
+	}
+	bf_node_clear(&p);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct bf_node p;
+	struct bf_err e;
+	int rc;
+
+	if (get_node(req, parent, &p))
+		return;
+	bf_err_clear(&e);
+	begin(req);
+	rc = bf_model_unlink(FS(req)->ctx, &p, name, &e);
+	if (rc) {
+		fail(req, "unlink", &p, name, rc, &e);
+	} else {
+		end();
+		bf_itable_unlink(FS(req)->it, parent, name);
+		fuse_reply_err(req, 0);
+	}
+	bf_node_clear(&p);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname,
+		      unsigned int flags)
+{
+	struct bf_node p, np, n;
+	struct bf_attr a;
+	struct bf_err e;
+	int rc;
+
+	if (get_node(req, parent, &p))
+		return;
+	if (get_node(req, newparent, &np)) {
+		bf_node_clear(&p);
+		return;
+	}
+	bf_err_clear(&e);
+	begin(req);
+	rc = bf_model_rename(FS(req)->ctx, &p, name, &np, newname, flags, &e);
+	if (rc) {
+		fail(req, "rename", &p, name, rc, &e);
+	} else {
+		struct bf_err ign;
+
+		bf_err_clear(&ign);
+		if (bf_model_lookup(FS(req)->ctx, &np, newname, &n, &a, &ign) ==
+		    0) {
+			bf_itable_rename(FS(req)->it, parent, name, newparent,
+					 newname, &n);
+			bf_node_clear(&n);
+		} else {
+			bf_itable_unlink(FS(req)->it, parent, name);
+			bf_itable_unlink(FS(req)->it, newparent, newname);
+		}
+		end();
+		fuse_reply_err(req, 0);
+	}
+	bf_node_clear(&p);
+	bf_node_clear(&np);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+
+	(void)ino;
+	memset(&sv, 0, sizeof(sv));
+	sv.f_bsize = 1 << 20;
+	sv.f_frsize = 1 << 20;
+	sv.f_namemax = 255;
+	fuse_reply_statfs(req, &sv);
+}
+
+const struct fuse_lowlevel_ops bf_ops = {
+	.init = op_init,
+	.destroy = op_destroy,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.releasedir = op_releasedir,
+	.open = op_open,
+	.create = op_create,
+	.read = op_read,
+	.write = op_write,
+	.flush = op_flush,
+	.release = op_release,
+	.fsync = op_fsync,
+	.mkdir = op_mkdir,
+	.rmdir = op_rmdir,
+	.unlink = op_unlink,
+	.rename = op_rename,
+	.statfs = op_statfs,
+	/* No getxattr/listxattr: ENOSYS once and the kernel stops asking. */
+};

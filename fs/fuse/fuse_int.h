@@ -1,0 +1,62 @@
+/* fuse_int.h - the FUSE glue's private interfaces: command-line options,
+ * the inode table, the operations table and the log bridge. */
+#ifndef BATCHFS_FUSE_INT_H
+#define BATCHFS_FUSE_INT_H
+
+#include <fuse_lowlevel.h>
+#include <stdint.h>
+
+#include "batchfs/log.h"
+#include "model/model.h"
+
+/* ---- options.c ---- */
+struct bf_cli {
+	struct bf_model_opts m;
+	char *project, *location, *endpoint, *storage_endpoint;
+	char *credentials, *token_file, *loglevel;
+	int no_auth;
+	double refresh, list_ttl, attr_timeout, entry_timeout;
+	double negative_timeout, final_timeout;
+	unsigned long max_request;
+	int page_size;
+	enum bf_log_level level;
+};
+/* Consumes batchfs's -o options (and fstab-only ones) from args, applies
+ * environment fallbacks and defaults. -1 with a message on stderr. */
+int bf_cli_parse(struct fuse_args *args, struct bf_cli *cli);
+void bf_cli_help(void);
+void bf_cli_free(struct bf_cli *cli);
+
+/* ---- inode.c ---- */
+struct bf_itable;
+struct bf_itable *bf_itable_new(void);
+void bf_itable_free(struct bf_itable *t);
+/* The inode for (parent, name) now standing for node, with one more
+ * lookup; 0 when out of memory. */
+fuse_ino_t bf_itable_link(struct bf_itable *t, fuse_ino_t parent,
+			  const char *name, const struct bf_node *node);
+/* A copy of the node of ino (caller clears); -ESTALE if unknown. */
+int bf_itable_node(struct bf_itable *t, fuse_ino_t ino, struct bf_node *out);
+void bf_itable_forget(struct bf_itable *t, fuse_ino_t ino, uint64_t n);
+/* (parent, name) no longer names its inode (unlink, rmdir). */
+void bf_itable_unlink(struct bf_itable *t, fuse_ino_t parent,
+		      const char *name);
+/* The inode at (parent, name) moved to (np, nn) and now stands for node. */
+void bf_itable_rename(struct bf_itable *t, fuse_ino_t parent,
+		      const char *name, fuse_ino_t np, const char *nn,
+		      const struct bf_node *node);
+
+/* ---- ops.c ---- */
+struct bf_fs {
+	struct bf_ctx *ctx;
+	struct bf_itable *it;
+	struct fuse_conn_info_opts *conn_opts;
+	double negative_timeout;
+};
+extern const struct fuse_lowlevel_ops bf_ops;
+
+/* ---- log.c ---- */
+/* Routes libfuse's own messages through bf_log. */
+void bf_fuse_log_bridge(void);
+
+#endif

@@ -1,0 +1,226 @@
+/* options.c - the -o options of batchfs (one fuse_opt table), their
+ * defaults, environment fallbacks and the -h text. */
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuse/fuse_int.h"
+
+#define OPT(t, f) {t, offsetof(struct bf_cli, f), 1}
+
+enum { KEY_DISCARD };
+
+static const struct fuse_opt cli_opts[] = {
+	OPT("project=%s", project),
+	OPT("location=%s", location),
+	OPT("endpoint=%s", endpoint),
+	OPT("storage_endpoint=%s", storage_endpoint),
+	OPT("credentials=%s", credentials),
+	OPT("token_file=%s", token_file),
+	OPT("no_auth", no_auth),
+	OPT("refresh=%lf", refresh),
+	OPT("list_ttl=%lf", list_ttl),
+	OPT("attr_timeout=%lf", attr_timeout),
+	OPT("entry_timeout=%lf", entry_timeout),
+	OPT("negative_timeout=%lf", negative_timeout),
+	OPT("final_timeout=%lf", final_timeout),
+	OPT("max_request=%lu", max_request),
+	OPT("page_size=%i", page_size),
+	OPT("loglevel=%s", loglevel),
+	/* fstab-only words: mount(8) passes them on; they mean nothing
+	 * here. */
+	FUSE_OPT_KEY("auto", KEY_DISCARD),
+	FUSE_OPT_KEY("noauto", KEY_DISCARD),
+	FUSE_OPT_KEY("user", KEY_DISCARD),
+	FUSE_OPT_KEY("nouser", KEY_DISCARD),
+	FUSE_OPT_KEY("users", KEY_DISCARD),
+	FUSE_OPT_KEY("_netdev", KEY_DISCARD),
+	FUSE_OPT_KEY("nofail", KEY_DISCARD),
+	FUSE_OPT_END,
+};
+
+static int opt_proc(void *data, const char *arg, int key,
+		    struct fuse_args *outargs)
+{
+	(void)data;
+	(void)arg;
+	(void)outargs;
+	return key == KEY_DISCARD ? 0 : 1;
+}
+
+void bf_cli_help(void)
+{
+	struct bf_model_opts d;
+
+	bf_model_opts_default(&d);
+	printf("batchfs options (-o key=value, like sshfs):\n"
+	       "    -o project=ID          Google Cloud project "
+	       "(default: $GOOGLE_CLOUD_PROJECT,\n"
+	       "                           else the credential's "
+	       "project_id)\n"
+	       "    -o location=LOC        Vertex AI location (default: "
+	       "$GOOGLE_CLOUD_LOCATION,\n"
+	       "                           else %s)\n"
+	       "    -o endpoint=URL        Vertex AI API base URL "
+	       "(default: https://LOC-aiplatform.googleapis.com)\n"
+	       "    -o storage_endpoint=URL  Cloud Storage API base URL "
+	       "(default: $STORAGE_EMULATOR_HOST,\n"
+	       "                           else https://storage."
+	       "googleapis.com)\n"
+	       "    -o credentials=FILE    service account or authorized "
+	       "user JSON (default:\n"
+	       "                           $GOOGLE_APPLICATION_CREDENTIALS, "
+	       "then gcloud ADC, then the\n"
+	       "                           metadata server)\n"
+	       "    -o token_file=FILE     use the access token in FILE "
+	       "(re-read when it changes)\n"
+	       "    -o no_auth             send no Authorization header "
+	       "(emulators)\n"
+	       "    -o refresh=S           re-fetch a running job at most "
+	       "every S seconds (default %g)\n"
+	       "    -o list_ttl=S          re-list jobs/ after S seconds "
+	       "(default %g)\n"
+	       "    -o attr_timeout=S      kernel attribute cache for live "
+	       "nodes (default %g)\n"
+	       "    -o entry_timeout=S     kernel name cache for / and "
+	       "jobs/ (default %g)\n"
+	       "    -o negative_timeout=S  kernel cache of missing names "
+	       "(default %g)\n"
+	       "    -o final_timeout=S     kernel caches for finished jobs "
+	       "(default %g)\n"
+	       "    -o max_request=BYTES   size cap of request.json and "
+	       "draft files (default %zu)\n"
+	       "    -o page_size=N         jobs per list page (default "
+	       "%d)\n"
+	       "    -o loglevel=LEVEL      err, warn, info or debug "
+	       "(default: $BATCHFS_LOGLEVEL, else warn)\n"
+	       "    -o auto,noauto,user,nouser,users,_netdev,nofail   "
+	       "accepted for fstab, ignored\n"
+	       "Always set: fsname=batchfs:PROJECT/LOCATION, "
+	       "subtype=batchfs, default_permissions.\n"
+	       "Other users need -o allow_other (and user_allow_other in "
+	       "/etc/fuse.conf).\n\n",
+	       d.location, d.refresh, d.list_ttl, d.attr_timeout,
+	       d.entry_timeout, d.negative_timeout, d.final_timeout,
+	       d.max_request, d.page_size);
+}
+
+static char *env_or(char *v, const char *env)
+{
+	const char *e;
+
+	if (v)
+		return v;
+	e = getenv(env);
+	return e && *e ? strdup(e) : NULL;
+}
+
+/* fuse_daemonize() changes to "/": relative paths must be resolved now. */
+static int absolutize(char **p, const char *what)
+{
+	char buf[PATH_MAX];
+
+	if (!*p || (*p)[0] == '/')
+		return 0;
+	if (!realpath(*p, buf)) {
+		fprintf(stderr, "batchfs: %s file %s: %m\n", what, *p);
+		return -1;
+	}
+	free(*p);
+	*p = strdup(buf);
+	return *p ? 0 : -1;
+}
+
+static int parse_level(const char *s, enum bf_log_level *out)
+{
+	static const char *const names[] = {"err", "warn", "info", "debug"};
+
+	for (int i = 0; i < 4; i++) {
+		if (strcmp(s, names[i]) == 0) {
+			*out = (enum bf_log_level)i;
+			return 0;
+		}
+	}
+	if (strcmp(s, "error") == 0 || strcmp(s, "warning") == 0) {
+		*out = s[0] == 'e' ? BF_LOG_ERR : BF_LOG_WARN;
+		return 0;
+	}
+	return -1;
+}
+
+int bf_cli_parse(struct fuse_args *args, struct bf_cli *cli)
+{
+	struct bf_model_opts *m = &cli->m;
+
+	memset(cli, 0, sizeof(*cli));
+	bf_model_opts_default(m);
+	cli->refresh = m->refresh;
+	cli->list_ttl = m->list_ttl;
+	cli->attr_timeout = m->attr_timeout;
+	cli->entry_timeout = m->entry_timeout;
+	cli->negative_timeout = m->negative_timeout;
+	cli->final_timeout = m->final_timeout;
+	cli->max_request = m->max_request;
+	cli->page_size = m->page_size;
+	if (fuse_opt_parse(args, cli, cli_opts, opt_proc) == -1)
+		return -1;
+
+	cli->project = env_or(cli->project, "GOOGLE_CLOUD_PROJECT");
+	cli->location = env_or(cli->location, "GOOGLE_CLOUD_LOCATION");
+	cli->credentials =
+		env_or(cli->credentials, "GOOGLE_APPLICATION_CREDENTIALS");
+	cli->storage_endpoint =
+		env_or(cli->storage_endpoint, "STORAGE_EMULATOR_HOST");
+	cli->loglevel = env_or(cli->loglevel, "BATCHFS_LOGLEVEL");
+	cli->level = BF_LOG_WARN;
+	if (cli->loglevel && parse_level(cli->loglevel, &cli->level)) {
+		fprintf(stderr, "batchfs: loglevel must be err, warn, info or "
+			"debug, not \"%s\"\n", cli->loglevel);
+		return -1;
+	}
+	if (absolutize(&cli->credentials, "credentials") ||
+	    absolutize(&cli->token_file, "token"))
+		return -1;
+	if (cli->refresh < 0 || cli->list_ttl < 0 || cli->attr_timeout < 0 ||
+	    cli->entry_timeout < 0 || cli->negative_timeout < 0 ||
+	    cli->final_timeout < 0) {
+		fprintf(stderr, "batchfs: intervals and timeouts must not be "
+			"negative\n");
+		return -1;
+	}
+	if (cli->max_request == 0 || cli->page_size < 0) {
+		fprintf(stderr, "batchfs: max_request must be positive and "
+			"page_size not negative\n");
+		return -1;
+	}
+	m->project = cli->project;
+	if (cli->location)
+		m->location = cli->location;
+	m->endpoint = cli->endpoint;
+	m->storage_endpoint = cli->storage_endpoint;
+	m->credentials = cli->credentials;
+	m->token_file = cli->token_file;
+	m->no_auth = cli->no_auth;
+	m->refresh = cli->refresh;
+	m->list_ttl = cli->list_ttl;
+	m->attr_timeout = cli->attr_timeout;
+	m->entry_timeout = cli->entry_timeout;
+	m->negative_timeout = cli->negative_timeout;
+	m->final_timeout = cli->final_timeout;
+	m->max_request = cli->max_request;
+	m->page_size = cli->page_size;
+	return 0;
+}
+
+void bf_cli_free(struct bf_cli *cli)
+{
+	free(cli->project);
+	free(cli->location);
+	free(cli->endpoint);
+	free(cli->storage_endpoint);
+	free(cli->credentials);
+	free(cli->token_file);
+	free(cli->loglevel);
+}
