@@ -448,6 +448,8 @@ static int run_attempt(struct call *c, int attempt, enum verdict *v)
 		bf_http_pool_put(h, x.c);
 		return bf_err_set(c->e, ENOMEM, "out of memory for a request");
 	}
+	/* Committed to a new attempt: the previous one's error goes. */
+	bf_err_clear(c->e);
 	bf_buf_init(&x.body, h->o.max_body);
 	bf_http_hdr_reset(c->resp);
 	c->resp->status = 0;
@@ -503,6 +505,12 @@ static int wait_before_retry(struct call *c, int retry_no)
 	if (hint > ms)
 		ms = hint;
 	left = (long)(c->deadline - bf_now_ms());
+	if (h->o.trace)
+		bf_log_debug("http retry %d after %s (status %ld): %s in %ld ms",
+			     retry_no + 1, c->e->msg, c->resp->status,
+			     ms >= left ? "giving up, budget too short" :
+					  "retrying",
+			     ms);
 	if (ms >= left)
 		return 1;
 	rc = sleep_ms(ms);
@@ -539,12 +547,12 @@ int bf_http_do(struct bf_http *h, const struct bf_http_req *req,
 
 	for (;;) {
 		if (bf_cancelled()) {
+			bf_err_clear(e);
 			rc = bf_err_set(e, EINTR, "interrupted");
 			break;
 		}
 		attempts++;
 		resp->attempts = attempts;
-		bf_err_clear(e);
 		rc = run_attempt(c, attempts, &v);
 		if (rc < 0)
 			break;
@@ -577,7 +585,9 @@ int bf_http_do(struct bf_http *h, const struct bf_http_req *req,
 			int w = wait_before_retry(c, retries);
 
 			if (w < 0) {
-				rc = bf_err_set(e, EINTR, "interrupted");
+				bf_err_clear(e);
+				rc = bf_err_set(e, EINTR,
+						"interrupted while waiting to retry");
 				break;
 			}
 			if (w > 0)
