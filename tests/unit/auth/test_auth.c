@@ -31,6 +31,17 @@ static EVP_PKEY *test_key;
 
 /* ---- helpers -------------------------------------------------------- */
 
+static void *xmalloc(size_t n)
+{
+	void *p = malloc(n);
+
+	if (!p) {
+		fprintf(stderr, "out of memory\n");
+		exit(2);
+	}
+	return p;
+}
+
 static const char *tpath(const char *name)
 {
 	static char buf[4][512];
@@ -57,7 +68,7 @@ static void write_file(const char *path, const char *text, mode_t mode)
 /* JSON string escaping for the PEM's newlines. */
 static char *json_escape(const char *s)
 {
-	char *o = malloc(strlen(s) * 2 + 1), *p = o;
+	char *o = xmalloc(strlen(s) * 2 + 1), *p = o;
 
 	for (; *s; s++) {
 		if (*s == '\n') {
@@ -75,9 +86,10 @@ static void write_sa(const char *path, const char *pem, const char *type,
 		     const char *email, mode_t mode)
 {
 	char *k = json_escape(pem);
-	char *text = malloc(strlen(k) + 1024);
+	size_t n = strlen(k) + 1024;
+	char *text = xmalloc(n);
 
-	sprintf(text,
+	snprintf(text, n,
 		"{\"type\": \"%s\", \"project_id\": \"test-project\", "
 		"\"private_key_id\": \"kid-1\", \"private_key\": \"%s\", "
 		"%s%s%s"
@@ -95,7 +107,7 @@ static const char au_json[] =
 
 static unsigned char *b64url_decode(const char *s, size_t len, size_t *out)
 {
-	unsigned char *o = malloc(len * 3 / 4 + 3);
+	unsigned char *o = xmalloc(len * 3 / 4 + 3);
 	unsigned v = 0;
 	int bits = 0;
 	size_t n = 0, i;
@@ -210,6 +222,7 @@ static void test_jwt(void)
 	BUF_MEM *bm;
 	char *enc_pem, *ec_pem;
 	EVP_PKEY *ec;
+	size_t n;
 
 	bf_err_clear(&e);
 	jwt = bf_jwt_rs256(test_pem, hdr, cl, &e);
@@ -218,8 +231,13 @@ static void test_jwt(void)
 		return;
 	h64 = bf_b64url_encode((const unsigned char *)hdr, strlen(hdr));
 	c64 = bf_b64url_encode((const unsigned char *)cl, strlen(cl));
-	expect = malloc(strlen(h64) + strlen(c64) + 3);
-	sprintf(expect, "%s.%s.", h64, c64);
+	if (!h64 || !c64) {
+		CHECK(0);
+		return;
+	}
+	n = strlen(h64) + strlen(c64) + 3;
+	expect = xmalloc(n);
+	snprintf(expect, n, "%s.%s.", h64, c64);
 	CHECK(strncmp(jwt, expect, strlen(expect)) == 0);
 	CHECK(strchr(jwt, '=') == NULL && strchr(jwt, '+') == NULL &&
 	      strchr(jwt, '/') == NULL);
