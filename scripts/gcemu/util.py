@@ -209,18 +209,37 @@ def apply_fields(obj, tree):
 
 # --- CRC32C -----------------------------------------------------------------
 
-_crc_fn = None
-for _lib in ("libext2fs.so.2", ctypes.util.find_library("ext2fs")):
-    if not _lib:
-        continue
-    try:
-        _h = ctypes.CDLL(_lib)
-        _crc_fn = _h.ext2fs_crc32c_le
-        _crc_fn.restype = ctypes.c_uint32
-        _crc_fn.argtypes = [ctypes.c_uint32, ctypes.c_char_p, ctypes.c_size_t]
-        break
-    except (OSError, AttributeError):
-        _crc_fn = None
+def _load_crc32c():
+    """Finds a C CRC32C routine: Google's libcrc32c (shipped with the
+    preinstalled gcloud SDK, SSE4.2, several GB/s), else libext2fs's
+    (~1 GB/s); None means the slow pure-Python loop."""
+    import glob
+    cands = sorted(glob.glob("/usr/lib/google-cloud-sdk/platform/bundledpython*/lib/"
+                             "python3*/site-packages/google_crc32c.libs/libcrc32c*.so*"))
+    for path in cands:
+        try:
+            fn = ctypes.CDLL(path).crc32c_extend
+        except (OSError, AttributeError):
+            continue
+        fn.restype = ctypes.c_uint32
+        fn.argtypes = [ctypes.c_uint32, ctypes.c_char_p, ctypes.c_size_t]
+        if fn(0, b"123456789", 9) == 0xE3069283:
+            return lambda crc, data: fn(crc, data, len(data))
+    for lib in ("libext2fs.so.2", ctypes.util.find_library("ext2fs")):
+        if not lib:
+            continue
+        try:
+            fn = ctypes.CDLL(lib).ext2fs_crc32c_le
+        except (OSError, AttributeError):
+            continue
+        fn.restype = ctypes.c_uint32
+        fn.argtypes = [ctypes.c_uint32, ctypes.c_char_p, ctypes.c_size_t]
+        # ext2fs works on the raw register: pre/post inversion is ours.
+        return lambda crc, data: fn(crc ^ 0xFFFFFFFF, data, len(data)) ^ 0xFFFFFFFF
+    return None
+
+
+_crc_fn = _load_crc32c()
 
 
 def _make_table():
@@ -237,11 +256,10 @@ _TABLE = _make_table()
 
 
 class Crc32c:
-    """Incremental CRC32C (Castagnoli). Uses libext2fs's C routine when
-    present (1+ GB/s); otherwise a slow table loop."""
+    """Incremental CRC32C (Castagnoli) over a C routine when one exists."""
 
     def __init__(self):
-        self.crc = 0xFFFFFFFF
+        self.crc = 0  # the finalized CRC of the bytes so far
 
     def update(self, data):
         if not data:
@@ -249,16 +267,16 @@ class Crc32c:
         if _crc_fn is not None:
             if not isinstance(data, bytes):
                 data = bytes(data)
-            self.crc = _crc_fn(self.crc, data, len(data))
+            self.crc = _crc_fn(self.crc, data)
             return
-        c = self.crc
+        c = self.crc ^ 0xFFFFFFFF
         tab = _TABLE
         for b in data:
             c = tab[(c ^ b) & 0xFF] ^ (c >> 8)
-        self.crc = c
+        self.crc = c ^ 0xFFFFFFFF
 
     def value(self):
-        return self.crc ^ 0xFFFFFFFF
+        return self.crc
 
     def b64(self):
         return base64.b64encode(self.value().to_bytes(4, "big")).decode()

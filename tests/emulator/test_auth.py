@@ -1,0 +1,173 @@
+"""--require-auth, the token endpoint (JWT bearer, refresh token) and the
+metadata server."""
+import base64
+import json
+import os
+import subprocess
+import time
+import urllib.parse
+
+import pytest
+
+
+def b64url(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def make_jwt(key_file, tmp_path, **over):
+    sa = json.load(open(key_file))
+    now = int(time.time())
+    claims = {"iss": sa["client_email"], "aud": sa["token_uri"],
+              "scope": "https://www.googleapis.com/auth/cloud-platform",
+              "iat": now, "exp": now + 3600}
+    claims.update(over)
+    header = {"alg": "RS256", "typ": "JWT", "kid": sa["private_key_id"]}
+    signing_input = b64url(json.dumps(header).encode()) + "." + \
+        b64url(json.dumps(claims).encode())
+    pem = tmp_path / "key.pem"
+    pem.write_text(sa["private_key"])
+    sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", str(pem)],
+                         input=signing_input.encode(), capture_output=True,
+                         check=True).stdout
+    return signing_input + "." + b64url(sig)
+
+
+def token_request(emu, form):
+    return emu.request("POST", "/token", urllib.parse.urlencode(form).encode(),
+                       {"Content-Type": "application/x-www-form-urlencoded"})
+
+
+def jwt_token(emu, tmp_path, **over):
+    st, _, r = token_request(emu, {
+        "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "assertion": make_jwt(emu.key_file, tmp_path, **over)})
+    return st, r
+
+
+def test_key_files(emu):
+    sa = json.load(open(emu.key_file))
+    assert sa["type"] == "service_account" and sa["project_id"] == "test-project"
+    assert sa["token_uri"] == emu.url + "/token"
+    assert sa["private_key"].startswith("-----BEGIN PRIVATE KEY-----")
+    au = json.load(open(os.path.join(emu.data, "authorized-user.json")))
+    assert au["type"] == "authorized_user" and au["refresh_token"]
+
+
+def test_jwt_grant(emu, tmp_path):
+    st, r = jwt_token(emu, tmp_path)
+    assert st == 200, r
+    assert r["token_type"] == "Bearer" and r["expires_in"] == 3600
+    assert r["access_token"]
+    # Google's fixed audience is accepted too
+    st, r = jwt_token(emu, tmp_path, aud="https://oauth2.googleapis.com/token")
+    assert st == 200
+    assert emu.counters()["routes"]["oauth.token"] == 2
+
+
+@pytest.mark.parametrize("over,desc", [
+    ({"aud": "https://elsewhere/token"}, "aud"),
+    ({"iss": "someone@else.iam.gserviceaccount.com"}, "iss"),
+    ({"exp": int(time.time()) - 1000, "iat": int(time.time()) - 2000}, "timeframe"),
+    ({"exp": int(time.time()) + 7200}, "timeframe"),
+])
+def test_jwt_grant_rejects(emu, tmp_path, over, desc):
+    st, r = jwt_token(emu, tmp_path, **over)
+    assert st == 400 and r["error"] == "invalid_grant", r
+    assert desc in r["error_description"]
+
+
+def test_jwt_bad_signature(emu, tmp_path):
+    jwt = make_jwt(emu.key_file, tmp_path)
+    head, claims, sig = jwt.split(".")
+    tampered = head + "." + b64url(b'{"iss":"x"}') + "." + sig
+    st, _, r = token_request(emu, {
+        "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": tampered})
+    assert st == 400 and r["error_description"] == "Invalid JWT Signature."
+
+
+def test_refresh_grant(emu):
+    au = json.load(open(os.path.join(emu.data, "authorized-user.json")))
+    form = {"grant_type": "refresh_token", "client_id": au["client_id"],
+            "client_secret": au["client_secret"], "refresh_token": au["refresh_token"]}
+    st, _, r = token_request(emu, form)
+    assert st == 200 and r["access_token"] and r["token_type"] == "Bearer"
+    form["refresh_token"] = "wrong"
+    st, _, r = token_request(emu, form)
+    assert st == 400 and r["error"] == "invalid_grant"
+
+
+def test_metadata_server(emu):
+    p = "/computeMetadata/v1/instance/service-accounts/default/token"
+    st, h, _ = emu.request("GET", p, raw=True)
+    assert st == 403
+    st, h, r = emu.request("GET", p, headers={"Metadata-Flavor": "Google"})
+    assert st == 200 and h["Metadata-Flavor"] == "Google" and r["access_token"]
+    st, _, b = emu.request("GET", "/computeMetadata/v1/project/project-id",
+                           headers={"Metadata-Flavor": "Google"}, raw=True)
+    assert st == 200 and b == b"test-project"
+    assert emu.counters()["routes"]["metadata.token"] == 1
+
+
+def test_require_auth(emu, tmp_path):
+    emu.config(require_auth=True)
+    emu.request("POST", "/storage/v1/b?project=p", {"name": "bkt"})
+    jobs = emu.jobs_path()
+    st, h, e = emu.request("GET", jobs)
+    assert st == 401 and e["error"]["status"] == "UNAUTHENTICATED"
+    assert "WWW-Authenticate" in h
+    st, _, e = emu.request("GET", "/storage/v1/b/bkt/o")
+    assert st == 401 and e["error"]["errors"][0]["reason"]
+    st, _, e = emu.request("GET", jobs, headers={"Authorization": "Bearer made-up"})
+    assert st == 401
+    st, r = jwt_token(emu, tmp_path)
+    auth = {"Authorization": "Bearer " + r["access_token"]}
+    st, _, _ = emu.request("GET", jobs, headers=auth)
+    assert st == 200
+    st, _, _ = emu.request("POST", "/storage/v1/b?project=p", {"name": "bkt2"}, auth)
+    assert st == 200
+    emu.control("POST", "tokens/expire")
+    st, _, e = emu.request("GET", jobs, headers=auth)
+    assert st == 401
+    # a self-signed JWT (AIP-4111) is accepted as a bearer token
+    sj = make_jwt(emu.key_file, tmp_path, aud="https://aiplatform.googleapis.com/",
+                  scope=None)
+    st, _, _ = emu.request("GET", jobs, headers={"Authorization": "Bearer " + sj})
+    assert st == 200
+
+
+def test_short_token_lifetime_expires(emu, tmp_path):
+    emu.config(require_auth=True, token_lifetime=1)
+    st, r = jwt_token(emu, tmp_path)
+    assert r["expires_in"] == 1
+    auth = {"Authorization": "Bearer " + r["access_token"]}
+    st, _, _ = emu.request("GET", emu.jobs_path(), headers=auth)
+    assert st == 200
+    time.sleep(1.2)
+    st, _, _ = emu.request("GET", emu.jobs_path(), headers=auth)
+    assert st == 401
+
+
+def test_job_runner_works_with_auth(emu):
+    from emuhelp import jsonl, rows
+    emu.make_bucket("bkt")
+    emu.put_object("bkt", "in.jsonl", jsonl(rows(2)))
+    emu.config(require_auth=True, time_scale=0)
+    au = json.load(open(os.path.join(emu.data, "authorized-user.json")))
+    st, _, r = token_request(emu, {
+        "grant_type": "refresh_token", "client_id": au["client_id"],
+        "client_secret": au["client_secret"], "refresh_token": au["refresh_token"]})
+    auth = {"Authorization": "Bearer " + r["access_token"]}
+    body = {"displayName": "a", "model": "publishers/google/models/gemini-2.5-flash",
+            "inputConfig": {"instancesFormat": "jsonl",
+                            "gcsSource": {"uris": ["gs://bkt/in.jsonl"]}},
+            "outputConfig": {"predictionsFormat": "jsonl",
+                             "gcsDestination": {"outputUriPrefix": "gs://bkt/o"}}}
+    st, _, j = emu.request("POST", emu.jobs_path(), body, auth)
+    assert st == 200
+    deadline = time.time() + 10
+    while True:
+        st, _, g = emu.request("GET", "/v1/" + j["name"], headers=auth)
+        if g["state"] == "JOB_STATE_SUCCEEDED":
+            break
+        assert time.time() < deadline, g
+        time.sleep(0.05)
