@@ -92,12 +92,21 @@ static int valid_token(const char *s)
 	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-_") == n;
 }
 
+/* Job ids are decimal int64s; checking keeps "..", "/" and friends out of
+ * URLs (curl would resolve dot segments to another resource). */
+static int valid_id(const char *id)
+{
+	size_t n = id ? strlen(id) : 0;
+
+	return n > 0 && n <= 20 && strspn(id, "0123456789") == n;
+}
+
 static char *job_url(const struct bf_vertex *v, const char *id,
 		     const char *suffix)
 {
 	char *enc, *url;
 
-	if (!id || !*id)
+	if (!valid_id(id))
 		return NULL;
 	enc = bf_url_encode(id);
 	if (!enc)
@@ -232,8 +241,9 @@ int bf_vertex_get(struct bf_vertex *v, const char *id, struct bf_job *out,
 	if (!e)
 		e = &local_err;
 	*out = (struct bf_job){0};
-	if (!id || !*id)
-		return bf_err_set(e, EINVAL, "empty job id");
+	if (!valid_id(id))
+		return bf_err_set(e, EINVAL,
+				  "job id must be 1-20 decimal digits");
 	url = job_url(v, id, NULL);
 	if (!url)
 		return bf_err_set(e, ENOMEM, "out of memory");
@@ -658,8 +668,9 @@ int bf_vertex_cancel(struct bf_vertex *v, const char *id, struct bf_err *e)
 
 	if (!e)
 		e = &local_err;
-	if (!id || !*id)
-		return bf_err_set(e, EINVAL, "empty job id");
+	if (!valid_id(id))
+		return bf_err_set(e, EINVAL,
+				  "job id must be 1-20 decimal digits");
 	url = job_url(v, id, ":cancel");
 	if (!url)
 		return bf_err_set(e, ENOMEM, "out of memory");
@@ -753,8 +764,9 @@ int bf_vertex_delete(struct bf_vertex *v, const char *id, struct bf_err *e)
 
 	if (!e)
 		e = &local_err;
-	if (!id || !*id)
-		return bf_err_set(e, EINVAL, "empty job id");
+	if (!valid_id(id))
+		return bf_err_set(e, EINVAL,
+				  "job id must be 1-20 decimal digits");
 	url = job_url(v, id, NULL);
 	if (!url)
 		return bf_err_set(e, ENOMEM, "out of memory");

@@ -162,6 +162,10 @@ def test_create_replaces_token_label_and_global(emu, cli):
             opts=exe_opts)
     assert r["rc"] == 0, r
     assert "/locations/global/" in r["job"]["name"]
+    # v1beta1 serves the same jobs
+    g = cli("get", r["job"]["id"], opts=["--location", "global",
+                                         "--api-version", "v1beta1"])
+    assert g["rc"] == 0 and g["job"]["id"] == r["job"]["id"], g
 
 
 def test_list_pages(emu, cli):
@@ -238,6 +242,13 @@ def test_get_missing_is_enoent_with_message(emu, cli):
     for cmd in ("cancel", "delete"):
         r = cli(cmd, "1234567890")
         assert r["errno_name"] == "ENOENT", (cmd, r)
+    # ids that are not job ids never reach the server
+    before = emu.counters()["total"]
+    for bad in ("..", "12/34", "abc", "1" * 21, "%2e"):
+        for cmd in ("get", "cancel", "delete"):
+            r = cli(cmd, bad)
+            assert r["errno_name"] == "EINVAL", (cmd, bad, r)
+    assert emu.counters()["total"] == before
 
 
 def test_create_bad_requests(emu, cli):

@@ -395,7 +395,7 @@ static void test_deep_and_big(void)
 	size_t big = 2 * 1024 * 1024;
 
 	s = xmalloc(big + 1);
-	int h = sprintf(s, "{\"name\": \"" NAME "6\", \"pad\": \"");
+	int h = snprintf(s, big + 1, "{\"name\": \"" NAME "6\", \"pad\": \"");
 	memset(s + h, 'a', big - h - 2);
 	memcpy(s + big - 2, "\"}", 3);
 	CHECK_INT(strlen(s), big);
@@ -407,7 +407,7 @@ static void test_deep_and_big(void)
 	/* just under 1 MiB: kept whole */
 	big = 1024 * 1024;
 	s = xmalloc(big + 1);
-	h = sprintf(s, "{\"name\": \"" NAME "6\", \"pad\": \"");
+	h = snprintf(s, big + 1, "{\"name\": \"" NAME "6\", \"pad\": \"");
 	memset(s + h, 'a', big - h - 2);
 	memcpy(s + big - 2, "\"}", 3);
 	CHECK_INT(parse(s, &j, &e), 0);
@@ -417,10 +417,10 @@ static void test_deep_and_big(void)
 
 	/* huge string values and many unknown keys */
 	s = xmalloc(600000);
-	h = sprintf(s, "{\"name\": \"" NAME "6\"");
+	h = snprintf(s, 600000, "{\"name\": \"" NAME "6\"");
 	for (int i = 0; i < 20000; i++)
-		h += sprintf(s + h, ", \"k%d\": %d", i, i);
-	sprintf(s + h, ", \"displayName\": \"d\"}");
+		h += snprintf(s + h, 600000 - h, ", \"k%d\": %d", i, i);
+	snprintf(s + h, 600000 - h, ", \"displayName\": \"d\"}");
 	CHECK_INT(parse(s, &j, &e), 0);
 	CHECK_STR(j.display_name, "d");
 	bf_job_free(&j);
