@@ -20,6 +20,7 @@ struct bf_gcs_opts {
 	const char *endpoint;
 	size_t resumable_threshold; /* 8 MiB */
 	size_t chunk_size;	    /* resumable chunk: 8 MiB (multiple of 256 KiB) */
+	unsigned list_page_size;    /* maxResults per list page: 0 = 1000 */
 };
 struct bf_gcs *bf_gcs_new(const struct bf_gcs_opts *o, struct bf_http *http);
 void bf_gcs_free(struct bf_gcs *g);
@@ -70,5 +71,25 @@ int bf_gcs_upload(struct bf_gcs *g, const char *bucket, const char *name,
 
 int bf_gcs_delete(struct bf_gcs *g, const char *bucket, const char *name,
 		  struct bf_err *e);
+
+/* bf_gcs_read that reports progress: after each piece of body lands in buf,
+ * progress(ud, got) runs with got = bytes valid from buf[0] (it only
+ * grows, also across resumed attempts). A nonzero return stops the read
+ * with -ECANCELED. progress may be NULL. */
+typedef int (*bf_gcs_progress_fn)(void *ud, size_t got);
+ssize_t bf_gcs_read_ex(struct bf_gcs *g, const char *bucket, const char *name,
+		       int64_t gen, uint64_t off, char *buf, size_t len,
+		       bf_gcs_progress_fn progress, void *ud,
+		       struct bf_err *e);
+
+/* Pure parsers (exposed for tests).
+ * "bytes START-END/TOTAL" (TOTAL may be "*": *total = UINT64_MAX) -> 0;
+ * "bytes * /TOTAL" (unsatisfied, no space) -> 1 with *start = *end =
+ * UINT64_MAX; anything else -> -EINVAL. */
+int bf_parse_content_range(const char *s, uint64_t *start, uint64_t *end,
+			   uint64_t *total);
+/* Resumable-upload 308 "Range: bytes=0-N" -> *persisted = N + 1; an empty
+ * or absent value -> 0. -EINVAL when malformed or not starting at 0. */
+int bf_parse_upload_range(const char *s, uint64_t *persisted);
 
 #endif

@@ -33,4 +33,33 @@ ssize_t bf_reader_read(struct bf_reader *r, char *buf, size_t len,
 void bf_reader_update(struct bf_reader *r, int64_t generation, uint64_t size);
 void bf_reader_close(struct bf_reader *r);
 
+/* The sequential detector, pure (exposed for tests). A read continues the
+ * stream when it starts no more than BF_SEQ_BACK before the furthest byte
+ * read so far (kernel readahead arrives slightly out of order) and no more
+ * than max_window past it; the first read counts when it starts within the
+ * first window. The window starts at min_window and doubles each time one
+ * is taken, up to max_window; a seek resets it. */
+#define BF_SEQ_BACK (1u << 20)
+struct bf_seq {
+	uint64_t next;	   /* furthest byte read + 1 */
+	unsigned streak;   /* sequential reads in a row */
+	int started;
+	size_t window, min_window, max_window;
+};
+void bf_seq_init(struct bf_seq *s, size_t min_window, size_t max_window);
+/* Records a read; returns 1 when it is sequential. */
+int bf_seq_access(struct bf_seq *s, uint64_t off, size_t len);
+/* The size of the next window to fetch; doubles the one after. */
+size_t bf_seq_take_window(struct bf_seq *s);
+
+/* Pool statistics (for tests and benchmarks). */
+struct bf_reader_stats {
+	uint64_t window_fetches;   /* block fills (demand + prefetch) */
+	uint64_t prefetches;	   /* of which run by the worker threads */
+	uint64_t direct_reads;	   /* exact-size reads without buffering */
+	uint64_t buffered_bytes;   /* bytes served from blocks */
+	uint64_t budget_denied;	   /* block growth refused by max_bytes */
+};
+void bf_reader_pool_stats(struct bf_reader_pool *p, struct bf_reader_stats *s);
+
 #endif

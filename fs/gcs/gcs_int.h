@@ -1,0 +1,28 @@
+/* gcs_int.h - what gcs.c, upload.c and reader.c share inside fs/gcs. */
+#ifndef BATCHFS_GCS_INT_H
+#define BATCHFS_GCS_INT_H
+
+#include <cjson/cJSON.h>
+
+#include "batchfs/gcs.h"
+
+struct bf_gcs {
+	struct bf_http *http;
+	char *base;   /* "http://host:port", no trailing slash */
+	char *api;    /* base + "/storage/v1" */
+	char *upload; /* base + "/upload/storage/v1" */
+	size_t resumable_threshold;
+	size_t chunk_size; /* multiple of 256 KiB */
+	unsigned page_size;
+};
+
+/* ROOT/b/BUCKET/o/NAME with both parts encoded as one path segment; name
+ * NULL gives ROOT/b/BUCKET/o. Caller frees; NULL on ENOMEM. */
+char *bf_gcs__object_url(const char *root, const char *bucket,
+			 const char *name);
+
+/* Fills out from one Object resource; -EIO when it is not usable. */
+int bf_gcs__object_from_json(const cJSON *j, struct bf_gcs_object *out,
+			     struct bf_err *e);
+
+#endif

@@ -1,0 +1,322 @@
+/* gcs_cli.c - integration driver for fs/gcs, used by tests/core/test_gcs.py
+ * and scripts/bench-range (not a meson test).
+ *
+ *   gcs_cli [--endpoint URL] [--threshold N] [--chunk N] [--page-size N]
+ *           [--pool BYTES] [--window BYTES] [--gen G] [--bs N] [--stats]
+ *           [--attempts N] [--budget-ms N]
+ *     list B PREFIX [DELIM]   one JSON line per item / prefix
+ *     stat B NAME             the object as JSON
+ *     read B NAME OFF LEN     raw bytes to stdout (one bf_gcs_read)
+ *     cat B NAME              whole object through bf_reader to stdout
+ *     pread B NAME SPEC...    reads through one bf_reader, SPEC = OFF:LEN;
+ *                             raw bytes of each to stdout, in order
+ *     upload B NAME FILE      upload from FILE (fd), prints the object
+ *     rm B NAME
+ * Errors: {"error": {"errno": N, "name": "...", "http": S, "msg": "..."}}
+ * on stderr, exit 1. --stats prints reader pool stats as JSON to stderr.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "batchfs/gcs.h"
+#include "batchfs/http.h"
+#include "batchfs/log.h"
+#include "batchfs/reader.h"
+
+static const char *errname(int err)
+{
+	switch (err) {
+	case ENOENT: return "ENOENT";
+	case EIO: return "EIO";
+	case ESTALE: return "ESTALE";
+	case EACCES: return "EACCES";
+	case EINVAL: return "EINVAL";
+	case ETIMEDOUT: return "ETIMEDOUT";
+	case EAGAIN: return "EAGAIN";
+	case EEXIST: return "EEXIST";
+	case ERANGE: return "ERANGE";
+	case EINTR: return "EINTR";
+	case ENOMEM: return "ENOMEM";
+	case ECANCELED: return "ECANCELED";
+	default: return "OTHER";
+	}
+}
+
+static int fail(int rc, const struct bf_err *e)
+{
+	cJSON *j = cJSON_CreateObject(), *o = cJSON_AddObjectToObject(j, "error");
+	char *s;
+	int err = rc < 0 ? -rc : rc;
+
+	cJSON_AddNumberToObject(o, "errno", err);
+	cJSON_AddStringToObject(o, "name", errname(err));
+	cJSON_AddNumberToObject(o, "http", e ? (double)e->http_status : 0);
+	cJSON_AddStringToObject(o, "msg", e ? e->msg : "");
+	s = cJSON_PrintUnformatted(j);
+	fprintf(stderr, "%s\n", s);
+	free(s);
+	cJSON_Delete(j);
+	return 1;
+}
+
+static cJSON *obj_json(const struct bf_gcs_object *o)
+{
+	cJSON *j = cJSON_CreateObject();
+	char num[32];
+
+	cJSON_AddStringToObject(j, "name", o->name);
+	snprintf(num, sizeof(num), "%" PRIu64, o->size);
+	cJSON_AddStringToObject(j, "size", num);
+	snprintf(num, sizeof(num), "%" PRId64, o->generation);
+	cJSON_AddStringToObject(j, "generation", num);
+	snprintf(num, sizeof(num), "%" PRId64, o->metageneration);
+	cJSON_AddStringToObject(j, "metageneration", num);
+	cJSON_AddNumberToObject(j, "updated_us", (double)o->updated_us);
+	if (o->content_type)
+		cJSON_AddStringToObject(j, "contentType", o->content_type);
+	if (o->md5)
+		cJSON_AddStringToObject(j, "md5Hash", o->md5);
+	if (o->crc32c)
+		cJSON_AddStringToObject(j, "crc32c", o->crc32c);
+	return j;
+}
+
+static void print_json(cJSON *j)
+{
+	char *s = cJSON_PrintUnformatted(j);
+
+	printf("%s\n", s);
+	free(s);
+	cJSON_Delete(j);
+}
+
+static int on_item(void *ud, const struct bf_gcs_object *o)
+{
+	cJSON *j = cJSON_CreateObject();
+
+	(void)ud;
+	cJSON_AddItemToObject(j, "item", obj_json(o));
+	print_json(j);
+	return 0;
+}
+
+static int on_prefix(void *ud, const char *p)
+{
+	cJSON *j = cJSON_CreateObject();
+
+	(void)ud;
+	cJSON_AddStringToObject(j, "prefix", p);
+	print_json(j);
+	return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t k = write(fd, p, n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -errno;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static void print_stats(struct bf_reader_pool *p)
+{
+	struct bf_reader_stats s;
+
+	bf_reader_pool_stats(p, &s);
+	fprintf(stderr,
+		"{\"stats\":{\"window_fetches\":%" PRIu64 ",\"prefetches\":%" PRIu64
+		",\"direct_reads\":%" PRIu64 ",\"buffered_bytes\":%" PRIu64
+		",\"budget_denied\":%" PRIu64 ",\"pool_used\":%zu}}\n",
+		s.window_fetches, s.prefetches, s.direct_reads,
+		s.buffered_bytes, s.budget_denied, bf_reader_pool_used(p));
+}
+
+int main(int argc, char **argv)
+{
+	struct bf_gcs_opts go = { 0 };
+	struct bf_http_opts ho;
+	struct bf_http *h;
+	struct bf_gcs *g;
+	struct bf_err e = { 0 };
+	size_t pool_bytes = 64u << 20, window = 0, bs = 1u << 20;
+	int64_t gen = -1;
+	int stats = 0, i, rc = 0;
+	const char *cmd;
+
+	bf_log_init(1, getenv("GCS_CLI_DEBUG") ? BF_LOG_DEBUG : BF_LOG_WARN);
+	bf_http_opts_default(&ho);
+	go.endpoint = getenv("STORAGE_EMULATOR_HOST");
+	for (i = 1; i < argc && !strncmp(argv[i], "--", 2); i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(a, "--stats")) {
+			stats = 1;
+			continue;
+		}
+		if (!v)
+			return fail(-EINVAL, NULL);
+		i++;
+		if (!strcmp(a, "--endpoint"))
+			go.endpoint = v;
+		else if (!strcmp(a, "--threshold"))
+			go.resumable_threshold = strtoull(v, NULL, 0);
+		else if (!strcmp(a, "--chunk"))
+			go.chunk_size = strtoull(v, NULL, 0);
+		else if (!strcmp(a, "--page-size"))
+			go.list_page_size = (unsigned)strtoul(v, NULL, 0);
+		else if (!strcmp(a, "--pool"))
+			pool_bytes = strtoull(v, NULL, 0);
+		else if (!strcmp(a, "--window"))
+			window = strtoull(v, NULL, 0);
+		else if (!strcmp(a, "--gen"))
+			gen = strtoll(v, NULL, 0);
+		else if (!strcmp(a, "--bs"))
+			bs = strtoull(v, NULL, 0);
+		else if (!strcmp(a, "--attempts"))
+			ho.max_attempts = atoi(v);
+		else if (!strcmp(a, "--budget-ms"))
+			ho.op_budget_ms = atol(v);
+		else
+			return fail(-EINVAL, NULL);
+	}
+	if (i + 2 > argc) {
+		fprintf(stderr, "usage: gcs_cli [opts] list|stat|read|cat|pread|upload|rm B ...\n");
+		return 2;
+	}
+	cmd = argv[i];
+	const char *bucket = argv[i + 1];
+	char **rest = argv + i + 2;
+	int nrest = argc - i - 2;
+
+	h = bf_http_new(&ho);
+	g = h ? bf_gcs_new(&go, h) : NULL;
+	if (!g)
+		return fail(-ENOMEM, NULL);
+
+	if (!strcmp(cmd, "list")) {
+		rc = bf_gcs_list(g, bucket, nrest > 0 ? rest[0] : "",
+				 nrest > 1 ? rest[1] : NULL, on_item, on_prefix,
+				 NULL, &e);
+	} else if (!strcmp(cmd, "stat") && nrest == 1) {
+		struct bf_gcs_object o;
+
+		rc = bf_gcs_stat(g, bucket, rest[0], &o, &e);
+		if (rc == 0) {
+			print_json(obj_json(&o));
+			bf_gcs_object_free(&o);
+		}
+	} else if (!strcmp(cmd, "read") && nrest == 3) {
+		uint64_t off = strtoull(rest[1], NULL, 0);
+		size_t len = strtoull(rest[2], NULL, 0);
+		char *buf = malloc(len ? len : 1);
+		ssize_t n = bf_gcs_read(g, bucket, rest[0], gen > 0 ? gen : 0,
+					off, buf, len, &e);
+
+		if (n >= 0)
+			rc = write_all(1, buf, (size_t)n);
+		else
+			rc = (int)n;
+		free(buf);
+	} else if ((!strcmp(cmd, "cat") && nrest == 1) ||
+		   (!strcmp(cmd, "pread") && nrest >= 1)) {
+		struct bf_gcs_object o = { 0 };
+		struct bf_reader_pool *p;
+		struct bf_reader *r;
+		char *buf;
+
+		/* Pin the generation we stat, as the daemon does. */
+		rc = bf_gcs_stat(g, bucket, rest[0], &o, &e);
+		if (rc)
+			goto done;
+		if (gen > 0)
+			o.generation = gen;
+		p = bf_reader_pool_new(pool_bytes, window);
+		r = bf_reader_open(p, g, bucket, rest[0], o.generation, o.size);
+		if (!strcmp(cmd, "cat")) {
+			uint64_t off = 0;
+
+			buf = malloc(bs);
+			for (;;) {
+				ssize_t n = bf_reader_read(r, buf, bs, off, &e);
+
+				if (n < 0) {
+					rc = (int)n;
+					break;
+				}
+				if (n == 0)
+					break;
+				rc = write_all(1, buf, (size_t)n);
+				if (rc)
+					break;
+				off += (uint64_t)n;
+			}
+			free(buf);
+		} else {
+			for (int k = 1; k < nrest && !rc; k++) {
+				uint64_t off = strtoull(rest[k], NULL, 0);
+				char *colon = strchr(rest[k], ':');
+				size_t len = colon ? strtoull(colon + 1, NULL, 0) : 0;
+				ssize_t n;
+
+				buf = malloc(len ? len : 1);
+				n = bf_reader_read(r, buf, len, off, &e);
+				if (n < 0)
+					rc = (int)n;
+				else
+					rc = write_all(1, buf, (size_t)n);
+				free(buf);
+			}
+		}
+		bf_reader_close(r);
+		if (stats)
+			print_stats(p);
+		bf_reader_pool_free(p);
+		bf_gcs_object_free(&o);
+	} else if (!strcmp(cmd, "upload") && nrest == 2) {
+		struct bf_gcs_object o;
+		struct stat st;
+		int fd = open(rest[1], O_RDONLY);
+
+		if (fd < 0 || fstat(fd, &st)) {
+			rc = bf_err_set(&e, errno, "%s: %s", rest[1], strerror(errno));
+		} else {
+			rc = bf_gcs_upload(g, bucket, rest[0], NULL, NULL, fd,
+					   (uint64_t)st.st_size, gen >= 0 ? gen : -1,
+					   &o, &e);
+			if (rc == 0) {
+				print_json(obj_json(&o));
+				bf_gcs_object_free(&o);
+			}
+		}
+		if (fd >= 0)
+			close(fd);
+	} else if (!strcmp(cmd, "rm") && nrest == 1) {
+		rc = bf_gcs_delete(g, bucket, rest[0], &e);
+	} else {
+		fprintf(stderr, "gcs_cli: bad command\n");
+		rc = -EINVAL;
+		bf_err_set(&e, EINVAL, "bad command or arguments");
+	}
+done:
+	bf_gcs_free(g);
+	bf_http_free(h);
+	fflush(stdout);
+	if (rc)
+		return fail(rc, &e);
+	return 0;
+}
