@@ -143,7 +143,20 @@ int bf_request_prepare(const char *text, size_t len, const char *name,
 		return bf_err_set(e, EINVAL, "request.json contains a NUL byte");
 	/* return_parse_end is where cJSON_GetErrorPtr would point, without
 	 * cJSON's global (not thread-safe) error pointer. */
-	root = cJSON_ParseWithLengthOpts(text, len, &end, 1);
+	root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	if (root && end) {
+		/* Only whitespace may follow the value. */
+		const char *p = end;
+
+		while (p < text + len &&
+		       (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+			p++;
+		if (p < text + len) {
+			cJSON_Delete(root);
+			root = NULL;
+			end = p;
+		}
+	}
 	if (!root) {
 		size_t pos = end && end >= text ? (size_t)(end - text) : 0;
 		int line, col;
