@@ -71,9 +71,14 @@ def emu_token(emu, node_modules):
 
 @pytest.fixture
 def require_auth(emu):
-    """Every API call needs an emulator-issued token while this is active."""
-    emu.config(require_auth=True)
+    """require_auth(True/False) switches the emulator's auth mode, in which
+    every API call needs an emulator-issued token; it is off again after
+    the test."""
+
+    def switch(on=True):
+        emu.config(require_auth=bool(on))
+
     try:
-        yield emu
+        yield switch
     finally:
         emu.config(require_auth=False)

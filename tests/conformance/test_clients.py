@@ -45,6 +45,7 @@ def test_genai_batches(emu, node_run, emu_token, require_auth, api_version):
     emu.make_bucket("conf-in")
     emu.make_bucket("conf-out")
     emu.put_object("conf-in", "in/input.jsonl", rows(3), "application/jsonl")
+    require_auth(True)
     # The emulator really is enforcing auth for what follows.
     status, _, _ = emu.request(
         "GET", "/v1/projects/test-project/locations/us-central1/batchPredictionJobs")
@@ -58,7 +59,7 @@ def test_genai_batches(emu, node_run, emu_token, require_auth, api_version):
     assert steps["list"]["pages"] >= 2
     assert steps["wait"]["states"][-1] == "JOB_STATE_SUCCEEDED"
 
-    emu.config(require_auth=False)
+    require_auth(False)
     counters = emu.counters()
     assert counters["jobs_created"] == 3, counters
     assert counters["routes"].get("vertex.list", 0) >= 4, counters
@@ -70,6 +71,7 @@ def test_genai_batches(emu, node_run, emu_token, require_auth, api_version):
 
 def test_genai_rejects_foreign_token(emu, node_run, require_auth):
     emu.make_bucket("conf-in")
+    require_auth(True)
     out = node_run("genai_batches.mjs", {
         "EMU_URL": emu.url, "EMU_TOKEN": "ya29.not-issued-by-the-emulator",
         "SRC": "gs://conf-in/x.jsonl", "DEST": "gs://conf-in/out",
@@ -91,6 +93,7 @@ def test_storage_anonymous(emu, node_run):
 
 
 def test_storage_with_emulator_token(emu, node_run, emu_token, require_auth):
+    require_auth(True)
     node_run("storage.mjs", {
         "STORAGE_EMULATOR_HOST": emu.url, "BUCKET": "conf-storage-auth",
         "STORAGE_AUTH": "1", "EMU_TOKEN": emu_token})
@@ -130,9 +133,8 @@ def gcloud(env, *args, stdin=None):
 
 @pytest.mark.skipif(GCLOUD is None, reason="gcloud is not installed")
 def test_gcloud_storage(emu, emu_token, require_auth, tmp_path):
-    emu.config(require_auth=False)
     emu.make_bucket("conf-gcloud")
-    emu.config(require_auth=True)
+    require_auth(True)
     env = gcloud_env(emu, tmp_path, emu_token)
     small = os.urandom(1000)
     big = os.urandom(9 * 1024 * 1024 + 4321)  # above the 8 MiB resumable threshold
@@ -150,7 +152,7 @@ def test_gcloud_storage(emu, emu_token, require_auth, tmp_path):
     assert gcloud(env, "cat", "gs://conf-gcloud/up/small.bin") == small
     gcloud(env, "rm", "gs://conf-gcloud/up/small.bin")
 
-    emu.config(require_auth=False)
+    require_auth(False)
     assert emu.list_objects("conf-gcloud") == ["up/big.bin"]
     assert hashlib.md5(emu.get_object("conf-gcloud", "up/big.bin")).digest() == \
         hashlib.md5(big).digest()
@@ -223,10 +225,9 @@ def test_rclone(emu, tmp_path):
 
 @pytest.mark.skipif(RCLONE is None, reason="rclone is not installed (scripts/install-deps)")
 def test_rclone_with_token(emu, emu_token, require_auth, tmp_path):
-    emu.config(require_auth=False)
     emu.make_bucket("conf-rclone")
     emu.put_object("conf-rclone", "x/y.txt", b"hello token\n", "text/plain")
-    emu.config(require_auth=True)
+    require_auth(True)
     env = rclone_env(emu, tmp_path, emu_token)
     assert rclone(env, "cat", "emu:conf-rclone/x/y.txt") == b"hello token\n"
     assert rclone(env, "ls", "emu:conf-rclone").decode().split() == ["12", "x/y.txt"]

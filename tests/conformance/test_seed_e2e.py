@@ -46,12 +46,11 @@ def test_seed_example_end_to_end(emu, node_run, emu_token, require_auth):
     good, source = seed_input_row()
     assert json.loads(good) == json.loads(EMBEDDED_GOOD), (
         "the seed example changed; update EMBEDDED_GOOD (%s)" % source)
-    emu.config(require_auth=False)
     emu.make_bucket("seed-in")
     emu.make_bucket("seed-out")
     emu.put_object("seed-in", "batch/input.jsonl",
                    (good + "\n" + TESTER_ROW + "\n").encode(), "application/jsonl")
-    emu.config(require_auth=True)
+    require_auth(True)
 
     out = node_run("genai_batches.mjs", {
         "EMU_URL": emu.url, "EMU_TOKEN": emu_token, "API_VERSION": "v1",
@@ -71,7 +70,7 @@ def test_seed_example_end_to_end(emu, node_run, emu_token, require_auth):
     assert m, out_dir
     assert m.group(1) == job["createTime"], (out_dir, job["createTime"])
 
-    emu.config(require_auth=False)
+    require_auth(False)
     names = emu.list_objects("seed-out", "results/")
     assert "results/prediction-model-%s/predictions.jsonl" % m.group(1) in names, names
     data = emu.get_object("seed-out", "results/prediction-model-%s/predictions.jsonl"
@@ -99,6 +98,12 @@ def test_seed_example_end_to_end(emu, node_run, emu_token, require_auth):
                ("promptTokenCount", "candidatesTokenCount", "totalTokenCount")), usage
     assert usage["totalTokenCount"] == usage["promptTokenCount"] + usage["candidatesTokenCount"]
     assert resp["modelVersion"].startswith("gemini-2.0-flash-001"), resp
+
+    # The emulator's model is a pure function of the request: predict the row.
+    from gcemu import model
+    want_status, want_resp = model.predict(json.loads(good)["request"], "gemini-2.0-flash-001")
+    assert want_status == "" and resp == want_resp, (resp, want_resp)
+    assert model.predict(json.loads(TESTER_ROW)["request"])[0] == BAD_STATUS
 
     bad = by_role["tester"]
     assert bad["status"] == BAD_STATUS, bad["status"]
