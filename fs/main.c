@@ -177,7 +177,8 @@ int main(int argc, char *argv[])
 			goto out_session;
 		fuse_loop_cfg_set_clone_fd(lc, fo.clone_fd);
 		fuse_loop_cfg_set_idle_threads(lc, fo.max_idle_threads);
-		fuse_loop_cfg_set_max_threads(lc, fo.max_threads);
+		if (fo.max_threads && fo.max_threads <= 100000)
+			fuse_loop_cfg_set_max_threads(lc, fo.max_threads);
 		ret = fuse_session_loop_mt(se, lc);
 	}
 	ret = ret ? 1 : 0;
