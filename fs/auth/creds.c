@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -122,6 +123,23 @@ static const char *jstr(const cJSON *o, const char *key)
 	return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
 }
 
+/* Credentials go to the token endpoint: https, or plain http only to this
+ * machine (emulators). Anything else (file://, a typo) is refused. */
+static int token_uri_ok(const char *u)
+{
+	static const char *const local[] = {
+		"http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:",
+		"http://localhost/", "http://[::1]:",	  "http://[::1]/"};
+	size_t i;
+
+	if (strncasecmp(u, "https://", 8) == 0 && u[8])
+		return 1;
+	for (i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+		if (strncasecmp(u, local[i], strlen(local[i])) == 0)
+			return 1;
+	return 0;
+}
+
 static int missing_field(struct bf_err *e, const char *what, const char *path,
 			 const char *origin, const char *field, const char *fix)
 {
@@ -149,6 +167,11 @@ static int load_service_account(struct bf_auth *a, const cJSON *j,
 	if (!uri)
 		return missing_field(e, "service account key", path, origin,
 				     "token_uri", fix);
+	if (!token_uri_ok(uri))
+		return bf_err_set(e, EACCES,
+				  "service account key %s (from %s) has a "
+				  "token_uri that is not https (%.80s); %s",
+				  path, origin, uri, fix);
 	bf_err_clear(&ke);
 	a->pkey = bf_rsa_key_load(pem, &ke);
 	if (!a->pkey)
@@ -176,6 +199,8 @@ static int load_authorized_user(struct bf_auth *a, const cJSON *j,
 	const char *id = jstr(j, "client_id");
 	const char *secret = jstr(j, "client_secret");
 	const char *refresh = jstr(j, "refresh_token");
+	const char *uri = o->token_uri && *o->token_uri ? o->token_uri
+							: BF_GOOGLE_TOKEN_URI;
 
 	if (!id)
 		return missing_field(e, "authorized user file", path, origin,
@@ -192,9 +217,13 @@ static int load_authorized_user(struct bf_auth *a, const cJSON *j,
 	a->refresh_token = strdup(refresh);
 	/* Google's libraries always use the fixed endpoint for user
 	 * credentials; only an explicit option (tests) redirects it. */
-	a->token_uri =
-		strdup(o->token_uri && *o->token_uri ? o->token_uri
-						     : BF_GOOGLE_TOKEN_URI);
+	if (!token_uri_ok(uri))
+		return bf_err_set(
+			e, EACCES,
+			"token endpoint %.80s for %s (from %s) is not "
+			"https; use an https URL",
+			uri, path, origin);
+	a->token_uri = strdup(uri);
 	a->project = xstrdup(jstr(j, "project_id"));
 	if (!a->client_id || !a->client_secret || !a->refresh_token ||
 	    !a->token_uri)

@@ -90,12 +90,12 @@ static void write_sa(const char *path, const char *pem, const char *type,
 	char *text = xmalloc(n);
 
 	snprintf(text, n,
-		"{\"type\": \"%s\", \"project_id\": \"test-project\", "
-		"\"private_key_id\": \"kid-1\", \"private_key\": \"%s\", "
-		"%s%s%s"
-		"\"token_uri\": \"http://127.0.0.1:1/token\"}",
-		type, k, email ? "\"client_email\": \"" : "",
-		email ? email : "", email ? "\", " : "");
+		 "{\"type\": \"%s\", \"project_id\": \"test-project\", "
+		 "\"private_key_id\": \"kid-1\", \"private_key\": \"%s\", "
+		 "%s%s%s"
+		 "\"token_uri\": \"http://127.0.0.1:1/token\"}",
+		 type, k, email ? "\"client_email\": \"" : "",
+		 email ? email : "", email ? "\", " : "");
 	write_file(path, text, mode);
 	free(text);
 	free(k);
@@ -375,6 +375,28 @@ static void test_cred_files(void)
 		   0600);
 	o.credentials_file = tpath("numemail.json");
 	expect_eacces(&o, "client_email", NULL, __LINE__);
+
+	/* Credentials only go over https, or http to this machine. */
+	k = xmalloc(strlen(test_pem) * 2 + 1024);
+	{
+		char *esc = json_escape(test_pem);
+
+		sprintf(k,
+			"{\"type\": \"service_account\", \"client_email\": "
+			"\"a@b\", \"private_key\": \"%s\", \"token_uri\": "
+			"\"http://oauth2.example.com/token\"}",
+			esc);
+		free(esc);
+	}
+	write_file(tpath("plain.json"), k, 0600);
+	free(k);
+	o.credentials_file = tpath("plain.json");
+	expect_eacces(&o, "not https", "plain.json", __LINE__);
+	write_file(tpath("au.json"), au_json, 0600);
+	o.credentials_file = tpath("au.json");
+	o.token_uri = "file:///etc/passwd";
+	expect_eacces(&o, "not https", "au.json", __LINE__);
+	o.token_uri = NULL;
 
 	/* Group/world readable: refused with the fix, unless allowed. */
 	write_sa(tpath("open.json"), test_pem, "service_account",
