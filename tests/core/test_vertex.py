@@ -405,11 +405,11 @@ def test_create_429_retry_after(emu, cli):
     assert r["wall"] < 30
 
 
-@pytest.mark.parametrize("kind", ["reset", "truncate", "stall_body"])
+@pytest.mark.parametrize("kind", ["reset", "truncate", "stall_body", "slow"])
 def test_create_transport_faults(emu, cli, kind):
     setup_input(emu)
     emu.fault(method="POST", path=r"batchPredictionJobs$", kind=kind,
-              after_bytes=10, seconds=6)
+              after_bytes=10, seconds=6, bytes_per_second=100)
     r = cli("create", body_file(cli), "tok-" + kind.replace("_", "-"),
             opts=["--timeout-ms", "2000"])
     only_job(emu, r)
@@ -532,3 +532,38 @@ def test_delete_operation_polling(emu, cli):
     r = cli("delete", d)
     assert r["errno_name"] == "EIO" and "vanished" in r["message"], r
     assert r["wall"] < 30
+
+
+def test_create_2xx_garbage_reply(emu, cli):
+    """A 2xx whose body is not a job: look it up, never trust it, never
+    make a second job."""
+    setup_input(emu)
+    f = emu.fault(method="POST", path=r"batchPredictionJobs$", kind="status",
+                  status=200, body="<html>proxy page</html>")
+    r = cli("create", body_file(cli), "tok-garbage")
+    only_job(emu, r)
+    assert hits(emu, f) == 1
+
+
+def test_create_big_body_refused_locally(emu, cli):
+    body = job_body(displayName="x" * (1100 * 1024))
+    r = cli("create", body_file(cli, body), "tok-big")
+    assert r["errno_name"] == "EFBIG", r
+    assert emu.counters()["total"] == 0
+
+
+def test_create_interrupted(emu, cli):
+    """An interrupted create returns EINTR at once and says the job may
+    exist; find-by-token then gives the one job it made."""
+    setup_input(emu)
+    emu.fault(method="POST", path=r"batchPredictionJobs$", kind="stall",
+              seconds=3)
+    r = cli("create", body_file(cli), "tok-intr",
+            opts=["--interrupt-after-ms", "800"])
+    assert r["errno_name"] == "EINTR", r
+    assert "tok-intr" in r["message"]
+    assert r["wall"] < 3
+    time.sleep(3.5)
+    f = cli("find", "tok-intr")
+    assert f["rc"] == 0, f
+    assert [job_id(j) for j in server_jobs(emu)] == [f["job"]["id"]]

@@ -5,7 +5,8 @@
  *              cancel ID | delete ID | find TOKEN | errmap HTTP STATUS
  *   options: --endpoint URL --project P --location L [--api-version V]
  *            [--timeout-ms N] [--budget-ms N] [--attempts N]
- *            [--page-size N] [--read-mask M] [--verbose]
+ *            [--page-size N] [--read-mask M] [--interrupt-after-ms N]
+ *            [--verbose]
  *
  * Prints one JSON object: rc, errno, errno_name, http_status, status,
  * message, elapsed_ms, and job / jobs. Exit status 0 whenever the call ran.
@@ -78,6 +79,16 @@ static char *slurp(const char *path)
 	return s;
 }
 
+/* --interrupt-after-ms: what the FUSE glue does when a request is
+ * interrupted (Ctrl-C on the caller). */
+static int64_t interrupt_at;
+
+static int interrupt_check(void *ud)
+{
+	(void)ud;
+	return bf_now_ms() >= interrupt_at;
+}
+
 static int usage(void)
 {
 	fprintf(stderr,
@@ -124,6 +135,8 @@ int main(int argc, char **argv)
 			page_size = atoi(val);
 		else if (!strcmp(k, "--read-mask"))
 			read_mask = val;
+		else if (!strcmp(k, "--interrupt-after-ms"))
+			interrupt_at = atol(val);
 		else
 			return usage();
 	}
@@ -158,6 +171,10 @@ int main(int argc, char **argv)
 	if (!v) {
 		fprintf(stderr, "vertex_cli: cannot set up the client\n");
 		return 2;
+	}
+	if (interrupt_at > 0) {
+		interrupt_at += t0;
+		bf_cancel_set(interrupt_check, NULL);
 	}
 	if (!strcmp(cmd, "create") && nargs == 2) {
 		char *body = slurp(args[0]);
