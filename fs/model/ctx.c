@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "batchfs/auth.h"
-#include "model/gcs_inc.h"
+#include "batchfs/gcs.h"
 #include "batchfs/http.h"
 #include "batchfs/log.h"
 #include "batchfs/reader.h"
@@ -26,7 +26,7 @@ void bf_model_opts_default(struct bf_model_opts *o)
 	o->max_request = 4 << 20;
 	o->readahead_max = 256 << 20;
 	o->readahead_window = 16 << 20;
-	o->page_size = 100;
+	o->page_size = 0;
 	o->uid = getuid();
 	o->gid = getgid();
 }
@@ -81,7 +81,7 @@ int bf_ctx_new(const struct bf_model_opts *o, struct bf_ctx **out,
 		return bf_err_set(e, ENOMEM, "out of memory");
 	c->o = *o;
 	c->start_us = bf_wall_us();
-	c->page_size = o->page_size;
+	c->page_size = o->page_size ? o->page_size : 100;
 
 	bf_http_opts_default(&ho);
 	c->http = bf_http_new(&ho);
@@ -119,6 +119,7 @@ int bf_ctx_new(const struct bf_model_opts *o, struct bf_ctx **out,
 	c->vx = bf_vertex_new(&vo, c->http);
 	memset(&go, 0, sizeof(go));
 	go.endpoint = o->storage_endpoint;
+	go.list_page_size = (unsigned)o->page_size;
 	c->gcs = bf_gcs_new(&go, c->http);
 	c->pool = bf_reader_pool_new(o->readahead_max, o->readahead_window);
 	c->jobs = bf_jobs_new();

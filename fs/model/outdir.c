@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/gcs_inc.h"
+#include "batchfs/gcs.h"
 #include "batchfs/http.h"
 #include "batchfs/log.h"
 #include "model/model_int.h"
