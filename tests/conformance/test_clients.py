@@ -163,7 +163,9 @@ def test_gcloud_storage(emu, emu_token, require_auth, tmp_path):
 def rclone_env(emu, tmp_path, token=None):
     conf = tmp_path / "rclone.conf"
     lines = ["[emu]", "type = google cloud storage",
-             "endpoint = %s/storage/v1/" % emu.url, "bucket_policy_only = true"]
+             "endpoint = %s/storage/v1/" % emu.url, "bucket_policy_only = true",
+             # buckets.list (lsd emu:) needs ?project=; the emulator's number
+             "project_number = 123456789012"]
     if token:
         lines.append("token = " + json.dumps({
             "access_token": token, "token_type": "Bearer",
