@@ -378,7 +378,10 @@ static int load_token_source(struct bf_auth *a, const struct bf_auth_opts *o,
 	const char *v;
 
 	if (o->token_file && *o->token_file) {
-		a->token_path = strdup(o->token_file);
+		/* Absolute, so a daemon's chdir("/") does not lose it. */
+		a->token_path = realpath(o->token_file, NULL);
+		if (!a->token_path)
+			a->token_path = strdup(o->token_file);
 		if (!a->token_path)
 			return bf_err_set(e, ENOMEM, "out of memory");
 		if (access(o->token_file, R_OK) < 0)

@@ -388,13 +388,68 @@ def test_metadata_probe_is_short(emu, cli):
 
 # --- explicit tokens ----------------------------------------------------
 
+def self_signed_jwt(emu, tmp_path):
+    """An AIP-4111 self-signed JWT made with the emulator's test key (the
+    emulator accepts those as access tokens), signed by the openssl CLI."""
+    import base64
+
+    def b64(b):
+        return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+    with open(emu.key_file) as f:
+        sa = json.load(f)
+    pem = tmp_path / "k.pem"
+    fd = os.open(str(pem), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(sa["private_key"])
+    now = int(time.time())
+    head = b64(json.dumps({"alg": "RS256", "typ": "JWT",
+                           "kid": sa["private_key_id"]}).encode())
+    claims = b64(json.dumps({"iss": sa["client_email"],
+                             "sub": sa["client_email"],
+                             "aud": "https://storage.googleapis.com/",
+                             "iat": now, "exp": now + 600}).encode())
+    sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", str(pem)],
+                         input=(head + "." + claims).encode(),
+                         capture_output=True, check=True).stdout
+    return head + "." + claims + "." + b64(sig)
+
+
 def test_token_file_follows_changes(emu, cli):
-    """A token file is re-read when it changes; a stale one gets a 401
-    that is reported, not looped on."""
+    """A token file is re-read when it changes; a rejected one is reported
+    (EACCES after one re-read), not looped on."""
     emu.config(require_auth=True)
     tf = cli.tmp / "token"
-    tf.write_text("ya29.not-issued\n")
-    out, _, _ = cli(API, key="", opts=("--token-file", str(tf)))
-    assert out[0]["describe"] == "access token from file %s" % tf
-    assert out[1]["http_status"] == 401
-    assert out[1]["errno"] == errno.EACCES
+    tf.write_text("not-issued\n")
+    p = cli.start(API, "wait", API, key="", opts=("--token-file", str(tf)))
+    try:
+        lines = []
+        while True:
+            line = p.stdout.readline()
+            assert line, p.stderr.read()
+            lines.append(json.loads(line))
+            if lines[-1]["step"] == "wait":
+                break
+        tf.write_text(self_signed_jwt(emu, cli.tmp) + "\n")
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        rest, _ = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    lines += [json.loads(l) for l in rest.splitlines() if l.strip()]
+    new, bad, _, good = lines
+    assert new["describe"] == "access token from file %s" % tf
+    assert bad["http_status"] == 401 and bad["errno"] == errno.EACCES
+    assert good["rc"] == 0 and good["status"] == 200, good
+    assert tokens(emu) == 0
+
+
+def test_token_env(emu, cli):
+    emu.config(require_auth=True)
+    out, _, _ = cli(API, key="", opts=("--token-env", "BF_TOK"),
+                    env={"BF_TOK": self_signed_jwt(emu, cli.tmp)})
+    assert out[0]["describe"] == "access token from $BF_TOK"
+    assert out[1]["status"] == 200
+    out, _, _ = cli(API, key="", opts=("--token-env", "BF_TOK"))
+    assert out[0]["errno"] == errno.EACCES
+    assert "BF_TOK" in out[0]["msg"]
