@@ -331,3 +331,79 @@ def test_ignore_range_detected_by_status(obj, build_dir, tmp_path):
                media_url(obj))
     assert r["rc"] == 0 and r["status"] == 200
     assert r["content_range"] == ""
+
+
+def test_retry_after_http_date(obj, build_dir):
+    import email.utils
+    when = email.utils.formatdate(time.time() + 3, usegmt=True)
+    obj.fault(kind="status", status=503, retry_after=when, path="/o/", times=1)
+    r, _ = one(build_dir, *FAST, "GET", meta_url(obj))
+    assert r["rc"] == 0 and r["attempts"] == 2
+    assert r["ms"] >= 1500, r  # whole seconds: at least 2 s minus rounding
+
+
+def test_retry_info_in_body_honoured(obj, build_dir):
+    body = {"error": {"code": 503, "message": "busy", "status": "UNAVAILABLE",
+                      "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo",
+                                   "retryDelay": "1.5s"}]}}
+    obj.fault(kind="status", status=503, body=body, path="/o/", times=1)
+    r, _ = one(build_dir, *FAST, "GET", meta_url(obj))
+    assert r["rc"] == 0 and r["attempts"] == 2
+    assert r["ms"] >= 1500, r
+
+
+def test_error_envelope_message_kept(obj, build_dir):
+    body = {"error": {"code": 400, "message": "Bad field x.",
+                      "status": "INVALID_ARGUMENT"}}
+    obj.fault(kind="status", status=400, body=body, path="/o/", times=1)
+    r, _ = one(build_dir, "GET", meta_url(obj))
+    assert r["errno"] == "EINVAL" and r["attempts"] == 1
+    assert "Bad field x." in r["msg"]
+
+
+def test_last_error_kept_when_budget_ends(obj, build_dir):
+    obj.fault(kind="status", status=503, path="/o/", times=-1)
+    r, _ = one(build_dir, "--backoff", "400", "--budget", "1000", "GET",
+               meta_url(obj))
+    assert r["errno"] in ("EIO", "ETIMEDOUT")
+    assert "unavailable" in r["msg"].lower(), r
+
+
+def test_secrets_in_url_not_in_message(build_dir):
+    r, _ = one(build_dir, "--attempts", "1", "GET",
+               "http://127.0.0.1:9/x?access_token=SECRET1&upload_id=SECRET2")
+    assert r["errno"] == "EIO"
+    assert "SECRET" not in r["msg"]
+
+
+def test_delete_head_put(obj, build_dir):
+    r, _ = one(build_dir, "HEAD", media_url(obj))
+    assert r["rc"] == 0 and r["status"] == 200 and r["bytes"] == 0
+    r, _ = one(build_dir, "DELETE", meta_url(obj))
+    assert r["rc"] == 0 and r["status"] in (200, 204)
+    r, _ = one(build_dir, "GET", meta_url(obj))
+    assert r["errno"] == "ENOENT"
+    # PUT/POST with no body still send Content-Length: 0 (no 411).
+    r, _ = one(build_dir, "POST", "%s/storage/v1/b/%s/o/nothing?x=1" % (
+        obj.url, BUCKET))
+    assert r["status"] != 411
+
+
+def test_many_threads_share_one_client(obj, build_dir):
+    r, _ = one(build_dir, "--threads", "8", "--repeat", "40", "GET",
+               meta_url(obj), timeout=120)
+    assert r["rc"] == 0 and r["ok"] == 320 and r["failed"] == 0
+    assert r["requests"] == 320
+    # Pooled handles keep their connections: about one per thread.
+    assert r["connects"] <= 16, r
+
+
+def test_many_threads_with_faults(obj, build_dir):
+    # More attempts than faults in total, so no call can run out of them
+    # however the threads interleave.
+    obj.fault(kind="status", status=503, path="/o/", times=12)
+    obj.fault(kind="reset", path="/o/", times=6)
+    r, _ = one(build_dir, *FAST, "--attempts", "20", "--budget", "60000",
+               "--threads", "8", "--repeat", "20", "GET", meta_url(obj),
+               timeout=120)
+    assert r["rc"] == 0 and r["ok"] == 160, r

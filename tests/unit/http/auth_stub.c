@@ -12,7 +12,8 @@ int bf_auth_token(struct bf_auth *a, char *out, size_t n, struct bf_err *e)
 {
 	(void)a;
 	(void)e;
-	snprintf(out, n, "stub-token-%d", stub_invalidations);
+	snprintf(out, n, "stub-token-%d",
+		 __atomic_load_n(&stub_invalidations, __ATOMIC_RELAXED));
 	return 0;
 }
 
@@ -20,5 +21,5 @@ void bf_auth_invalidate(struct bf_auth *a, const char *token)
 {
 	(void)a;
 	(void)token;
-	stub_invalidations++;
+	__atomic_add_fetch(&stub_invalidations, 1, __ATOMIC_RELAXED);
 }

@@ -9,8 +9,11 @@
  *     --budget MS  --timeout MS  --connect-timeout MS  --low-speed S
  *     --attempts N  --backoff MS  --backoff-cap MS  --max-body N
  *     --repeat N  --auth-stub  --cancel-after MS  --trace
+ *     --threads N (N threads x --repeat buffered requests on one client;
+ *                  prints one summary line)
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +67,72 @@ static int cancel_check(void *ud)
 	return cancel_at && bf_now_ms() >= cancel_at;
 }
 
+struct worker {
+	struct bf_http *h;
+	const struct bf_http_req *req;
+	int repeat, ok, failed, first_rc;
+	char first_msg[512];
+	pthread_t tid;
+};
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+
+	for (int n = 0; n < w->repeat; n++) {
+		struct bf_http_resp r;
+		struct bf_err e;
+		int rc = bf_http_do(w->h, w->req, &r, &e);
+
+		if (rc) {
+			if (!w->failed++) {
+				w->first_rc = rc;
+				snprintf(w->first_msg, sizeof(w->first_msg),
+					 "%s", e.msg);
+			}
+		} else {
+			w->ok++;
+		}
+		bf_http_resp_free(&r);
+	}
+	return NULL;
+}
+
+/* Many threads on one client: exercises the pool and the share locks. */
+static int run_threads(struct bf_http *h, const struct bf_http_req *req,
+		       int threads, int repeat)
+{
+	struct worker *w = calloc((size_t)threads, sizeof(*w));
+	struct bf_http_stats s;
+	int ok = 0, failed = 0, rc = 0;
+	const char *msg = "";
+	int64_t t0 = bf_now_ms();
+
+	for (int i = 0; i < threads; i++) {
+		w[i] = (struct worker){ .h = h, .req = req, .repeat = repeat };
+		pthread_create(&w[i].tid, NULL, work, &w[i]);
+	}
+	for (int i = 0; i < threads; i++) {
+		pthread_join(w[i].tid, NULL);
+		ok += w[i].ok;
+		failed += w[i].failed;
+		if (w[i].failed && !rc) {
+			rc = w[i].first_rc;
+			msg = w[i].first_msg;
+		}
+	}
+	bf_http_get_stats(h, &s);
+	printf("{\"rc\":%d,\"ok\":%d,\"failed\":%d,\"ms\":%lld,"
+	       "\"requests\":%llu,\"connects\":%llu,\"msg\":\"%s\"}\n",
+	       rc, ok, failed, (long long)(bf_now_ms() - t0),
+	       (unsigned long long)s.requests,
+	       (unsigned long long)s.connects, rc ? "see stderr" : "");
+	if (rc)
+		fprintf(stderr, "first failure: %s\n", msg);
+	free(w);
+	return failed ? 1 : 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: http_cli [options] METHOD URL\n");
@@ -77,7 +146,7 @@ int main(int argc, char **argv)
 	struct bf_http_req req = { 0 };
 	struct stream st = { .start = -1, .end = -1 };
 	const char *headers[34] = { 0 };
-	int nh = 0, repeat = 1, stream = 0, resume = 0, auth = 0;
+	int nh = 0, repeat = 1, stream = 0, resume = 0, auth = 0, threads = 0;
 	long cancel_after = 0;
 	const char *out = NULL;
 	int i, worst = 0;
@@ -127,6 +196,8 @@ int main(int argc, char **argv)
 			o.backoff_cap_ms = atol(v);
 		} else if (ARG("--max-body")) {
 			o.max_body = (size_t)atoll(v);
+		} else if (ARG("--threads")) {
+			threads = atoi(v);
 		} else if (ARG("--repeat")) {
 			repeat = atoi(v);
 		} else if (ARG("--cancel-after")) {
@@ -164,6 +235,11 @@ int main(int argc, char **argv)
 			return 1;
 	}
 
+	if (threads > 0) {
+		worst = run_threads(h, &req, threads, repeat);
+		bf_http_free(h);
+		return worst;
+	}
 	for (int n = 0; n < repeat; n++) {
 		struct bf_http_resp r;
 		struct bf_err e;
