@@ -81,7 +81,7 @@ class App:
     @staticmethod
     def is_gcs_path(p):
         return p.startswith(("/storage/", "/upload/storage/", "/download/storage/",
-                             "/b/")) or p == "/b"
+                             "/resumable/upload/storage/", "/b/")) or p == "/b"
 
     @staticmethod
     def is_vertex_path(p):
@@ -114,7 +114,12 @@ class App:
             return Response(200, b"OK", {"Metadata-Flavor": "Google"}, "text/plain")
         gcs = self.is_gcs_path(p)
         vertex = self.is_vertex_path(p)
-        if self.cfg["require_auth"] and not req.internal and (gcs or vertex):
+        # A resumable session URI is itself the credential (as in GCS): its
+        # PUTs need no Authorization header.
+        session = p.startswith(("/upload/", "/resumable/upload/")) and \
+            "upload_id" in req.query
+        if self.cfg["require_auth"] and not req.internal and (gcs or vertex) \
+                and not session:
             self.oauth.check_request(req, gcs)
         if vertex:
             r = self.vertex.route(req)

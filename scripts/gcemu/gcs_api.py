@@ -33,6 +33,8 @@ class GcsApi:
             return self.json_api(req, p[len("/storage/v1"):], rule)
         if p.startswith("/upload/storage/v1/b/"):
             return self.upload_api(req, p[len("/upload/storage/v1"):])
+        if p.startswith("/resumable/upload/storage/v1/b/"):  # gcloud (apitools)
+            return self.upload_api(req, p[len("/resumable/upload/storage/v1"):])
         if p.startswith("/download/storage/v1/b/"):
             rest = p[len("/download/storage/v1/b/"):]
             bucket, _, obj = rest.partition("/o/")
@@ -289,10 +291,11 @@ class GcsApi:
 
     def multipart(self, req, bucket):
         ctype = req.header("Content-Type") or ""
-        m = re.search(r'boundary="?([^";]+)"?', ctype)
+        # gcloud (Python email) quotes the boundary with single quotes.
+        m = re.search(r"""boundary=(?:"([^"]+)"|'([^']+)'|([^;\s]+))""", ctype)
         if not m:
             raise gerr(400, "Missing boundary in multipart body", "invalid")
-        boundary = m.group(1).encode()
+        boundary = (m.group(1) or m.group(2) or m.group(3)).encode()
         raw_tmp, _ = self.stream_to_temp(req)
         try:
             meta, data_off, data_end, part_ct = parse_multipart(raw_tmp, boundary)
@@ -389,7 +392,7 @@ class GcsApi:
                 req.body.drain()
                 if s.total is not None and s.persisted == s.total:
                     return self.finalize(req, s)
-                return self.incomplete(s)
+                return self.incomplete(s, req)
             if first > s.persisted:
                 req.body.drain()
                 raise gerr(400, "Invalid request. The upload starts at byte %d but "
@@ -437,13 +440,18 @@ class GcsApi:
                                "in the upload but the Content-Range header said %d."
                                % (s.persisted, s.total), "invalid")
                 return self.finalize(req, s)
-            return self.incomplete(s)
+            return self.incomplete(s, req)
 
     @staticmethod
-    def incomplete(s):
+    def incomplete(s, req):
         h = [("X-GUploader-UploadID", s.id)]
         if s.persisted:
             h.append(("Range", "bytes=0-%d" % (s.persisted - 1)))
+        if (req.header("X-GUploader-No-308") or "").lower() == "yes":
+            # Go clients ask for this: 200 plus an override header, since
+            # net/http treats a bare 308 as a redirect.
+            h.append(("X-Http-Status-Code-Override", "308"))
+            return Response(200, b"", h, "text/plain; charset=utf-8")
         return Response(308, b"", h, "text/plain; charset=utf-8")
 
     def finalize(self, req, s):
