@@ -1,10 +1,8 @@
-/* vertex.c - the batchPredictionJobs client: URLs, get/list paging,
- * idempotent create (client token label + reconciliation), cancel, and
- * delete with its long-running Operation.
+/* vertex.c - the batchPredictionJobs client: URLs, the shared request
+ * helpers, get, list paging, cancel, and delete with its long-running
+ * Operation.
  *
- * Create is the one call Vertex cannot make idempotent for us (no request
- * id), so a POST is never re-sent by the HTTP layer; this file decides, by
- * looking the token up with list, whether an ambiguous POST made a job.
+ * Create and its reconciliation live in create.c.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -22,14 +20,8 @@
 #include "batchfs/log.h"
 #include "batchfs/vertex.h"
 #include "vertex/job_priv.h"
+#include "vertex/vertex_int.h"
 
-/* Create: POSTs (first + re-sends) and the wall-clock budget for all of
- * them, their reconciliation lists and the backoff in between. */
-#define CREATE_ATTEMPTS 4
-#define CREATE_BUDGET_MS 150000L
-#define PER_CALL_BUDGET_MS 60000L
-/* After a POST that timed out: how long a job may take to show up. */
-#define CREATE_GRACE_MS 15000L
 /* Delete: how long we wait for the Operation to finish. */
 #define DELETE_BUDGET_MS 60000L
 #define OP_POLL_INITIAL_MS 250L
@@ -37,17 +29,10 @@
 /* A list that keeps returning pages past this is broken, not big. */
 #define LIST_MAX_PAGES 100000
 
-struct bf_vertex {
-	struct bf_http *http;
-	char *base; /* scheme://host[:port], no trailing slash */
-	char *root; /* base/v1 */
-	char *coll; /* root/projects/P/locations/L/batchPredictionJobs */
-};
-
 /* ---- small helpers ----------------------------------------------------- */
 
 /* Sleeps in short slices so a FUSE interrupt ends the wait. */
-static int sleep_ms(long ms)
+int vx_sleep_ms(long ms)
 {
 	while (ms > 0) {
 		long s = ms > 50 ? 50 : ms;
@@ -62,7 +47,7 @@ static int sleep_ms(long ms)
 }
 
 /* Jitter source; quality does not matter, thread safety does. */
-static double rnd01(void)
+double vx_rnd01(void)
 {
 	static __thread uint64_t x;
 
@@ -84,7 +69,7 @@ static int valid_host_label(const char *s)
 	       s[0] != '-';
 }
 
-static int valid_token(const char *s)
+int vx_valid_token(const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
 
@@ -118,9 +103,9 @@ static char *job_url(const struct bf_vertex *v, const char *id,
 }
 
 /* One HTTP exchange with an explicit budget (0 = the HTTP default). */
-static int call(struct bf_vertex *v, const char *method, const char *url,
-		const char *body, enum bf_retry retry, long budget_ms,
-		struct bf_http_resp *resp, struct bf_err *e)
+int vx_call(struct bf_vertex *v, const char *method, const char *url,
+	    const char *body, enum bf_retry retry, long budget_ms,
+	    struct bf_http_resp *resp, struct bf_err *e)
 {
 	static const char *const accept_json[] = {"Accept: application/json",
 						  NULL};
@@ -247,7 +232,7 @@ int bf_vertex_get(struct bf_vertex *v, const char *id, struct bf_job *out,
 	url = job_url(v, id, NULL);
 	if (!url)
 		return bf_err_set(e, ENOMEM, "out of memory");
-	rc = call(v, "GET", url, NULL, BF_RETRY_IDEMPOTENT, 0, &resp, e);
+	rc = vx_call(v, "GET", url, NULL, BF_RETRY_IDEMPOTENT, 0, &resp, e);
 	if (rc == 0)
 		rc = bf_job_parse(resp.body, resp.body_len, out, e);
 	bf_http_resp_free(&resp);
@@ -273,9 +258,8 @@ static int add_param(struct bf_buf *b, char *sep, const char *key,
 
 /* Every page. strict: a job that does not parse fails the whole call
  * (reconciliation must not miss a job); otherwise it is skipped. */
-static int list_impl(struct bf_vertex *v, const char *filter,
-		     const char *read_mask, int page_size, int strict,
-		     bf_job_cb cb, void *ud, struct bf_err *e)
+int vx_list(struct bf_vertex *v, const char *filter, const char *read_mask,
+	    int page_size, int strict, bf_job_cb cb, void *ud, struct bf_err *e)
 {
 	struct bf_buf url;
 	char *token = NULL;
@@ -310,8 +294,8 @@ static int list_impl(struct bf_vertex *v, const char *filter,
 			rc = bf_err_set(e, -rc, "list: building the URL");
 			break;
 		}
-		rc = call(v, "GET", url.data, NULL, BF_RETRY_IDEMPOTENT, 0,
-			  &resp, e);
+		rc = vx_call(v, "GET", url.data, NULL, BF_RETRY_IDEMPOTENT, 0,
+			     &resp, e);
 		if (rc == 0) {
 			root = cJSON_ParseWithLength(resp.body ? resp.body : "",
 						     resp.body_len);
@@ -384,277 +368,7 @@ int bf_vertex_list(struct bf_vertex *v, const char *filter,
 {
 	if (!cb)
 		return bf_err_set(e, EINVAL, "list without a callback");
-	return list_impl(v, filter, read_mask, page_size, 0, cb, ud, e);
-}
-
-/* ---- create ------------------------------------------------------------ */
-
-struct find_ctx {
-	const char *token;
-	struct bf_job found;
-	int matches;
-};
-
-/* Keeps the oldest job carrying the token: if a duplicate ever slipped
- * through, every caller still converges on the same one. */
-static int find_cb(void *ud, struct bf_job *job)
-{
-	struct find_ctx *c = ud;
-
-	/* Do not trust the server's filter support: check the label. */
-	if (!job->client_token || strcmp(job->client_token, c->token) != 0)
-		return 0;
-	c->matches++;
-	if (c->found.name && (c->found.create_us < job->create_us ||
-			      (c->found.create_us == job->create_us &&
-			       strcmp(c->found.id, job->id) <= 0)))
-		return 0;
-	bf_job_free(&c->found);
-	c->found = *job;
-	*job = (struct bf_job){0};
-	return 0;
-}
-
-int bf_vertex_find_by_token(struct bf_vertex *v, const char *client_token,
-			    struct bf_job *out, struct bf_err *e)
-{
-	struct bf_err local_err;
-	struct find_ctx c = {.token = client_token};
-	char *filter;
-	int rc;
-
-	if (!e)
-		e = &local_err;
-	*out = (struct bf_job){0};
-	if (!valid_token(client_token))
-		return bf_err_set(e, EINVAL, "invalid client token");
-	if (asprintf(&filter, "labels.%s=\"%s\"", BF_TOKEN_LABEL,
-		     client_token) < 0)
-		return bf_err_set(e, ENOMEM, "out of memory");
-	rc = list_impl(v, filter, NULL, 0, 1, find_cb, &c, e);
-	free(filter);
-	if (rc) {
-		bf_job_free(&c.found);
-		return rc < 0 ? rc : -EIO;
-	}
-	if (!c.matches)
-		return bf_err_set(e, ENOENT, "no job with %s=%s",
-				  BF_TOKEN_LABEL, client_token);
-	if (c.matches > 1)
-		bf_log_warn("vertex: %d jobs carry %s=%s; using %s", c.matches,
-			    BF_TOKEN_LABEL, client_token, c.found.id);
-	*out = c.found;
-	return 0;
-}
-
-/* The body with labels[BF_TOKEN_LABEL] set, other labels kept. */
-static char *body_with_token(const char *body_json, const char *token,
-			     struct bf_err *e)
-{
-	cJSON *root = cJSON_Parse(body_json ? body_json : "");
-	cJSON *labels, *val;
-	char *out = NULL;
-
-	if (!cJSON_IsObject(root)) {
-		bf_err_set(e, EINVAL, "job request is not a JSON object");
-		goto done;
-	}
-	labels = cJSON_GetObjectItemCaseSensitive(root, "labels");
-	if (!cJSON_IsObject(labels)) {
-		cJSON_DeleteItemFromObjectCaseSensitive(root, "labels");
-		labels = cJSON_AddObjectToObject(root, "labels");
-		if (!labels)
-			goto nomem;
-	}
-	cJSON_DeleteItemFromObjectCaseSensitive(labels, BF_TOKEN_LABEL);
-	val = cJSON_CreateString(token);
-	if (!val || !cJSON_AddItemToObject(labels, BF_TOKEN_LABEL, val)) {
-		cJSON_Delete(val);
-		goto nomem;
-	}
-	out = cJSON_PrintUnformatted(root);
-	if (!out)
-		goto nomem;
-done:
-	cJSON_Delete(root);
-	return out;
-nomem:
-	bf_err_set(e, ENOMEM, "out of memory");
-	goto done;
-}
-
-/* A reply that proves the server did not create the job. */
-static int definite_reject(const struct bf_err *e)
-{
-	long s = e->http_status;
-
-	return s >= 400 && s <= 499 && s != 408 && s != 429;
-}
-
-/* No reply because our clock ran out: the server may still be working on
- * the POST, so its job can appear after a first lookup comes back empty. */
-static int maybe_in_flight(int rc, const struct bf_err *e)
-{
-	return e->http_status == 0 &&
-	       (rc == -ETIMEDOUT || e->curl_code == CURLE_OPERATION_TIMEDOUT);
-}
-
-/* Looks the token up now and, for grace_ms, again with growing pauses. */
-static int reconcile(struct bf_vertex *v, const char *token, long grace_ms,
-		     struct bf_job *out, struct bf_err *e)
-{
-	int64_t end = bf_now_ms() + grace_ms;
-	long delay = 500;
-	int rc;
-
-	for (;;) {
-		rc = bf_vertex_find_by_token(v, token, out, e);
-		if (rc != -ENOENT || bf_now_ms() + delay > end)
-			return rc;
-		if (sleep_ms(delay))
-			return bf_err_set(e, EINTR, "interrupted");
-		delay = delay * 2 > 4000 ? 4000 : delay * 2;
-	}
-}
-
-/* Transport failures that happen before a byte of the request left. */
-static int never_sent(const struct bf_err *e)
-{
-	return e->http_status == 0 &&
-	       (e->curl_code == CURLE_COULDNT_RESOLVE_PROXY ||
-		e->curl_code == CURLE_COULDNT_RESOLVE_HOST ||
-		e->curl_code == CURLE_COULDNT_CONNECT);
-}
-
-int bf_vertex_create(struct bf_vertex *v, const char *body_json,
-		     const char *client_token, struct bf_job *out,
-		     struct bf_err *e)
-{
-	struct bf_err local_err;
-	struct bf_err last = {0}, tmp;
-	int64_t deadline = bf_now_ms() + CREATE_BUDGET_MS;
-	long wait_hint = -1; /* Retry-After / RetryInfo of the last reply */
-	char *body, *url = NULL;
-	int rc = 0, sent = 0;
-	long grace;
-	size_t n;
-
-	if (!e)
-		e = &local_err;
-	*out = (struct bf_job){0};
-	if (!valid_token(client_token))
-		return bf_err_set(e, EINVAL,
-				  "client token must be 1-63 of [a-z0-9_-]");
-	body = body_with_token(body_json, client_token, e);
-	if (!body)
-		return -e->err;
-	if (strlen(body) > BF_JOB_MAX_RAW) {
-		free(body);
-		return bf_err_set(e, EFBIG, "job request over 1 MiB");
-	}
-	url = strdup(v->coll);
-	if (!url) {
-		free(body);
-		return bf_err_set(e, ENOMEM, "out of memory");
-	}
-
-	for (int attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
-		struct bf_http_resp resp;
-		int64_t left = deadline - bf_now_ms();
-
-		if (attempt > 0) {
-			long d = bf_backoff_ms(attempt - 1, 1000, 30000,
-					       rnd01());
-
-			if (wait_hint > d)
-				d = wait_hint;
-			if (d >= left)
-				break; /* the next try would miss the budget */
-			if ((rc = sleep_ms(d)))
-				goto interrupted;
-			left = deadline - bf_now_ms();
-		}
-		if (left <= 0)
-			break;
-		bf_err_clear(&tmp);
-		sent++;
-		rc = call(v, "POST", url, body, BF_RETRY_NEVER,
-			  left < PER_CALL_BUDGET_MS ? (long)left
-						    : PER_CALL_BUDGET_MS,
-			  &resp, &tmp);
-		wait_hint = resp.retry_after_ms;
-		if (rc && wait_hint < 0 && resp.body)
-			wait_hint =
-				bf_err_retry_delay_ms(resp.body, resp.body_len);
-		if (rc == 0) {
-			rc = bf_job_parse(resp.body, resp.body_len, out, &tmp);
-			bf_http_resp_free(&resp);
-			if (rc == 0) {
-				bf_err_clear(e);
-				goto done;
-			}
-			/* 2xx but unreadable: the job exists; find it. */
-			bf_log_warn("vertex create: 2xx reply unusable (%s); "
-				    "reconciling",
-				    tmp.msg);
-		} else {
-			bf_http_resp_free(&resp);
-			if (rc == -EINTR)
-				goto interrupted;
-			if (definite_reject(&tmp)) {
-				*e = tmp;
-				goto done;
-			}
-		}
-		last = tmp;
-		if (rc && never_sent(&tmp))
-			continue;
-		bf_log_info("vertex create: no usable reply (%s, HTTP %ld); "
-			    "looking up %s=%s",
-			    tmp.msg, tmp.http_status, BF_TOKEN_LABEL,
-			    client_token);
-		grace = maybe_in_flight(rc, &tmp) ? CREATE_GRACE_MS : 0;
-		left = deadline - bf_now_ms();
-		if (grace > left)
-			grace = left > 0 ? (long)left : 0;
-		rc = reconcile(v, client_token, grace, out, &tmp);
-		if (rc == 0) {
-			bf_log_info("vertex create: found job %s by token",
-				    out->id);
-			bf_err_clear(e);
-			goto done;
-		}
-		if (rc == -EINTR)
-			goto interrupted;
-		if (rc != -ENOENT) {
-			/* Cannot tell whether a job exists: sending again
-			 * could make a second one. */
-			bf_err_clear(e);
-			rc = bf_err_set(
-				e, tmp.err,
-				"create outcome unknown (%s); lookup by "
-				"token failed: %s",
-				last.msg, tmp.msg);
-			goto done;
-		}
-	}
-	if (!last.err)
-		last.err = ETIMEDOUT;
-	*e = last;
-	n = strlen(e->msg);
-	snprintf(e->msg + n, sizeof(e->msg) - n,
-		 " (create sent %d time%s, no job created)", sent,
-		 sent == 1 ? "" : "s");
-	rc = -last.err;
-	goto done;
-interrupted:
-	rc = bf_err_set(e, EINTR,
-			"create interrupted; a job with %s=%s may exist",
-			BF_TOKEN_LABEL, client_token);
-done:
-	free(url);
-	free(body);
-	return rc;
+	return vx_list(v, filter, read_mask, page_size, 0, cb, ud, e);
 }
 
 /* ---- cancel ------------------------------------------------------------ */
@@ -674,7 +388,7 @@ int bf_vertex_cancel(struct bf_vertex *v, const char *id, struct bf_err *e)
 	url = job_url(v, id, ":cancel");
 	if (!url)
 		return bf_err_set(e, ENOMEM, "out of memory");
-	rc = call(v, "POST", url, "{}", BF_RETRY_IDEMPOTENT, 0, &resp, e);
+	rc = vx_call(v, "POST", url, "{}", BF_RETRY_IDEMPOTENT, 0, &resp, e);
 	if (rc && e->http_status == 400 &&
 	    strcmp(e->status, "FAILED_PRECONDITION") == 0 &&
 	    resp.attempts > 1) {
@@ -770,7 +484,7 @@ int bf_vertex_delete(struct bf_vertex *v, const char *id, struct bf_err *e)
 	url = job_url(v, id, NULL);
 	if (!url)
 		return bf_err_set(e, ENOMEM, "out of memory");
-	rc = call(v, "DELETE", url, NULL, BF_RETRY_IDEMPOTENT, 0, &resp, e);
+	rc = vx_call(v, "DELETE", url, NULL, BF_RETRY_IDEMPOTENT, 0, &resp, e);
 	if (rc && e->http_status == 404 && resp.attempts > 1) {
 		bf_log_info("vertex delete %s: gone after a retry", id);
 		rc = 0;
@@ -792,7 +506,7 @@ int bf_vertex_delete(struct bf_vertex *v, const char *id, struct bf_err *e)
 					id, DELETE_BUDGET_MS / 1000);
 			break;
 		}
-		if ((rc = sleep_ms(delay))) {
+		if ((rc = vx_sleep_ms(delay))) {
 			rc = bf_err_set(e, EINTR, "delete wait interrupted");
 			break;
 		}
@@ -802,8 +516,8 @@ int bf_vertex_delete(struct bf_vertex *v, const char *id, struct bf_err *e)
 			break;
 		}
 		left = deadline - bf_now_ms();
-		rc = call(v, "GET", opurl, NULL, BF_RETRY_IDEMPOTENT,
-			  left > 0 ? (long)left : 1, &resp, e);
+		rc = vx_call(v, "GET", opurl, NULL, BF_RETRY_IDEMPOTENT,
+			     left > 0 ? (long)left : 1, &resp, e);
 		free(opurl);
 		if (rc == 0) {
 			free(op);

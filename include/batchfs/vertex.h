@@ -1,7 +1,8 @@
 /* vertex.h - Vertex AI projects.locations.batchPredictionJobs client.
  *
  * Host from the location (LOC-aiplatform.googleapis.com; aiplatform
- * .googleapis.com for "global") unless an endpoint URL is given.
+ * .googleapis.com for "global"; aiplatform.{us,eu}.rep.googleapis.com for
+ * the multi-regions) unless an endpoint URL is given.
  * Create is idempotent: every create carries a client token in
  * labels[BF_TOKEN_LABEL]; when the reply is lost or ambiguous the job is
  * looked up by that label before anything is sent again, so one submit
@@ -72,6 +73,10 @@ struct bf_vertex_opts {
 	const char *location;	 /* "us-central1", "global", ... */
 	const char *api_version; /* "v1" */
 };
+/* NULL when the options cannot form a URL. The client is read-only after
+ * this, so one instance serves every thread at once. Budgets: get/list/
+ * cancel per the http opts; create at most 4 POSTs within 150 s; delete
+ * waits for its Operation up to 60 s. */
 struct bf_vertex *bf_vertex_new(const struct bf_vertex_opts *o,
 				struct bf_http *http);
 void bf_vertex_free(struct bf_vertex *v);
