@@ -478,6 +478,37 @@ int bf_mjob_fresh(struct bf_ctx *c, struct bf_mjob *j, int force,
 	return rc;
 }
 
+static int name_cb(void *ud, struct bf_job *job)
+{
+	const char *name = ud;
+
+	return job->display_name && strcmp(job->display_name, name) == 0;
+}
+
+/* 1 when a job displayed as name exists remotely, 0 if not, or -errno. */
+static int remote_name_taken(struct bf_ctx *c, const char *name,
+			     struct bf_err *e)
+{
+	char *filter = malloc(strlen(name) * 2 + 32), *p;
+
+	if (!filter)
+		return bf_err_set(e, ENOMEM, "out of memory");
+	p = filter + sprintf(filter, "display_name=\"");
+	for (const char *s = name; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			*p++ = '\\';
+		*p++ = *s;
+	}
+	strcpy(p, "\"");
+	{
+		int rc = bf_vertex_list(c->vx, filter, NULL, 0, name_cb,
+					(void *)name, e);
+
+		free(filter);
+		return rc;
+	}
+}
+
 int bf_jobs_add_draft(struct bf_ctx *c, const char *name, struct bf_mjob **out,
 		      struct bf_err *e)
 {
@@ -491,6 +522,12 @@ int bf_jobs_add_draft(struct bf_ctx *c, const char *name, struct bf_mjob **out,
 	rc = ensure_listing(c, e);
 	if (rc)
 		return rc;
+	/* The listing may be up to list_ttl old: ask for this exact name. */
+	rc = remote_name_taken(c, name, e);
+	if (rc < 0)
+		return rc;
+	if (rc > 0)
+		return bf_err_set(e, EEXIST, "a job named %s exists", name);
 	j = mjob_new();
 	if (!j)
 		return bf_err_set(e, ENOMEM, "out of memory");

@@ -1,0 +1,144 @@
+"""Helpers of the mount tests: the Mount wrapper around the daemon and
+request builders.
+
+The fixtures (conftest.py):
+
+`mount_fs(**opts)` starts `BUILD/fs/batchfs -f -o ...` on a temporary
+mountpoint against the `emu` fixture and waits (bounded) for the mount,
+failing fast when the daemon dies. On teardown every mount is unmounted with
+`fusermount3 -u`, the daemon must exit by itself (no daemon left behind) and
+its stderr must hold no sanitizer or ERROR report. `mnt` is one default
+mount.
+"""
+import json
+import os
+import re
+import stat
+import subprocess
+import time
+
+import pytest
+
+BAD_STDERR = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|"
+                        r"runtime error:|ERROR")
+
+MODEL = "publishers/google/models/gemini-2.5-flash"
+
+
+class Mount:
+    def __init__(self, emu, build_dir, workdir, opts):
+        self.emu = emu
+        self.path = os.path.join(workdir, "mnt")
+        self.jobs = os.path.join(self.path, "jobs")
+        self.stderr_path = os.path.join(workdir, "batchfs.stderr")
+        os.makedirs(self.path, exist_ok=True)
+        key = os.path.join(workdir, "key.json")
+        with open(emu.key_file) as src, open(key, "w") as dst:
+            dst.write(src.read())
+        os.chmod(key, 0o600)
+        o = {"project": "test-project", "endpoint": emu.url,
+             "storage_endpoint": emu.url, "credentials": key,
+             "refresh": "0.3", "list_ttl": "0.3"}
+        o.update(opts)
+        self.opts = ",".join(k if v is True else "%s=%s" % (k, v)
+                             for k, v in o.items() if v is not None)
+        self.argv = [os.path.join(build_dir, "fs", "batchfs"), "-f", "-o",
+                     self.opts, self.path]
+        self.proc = None
+
+    def start(self, timeout=15):
+        self.err = open(self.stderr_path, "ab")
+        self.proc = subprocess.Popen(self.argv, stdout=self.err, stderr=self.err)
+        deadline = time.time() + timeout
+        while not os.path.ismount(self.path):
+            if self.proc.poll() is not None:
+                pytest.fail("batchfs exited with %s before mounting:\n%s" % (
+                    self.proc.returncode, self.stderr()))
+            if time.time() > deadline:
+                self.proc.kill()
+                pytest.fail("batchfs did not mount within %ss:\n%s" % (
+                    timeout, self.stderr()))
+            time.sleep(0.05)
+        return self
+
+    def stderr(self):
+        try:
+            with open(self.stderr_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self):
+        """Unmounts; the daemon must exit by itself."""
+        if self.proc is None:
+            return
+        if os.path.ismount(self.path):
+            subprocess.run(["fusermount3", "-u", self.path], check=False)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            subprocess.run(["fusermount3", "-u", "-z", self.path], check=False)
+            pytest.fail("batchfs still running 15 s after fusermount3 -u")
+        finally:
+            self.err.close()
+        assert not os.path.ismount(self.path), "still mounted"
+        bad = [l for l in self.stderr().splitlines() if BAD_STDERR.search(l)]
+        assert not bad, "daemon stderr reports problems:\n" + "\n".join(bad)
+        self.proc = None
+
+    # --- helpers ---------------------------------------------------------
+    def job(self, name, *parts):
+        return os.path.join(self.jobs, name, *parts)
+
+    def read(self, name, fname):
+        with open(self.job(name, fname)) as f:
+            return f.read()
+
+    def wait_state(self, name, states=("JOB_STATE_SUCCEEDED",), timeout=30):
+        deadline = time.time() + timeout
+        while True:
+            st = self.read(name, "state").strip()
+            if st in states:
+                return st
+            assert time.time() < deadline, "job %s stuck in %s" % (name, st)
+            time.sleep(0.1)
+
+
+def put_input(emu, rows, bucket="bkt-in", name="in/input.jsonl"):
+    """Uploads JSONL rows (dicts) and returns the gs:// URI."""
+    emu.make_bucket(bucket)
+    data = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    emu.put_object(bucket, name, data)
+    return "gs://%s/%s" % (bucket, name)
+
+
+def prompts(n, prefix="prompt"):
+    return [{"key": "k%d" % i, "request": {"contents": [
+        {"role": "user", "parts": [{"text": "%s %d" % (prefix, i)}]}]}}
+        for i in range(n)]
+
+
+def request_body(src, dest="gs://bkt-out/out", **extra):
+    body = {"model": MODEL,
+            "inputConfig": {"instancesFormat": "jsonl",
+                            "gcsSource": {"uris": [src]}},
+            "outputConfig": {"predictionsFormat": "jsonl",
+                             "gcsDestination": {"outputUriPrefix": dest}}}
+    body.update(extra)
+    return body
+
+
+def request_text(emu, n=3, **extra):
+    src = put_input(emu, prompts(n))
+    emu.make_bucket("bkt-out")
+    return json.dumps(request_body(src, **extra), indent=2) + "\n"
+
+
+def jobs_created(emu):
+    return emu.counters().get("jobs_created", 0)
+
+
+def is_readonly(path):
+    return stat.S_IMODE(os.stat(path).st_mode) == 0o444
