@@ -567,3 +567,26 @@ def test_create_interrupted(emu, cli):
     f = cli("find", "tok-intr")
     assert f["rc"] == 0, f
     assert [job_id(j) for j in server_jobs(emu)] == [f["job"]["id"]]
+
+
+def test_with_auth(emu, cli):
+    """Against an emulator that checks tokens: the service-account key
+    works (the token rides on every call); no credentials gives EACCES."""
+    setup_input(emu)
+    emu.config(require_auth=True)
+    key = ["--credentials", emu.key_file]
+    r = cli("create", body_file(cli), "tok-auth", opts=key)
+    assert r["rc"] == 0, r
+    g = cli("list", opts=key)
+    assert g["rc"] == 0 and g["count"] == 1, g
+    r = cli("get", r["job"]["id"])
+    assert r["errno_name"] == "EACCES" and r["http_status"] == 401, r
+    assert len(server_jobs_auth(emu)) == 1
+
+
+def server_jobs_auth(emu):
+    emu.config(require_auth=False)
+    try:
+        return server_jobs(emu)
+    finally:
+        emu.config(require_auth=True)

@@ -5,7 +5,8 @@
  *              cancel ID | delete ID | find TOKEN | errmap HTTP STATUS
  *   options: --endpoint URL --project P --location L [--api-version V]
  *            [--timeout-ms N] [--budget-ms N] [--attempts N]
- *            [--page-size N] [--read-mask M] [--interrupt-after-ms N]
+ *            [--credentials FILE] [--page-size N] [--read-mask M]
+ * [--interrupt-after-ms N]
  *            [--verbose]
  *
  * Prints one JSON object: rc, errno, errno_name, http_status, status,
@@ -18,6 +19,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "batchfs/auth.h"
 #include "batchfs/err.h"
 #include "batchfs/http.h"
 #include "batchfs/log.h"
@@ -102,7 +104,7 @@ int main(int argc, char **argv)
 {
 	struct bf_vertex_opts vo = {.api_version = "v1"};
 	struct bf_http_opts ho;
-	const char *read_mask = NULL;
+	const char *read_mask = NULL, *creds = NULL;
 	int page_size = 0, verbose = 0, i;
 
 	bf_http_opts_default(&ho);
@@ -135,6 +137,8 @@ int main(int argc, char **argv)
 			page_size = atoi(val);
 		else if (!strcmp(k, "--read-mask"))
 			read_mask = val;
+		else if (!strcmp(k, "--credentials"))
+			creds = val;
 		else if (!strcmp(k, "--interrupt-after-ms"))
 			interrupt_at = atol(val);
 		else
@@ -163,6 +167,7 @@ int main(int argc, char **argv)
 
 	struct bf_http *http = bf_http_new(&ho);
 	struct bf_vertex *v = http ? bf_vertex_new(&vo, http) : NULL;
+	struct bf_auth *auth = NULL;
 	struct bf_err e = {0};
 	struct bf_job job = {0};
 	int rc, have_job = 0;
@@ -171,6 +176,18 @@ int main(int argc, char **argv)
 	if (!v) {
 		fprintf(stderr, "vertex_cli: cannot set up the client\n");
 		return 2;
+	}
+	if (creds) {
+		struct bf_auth_opts ao = {
+			.credentials_file = creds,
+			.allow_insecure_keyfile = 1,
+		};
+
+		if (bf_auth_new(&ao, http, &auth, &e)) {
+			fprintf(stderr, "vertex_cli: %s\n", e.msg);
+			return 2;
+		}
+		bf_http_set_auth(http, auth);
 	}
 	if (interrupt_at > 0) {
 		interrupt_at += t0;
@@ -220,6 +237,7 @@ int main(int argc, char **argv)
 	bf_job_free(&job);
 	bf_vertex_free(v);
 	bf_http_free(http);
+	bf_auth_free(auth);
 print:;
 	char *s = cJSON_PrintUnformatted(res);
 
