@@ -83,7 +83,7 @@ long bf_parse_retry_after(const char *value, long now_s)
 	memcpy(tmp, value, n);
 	tmp[n] = '\0';
 	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
-		struct tm tm = { 0 };
+		struct tm tm = {0};
 		const char *end = strptime(tmp, formats[i], &tm);
 		long d;
 

@@ -71,8 +71,7 @@ void bf_http_opts_default(struct bf_http_opts *o)
 	};
 }
 
-static void share_lock(CURL *c, curl_lock_data d, curl_lock_access a,
-		       void *ud)
+static void share_lock(CURL *c, curl_lock_data d, curl_lock_access a, void *ud)
 {
 	struct bf_http *h = ud;
 
@@ -139,7 +138,8 @@ struct bf_http *bf_http_new(const struct bf_http_opts *o)
 	curl_share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
 	curl_share_setopt(h->share, CURLSHOPT_USERDATA, h);
 	curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-	curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	curl_share_setopt(h->share, CURLSHOPT_SHARE,
+			  CURL_LOCK_DATA_SSL_SESSION);
 	return h;
 }
 
@@ -202,4 +202,3 @@ void bf_http_resp_free(struct bf_http_resp *r)
 	r->location = NULL;
 	r->body_len = 0;
 }
-

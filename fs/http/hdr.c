@@ -81,9 +81,11 @@ void bf_http_hdr_parse(struct bf_http_resp *r, const char *line, size_t len)
 
 /* Query parameters whose values are capabilities or credentials. */
 static const char *const secret_params[] = {
-	"access_token",	    "key",		  "upload_id",
-	"token",	    "X-Goog-Signature",	  "X-Goog-Credential",
-	"Signature",	    "sig",		  "client_secret",
+	"access_token",	    "key",
+	"upload_id",	    "token",
+	"X-Goog-Signature", "X-Goog-Credential",
+	"Signature",	    "sig",
+	"client_secret",
 };
 
 static int secret_param(const char *name, size_t n)

@@ -52,10 +52,10 @@ struct xfer {
 	struct bf_http_resp *resp;
 	struct bf_buf body;
 	CURL *c;
-	int streaming;	 /* final status is 2xx and req->on_body is set */
-	int started;	 /* on_start ran (or would have) for this attempt */
-	int cb_err;	 /* -errno from a callback or the body cap */
-	uint64_t bytes;	 /* body bytes received in this attempt */
+	int streaming;	/* final status is 2xx and req->on_body is set */
+	int started;	/* on_start ran (or would have) for this attempt */
+	int cb_err;	/* -errno from a callback or the body cap */
+	uint64_t bytes; /* body bytes received in this attempt */
 };
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
@@ -147,8 +147,14 @@ static int setup_attempt(struct bf_http *h, struct xfer *x,
 	CURL *c = x->c;
 	long attempt_ms;
 
-	attempt_ms = rq->timeout_ms > 0 ? rq->timeout_ms :
-		     rq->on_body ? 0 : h->o.request_timeout_ms;
+	/* Streams have no per-attempt limit: stall detection and the
+	 * budget end them. */
+	if (rq->timeout_ms > 0)
+		attempt_ms = rq->timeout_ms;
+	else if (rq->on_body)
+		attempt_ms = 0;
+	else
+		attempt_ms = h->o.request_timeout_ms;
 	curl_easy_setopt(c, CURLOPT_URL, rq->url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
@@ -193,8 +199,9 @@ static int setup_attempt(struct bf_http *h, struct xfer *x,
 		if (rq->body || strcmp(m, "DELETE")) {
 			/* POST/PUT/PATCH always carry a Content-Length,
 			 * even when empty (GCS answers 411 otherwise). */
-			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-					 (curl_off_t)(rq->body ? rq->body_len : 0));
+			curl_easy_setopt(
+				c, CURLOPT_POSTFIELDSIZE_LARGE,
+				(curl_off_t)(rq->body ? rq->body_len : 0));
 			curl_easy_setopt(c, CURLOPT_POSTFIELDS,
 					 rq->body ? rq->body : "");
 		}
@@ -211,12 +218,12 @@ static struct curl_slist *build_headers(const struct bf_http_req *rq,
 	struct curl_slist *l = NULL, *n;
 	char line[4200];
 
-#define ADD(s)                                                                \
-	do {                                                                  \
-		n = curl_slist_append(l, (s));                                \
-		if (!n)                                                       \
-			goto fail;                                            \
-		l = n;                                                        \
+#define ADD(s)                                                                 \
+	do {                                                                   \
+		n = curl_slist_append(l, (s));                                 \
+		if (!n)                                                        \
+			goto fail;                                             \
+		l = n;                                                         \
 	} while (0)
 
 	ADD("Expect:");
@@ -254,7 +261,7 @@ static int sleep_ms(long ms)
 {
 	while (ms > 0) {
 		long s = ms < SLEEP_SLICE_MS ? ms : SLEEP_SLICE_MS;
-		struct timespec ts = { .tv_sec = 0, .tv_nsec = s * 1000000L };
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = s * 1000000L};
 
 		if (bf_cancelled())
 			return -EINTR;
@@ -277,7 +284,9 @@ static double rnd01(void)
 /* ---- the retry loop ----------------------------------------------------- */
 
 /* Puts a formatted prefix in front of e->msg, truncating the old text. */
-__attribute__((format(printf, 2, 3)))
+static void prefix_msg(struct bf_err *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 static void prefix_msg(struct bf_err *e, const char *fmt, ...)
 {
 	char tmp[sizeof(e->msg)];
@@ -311,7 +320,7 @@ struct call {
 	int auth_retried;
 	char token[4096];
 	int have_token;
-	int last_rc;	/* -errno of the last failed attempt */
+	int last_rc; /* -errno of the last failed attempt */
 };
 
 static const char *method_of(const struct bf_http_req *rq)
@@ -333,11 +342,13 @@ static enum verdict judge(struct call *c, struct xfer *x, CURLcode cc,
 	if (x->cb_err) {
 		/* Our own callbacks or the body cap said stop: final. */
 		if (x->cb_err == -EFBIG)
-			c->last_rc = bf_err_set(e, EFBIG,
+			c->last_rc = bf_err_set(
+				e, EFBIG,
 				"%s %s: reply body larger than %zu bytes",
 				method_of(rq), sane, c->h->o.max_body);
 		else
-			c->last_rc = bf_err_set(e, -x->cb_err,
+			c->last_rc = bf_err_set(
+				e, -x->cb_err,
 				"%s %s: stopped by the caller (%s)",
 				method_of(rq), sane, strerror(-x->cb_err));
 		e->http_status = r->status;
@@ -353,13 +364,17 @@ static enum verdict judge(struct call *c, struct xfer *x, CURLcode cc,
 		const char *what = errbuf[0] ? errbuf : curl_easy_strerror(cc);
 
 		if (r->status >= 200 && r->status < 300 && never)
-			c->last_rc = bf_err_set(e, err,
-				"%s %s: reply lost after HTTP %ld (the request took effect): %s",
+			c->last_rc = bf_err_set(
+				e, err,
+				"%s %s: reply lost after HTTP %ld (the request "
+				"took effect): %s",
 				method_of(rq), sane, r->status, what);
 		else if (never && sent_bytes > 0)
-			c->last_rc = bf_err_set(e, err,
-				"%s %s: outcome unknown, the request may have been applied: %s",
-				method_of(rq), sane, what);
+			c->last_rc =
+				bf_err_set(e, err,
+					   "%s %s: outcome unknown, the "
+					   "request may have been applied: %s",
+					   method_of(rq), sane, what);
 		else
 			c->last_rc = bf_err_set(e, err, "%s %s: %s",
 						method_of(rq), sane, what);
@@ -379,8 +394,7 @@ static enum verdict judge(struct call *c, struct xfer *x, CURLcode cc,
 		return V_DONE;
 
 	/* An HTTP error reply. */
-	c->last_rc = bf_err_from_reply(e, r->status, x->body.data,
-				       x->body.len);
+	c->last_rc = bf_err_from_reply(e, r->status, x->body.data, x->body.len);
 	if (r->status == 401 && c->have_token && !c->auth_retried)
 		return V_RETRY; /* rejected before any effect: safe */
 	if (!bf_http_retryable(r->status))
@@ -415,8 +429,9 @@ static int attach_token(struct call *c)
 	if (c->req->no_auth || !c->h->auth)
 		return 0;
 	if (!bf_auth_token)
-		return bf_err_set(c->e, EACCES,
-				  "auth configured but the auth layer is not linked");
+		return bf_err_set(
+			c->e, EACCES,
+			"auth configured but the auth layer is not linked");
 	rc = bf_auth_token(c->h->auth, c->token, sizeof(c->token), c->e);
 	if (rc < 0)
 		return rc;
@@ -427,7 +442,7 @@ static int attach_token(struct call *c)
 static int run_attempt(struct call *c, int attempt, enum verdict *v)
 {
 	struct bf_http *h = c->h;
-	struct xfer x = { .req = c->req, .resp = c->resp };
+	struct xfer x = {.req = c->req, .resp = c->resp};
 	struct curl_slist *hdrs;
 	char errbuf[CURL_ERROR_SIZE] = "";
 	long sent = 0, conns = 0, remaining;
@@ -474,8 +489,8 @@ static int run_attempt(struct call *c, int attempt, enum verdict *v)
 	*v = judge(c, &x, cc, errbuf, sent);
 	free(c->resp->body);
 	c->resp->body_len = x.body.len;
-	c->resp->body = x.streaming ? (bf_buf_free(&x.body), NULL) :
-				      bf_buf_steal(&x.body);
+	c->resp->body = x.streaming ? (bf_buf_free(&x.body), NULL)
+				    : bf_buf_steal(&x.body);
 	if (c->resp->body == NULL)
 		c->resp->body_len = 0;
 	return 0;
@@ -496,8 +511,8 @@ static int wait_before_retry(struct call *c, int retry_no)
 			   h->o.backoff_cap_ms, rnd01());
 	hint = c->resp->retry_after_ms;
 	if (c->resp->body && c->resp->body_len) {
-		long ri = bf_err_retry_delay_ms(c->resp->body,
-						c->resp->body_len);
+		long ri =
+			bf_err_retry_delay_ms(c->resp->body, c->resp->body_len);
 
 		if (ri > hint)
 			hint = ri;
@@ -506,11 +521,11 @@ static int wait_before_retry(struct call *c, int retry_no)
 		ms = hint;
 	left = (long)(c->deadline - bf_now_ms());
 	if (h->o.trace)
-		bf_log_debug("http retry %d after %s (status %ld): %s in %ld ms",
-			     retry_no + 1, c->e->msg, c->resp->status,
-			     ms >= left ? "giving up, budget too short" :
-					  "retrying",
-			     ms);
+		bf_log_debug(
+			"http retry %d after %s (status %ld): %s in %ld ms",
+			retry_no + 1, c->e->msg, c->resp->status,
+			ms >= left ? "giving up, budget too short" : "retrying",
+			ms);
 	if (ms >= left)
 		return 1;
 	rc = sleep_ms(ms);
@@ -530,7 +545,7 @@ int bf_http_do(struct bf_http *h, const struct bf_http_req *req,
 		resp = &local;
 	if (!e)
 		e = &elocal;
-	*resp = (struct bf_http_resp){ .retry_after_ms = -1 };
+	*resp = (struct bf_http_resp){.retry_after_ms = -1};
 	bf_err_clear(e);
 	if (!h || !req || !req->url)
 		return bf_err_set(e, EINVAL, "bad HTTP request");
@@ -538,7 +553,10 @@ int bf_http_do(struct bf_http *h, const struct bf_http_req *req,
 	if (!c)
 		return bf_err_set(e, ENOMEM, "out of memory");
 	*c = (struct call){
-		.h = h, .req = req, .resp = resp, .e = e,
+		.h = h,
+		.req = req,
+		.resp = resp,
+		.e = e,
 		.start = bf_now_ms(),
 	};
 	c->deadline = c->start +
@@ -557,8 +575,9 @@ int bf_http_do(struct bf_http *h, const struct bf_http_req *req,
 		if (rc < 0)
 			break;
 		if (rc > 0) { /* no time left to even start */
-			rc = c->last_rc ? c->last_rc :
-					  bf_err_set(e, ETIMEDOUT, "no time left");
+			rc = c->last_rc
+				     ? c->last_rc
+				     : bf_err_set(e, ETIMEDOUT, "no time left");
 			attempts--;
 			resp->attempts = attempts;
 			goto budget;
@@ -586,8 +605,9 @@ int bf_http_do(struct bf_http *h, const struct bf_http_req *req,
 
 			if (w < 0) {
 				bf_err_clear(e);
-				rc = bf_err_set(e, EINTR,
-						"interrupted while waiting to retry");
+				rc = bf_err_set(
+					e, EINTR,
+					"interrupted while waiting to retry");
 				break;
 			}
 			if (w > 0)
@@ -611,9 +631,11 @@ int bf_http_do(struct bf_http *h, const struct bf_http_req *req,
 budget:
 	/* The budget ran out: a timeout of our own if the last attempt timed
 	 * out, else its real error (503 stays EIO, 429 stays EAGAIN). */
-	if (!rc || rc == -ETIMEDOUT || e->curl_code == CURLE_OPERATION_TIMEDOUT) {
+	if (!rc || rc == -ETIMEDOUT ||
+	    e->curl_code == CURLE_OPERATION_TIMEDOUT) {
 		e->err = ETIMEDOUT;
-		prefix_msg(e, "deadline of %ld ms exceeded after %d attempt%s%s",
+		prefix_msg(e,
+			   "deadline of %ld ms exceeded after %d attempt%s%s",
 			   (long)(c->deadline - c->start), attempts,
 			   attempts == 1 ? "" : "s", e->msg[0] ? ": " : "");
 		rc = -ETIMEDOUT;
@@ -623,8 +645,9 @@ out_retried:
 	if (attempts > 1 && rc < 0 && rc != -EINTR) {
 		size_t l = strlen(e->msg);
 
-		snprintf(e->msg + l, sizeof(e->msg) - l, " (%d attempts, %lld ms)",
-			 attempts, (long long)(bf_now_ms() - c->start));
+		snprintf(e->msg + l, sizeof(e->msg) - l,
+			 " (%d attempts, %lld ms)", attempts,
+			 (long long)(bf_now_ms() - c->start));
 	}
 out:
 	if (rc == 0 && v != V_DONE)
@@ -656,8 +679,7 @@ int bf_http_json(struct bf_http *h, const char *method, const char *url,
 		.content_type = json_body ? "application/json" : NULL,
 		.retry = retry,
 	};
-	static const char *const accept[] = { "Accept: application/json",
-					      NULL };
+	static const char *const accept[] = {"Accept: application/json", NULL};
 
 	req.headers = accept;
 	return bf_http_do(h, &req, resp, e);

@@ -15,7 +15,7 @@
 
 void bf_buf_init(struct bf_buf *b, size_t max)
 {
-	*b = (struct bf_buf){ .max = max };
+	*b = (struct bf_buf){.max = max};
 }
 
 /* Makes room for len + need + 1 (the NUL) bytes. */

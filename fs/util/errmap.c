@@ -3,71 +3,69 @@
  *
  * Nothing else in batchfs invents errnos for remote failures. Rows:
  *
- *   source                                  errno       why
- *   --------------------------------------  ----------  ----------------------
- *   HTTP 1xx-3xx                            0
- *   HTTP 400 (default, INVALID_ARGUMENT)    EINVAL      the request was bad
- *   HTTP 400 FAILED_PRECONDITION            EBUSY       resource is in the wrong
- *                                                       state (delete of a running
- *                                                       job); callers that know
- *                                                       better (cancel of a finished
- *                                                       job -> EINVAL) override it
- *   HTTP 400 OUT_OF_RANGE                   ERANGE
- *   HTTP 401, 403, UNAUTHENTICATED,
- *        PERMISSION_DENIED, token failure   EACCES      never bare EIO
- *   HTTP 403 RESOURCE_EXHAUSTED (quota)     EAGAIN
- *   HTTP 404                                ENOENT
- *   HTTP 405                                EOPNOTSUPP
- *   HTTP 408                                ETIMEDOUT   (retried first)
- *   HTTP 409 (ALREADY_EXISTS)               EEXIST
- *   HTTP 409 ABORTED                        EAGAIN      concurrency conflict
- *   HTTP 410                                ENOENT      gone (expired upload session)
- *   HTTP 411                                EINVAL
- *   HTTP 412                                ESTALE      generation precondition
- *   HTTP 413                                EFBIG
- *   HTTP 416                                ERANGE      readers treat it as EOF
- *   HTTP 429 (after retries)                EAGAIN
- *   HTTP 499 (client closed)                ECANCELED
- *   HTTP 501                                EOPNOTSUPP  not ENOSYS: FUSE would cache it
- *   HTTP 504 (after retries)                ETIMEDOUT
- *   HTTP other 5xx (after retries)          EIO
- *   HTTP other 4xx                          EIO         unknown; the message says more
- *   no reply at all                         EIO
- *   curl OPERATION_TIMEDOUT                 ETIMEDOUT
- *   curl COULDNT_CONNECT/RESOLVE, SEND/RECV,
- *        GOT_NOTHING, PARTIAL_FILE, SSL_*   EIO         a network failure is never
- *                                                       ENOENT; ECONNREFUSED etc. are
- *                                                       not documented for read(2)/
- *                                                       open(2), so programs mishandle
- *                                                       them. The curl text is kept
- *                                                       in bf_err.msg instead.
- *   curl ABORTED_BY_CALLBACK                EINTR       our cancel check fired
- *   curl URL_MALFORMAT, UNSUPPORTED_PROTO   EINVAL
- *   curl OUT_OF_MEMORY                      ENOMEM
- *   curl FILESIZE_EXCEEDED                  EFBIG
- *   curl LOGIN_DENIED, REMOTE_ACCESS_DENIED EACCES
- *   curl RANGE_ERROR                        ERANGE
- *   curl other                              EIO
- *   gRPC OK 0                               0
- *   gRPC CANCELLED 1                        ECANCELED
- *   gRPC UNKNOWN 2, INTERNAL 13,
- *        UNAVAILABLE 14, DATA_LOSS 15       EIO
- *   gRPC INVALID_ARGUMENT 3                 EINVAL
- *   gRPC DEADLINE_EXCEEDED 4                ETIMEDOUT
- *   gRPC NOT_FOUND 5                        ENOENT
- *   gRPC ALREADY_EXISTS 6                   EEXIST
- *   gRPC PERMISSION_DENIED 7                EACCES
- *   gRPC RESOURCE_EXHAUSTED 8               EAGAIN
- *   gRPC FAILED_PRECONDITION 9              EBUSY       (see HTTP 400 above)
- *   gRPC ABORTED 10                         EAGAIN
- *   gRPC OUT_OF_RANGE 11                    ERANGE
- *   gRPC UNIMPLEMENTED 12                   EOPNOTSUPP
- *   gRPC UNAUTHENTICATED 16                 EACCES
- *   gRPC out of range                       EIO
+ *   source                                   errno       note
+ *   ---------------------------------------  ----------  ----
+ *   HTTP 1xx-3xx                             0
+ *   HTTP 400 (INVALID_ARGUMENT, no status)   EINVAL
+ *   HTTP 400 FAILED_PRECONDITION             EBUSY       (a)
+ *   HTTP 400 OUT_OF_RANGE                    ERANGE
+ *   HTTP 401, 403; token failures            EACCES      (b)
+ *   HTTP 403 RESOURCE_EXHAUSTED (quota)      EAGAIN
+ *   HTTP 404                                 ENOENT
+ *   HTTP 405                                 EOPNOTSUPP
+ *   HTTP 408                                 ETIMEDOUT   retried first
+ *   HTTP 409 (ALREADY_EXISTS)                EEXIST
+ *   HTTP 409 ABORTED                         EAGAIN
+ *   HTTP 410 (expired upload session)        ENOENT
+ *   HTTP 411                                 EINVAL
+ *   HTTP 412 (generation precondition)       ESTALE
+ *   HTTP 413                                 EFBIG
+ *   HTTP 416                                 ERANGE      readers: EOF
+ *   HTTP 429                                 EAGAIN      after retries
+ *   HTTP 499 (client closed)                 ECANCELED
+ *   HTTP 501                                 EOPNOTSUPP  (c)
+ *   HTTP 504                                 ETIMEDOUT   after retries
+ *   HTTP other 5xx                           EIO         after retries
+ *   HTTP other 4xx, no reply at all          EIO
+ *   curl OPERATION_TIMEDOUT                  ETIMEDOUT
+ *   curl COULDNT_CONNECT, COULDNT_RESOLVE_*  EIO         (d)
+ *   curl SEND/RECV_ERROR, GOT_NOTHING,
+ *        PARTIAL_FILE, SSL_*, others         EIO         (d)
+ *   curl ABORTED_BY_CALLBACK                 EINTR       cancel check fired
+ *   curl URL_MALFORMAT, UNSUPPORTED_PROTOCOL EINVAL
+ *   curl OUT_OF_MEMORY                       ENOMEM
+ *   curl FILESIZE_EXCEEDED                   EFBIG
+ *   curl LOGIN_DENIED, REMOTE_ACCESS_DENIED  EACCES
+ *   curl RANGE_ERROR                         ERANGE
+ *   gRPC 0 OK                                0
+ *   gRPC 1 CANCELLED                         ECANCELED
+ *   gRPC 2 UNKNOWN, 13 INTERNAL,
+ *        14 UNAVAILABLE, 15 DATA_LOSS        EIO
+ *   gRPC 3 INVALID_ARGUMENT                  EINVAL
+ *   gRPC 4 DEADLINE_EXCEEDED                 ETIMEDOUT
+ *   gRPC 5 NOT_FOUND                         ENOENT
+ *   gRPC 6 ALREADY_EXISTS                    EEXIST
+ *   gRPC 7 PERMISSION_DENIED                 EACCES
+ *   gRPC 8 RESOURCE_EXHAUSTED                EAGAIN
+ *   gRPC 9 FAILED_PRECONDITION               EBUSY       (a)
+ *   gRPC 10 ABORTED                          EAGAIN
+ *   gRPC 11 OUT_OF_RANGE                     ERANGE
+ *   gRPC 12 UNIMPLEMENTED                    EOPNOTSUPP  (c)
+ *   gRPC 16 UNAUTHENTICATED                  EACCES
+ *   gRPC other                               EIO
+ *
+ * (a) The resource is in the wrong state, e.g. deleting a running job.
+ *     Callers that know the operation better override it (cancel of a
+ *     finished job is EINVAL in the job layer).
+ * (b) Never bare EIO for permission problems (gcsfuse's top complaint).
+ * (c) Not ENOSYS: FUSE remembers ENOSYS and stops calling the operation.
+ * (d) A network failure is never ENOENT. ECONNREFUSED/EHOSTUNREACH are not
+ *     documented for read(2)/open(2) and programs mishandle them, so
+ *     transport failures are EIO; curl's text stays in bf_err.msg.
  *
  * The status name in an envelope refines only the generic HTTP codes (400,
- * 403, 409, other 4xx); a specific status (404, 412, 416, 429, 5xx) wins.
- * Local errors (EINTR cancel, EFBIG body cap) are set by the callers.
+ * 403, 409, unknown 4xx); a specific status (404, 412, 416, 429, 5xx) wins.
+ * Local errors (EINTR cancel, EFBIG body cap) are set by their callers.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -86,7 +84,7 @@
 void bf_err_clear(struct bf_err *e)
 {
 	if (e)
-		*e = (struct bf_err){ 0 };
+		*e = (struct bf_err){0};
 }
 
 /* Copies src[0, n) into dst (size dn) without splitting a UTF-8 sequence
@@ -167,8 +165,10 @@ void bf_err_format(const struct bf_err *e, char *out, size_t n)
 		snprintf(out, n, "transport error (curl %d): %s", e->curl_code,
 			 msg);
 	else
-		snprintf(out, n, "%s: %s", strerrorname_np(e->err) ?
-			 strerrorname_np(e->err) : "ERROR", msg);
+		snprintf(out, n, "%s: %s",
+			 strerrorname_np(e->err) ? strerrorname_np(e->err)
+						 : "ERROR",
+			 msg);
 }
 
 /* ---- the table ---------------------------------------------------------- */
@@ -178,23 +178,23 @@ static const struct {
 	int err;
 	long http;
 } grpc_rows[] = {
-	[0] = { "OK", 0, 200 },
-	[1] = { "CANCELLED", ECANCELED, 499 },
-	[2] = { "UNKNOWN", EIO, 500 },
-	[3] = { "INVALID_ARGUMENT", EINVAL, 400 },
-	[4] = { "DEADLINE_EXCEEDED", ETIMEDOUT, 504 },
-	[5] = { "NOT_FOUND", ENOENT, 404 },
-	[6] = { "ALREADY_EXISTS", EEXIST, 409 },
-	[7] = { "PERMISSION_DENIED", EACCES, 403 },
-	[8] = { "RESOURCE_EXHAUSTED", EAGAIN, 429 },
-	[9] = { "FAILED_PRECONDITION", EBUSY, 400 },
-	[10] = { "ABORTED", EAGAIN, 409 },
-	[11] = { "OUT_OF_RANGE", ERANGE, 400 },
-	[12] = { "UNIMPLEMENTED", EOPNOTSUPP, 501 },
-	[13] = { "INTERNAL", EIO, 500 },
-	[14] = { "UNAVAILABLE", EIO, 503 },
-	[15] = { "DATA_LOSS", EIO, 500 },
-	[16] = { "UNAUTHENTICATED", EACCES, 401 },
+	[0] = {"OK", 0, 200},
+	[1] = {"CANCELLED", ECANCELED, 499},
+	[2] = {"UNKNOWN", EIO, 500},
+	[3] = {"INVALID_ARGUMENT", EINVAL, 400},
+	[4] = {"DEADLINE_EXCEEDED", ETIMEDOUT, 504},
+	[5] = {"NOT_FOUND", ENOENT, 404},
+	[6] = {"ALREADY_EXISTS", EEXIST, 409},
+	[7] = {"PERMISSION_DENIED", EACCES, 403},
+	[8] = {"RESOURCE_EXHAUSTED", EAGAIN, 429},
+	[9] = {"FAILED_PRECONDITION", EBUSY, 400},
+	[10] = {"ABORTED", EAGAIN, 409},
+	[11] = {"OUT_OF_RANGE", ERANGE, 400},
+	[12] = {"UNIMPLEMENTED", EOPNOTSUPP, 501},
+	[13] = {"INTERNAL", EIO, 500},
+	[14] = {"UNAVAILABLE", EIO, 503},
+	[15] = {"DATA_LOSS", EIO, 500},
+	[16] = {"UNAUTHENTICATED", EACCES, 401},
 };
 #define GRPC_ROWS ((int)(sizeof(grpc_rows) / sizeof(grpc_rows[0])))
 
@@ -336,8 +336,9 @@ int bf_curl_retryable(int c)
 
 static const char *json_str(const cJSON *o, const char *key)
 {
-	const cJSON *v = cJSON_IsObject(o) ?
-		cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
+	const cJSON *v = cJSON_IsObject(o)
+				 ? cJSON_GetObjectItemCaseSensitive(o, key)
+				 : NULL;
 
 	return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
 }
@@ -345,15 +346,15 @@ static const char *json_str(const cJSON *o, const char *key)
 /* Integer-valued number within [lo, hi], else -1. */
 static long json_int(const cJSON *o, const char *key, long lo, long hi)
 {
-	const cJSON *v = cJSON_IsObject(o) ?
-		cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
+	const cJSON *v = cJSON_IsObject(o)
+				 ? cJSON_GetObjectItemCaseSensitive(o, key)
+				 : NULL;
 	double d;
 
 	if (!cJSON_IsNumber(v))
 		return -1;
 	d = v->valuedouble;
-	if (!isfinite(d) || d < (double)lo || d > (double)hi ||
-	    d != floor(d))
+	if (!isfinite(d) || d < (double)lo || d > (double)hi || d != floor(d))
 		return -1;
 	return (long)d;
 }
@@ -374,7 +375,8 @@ static const char *envelope_reason(const cJSON *err)
 
 	arr = cJSON_GetObjectItemCaseSensitive(err, "details");
 	if (cJSON_IsArray(arr)) {
-		cJSON_ArrayForEach(it, arr) {
+		cJSON_ArrayForEach(it, arr)
+		{
 			const char *t = json_str(it, "@type");
 
 			if (t && strstr(t, "google.rpc.ErrorInfo") &&
@@ -416,8 +418,7 @@ static int fill_from_envelope(struct bf_err *e, const cJSON *root,
 	*code_out = json_int(err, "code", 100, 599);
 	status = json_str(err, "status");
 	if (status && bf_grpc_from_name(status) >= 0)
-		copy_text(e->status, sizeof(e->status), status,
-			  strlen(status));
+		copy_text(e->status, sizeof(e->status), status, strlen(status));
 	msg = json_str(err, "message");
 	if (!msg) {
 		const cJSON *errs =
@@ -467,8 +468,9 @@ int bf_err_from_reply(struct bf_err *e, long http_status, const char *body,
 	}
 	if (!e->msg[0]) {
 		if (http_status > 0)
-			snprintf(e->msg, sizeof(e->msg), "HTTP %ld with %s body",
-				 http_status, len ? "unparsable" : "no");
+			snprintf(e->msg, sizeof(e->msg),
+				 "HTTP %ld with %s body", http_status,
+				 len ? "unparsable" : "no");
 		else
 			snprintf(e->msg, sizeof(e->msg), "no reply");
 	}
@@ -513,12 +515,15 @@ long bf_err_retry_delay_ms(const char *body, size_t len)
 	err = root;
 	if (cJSON_IsArray(err))
 		err = cJSON_GetArrayItem(err, 0);
-	err = cJSON_IsObject(err) ?
-		cJSON_GetObjectItemCaseSensitive(err, "error") : NULL;
-	details = cJSON_IsObject(err) ?
-		cJSON_GetObjectItemCaseSensitive(err, "details") : NULL;
+	err = cJSON_IsObject(err)
+		      ? cJSON_GetObjectItemCaseSensitive(err, "error")
+		      : NULL;
+	details = cJSON_IsObject(err)
+			  ? cJSON_GetObjectItemCaseSensitive(err, "details")
+			  : NULL;
 	if (cJSON_IsArray(details)) {
-		cJSON_ArrayForEach(it, details) {
+		cJSON_ArrayForEach(it, details)
+		{
 			const char *t = json_str(it, "@type");
 
 			if (!t || !strstr(t, "google.rpc.RetryInfo"))

@@ -25,10 +25,8 @@ static int log_syslog_open;
 static volatile int log_level = BF_LOG_INFO;
 static void (*log_sink)(enum bf_log_level, const char *);
 
-static const char *const level_names[] = { "error", "warn", "info",
-					   "debug" };
-static const int level_syslog[] = { LOG_ERR, LOG_WARNING, LOG_INFO,
-				    LOG_DEBUG };
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+static const int level_syslog[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
 
 void bf_log_init(int to_stderr, enum bf_log_level level)
 {
@@ -154,8 +152,7 @@ static void redact_bearer(char *s)
 		while (s[j] == ' ' || s[j] == '\t')
 			j++;
 		if (!is_token_char((unsigned char)s[j]) ||
-		    !strcmp(s + j, "***") ||
-		    !strncmp(s + j, "*** ", 4)) {
+		    !strcmp(s + j, "***") || !strncmp(s + j, "*** ", 4)) {
 			i = j;
 			continue;
 		}
@@ -188,8 +185,8 @@ static void redact_ya29(char *s)
 }
 
 static const char *const secret_keys[] = {
-	"access_token", "refresh_token", "id_token", "private_key",
-	"client_secret", "assertion",	 "subject_token",
+	"access_token",	 "refresh_token", "id_token",	   "private_key",
+	"client_secret", "assertion",	  "subject_token",
 };
 
 /* key"?  ws [:=] ws  then a quoted ("..." or \"...\") or bare value. */

@@ -52,8 +52,8 @@ static int on_retry(void *ud, int attempt)
 	/* Resume after the bytes already delivered. */
 	if (s->end >= 0)
 		snprintf(s->range_hdr, sizeof(s->range_hdr),
-			 "Range: bytes=%lld-%lld",
-			 s->start + (long long)s->got, s->end);
+			 "Range: bytes=%lld-%lld", s->start + (long long)s->got,
+			 s->end);
 	else
 		snprintf(s->range_hdr, sizeof(s->range_hdr),
 			 "Range: bytes=%lld-", s->start + (long long)s->got);
@@ -109,7 +109,7 @@ static int run_threads(struct bf_http *h, const struct bf_http_req *req,
 	int64_t t0 = bf_now_ms();
 
 	for (int i = 0; i < threads; i++) {
-		w[i] = (struct worker){ .h = h, .req = req, .repeat = repeat };
+		w[i] = (struct worker){.h = h, .req = req, .repeat = repeat};
 		pthread_create(&w[i].tid, NULL, work, &w[i]);
 	}
 	for (int i = 0; i < threads; i++) {
@@ -125,8 +125,8 @@ static int run_threads(struct bf_http *h, const struct bf_http_req *req,
 	printf("{\"rc\":%d,\"ok\":%d,\"failed\":%d,\"ms\":%lld,"
 	       "\"requests\":%llu,\"connects\":%llu,\"msg\":\"%s\"}\n",
 	       rc, ok, failed, (long long)(bf_now_ms() - t0),
-	       (unsigned long long)s.requests,
-	       (unsigned long long)s.connects, rc ? "see stderr" : "");
+	       (unsigned long long)s.requests, (unsigned long long)s.connects,
+	       rc ? "see stderr" : "");
 	if (rc)
 		fprintf(stderr, "first failure: %s\n", msg);
 	free(w);
@@ -143,9 +143,9 @@ int main(int argc, char **argv)
 {
 	struct bf_http_opts o;
 	struct bf_http *h;
-	struct bf_http_req req = { 0 };
-	struct stream st = { .start = -1, .end = -1 };
-	const char *headers[34] = { 0 };
+	struct bf_http_req req = {0};
+	struct stream st = {.start = -1, .end = -1};
+	const char *headers[34] = {0};
 	int nh = 0, repeat = 1, stream = 0, resume = 0, auth = 0, threads = 0;
 	long cancel_after = 0;
 	const char *out = NULL;
@@ -260,7 +260,8 @@ int main(int argc, char **argv)
 			fwrite(r.body, 1, r.body_len, st.out);
 		bf_http_get_stats(h, &s);
 		cJSON_AddNumberToObject(j, "rc", rc);
-		cJSON_AddStringToObject(j, "errno",
+		cJSON_AddStringToObject(
+			j, "errno",
 			rc ? (strerrorname_np(-rc) ? strerrorname_np(-rc) : "?")
 			   : "");
 		cJSON_AddNumberToObject(j, "status", (double)r.status);
@@ -269,7 +270,8 @@ int main(int argc, char **argv)
 		cJSON_AddNumberToObject(j, "streamed", (double)r.streamed);
 		cJSON_AddNumberToObject(j, "ms", (double)(bf_now_ms() - t0));
 		cJSON_AddStringToObject(j, "msg", rc ? e.msg : "");
-		cJSON_AddNumberToObject(j, "http_status", (double)e.http_status);
+		cJSON_AddNumberToObject(j, "http_status",
+					(double)e.http_status);
 		cJSON_AddNumberToObject(j, "curl_code", e.curl_code);
 		cJSON_AddStringToObject(j, "content_range", r.content_range);
 		cJSON_AddStringToObject(j, "generation", r.generation);

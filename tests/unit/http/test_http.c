@@ -15,7 +15,7 @@
 static void test_backoff(void)
 {
 	/* Ceilings: 1 s, 2 s, 4 s, ... capped at 30 s. */
-	long want[] = { 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000 };
+	long want[] = {1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000};
 
 	for (int a = 0; a < 8; a++) {
 		CHECK_INT(bf_backoff_ms(a, 1000, 30000, 0.0), 0);
@@ -75,9 +75,9 @@ static void test_retry_after(void)
 	/* In the past: retry now. */
 	CHECK_INT(bf_parse_retry_after("Sat, 05 Nov 1994 08:49:37 GMT", now),
 		  0);
-	CHECK_INT(bf_parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT junk",
-				       now),
-		  -1);
+	CHECK_INT(
+		bf_parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT junk", now),
+		-1);
 	CHECK_INT(bf_parse_retry_after("Sun, 32 Nov 1994 08:49:37 GMT", now),
 		  -1);
 }
@@ -115,7 +115,7 @@ static void hdr(struct bf_http_resp *r, const char *line)
 
 static void test_headers(void)
 {
-	struct bf_http_resp r = { .retry_after_ms = -1 };
+	struct bf_http_resp r = {.retry_after_ms = -1};
 	char big[300];
 
 	hdr(&r, "Content-Range: bytes 0-99/1000\r\n");
@@ -203,7 +203,7 @@ static void test_misc(void)
 
 	t0 = bf_now_ms();
 	{
-		struct timespec ts = { 0, 20 * 1000000L };
+		struct timespec ts = {0, 20 * 1000000L};
 
 		nanosleep(&ts, NULL);
 	}
@@ -228,9 +228,9 @@ static void test_misc(void)
 	CHECK(!bf_cancelled());
 
 	/* Bad requests. */
-	CHECK_INT(bf_http_json(h, "GET", NULL, NULL, BF_RETRY_IDEMPOTENT,
-			       &r, &e),
-		  -EINVAL);
+	CHECK_INT(
+		bf_http_json(h, "GET", NULL, NULL, BF_RETRY_IDEMPOTENT, &r, &e),
+		-EINVAL);
 	bf_http_resp_free(&r);
 	bf_http_get_stats(h, &st);
 	CHECK_INT(st.requests, 0);

@@ -104,23 +104,23 @@ static void test_grpc_table(void)
 		long http;
 		const char *name;
 	} rows[] = {
-		{ 0, 0, 200, "OK" },
-		{ 1, ECANCELED, 499, "CANCELLED" },
-		{ 2, EIO, 500, "UNKNOWN" },
-		{ 3, EINVAL, 400, "INVALID_ARGUMENT" },
-		{ 4, ETIMEDOUT, 504, "DEADLINE_EXCEEDED" },
-		{ 5, ENOENT, 404, "NOT_FOUND" },
-		{ 6, EEXIST, 409, "ALREADY_EXISTS" },
-		{ 7, EACCES, 403, "PERMISSION_DENIED" },
-		{ 8, EAGAIN, 429, "RESOURCE_EXHAUSTED" },
-		{ 9, EBUSY, 400, "FAILED_PRECONDITION" },
-		{ 10, EAGAIN, 409, "ABORTED" },
-		{ 11, ERANGE, 400, "OUT_OF_RANGE" },
-		{ 12, EOPNOTSUPP, 501, "UNIMPLEMENTED" },
-		{ 13, EIO, 500, "INTERNAL" },
-		{ 14, EIO, 503, "UNAVAILABLE" },
-		{ 15, EIO, 500, "DATA_LOSS" },
-		{ 16, EACCES, 401, "UNAUTHENTICATED" },
+		{0, 0, 200, "OK"},
+		{1, ECANCELED, 499, "CANCELLED"},
+		{2, EIO, 500, "UNKNOWN"},
+		{3, EINVAL, 400, "INVALID_ARGUMENT"},
+		{4, ETIMEDOUT, 504, "DEADLINE_EXCEEDED"},
+		{5, ENOENT, 404, "NOT_FOUND"},
+		{6, EEXIST, 409, "ALREADY_EXISTS"},
+		{7, EACCES, 403, "PERMISSION_DENIED"},
+		{8, EAGAIN, 429, "RESOURCE_EXHAUSTED"},
+		{9, EBUSY, 400, "FAILED_PRECONDITION"},
+		{10, EAGAIN, 409, "ABORTED"},
+		{11, ERANGE, 400, "OUT_OF_RANGE"},
+		{12, EOPNOTSUPP, 501, "UNIMPLEMENTED"},
+		{13, EIO, 500, "INTERNAL"},
+		{14, EIO, 503, "UNAVAILABLE"},
+		{15, EIO, 500, "DATA_LOSS"},
+		{16, EACCES, 401, "UNAUTHENTICATED"},
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -148,7 +148,10 @@ static void test_envelope(void)
 	struct bf_err e;
 	char out[700];
 
-	CHECK_INT(from(404, "{\"error\":{\"code\":404,\"message\":\"Job x not found.\",\"status\":\"NOT_FOUND\"}}", &e),
+	CHECK_INT(from(404,
+		       "{\"error\":{\"code\":404,\"message\":\"Job x not "
+		       "found.\",\"status\":\"NOT_FOUND\"}}",
+		       &e),
 		  -ENOENT);
 	CHECK_INT(e.err, ENOENT);
 	CHECK_INT(e.http_status, 404);
@@ -158,12 +161,20 @@ static void test_envelope(void)
 	CHECK_STR(out, "NOT_FOUND: Job x not found.");
 
 	/* One-element array (some Google front ends). */
-	CHECK_INT(from(400, "[{\"error\":{\"code\":400,\"message\":\"m\",\"status\":\"FAILED_PRECONDITION\"}}]", &e),
+	CHECK_INT(from(400,
+		       "[{\"error\":{\"code\":400,\"message\":\"m\",\"status\":"
+		       "\"FAILED_PRECONDITION\"}}]",
+		       &e),
 		  -EBUSY);
 	CHECK_STR(e.status, "FAILED_PRECONDITION");
 
 	/* GCS form: errors[] and no status. */
-	CHECK_INT(from(404, "{\"error\":{\"code\":404,\"message\":\"No such object: b/o\",\"errors\":[{\"domain\":\"global\",\"reason\":\"notFound\",\"message\":\"No such object: b/o\"}]}}", &e),
+	CHECK_INT(from(404,
+		       "{\"error\":{\"code\":404,\"message\":\"No such object: "
+		       "b/"
+		       "o\",\"errors\":[{\"domain\":\"global\",\"reason\":"
+		       "\"notFound\",\"message\":\"No such object: b/o\"}]}}",
+		       &e),
 		  -ENOENT);
 	CHECK_STR(e.status, "");
 	CHECK_STR(e.msg, "No such object: b/o (notFound)");
@@ -171,17 +182,24 @@ static void test_envelope(void)
 	CHECK_STR(out, "HTTP 404: No such object: b/o (notFound)");
 
 	/* GCS without a top-level message. */
-	from(412, "{\"error\":{\"errors\":[{\"message\":\"Precondition\"}]}}", &e);
+	from(412, "{\"error\":{\"errors\":[{\"message\":\"Precondition\"}]}}",
+	     &e);
 	CHECK_INT(e.err, ESTALE);
 	CHECK_STR(e.msg, "Precondition");
 
 	/* OAuth form. */
-	CHECK_INT(from(400, "{\"error\":\"invalid_grant\",\"error_description\":\"Invalid JWT Signature.\"}", &e),
+	CHECK_INT(from(400,
+		       "{\"error\":\"invalid_grant\",\"error_description\":"
+		       "\"Invalid JWT Signature.\"}",
+		       &e),
 		  -EINVAL);
 	CHECK_STR(e.msg, "invalid_grant: Invalid JWT Signature.");
 
 	/* Wrong types everywhere: nothing trusted, still a sane error. */
-	from(503, "{\"error\":{\"code\":\"503\",\"message\":17,\"status\":[1],\"details\":\"x\",\"errors\":{}}}", &e);
+	from(503,
+	     "{\"error\":{\"code\":\"503\",\"message\":17,\"status\":[1],"
+	     "\"details\":\"x\",\"errors\":{}}}",
+	     &e);
 	CHECK_INT(e.err, EIO);
 	CHECK_INT(e.http_status, 503);
 	CHECK_STR(e.status, "");
@@ -204,7 +222,9 @@ static void test_envelope(void)
 	from(429, "{\"error\":{\"code\":1e400,\"message\":\"q\"}}", &e);
 	CHECK_INT(e.err, EAGAIN);
 	CHECK_INT(e.http_status, 429);
-	from(0, "{\"error\":{\"code\":-99999999999999999999,\"message\":\"q\"}}", &e);
+	from(0,
+	     "{\"error\":{\"code\":-99999999999999999999,\"message\":\"q\"}}",
+	     &e);
 	CHECK_INT(e.err, EIO);
 	CHECK_INT(e.http_status, 0);
 	/* Code used when there is no HTTP status. */
@@ -264,11 +284,19 @@ static void test_envelope(void)
 	}
 
 	/* Secrets in a server message never survive. */
-	from(401, "{\"error\":{\"code\":401,\"message\":\"bad Bearer ya29.SECRETSECRET\"}}", &e);
+	from(401,
+	     "{\"error\":{\"code\":401,\"message\":\"bad Bearer "
+	     "ya29.SECRETSECRET\"}}",
+	     &e);
 	CHECK(strstr(e.msg, "SECRET") == NULL);
 
 	/* ErrorInfo reason appended. */
-	from(429, "{\"error\":{\"code\":429,\"message\":\"Quota\",\"status\":\"RESOURCE_EXHAUSTED\",\"details\":[{\"@type\":\"type.googleapis.com/google.rpc.ErrorInfo\",\"reason\":\"RATE_LIMIT_EXCEEDED\"}]}}", &e);
+	from(429,
+	     "{\"error\":{\"code\":429,\"message\":\"Quota\",\"status\":"
+	     "\"RESOURCE_EXHAUSTED\",\"details\":[{\"@type\":\"type.googleapis."
+	     "com/"
+	     "google.rpc.ErrorInfo\",\"reason\":\"RATE_LIMIT_EXCEEDED\"}]}}",
+	     &e);
 	CHECK_STR(e.msg, "Quota (RATE_LIMIT_EXCEEDED)");
 	CHECK_INT(e.err, EAGAIN);
 }
@@ -280,19 +308,30 @@ static long rd(const char *s)
 
 static void test_retry_info(void)
 {
-	CHECK_INT(rd("{\"error\":{\"details\":[{\"@type\":\"type.googleapis.com/google.rpc.RetryInfo\",\"retryDelay\":\"1.5s\"}]}}"),
+	CHECK_INT(rd("{\"error\":{\"details\":[{\"@type\":\"type.googleapis."
+		     "com/google.rpc.RetryInfo\",\"retryDelay\":\"1.5s\"}]}}"),
 		  1500);
-	CHECK_INT(rd("[{\"error\":{\"details\":[{\"@type\":\"x\"},{\"@type\":\"type.googleapis.com/google.rpc.RetryInfo\",\"retryDelay\":\"30s\"}]}}]"),
+	CHECK_INT(rd("[{\"error\":{\"details\":[{\"@type\":\"x\"},{\"@type\":"
+		     "\"type.googleapis.com/"
+		     "google.rpc.RetryInfo\",\"retryDelay\":\"30s\"}]}}]"),
 		  30000);
-	CHECK_INT(rd("{\"error\":{\"details\":[{\"@type\":\"type.googleapis.com/google.rpc.RetryInfo\",\"retryDelay\":{\"seconds\":2,\"nanos\":500000000}}]}}"),
-		  2500);
-	CHECK_INT(rd("{\"error\":{\"details\":[{\"@type\":\"type.googleapis.com/google.rpc.RetryInfo\",\"retryDelay\":\"-1s\"}]}}"),
+	CHECK_INT(
+		rd("{\"error\":{\"details\":[{\"@type\":\"type.googleapis.com/"
+		   "google.rpc.RetryInfo\",\"retryDelay\":{\"seconds\":2,"
+		   "\"nanos\":500000000}}]}}"),
+		2500);
+	CHECK_INT(rd("{\"error\":{\"details\":[{\"@type\":\"type.googleapis."
+		     "com/google.rpc.RetryInfo\",\"retryDelay\":\"-1s\"}]}}"),
 		  -1);
-	CHECK_INT(rd("{\"error\":{\"details\":[{\"@type\":\"type.googleapis.com/google.rpc.RetryInfo\",\"retryDelay\":\"1e400s\"}]}}"),
+	CHECK_INT(
+		rd("{\"error\":{\"details\":[{\"@type\":\"type.googleapis.com/"
+		   "google.rpc.RetryInfo\",\"retryDelay\":\"1e400s\"}]}}"),
+		-1);
+	CHECK_INT(rd("{\"error\":{\"details\":[{\"@type\":\"type.googleapis."
+		     "com/google.rpc.RetryInfo\",\"retryDelay\":\"abc\"}]}}"),
 		  -1);
-	CHECK_INT(rd("{\"error\":{\"details\":[{\"@type\":\"type.googleapis.com/google.rpc.RetryInfo\",\"retryDelay\":\"abc\"}]}}"),
-		  -1);
-	CHECK_INT(rd("{\"error\":{\"details\":[{\"@type\":\"type.googleapis.com/google.rpc.RetryInfo\",\"retryDelay\":5}]}}"),
+	CHECK_INT(rd("{\"error\":{\"details\":[{\"@type\":\"type.googleapis."
+		     "com/google.rpc.RetryInfo\",\"retryDelay\":5}]}}"),
 		  -1);
 	CHECK_INT(rd("{\"error\":{\"details\":{}}}"), -1);
 	CHECK_INT(rd("{\"error\":\"x\"}"), -1);
@@ -352,7 +391,8 @@ static void test_redact(void)
 	redacts("{\"refresh_token\":\"1//SECRET\"}", "SECRET");
 	redacts("{\"id_token\":\"eyJSECRET\"}", "SECRET");
 	redacts("{\"client_secret\":\"SECRET\"}", "SECRET");
-	redacts("{\"private_key\":\"-----BEGIN PRIVATE KEY-----\\nMIISECRET\\n-----END PRIVATE KEY-----\\n\"}",
+	redacts("{\"private_key\":\"-----BEGIN PRIVATE "
+		"KEY-----\\nMIISECRET\\n-----END PRIVATE KEY-----\\n\"}",
 		"SECRET");
 	redacts("{\"private_key\":\"a\\\"SECRET\"}", "SECRET");
 	redacts("grant_type=urn%3Aietf&assertion=eyJ.SECRET.sig", "SECRET");
@@ -363,9 +403,11 @@ static void test_redact(void)
 
 	/* Non-secrets survive. */
 	snprintf(s, sizeof(s),
-		 "{\"private_key_id\":\"kid\",\"token_uri\":\"u\",\"expires_in\":1}");
+		 "{\"private_key_id\":\"kid\",\"token_uri\":\"u\",\"expires_"
+		 "in\":1}");
 	bf_redact(s);
-	CHECK_STR(s, "{\"private_key_id\":\"kid\",\"token_uri\":\"u\",\"expires_in\":1}");
+	CHECK_STR(s, "{\"private_key_id\":\"kid\",\"token_uri\":\"u\","
+		     "\"expires_in\":1}");
 	snprintf(s, sizeof(s), "Bearer");
 	bf_redact(s);
 	CHECK_STR(s, "Bearer");
