@@ -171,3 +171,16 @@ def test_job_runner_works_with_auth(emu):
             break
         assert time.time() < deadline, g
         time.sleep(0.05)
+
+
+def test_resumable_session_uri_needs_no_token(emu, tmp_path):
+    emu.make_bucket("bkt")
+    emu.config(require_auth=True)
+    st, r = jwt_token(emu, tmp_path)
+    auth = {"Authorization": "Bearer " + r["access_token"]}
+    st, h, _ = emu.request("POST", "/upload/storage/v1/b/bkt/o?uploadType=resumable&name=s",
+                           b"", auth)
+    assert st == 200
+    st, _, o = emu.request("PUT", h["Location"][len(emu.url):], b"abc",
+                           {"Content-Range": "bytes 0-2/3"})
+    assert st == 200 and o["size"] == "3"

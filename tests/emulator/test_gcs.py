@@ -324,3 +324,31 @@ def test_counters(emu):
     assert c["routes"]["gcs.media"] == 1
     assert c["routes"]["gcs.list"] == 1
     assert c["total"] == 4
+
+
+def test_gcloud_style_multipart_and_resumable_path(emu):
+    """gcloud quotes the boundary with single quotes and uploads resumably
+    through /resumable/upload/storage/v1/..."""
+    emu.make_bucket("bkt")
+    body = (b"--===1==\r\nContent-Type: application/json\r\n\r\n{\"name\": \"g1\"}\r\n"
+            b"--===1==\r\nContent-Type: application/octet-stream\r\n\r\nDATA\r\n--===1==--")
+    st, _, o = emu.request("POST", "/upload/storage/v1/b/bkt/o?alt=json&uploadType=multipart",
+                           body, {"Content-Type": "multipart/related; boundary='===1=='"})
+    assert st == 200 and o["size"] == "4", o
+    st, h, _ = emu.request("POST", "/resumable/upload/storage/v1/b/bkt/o?alt=json"
+                           "&uploadType=resumable", {"name": "g2"})
+    assert st == 200
+    st, _, o = emu.request("PUT", h["Location"][len(emu.url):], b"abc",
+                           {"Content-Range": "bytes 0-2/3"})
+    assert st == 200 and o["name"] == "g2"
+
+
+def test_go_client_no_308(emu):
+    """Go clients send X-GUploader-No-308 and get 200 + an override header."""
+    emu.make_bucket("bkt")
+    st, h, _ = emu.request("POST", "/upload/storage/v1/b/bkt/o?uploadType=resumable&name=go")
+    path = h["Location"][len(emu.url):]
+    st, h, _ = emu.request("PUT", path, b"x" * 262144,
+                           {"Content-Range": "bytes 0-262143/*", "X-GUploader-No-308": "yes"})
+    assert st == 200 and h["X-Http-Status-Code-Override"] == "308"
+    assert h["Range"] == "bytes=0-262143"
