@@ -130,7 +130,12 @@ async function suite(ai) {
 	expect(/^genaiBatchJob_\d+$/.test(c.displayName), 'default displayName', c.displayName);
 	const ids = [a, b, c].map((j) => shortId(j.name));
 	expect(new Set(ids).size === 3, 'job ids must differ', ids);
-	s.create = { names: [a.name, b.name, c.name], state: a.state };
+	// Vertex refuses an unknown publisher model synchronously with 404.
+	const badModel = await expectApiError(ai.batches.create({ model: 'gemini-does-not-exist', src,
+		config: { displayName: 'conf-bad-model', dest } }), 404, 'create with an unknown model');
+	expect(/NOT_FOUND/.test(badModel.message) && /gemini-does-not-exist/.test(badModel.message),
+		'unknown model error names the model and NOT_FOUND', badModel.message);
+	s.create = { names: [a.name, b.name, c.name], state: a.state, unknownModel: badModel.message.slice(0, 200) };
 
 	step = 'get';
 	const byName = await ai.batches.get({ name: a.name });

@@ -99,6 +99,25 @@ def test_storage_with_emulator_token(emu, node_run, emu_token, require_auth):
         "STORAGE_AUTH": "1", "EMU_TOKEN": emu_token})
 
 
+def test_resumable_session_uri_is_the_credential(emu, emu_token, require_auth):
+    """GCS: initiating a resumable upload needs a token, the session URI's
+    chunk uploads do not (the session URI authorises them)."""
+    emu.make_bucket("conf-session")
+    require_auth(True)
+    path = "/upload/storage/v1/b/conf-session/o?uploadType=resumable&name=s.txt"
+    status, _, _ = emu.request("POST", path, {})
+    assert status == 401
+    status, headers, _ = emu.request("POST", path, {},
+                                     {"Authorization": "Bearer " + emu_token})
+    assert status == 200
+    loc = {k.lower(): v for k, v in headers.items()}["location"]
+    assert loc.startswith(emu.url) and "upload_id=" in loc, loc
+    status, _, obj = emu.request("PUT", loc[len(emu.url):], b"hello",
+                                 {"Content-Range": "bytes 0-4/5"})
+    assert status == 200, (status, obj)
+    assert obj["size"] == "5" and obj["name"] == "s.txt", obj
+
+
 # --- gcloud storage ---------------------------------------------------------
 
 def gcloud_env(emu, tmp_path, token):
