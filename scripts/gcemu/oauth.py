@@ -70,6 +70,33 @@ def rs256_verify(n, e, signing_input, sig):
     return secrets.compare_digest(em, expected)
 
 
+def anonymous_message(req):
+    """GCS's 401 text for a call without credentials names the permission."""
+    p, m = req.raw_path, req.method
+    if "/o/" in p or p.endswith("/compose"):
+        perm, what = {"DELETE": "delete", "PATCH": "update", "PUT": "update",
+                      "POST": "create"}.get(m, "get"), "object"
+    elif p.rstrip("/").endswith("/o"):
+        perm, what = ("list", "bucket") if m == "GET" else ("create", "bucket")
+        if m != "GET":
+            return ("Anonymous caller does not have storage.objects.create access "
+                    "to the Google Cloud Storage object. Permission "
+                    "'storage.objects.create' denied on resource (or it may not exist).")
+    elif p.rstrip("/") in ("/storage/v1/b", "/b"):
+        kind = "create" if m == "POST" else "list"
+        return ("Anonymous caller does not have storage.buckets.%s access to the "
+                "Google Cloud project. Permission 'storage.buckets.%s' denied on "
+                "resource (or it may not exist)." % (kind, kind))
+    else:
+        perm = {"DELETE": "delete", "PATCH": "update", "PUT": "update"}.get(m, "get")
+        return ("Anonymous caller does not have storage.buckets.%s access to the "
+                "Google Cloud Storage bucket. Permission 'storage.buckets.%s' denied "
+                "on resource (or it may not exist)." % (perm, perm))
+    return ("Anonymous caller does not have storage.objects.%s access to the Google "
+            "Cloud Storage %s. Permission 'storage.objects.%s' denied on resource (or "
+            "it may not exist)." % (perm, what, perm))
+
+
 class OAuth:
     def __init__(self, app, data_dir):
         self.app = app
@@ -170,9 +197,7 @@ class OAuth:
             return
         hdr = {"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/"'}
         if gcs:
-            msg = ("Anonymous caller does not have storage.objects.get access "
-                   "to the Google Cloud Storage object." if not auth else
-                   "Invalid Credentials")
+            msg = anonymous_message(req) if not auth else "Invalid Credentials"
             raise ApiError(401, msg, reason="required" if not auth else "authError",
                            headers=hdr)
         raise ApiError(401, "Request had invalid authentication credentials. "

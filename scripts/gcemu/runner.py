@@ -198,6 +198,9 @@ class Runner:
         with self.cond:
             self.active.pop(j.id, None)
         self.cleanup(j)
+        if j.rt is not None:
+            j.rt.lines = j.rt.order = None  # free the input of finished jobs
+            j.rt.out_path = None
 
     # --- phases -------------------------------------------------------------
     def start_job(self, j):

@@ -117,6 +117,7 @@ def test_require_auth(emu, tmp_path):
     assert "WWW-Authenticate" in h
     st, _, e = emu.request("GET", "/storage/v1/b/bkt/o")
     assert st == 401 and e["error"]["errors"][0]["reason"]
+    assert "storage.objects.list" in e["error"]["message"]
     st, _, e = emu.request("GET", jobs, headers={"Authorization": "Bearer made-up"})
     assert st == 401
     st, r = jwt_token(emu, tmp_path)
