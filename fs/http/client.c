@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +23,14 @@ static CURLcode global_rc;
 
 static void global_init(void)
 {
+	struct sigaction old;
+
 	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	/* CURLOPT_NOSIGNAL also stops libcurl from ignoring SIGPIPE around
+	 * transfers; a peer closing mid-write must not kill the daemon.
+	 * Only a default disposition is changed (libfuse sets SIG_IGN too). */
+	if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+		signal(SIGPIPE, SIG_IGN);
 }
 
 static __thread bf_cancel_fn cancel_fn;

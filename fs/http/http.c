@@ -2,13 +2,16 @@
  * deadlines on every transfer, the bounded retry loop, auth headers and the
  * mapping of every failure to an errno through errmap.c.
  *
+ * The client object, its handle pool and the share live in client.c, header
+ * capture in hdr.c, the backoff schedule in backoff.c.
+ *
  * Connection reuse: each pooled easy handle keeps its own connection cache
  * across calls (curl_easy_reset keeps live connections), and a CURLSH shares
  * the DNS and TLS session caches between handles. The connection cache is
- * deliberately NOT put in the share: libcurl up to 8.x documents it as not
- * thread-safe (KNOWN_BUGS "A shared connection cache is not thread-safe",
- * curl#4915), and a LIFO free list already hands a thread the handle whose
- * connection it just used.
+ * deliberately NOT put in the share: our libcurl (7.88) lists it in
+ * KNOWN_BUGS ("A shared connection cache is not thread-safe", curl#4915),
+ * and a LIFO free list already hands a thread the handle whose connection
+ * it just used.
  *
  * Lock order: pool_lock and the share locks are leaf locks, never held
  * across network I/O or across each other. No lock is held while a request
