@@ -162,13 +162,16 @@ def test_gcloud_storage(emu, emu_token, require_auth, tmp_path):
 
     gcloud(env, "cp", str(tmp_path / "small.bin"), str(tmp_path / "big.bin"),
            "gs://conf-gcloud/up/")
-    listing = gcloud(env, "ls", "-l", "gs://conf-gcloud/up/").decode()
+    # buckets.list (?project=) and objects.list with delimiter in one call
+    listing = gcloud(env, "ls", "-l", "gs://", "gs://conf-gcloud/up/").decode()
+    assert "gs://conf-gcloud/" in listing, listing
     assert "gs://conf-gcloud/up/small.bin" in listing, listing
     assert "gs://conf-gcloud/up/big.bin" in listing, listing
     assert str(len(big)) in listing, listing
     gcloud(env, "cp", "gs://conf-gcloud/up/big.bin", str(tmp_path / "big.back"))
     assert (tmp_path / "big.back").read_bytes() == big
     assert gcloud(env, "cat", "gs://conf-gcloud/up/small.bin") == small
+    assert gcloud(env, "cat", "-r", "100-199", "gs://conf-gcloud/up/small.bin") == small[100:200]
     gcloud(env, "rm", "gs://conf-gcloud/up/small.bin")
 
     require_auth(False)
@@ -237,6 +240,19 @@ def test_rclone(emu, tmp_path):
                   "emu:conf-rclone/a/small.txt") == small[5:15]
     assert rclone(env, "cat", "--offset", "19999990",
                   "emu:conf-rclone/a/b/big.bin") == big[19999990:]
+
+    # Names as Vertex writes them (colons) and with space / '#' / UTF-8.
+    odd = ["out/prediction-model-2026-09-02T20:06:30.166279Z/predictions.jsonl",
+           "out/with space #1/ünï.txt"]
+    for name in odd:
+        rclone(env, "copyto", str(tmp_path / "small.txt"), "emu:conf-rclone/" + name)
+        assert emu.get_object("conf-rclone", name) == small
+        assert rclone(env, "cat", "emu:conf-rclone/" + name) == small
+    listed = rclone(env, "lsf", "-R", "emu:conf-rclone/out").decode().split("\n")
+    assert "prediction-model-2026-09-02T20:06:30.166279Z/predictions.jsonl" in listed, listed
+    assert "with space #1/ünï.txt" in listed, listed
+    rclone(env, "purge", "emu:conf-rclone/out")
+    assert emu.list_objects("conf-rclone", "out/") == []
 
     rclone(env, "deletefile", "emu:conf-rclone/a/small.txt")
     assert emu.list_objects("conf-rclone") == ["a/b/big.bin"]
