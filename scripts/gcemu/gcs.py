@@ -518,9 +518,13 @@ class Storage:
 def validate_name(name):
     if not isinstance(name, str) or not name:
         raise gerr(400, "Required", "required")
-    if len(name.encode("utf-8", "surrogatepass")) > 1024:
+    if len(name.encode("utf-8", "surrogateescape")) > 1024:
         raise gerr(400, "The maximum object length is 1024 characters, but got a "
                    "name with %d characters" % len(name), "invalid")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise gerr(400, "The specified object name is not valid UTF-8.", "invalid")
     if "\r" in name or "\n" in name or name in (".", ".."):
         raise gerr(400, "Invalid object name", "invalid")
 

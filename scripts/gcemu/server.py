@@ -105,7 +105,8 @@ class Request:
         self.raw_path = raw_path
         self.query_string = qs
         self.query = {}
-        for k, v in urllib.parse.parse_qsl(qs, keep_blank_values=True):
+        for k, v in urllib.parse.parse_qsl(qs, keep_blank_values=True,
+                                            errors="surrogateescape"):
             self.query.setdefault(k, v)
         self.headers = handler.headers
         self.body = BodyReader(handler.rfile, handler.headers)

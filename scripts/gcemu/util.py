@@ -141,7 +141,9 @@ def gcs_error(http, message, reason=None, extra=None):
 
 
 def dumps(obj):
-    return json.dumps(obj, ensure_ascii=False).encode()
+    # surrogateescape: names decoded from invalid percent-encodings still
+    # serialize (as their original bytes) instead of crashing the reply.
+    return json.dumps(obj, ensure_ascii=False).encode("utf-8", "surrogateescape")
 
 
 # --- partial responses (?fields=) ---------------------------------------------

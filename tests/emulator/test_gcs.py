@@ -352,3 +352,12 @@ def test_go_client_no_308(emu):
                            {"Content-Range": "bytes 0-262143/*", "X-GUploader-No-308": "yes"})
     assert st == 200 and h["X-Http-Status-Code-Override"] == "308"
     assert h["Range"] == "bytes=0-262143"
+
+
+def test_invalid_utf8_name_refused(emu):
+    emu.make_bucket("bkt")
+    st, _, e = emu.request("POST", "/upload/storage/v1/b/bkt/o?uploadType=media&name=%ff%fe",
+                           b"x")
+    assert st == 400 and e["error"]["errors"][0]["reason"] == "invalid"
+    st, _, e = emu.request("GET", "/storage/v1/b/bkt/o/%ff")
+    assert st == 404
