@@ -80,6 +80,8 @@ class Bucket:
         self.objects = {}
         self.names = []  # sorted object names
         self.labels = {}
+        self.location = "US"
+        self.storage_class = "STANDARD"
 
     def resource(self, base):
         ts = rfc3339_ms(self.created)
@@ -88,14 +90,15 @@ class Bucket:
              "id": self.name, "name": self.name,
              "projectNumber": str(self.project_number),
              "generation": str(self.created),
-             "metageneration": "1", "location": "US",
-             "storageClass": "STANDARD", "etag": "CAE=",
+             "metageneration": "1", "location": self.location,
+             "storageClass": self.storage_class, "etag": "CAE=",
              "timeCreated": ts, "updated": ts,
              "iamConfiguration": {
                  "bucketPolicyOnly": {"enabled": True, "lockedTime": ts},
                  "uniformBucketLevelAccess": {"enabled": True, "lockedTime": ts},
                  "publicAccessPrevention": "inherited"},
-             "locationType": "multi-region", "rpo": "DEFAULT"}
+             "locationType": "multi-region" if self.location in (
+                 "US", "EU", "ASIA") else "region", "rpo": "DEFAULT"}
         if self.labels:
             r["labels"] = dict(self.labels)
         return r
@@ -157,6 +160,8 @@ class Storage:
                 continue
             b = Bucket(bj["name"], bj["projectNumber"], bj["created"])
             b.labels = bj.get("labels") or {}
+            b.location = bj.get("location", "US")
+            b.storage_class = bj.get("storageClass", "STANDARD")
             odir = os.path.join(bpath, "objects")
             for h in os.listdir(odir) if os.path.isdir(odir) else []:
                 best = None
@@ -190,7 +195,7 @@ class Storage:
         return os.path.join(self.tmp, uuid.uuid4().hex)
 
     # --- buckets ----------------------------------------------------------
-    def create_bucket(self, name, labels=None):
+    def create_bucket(self, name, labels=None, location=None, storage_class=None):
         if not isinstance(name, str) or not BUCKET_RE.match(name) or \
                 ".." in name or len(name) > 222 or \
                 (len(name) > 63 and "." not in name):
@@ -201,11 +206,15 @@ class Storage:
                            "succeeded and you already own it.", "conflict")
             b = Bucket(name, self.app.project_number, now_us())
             b.labels = labels or {}
+            b.location = (location or "US").upper()
+            b.storage_class = (storage_class or "STANDARD").upper()
             bpath = os.path.join(self.bdir, name)
             os.makedirs(os.path.join(bpath, "objects"), exist_ok=True)
             with open(os.path.join(bpath, "bucket.json"), "w") as f:
                 json.dump({"name": name, "projectNumber": b.project_number,
-                           "created": b.created, "labels": b.labels}, f)
+                           "created": b.created, "labels": b.labels,
+                           "location": b.location,
+                           "storageClass": b.storage_class}, f)
             self.buckets[name] = b
             return b
 

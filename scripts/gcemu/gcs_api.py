@@ -140,7 +140,8 @@ class GcsApi:
         name = body.get("name") or req.query.get("name")
         if not name:
             raise gerr(400, "Required", "required")
-        b = self.st.create_bucket(name, body.get("labels"))
+        b = self.st.create_bucket(name, body.get("labels"), body.get("location"),
+                                  body.get("storageClass"))
         return self.reply(req, b.resource(req.base_url()))
 
     def list_objects(self, req, bucket):
