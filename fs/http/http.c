@@ -113,6 +113,15 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
 		return len;
 	}
 	rc = bf_buf_append(&x->body, p, len);
+	if (rc == -EFBIG && x->resp->status >= 400) {
+		/* An error page only feeds a message: keep its head and let
+		 * the reply be judged (and retried) on its status. */
+		size_t room = x->body.max - x->body.len;
+
+		if (room)
+			bf_buf_append(&x->body, p, room < len ? room : len);
+		return len;
+	}
 	if (rc) {
 		x->cb_err = rc;
 		return 0;

@@ -407,3 +407,11 @@ def test_many_threads_with_faults(obj, build_dir):
                "--threads", "8", "--repeat", "20", "GET", meta_url(obj),
                timeout=120)
     assert r["rc"] == 0 and r["ok"] == 160, r
+
+
+def test_huge_error_body_is_still_retried(obj, build_dir):
+    obj.fault(kind="status", status=503, body="x" * 200_000, path="/o/",
+              times=1)
+    r, _ = one(build_dir, *FAST, "--max-body", "100000", "GET",
+               meta_url(obj))
+    assert r["rc"] == 0 and r["attempts"] == 2
