@@ -135,6 +135,12 @@ async function main() {
 	const hello2 = Buffer.from('hello again\n');
 	const m2 = await roundTrip('small/hello.txt', hello2, { resumable: false }, 'text/plain');
 	expect(BigInt(m2.generation) > BigInt(m1.generation), 'an overwrite must get a newer generation', [m1.generation, m2.generation]);
+	// Pinned generations: the live one reads, the overwritten one is gone
+	// (the bucket has no versioning, so GCS deletes noncurrent generations).
+	const [pinned] = await storage.bucket(BUCKET).file('small/hello.txt', { generation: m2.generation }).download();
+	expect(Buffer.compare(pinned, hello2) === 0, 'download pinned to the live generation');
+	await expectCode(storage.bucket(BUCKET).file('small/hello.txt', { generation: m1.generation }).download(),
+		404, 'download of an overwritten generation');
 	// ifGenerationMatch=0 ("create only if absent") on an existing object.
 	await expectCode(storage.bucket(BUCKET).file('small/hello.txt').save(Buffer.from('x'),
 		{ resumable: false, preconditionOpts: { ifGenerationMatch: 0 } }), 412, 'ifGenerationMatch=0 on an existing object');
