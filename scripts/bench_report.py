@@ -98,6 +98,14 @@ def _emu_split(recs):
     return u, s
 
 
+LABELS = {"fusemin cat": "FUSE ceiling¹ cat", "fusemin dd": "FUSE ceiling¹ dd",
+          "fusemin-direct cat": "FUSE ceiling¹ direct_io cat",
+          "fusemin-direct dd": "FUSE ceiling¹ direct_io dd"}
+CEILING_NOTE = ("¹ FUSE ceiling: a 150-line single-threaded low-level FUSE file system "
+                "(`bench_sys.FUSEMIN_C`) serving the same bytes from a local file in page "
+                "cache with pread; no HTTP. What any FUSE daemon can reach here.")
+
+
 def stream_table(res, probe, skipped, title_unit):
     out = []
     ref = res.get("curl")
@@ -105,7 +113,8 @@ def stream_table(res, probe, skipped, title_unit):
                "daemon CPU s/GB | emulator CPU s/GB | reader CPU s/GB | HTTP media GETs (mean range) |"
                % title_unit)
     out.append("|---|---|---|---|---|---|---|---|")
-    names = ["curl", "batchfs cat", "batchfs dd", "rclone cat", "rclone dd"]
+    names = ["curl", "batchfs cat", "batchfs dd", "rclone cat", "rclone dd",
+             "fusemin cat", "fusemin dd", "fusemin-direct cat", "fusemin-direct dd"]
     for name in names:
         recs = res.get(name)
         if not recs:
@@ -124,12 +133,15 @@ def stream_table(res, probe, skipped, title_unit):
         bad = [r["error"] for r in recs if r.get("error")]
         errs = (" (%d errors: %s)" % (len(bad), bad[0][:80])) if bad else ""
         out.append("| %s | %s%s | %s | %s | %s | %s | %s | %s |" % (
-            name, _fmt(g), errs, _one(rcurl) + "×" if rcurl else "–", rc,
+            LABELS.get(name, name), _fmt(g), errs, _one(rcurl) + "×" if rcurl else "–", rc,
             _fmt(_cpu_per_gb(recs, "daemon")) if name != "curl" else "–",
             _fmt(_cpu_per_gb(recs, "emulator")),
             _one(S.median([r["reader_cpu"] / (r["bytes"] / GB) for r in recs
                            if r.get("error") is None and r.get("bytes")])),
             mr))
+    if any(n in res for n in LABELS):
+        out.append("")
+        out.append(CEILING_NOTE)
     out.append("")
     out.append("Where the time goes (medians over the rounds; % of one CPU over the wall time; "
                "the machine has 2): ")
@@ -153,7 +165,7 @@ def stream_table(res, probe, skipped, title_unit):
         e = _pct_of_cpu(ok, "emulator")
         et = _pct_of_cpu(ok, "emulator", "top_thread")
         out.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            name, _one(S.median([r["wall"] for r in ok])), _one(_reader_pct(ok), 0),
+            LABELS.get(name, name), _one(S.median([r["wall"] for r in ok])), _one(_reader_pct(ok), 0),
             ("%s (%s)" % (_one(d, 0), _one(dt, 0))) if d is not None else "–",
             "%s (%s)" % (_one(e, 0), _one(et, 0)),
             "%s / %s" % (_one(u), _one(s)),
@@ -191,7 +203,7 @@ def render(R):
             facts.append("%s: %s" % (k.replace("verify_", "bytes read through ") ,
                                      "identical to the source (cmp)" if m[k] is True else m[k]))
     if m.get("jobs_created_by"):
-        facts.append("10,000 jobs created by %s" % m["jobs_created_by"])
+        facts.append("%s jobs created by %s" % (m.get("jobs"), m["jobs_created_by"]))
     for f in facts:
         out.append("- " + f)
     for n in R.get("notes", []):
@@ -213,7 +225,7 @@ def render(R):
     if R["md"]:
         out += meta_table(R["md"], skipped)
     if R["list"]:
-        out += list_table(R["list"], R["probe"].get("list"), skipped)
+        out += list_table(R["list"], R["probe"].get("list"), skipped, m)
     out += mem_table(R, skipped)
     out += bars(R, skipped)
     return "\n".join(out) + "\n"
@@ -273,8 +285,9 @@ def meta_table(res, skipped):
     return out
 
 
-def list_table(res, probe, skipped):
-    out = ["### Listings (`ls -l`, 10,000 entries; wall time; HTTP requests by route, median)", ""]
+def list_table(res, probe, skipped, m):
+    out = ["### Listings (`ls -l` of %s jobs and of %s objects; wall time; HTTP requests by "
+           "route, median)" % (m.get("jobs"), m.get("list_objects")), ""]
     ref_local = res.get("local dir, 10k files: ls -l")
     out.append("| listing | wall ms (min–max) | × local `ls -l` | × API pages | entries | "
                "HTTP requests (median per run) |")
@@ -297,10 +310,11 @@ def list_table(res, probe, skipped):
             http = "%s pages" % _one(S.median([r.get("pages") for r in recs]), 0)
         else:
             http = _http_str(_http_median(recs))
+        is_ref = recs is ref_local or recs is api
         out.append("| %s | %s | %s | %s | %s | %s |" % (
             name, _fmt(S.summary(_vals(recs, "wall_ms")), 0),
-            _one(ratio(recs, ref_local, "wall_ms")) + "×" if ratio(recs, ref_local, "wall_ms") else "–",
-            _one(ratio(recs, api, "wall_ms")) + "×" if ratio(recs, api, "wall_ms") else "–",
+            _one(ratio(recs, ref_local, "wall_ms")) + "×" if not is_ref and ratio(recs, ref_local, "wall_ms") else "–",
+            _one(ratio(recs, api, "wall_ms")) + "×" if not is_ref and ratio(recs, api, "wall_ms") else "–",
             _one(lines, 0), http))
     if probe:
         out.append("")
@@ -329,7 +343,8 @@ def mem_table(R, skipped):
     if lst or R["list"]:
         rc = [r.get("hwm_kib") for n in ("rclone ls -l output (fresh mount)", "rclone ls -l output (again)")
               for r in R["list"].get(n, [])]
-        rows.append(("fresh mount, after `ls -l` of 10,000 jobs and 10,000 objects (twice each)",
+        rows.append(("fresh mount, after `ls -l` of %s jobs and %s objects (twice each)" % (
+                     R["meta"].get("jobs"), R["meta"].get("list_objects")),
                      [r.get("hwm_kib") for r in lst or []], rc))
     for label, b, c in rows:
         bs, cs = S.summary(b), S.summary(c)

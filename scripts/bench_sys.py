@@ -125,7 +125,7 @@ class CpuSampler:
     maximum VmRSS seen.
     """
 
-    def __init__(self, pids, interval=0.2):
+    def __init__(self, pids, interval=0.05):
         self.pids = {k: v for k, v in pids.items() if v}
         self.interval = interval
         self.stop_ev = threading.Event()
@@ -330,6 +330,18 @@ class Watchdog:
         return False
 
 
+def is_mounted(path):
+    """True if path is a mount point, even of a dead FUSE daemon (where
+    os.path.ismount fails with ENOTCONN and says False)."""
+    path = os.path.realpath(path)
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            mp = line.split()[1].replace("\\040", " ")
+            if mp == path:
+                return True
+    return False
+
+
 def fusermount_u(path, lazy=False):
     args = ["fusermount3", "-u"] + (["-z"] if lazy else []) + [path]
     try:
@@ -337,3 +349,147 @@ def fusermount_u(path, lazy=False):
                               timeout=20).returncode == 0
     except subprocess.TimeoutExpired:
         return False
+
+
+# --- a minimal FUSE file system: the ceiling any FUSE daemon reaches here ----
+
+FUSEMIN_C = r"""
+/* bench-fusemin: one read-only file "data" served from a local file with
+ * pread into a static 1 MiB buffer, single-threaded low-level loop. The
+ * FUSE-only ceiling for scripts/bench (no HTTP). argv: SRC MNT [direct] */
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int src_fd, direct;
+static off_t src_size;
+static char buf[1 << 20];
+
+static void fill(struct stat *st, fuse_ino_t ino)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	if (ino == 1) {
+		st->st_mode = S_IFDIR | 0755;
+		st->st_nlink = 2;
+	} else {
+		st->st_mode = S_IFREG | 0444;
+		st->st_nlink = 1;
+		st->st_size = src_size;
+		st->st_blksize = 1 << 20;
+		st->st_blocks = (src_size + 511) / 512;
+	}
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fuse_entry_param e;
+
+	if (parent != 1 || strcmp(name, "data") != 0) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	memset(&e, 0, sizeof(e));
+	e.ino = 2;
+	e.attr_timeout = e.entry_timeout = 3600;
+	fill(&e.attr, 2);
+	fuse_reply_entry(req, &e);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct stat st;
+
+	(void)fi;
+	fill(&st, ino);
+	fuse_reply_attr(req, &st, 3600);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (ino != 2) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	fi->direct_io = direct;
+	fuse_reply_open(req, fi);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	ssize_t n;
+
+	(void)ino;
+	(void)fi;
+	if (size > sizeof(buf))
+		size = sizeof(buf);
+	n = pread(src_fd, buf, size, off);
+	if (n < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_buf(req, buf, n);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)size;
+	(void)off;
+	(void)fi;
+	fuse_reply_buf(req, NULL, 0);
+}
+
+static const struct fuse_lowlevel_ops ops = {
+	.lookup = op_lookup,
+	.getattr = op_getattr,
+	.open = op_open,
+	.read = op_read,
+	.readdir = op_readdir,
+};
+
+int main(int argc, char **argv)
+{
+	char *fargv[] = { argv[0], NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(1, fargv);
+	struct fuse_session *se;
+	struct stat st;
+	int rc;
+
+	if (argc < 3)
+		return 2;
+	direct = argc > 3 && strcmp(argv[3], "direct") == 0;
+	src_fd = open(argv[1], O_RDONLY);
+	if (src_fd < 0 || fstat(src_fd, &st) != 0)
+		return 1;
+	src_size = st.st_size;
+	se = fuse_session_new(&args, &ops, sizeof(ops), NULL);
+	if (!se || fuse_set_signal_handlers(se) != 0 ||
+	    fuse_session_mount(se, argv[2]) != 0)
+		return 1;
+	rc = fuse_session_loop(se);
+	fuse_session_unmount(se);
+	fuse_remove_signal_handlers(se);
+	fuse_session_destroy(se);
+	return rc ? 1 : 0;
+}
+"""
+
+
+def build_fusemin(outdir):
+    """Compiles FUSEMIN_C into outdir; returns the binary or None."""
+    src = os.path.join(outdir, "bench-fusemin.c")
+    binary = os.path.join(outdir, "bench-fusemin")
+    with open(src, "w") as f:
+        f.write(FUSEMIN_C)
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "fuse3"],
+                           stdout=subprocess.PIPE, text=True).stdout.split()
+    r = subprocess.run(["cc", "-O2", "-Wall", "-DFUSE_USE_VERSION=312", "-o", binary, src]
+                       + flags, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=120)
+    return binary if r.returncode == 0 else None
