@@ -517,7 +517,9 @@ class Storage:
     def token(items, prefixes):
         last_item = items[-1].name if items else None
         last_pref = prefixes[-1] if prefixes else None
-        if last_pref is not None and (last_item is None or last_pref > last_item):
+        # With includeTrailingDelimiter a name can be both; resume after
+        # the whole prefix then.
+        if last_pref is not None and (last_item is None or last_pref >= last_item):
             raw = "p" + last_pref
         else:
             raw = "n" + last_item

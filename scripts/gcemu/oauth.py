@@ -324,6 +324,12 @@ class OAuth:
             text = "aliases\nemail\nidentity\nscopes\ntoken\n"
         elif p in ("/computeMetadata/v1", "/computeMetadata", ""):
             text = "instance/\nproject/\n"
+        elif p == "/computeMetadata/v1/instance":
+            text = "attributes/\nhostname\nid\nservice-accounts/\nzone\n"
+        elif p == "/computeMetadata/v1/project":
+            text = "attributes/\nnumeric-project-id\nproject-id\n"
+        elif p == "/computeMetadata/v1/instance/hostname":
+            text = "emulator.c.test-project.internal"
         elif p == "/computeMetadata/v1/instance/id":
             text = "1234567890123456789"
         elif p == "/computeMetadata/v1/instance/zone":

@@ -105,6 +105,12 @@ def test_metadata_server(emu):
     st, _, b = emu.request("GET", "/computeMetadata/v1/project/project-id",
                            headers={"Metadata-Flavor": "Google"}, raw=True)
     assert st == 200 and b == b"test-project"
+    # detection probes of google-auth (GET /) and gcp-metadata (.../instance)
+    st, h, _ = emu.request("GET", "/", headers={"Metadata-Flavor": "Google"}, raw=True)
+    assert st == 200 and h["Metadata-Flavor"] == "Google"
+    st, h, _ = emu.request("GET", "/computeMetadata/v1/instance",
+                           headers={"Metadata-Flavor": "Google"}, raw=True)
+    assert st == 200 and h["Metadata-Flavor"] == "Google"
     assert emu.counters()["routes"]["metadata.token"] == 1
 
 

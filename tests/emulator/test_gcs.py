@@ -209,6 +209,25 @@ def test_list_paging_counts_items_and_prefixes(emu):
     assert seen_prefixes == ["p%02d/" % i for i in range(5)]
 
 
+def test_list_trailing_delimiter_paging(emu):
+    emu.make_bucket("bkt")
+    for n in ["a/", "a/x", "a/y", "b"]:
+        emu.put_object("bkt", n, b"")
+    got, tok = [], None
+    while True:
+        qs = {"delimiter": "/", "maxResults": "1", "includeTrailingDelimiter": "true"}
+        if tok:
+            qs["pageToken"] = tok
+        st, _, r = emu.request("GET", "/storage/v1/b/bkt/o?" + urllib.parse.urlencode(qs))
+        got += [("i", i["name"]) for i in r.get("items", [])] + \
+            [("p", p) for p in r.get("prefixes", [])]
+        tok = r.get("nextPageToken")
+        if not tok:
+            break
+    assert sorted(got) == [("i", "b"), ("p", "a/")] or \
+        sorted(got) == [("i", "a/"), ("i", "b"), ("p", "a/")]
+
+
 def test_list_fields_and_offsets(emu):
     emu.make_bucket("bkt")
     for n in ["a", "b", "c", "d"]:
