@@ -256,8 +256,26 @@ int bf_out_list(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
 		free(dir);
 		return bf_err_set(e, -rc, "bad output directory");
 	}
-	if (asprintf(&full, "%s%s%s", prefix, sub, *sub ? "/" : "") < 0) {
-		full = NULL;
+	if (*sub) {
+		/* Shown names may be mapped: list under the real prefix the
+		 * parent listing recorded for this directory. */
+		struct bf_outlist *pl;
+		const struct bf_outent *pe;
+
+		rc = bf_out_entry(c, j, sub, &pl, &pe, e);
+		if (rc)
+			goto out;
+		if (!pe->is_dir) {
+			bf_outlist_put(pl);
+			rc = bf_err_set(e, ENOTDIR, "not a directory");
+			goto out;
+		}
+		full = strdup(pe->obj);
+		bf_outlist_put(pl);
+	} else {
+		full = strdup(prefix);
+	}
+	if (!full) {
 		rc = bf_err_set(e, ENOMEM, "out of memory");
 		goto out;
 	}

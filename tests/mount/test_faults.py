@@ -1,0 +1,121 @@
+"""Trouble: failing and misbehaving replies during reads, a token expiring
+mid-read, interrupted waits, and the errno table's promises."""
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mounthelp import request_text
+
+
+def finished_job(mnt, emu, name, n=40):
+    os.mkdir(mnt.job(name))
+    with open(mnt.job(name, "request.json"), "w") as f:
+        f.write(request_text(emu, n=n))
+    mnt.wait_state(name)
+    job = json.loads(mnt.read(name, "job.json"))
+    bucket, _, prefix = job["outputInfo"]["gcsOutputDirectory"][5:].partition("/")
+    return bucket, prefix
+
+
+@pytest.mark.parametrize("fault", [
+    {"kind": "status", "status": 503, "times": 2},
+    {"kind": "status", "status": 429, "times": 1, "retry_after": 0},
+    {"kind": "reset", "times": 1},
+    {"kind": "truncate", "after_bytes": 1000, "times": 1},
+    {"kind": "wrong_range", "times": 1},
+    {"kind": "ignore_range", "times": 1},
+], ids=lambda f: f["kind"] + str(f.get("status", "")))
+def test_read_faults_never_give_wrong_bytes(mnt, emu, fault):
+    bucket, prefix = finished_job(mnt, emu, "f1")
+    raw = emu.get_object(bucket, prefix + "/predictions.jsonl")
+    path = mnt.job("f1", "output", "predictions.jsonl")
+    os.stat(path)  # listing done; the fault hits the media read
+    emu.fault(method="GET", path="predictions.jsonl.*alt=media|/download/",
+              **fault)
+    with open(path, "rb") as f:
+        data = f.read()
+    assert data == raw
+
+
+def test_persistent_503_is_eio_not_enoent(mount_fs, emu):
+    m = mount_fs()
+    bucket, prefix = finished_job(m, emu, "f2", n=3)
+    path = m.job("f2", "output", "predictions.jsonl")
+    os.stat(path)
+    emu.fault(method="GET", path="alt=media|/download/", kind="status",
+              status=503, times=-1)
+    with pytest.raises(OSError) as ei:
+        with open(path, "rb") as f:
+            f.read()
+    assert ei.value.errno in (errno.EIO, errno.ETIMEDOUT, errno.EAGAIN)
+    emu.clear_faults()
+
+
+def test_permission_denied_is_eacces(mnt, emu):
+    emu.fault(method="GET", path="batchPredictionJobs", kind="status",
+              status=403, times=-1,
+              body={"error": {"code": 403, "status": "PERMISSION_DENIED",
+                              "message": "Permission denied"}})
+    with pytest.raises(PermissionError):
+        os.listdir(mnt.jobs)
+    emu.clear_faults()
+
+
+def test_token_expiring_during_a_long_read(mount_fs, emu):
+    emu.make_bucket("bkt-big")
+    big = os.urandom(6 << 20)
+    m0 = None
+    # The output of a finished job, plus a large object in its directory.
+    m0 = mount_fs()
+    bucket, prefix = finished_job(m0, emu, "tok", n=2)
+    emu.put_object(bucket, prefix + "/big.bin", big)
+    emu.config(require_auth=True, token_lifetime=3600)
+    m = mount_fs()
+    path = m.job("tok", "output", "big.bin")
+    got = bytearray()
+    with open(path, "rb", buffering=0) as f:
+        got += f.read(1 << 20)
+        emu.control("POST", "tokens/expire")
+        while True:
+            chunk = f.read(256 << 10)
+            if not chunk:
+                break
+            got += chunk
+            if len(got) == 3 << 20:
+                emu.control("POST", "tokens/expire")
+    assert bytes(got) == big
+    emu.config(require_auth=False)
+
+
+def test_interrupted_wait_gives_eintr(mnt, emu):
+    os.mkdir(mnt.job("slow"))
+    with open(mnt.job("slow", "request.json"), "w") as f:
+        f.write(request_text(emu, n=1))
+    mnt.wait_state("slow")
+    # The next list stalls for 30 s; an interrupted reader must not wait.
+    emu.fault(method="GET", path="batchPredictionJobs", kind="stall",
+              seconds=30, times=-1)
+    time.sleep(0.5)  # let the listing's TTL run out
+    code = (
+        "import os, signal, sys, time\n"
+        "def boom(*a): raise KeyboardInterrupt\n"
+        "signal.signal(signal.SIGALRM, boom)\n"
+        "signal.alarm(1)\n"
+        "t = time.time()\n"
+        "try:\n"
+        "    os.listdir(sys.argv[1])\n"
+        "    print('finished', time.time() - t)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted', time.time() - t)\n")
+    r = subprocess.run([sys.executable, "-c", code, mnt.jobs],
+                       capture_output=True, text=True, timeout=60)
+    emu.clear_faults()
+    word, secs = r.stdout.split()
+    assert word == "interrupted", r.stdout
+    assert float(secs) < 10, r.stdout
