@@ -178,13 +178,15 @@ int bf_vertex_create(struct bf_vertex *v, const char *body_json,
 	int64_t deadline = bf_now_ms() + CREATE_BUDGET_MS;
 	long wait_hint = -1; /* Retry-After / RetryInfo of the last reply */
 	char *body, *url = NULL;
-	int rc = 0, sent = 0;
+	int rc = 0, sent = 0, accepted;
 	long grace;
 	size_t n;
 
 	if (!e)
 		e = &local_err;
 	*out = (struct bf_job){0};
+	if (body_json && strlen(body_json) > BF_JOB_MAX_RAW)
+		return bf_err_set(e, EFBIG, "job request over 1 MiB");
 	if (!vx_valid_token(client_token))
 		return bf_err_set(e, EINVAL,
 				  "client token must be 1-63 of [a-z0-9_-]");
@@ -231,12 +233,12 @@ int bf_vertex_create(struct bf_vertex *v, const char *body_json,
 				bf_err_retry_delay_ms(resp.body, resp.body_len);
 		if (rc == 0) {
 			rc = bf_job_parse(resp.body, resp.body_len, out, &tmp);
+			tmp.http_status = resp.status;
 			bf_http_resp_free(&resp);
 			if (rc == 0) {
 				bf_err_clear(e);
 				goto done;
 			}
-			/* 2xx but unreadable: the job exists; find it. */
 			bf_log_warn("vertex create: 2xx reply unusable (%s); "
 				    "reconciling",
 				    tmp.msg);
@@ -256,7 +258,11 @@ int bf_vertex_create(struct bf_vertex *v, const char *body_json,
 			    "looking up %s=%s",
 			    tmp.msg, tmp.http_status, BF_TOKEN_LABEL,
 			    client_token);
-		grace = maybe_in_flight(rc, &tmp) ? CREATE_GRACE_MS : 0;
+		/* A 2xx (even one whose body was lost or unreadable) means
+		 * the job exists: wait for it to show, never send again. */
+		accepted = tmp.http_status >= 200 && tmp.http_status <= 299;
+		grace = accepted || maybe_in_flight(rc, &tmp) ? CREATE_GRACE_MS
+							      : 0;
 		left = deadline - bf_now_ms();
 		if (grace > left)
 			grace = left > 0 ? (long)left : 0;
@@ -269,6 +275,15 @@ int bf_vertex_create(struct bf_vertex *v, const char *body_json,
 		}
 		if (rc == -EINTR)
 			goto interrupted;
+		if (rc == -ENOENT && accepted) {
+			rc = bf_err_set(e, EIO,
+					"create answered HTTP %ld but no job "
+					"with %s=%s can be found (%s)",
+					last.http_status, BF_TOKEN_LABEL,
+					client_token, last.msg);
+			e->http_status = last.http_status;
+			goto done;
+		}
 		if (rc != -ENOENT) {
 			/* Cannot tell whether a job exists: sending again
 			 * could make a second one. */

@@ -535,14 +535,18 @@ def test_delete_operation_polling(emu, cli):
 
 
 def test_create_2xx_garbage_reply(emu, cli):
-    """A 2xx whose body is not a job: look it up, never trust it, never
-    make a second job."""
+    """A 2xx whose body is not a job claims the job exists: look it up,
+    and if it cannot be found fail rather than risk a second job. (The
+    emulator's injected 200 makes no job, so nothing is found.)"""
     setup_input(emu)
     f = emu.fault(method="POST", path=r"batchPredictionJobs$", kind="status",
                   status=200, body="<html>proxy page</html>")
     r = cli("create", body_file(cli), "tok-garbage")
-    only_job(emu, r)
-    assert hits(emu, f) == 1
+    assert r["errno_name"] == "EIO", r
+    assert "tok-garbage" in r["message"] and r["http_status"] == 200, r
+    assert hits(emu, f) == 1 and route(emu, "vertex.create") == 0
+    assert server_jobs(emu) == []
+    assert 10 < r["wall"] < 30  # waited for the job to show up
 
 
 def test_create_big_body_refused_locally(emu, cli):
