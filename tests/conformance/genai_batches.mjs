@@ -124,6 +124,10 @@ async function suite(ai) {
 	const b = await ai.batches.create({ model: MODEL, src,
 		config: { displayName: 'conf-B', dest } });
 	checkJob(b, { displayName: 'conf-B', src, dest });
+	// Cancel at once, while B is surely still PENDING even on a slow machine.
+	step = 'cancel';
+	const cancelReply = await ai.batches.cancel({ name: b.name });
+	step = 'create';
 	// No displayName: the SDK sends genaiBatchJob_<ms>.
 	const c = await ai.batches.create({ model: MODEL, src, config: { dest } });
 	checkJob(c, { src, dest });
@@ -183,7 +187,6 @@ async function suite(ai) {
 	s.list = { pages: pages.length, jobs: listed.length, filtered: filtered.length };
 
 	step = 'cancel';
-	const cancelReply = await ai.batches.cancel({ name: b.name });
 	const bEnd = await waitEnd(ai, b.name);
 	expect(bEnd.state === 'JOB_STATE_CANCELLED', 'cancelled job state', bEnd.state);
 	expect(bEnd.error && bEnd.error.code === 1, 'a cancelled job has error.code 1', bEnd.error);
