@@ -198,3 +198,43 @@ def test_lost_create_response_makes_one_job(mnt, emu, tmp_path):
     assert mnt.read("lost", "state").startswith("JOB_STATE_")
     mnt.wait_state("lost")
     assert jobs_created(emu) == 1
+
+
+def test_rename_between_drafts_is_exdev(mnt):
+    os.mkdir(mnt.job("xa"))
+    os.mkdir(mnt.job("xb"))
+    with open(mnt.job("xa", "t.json"), "w") as f:
+        f.write("{}")
+    with pytest.raises(OSError) as ei:
+        os.rename(mnt.job("xa", "t.json"), mnt.job("xb", "t.json"))
+    assert ei.value.errno == errno.EXDEV
+    with pytest.raises(OSError) as ei:
+        os.rename(mnt.job("xa"), mnt.job("xc"))
+    assert ei.value.errno == errno.EPERM
+
+
+def test_scratch_file_limit_is_enospc(mnt):
+    os.mkdir(mnt.job("many"))
+    for i in range(64):
+        with open(mnt.job("many", "s%d" % i), "w") as f:
+            f.write("x")
+    with pytest.raises(OSError) as ei:
+        open(mnt.job("many", "one-too-many"), "w")
+    assert ei.value.errno == errno.ENOSPC
+
+
+def test_vim_style_backup_then_write(mnt, emu):
+    os.mkdir(mnt.job("vim"))
+    with pytest.raises(OSError) as ei:
+        with open(mnt.job("vim", "request.json"), "w") as f:
+            f.write("{")  # a first, broken save
+    assert ei.value.errno == errno.EINVAL
+    # Now vim saves again, keeping a backup.
+    os.rename(mnt.job("vim", "request.json"), mnt.job("vim", "request.json~"))
+    assert not os.path.exists(mnt.job("vim", "request.json"))
+    with open(mnt.job("vim", "request.json~")) as f:
+        assert f.read() == "{"
+    with open(mnt.job("vim", "request.json"), "w") as f:
+        f.write(request_text(emu))
+    os.unlink(mnt.job("vim", "request.json~"))
+    assert jobs_created(emu) == 1
