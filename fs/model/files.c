@@ -185,7 +185,7 @@ snapshot:
 		struct bf_tmpfile *t;
 
 		pthread_mutex_lock(&j->lock);
-		t = j->draft ? bf_draft_tmp_find(j->d, n->sub) : NULL;
+		t = bf_draft_tmp_find(j->d, n->sub);
 		if (t && w && (flags & O_TRUNC)) {
 			bf_buf_reset(&t->data);
 			t->mtime_us = bf_wall_us();
@@ -349,8 +349,7 @@ ssize_t bf_fh_read(struct bf_ctx *c, struct bf_fh *fh, char *buf, size_t len,
 			n = j->draft ? buf_read(&j->d->req, buf, len, off) : 0;
 		} else {
 			struct bf_tmpfile *t =
-				j->draft ? bf_draft_tmp_find(j->d, fh->node.sub)
-					 : NULL;
+				bf_draft_tmp_find(j->d, fh->node.sub);
 
 			n = t ? buf_read(&t->data, buf, len, off) : 0;
 		}
@@ -485,7 +484,7 @@ ssize_t bf_fh_write(struct bf_ctx *c, struct bf_fh *fh, const char *buf,
 		struct bf_tmpfile *t;
 
 		pthread_mutex_lock(&j->lock);
-		t = j->draft ? bf_draft_tmp_find(j->d, fh->node.sub) : NULL;
+		t = bf_draft_tmp_find(j->d, fh->node.sub);
 		if (!t)
 			rc = bf_err_set(e, ENOENT, "the file was removed");
 		else

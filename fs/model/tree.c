@@ -380,7 +380,7 @@ int bf_model_getattr(struct bf_ctx *c, const struct bf_node *n,
 		struct bf_tmpfile *t;
 
 		pthread_mutex_lock(&j->lock);
-		t = j->draft ? bf_draft_tmp_find(j->d, n->sub) : NULL;
+		t = bf_draft_tmp_find(j->d, n->sub);
 		if (t)
 			bf_attr_fill(c, a, S_IFREG | 0644, t->data.len,
 				     t->mtime_us, c->o.attr_timeout);
@@ -436,7 +436,7 @@ int bf_model_lookup(struct bf_ctx *c, const struct bf_node *parent,
 		draft = j->draft;
 		gone = j->gone;
 		absent = j->d && j->d->req_absent;
-		tmp = draft && bf_draft_tmp_find(j->d, name) != NULL;
+		tmp = bf_draft_tmp_find(j->d, name) != NULL;
 		pthread_mutex_unlock(&j->lock);
 		if (gone)
 			return bf_err_set(e, ENOENT, "the job no longer exists");
@@ -564,7 +564,7 @@ static int opendir_job(struct bf_ctx *c, const struct bf_node *p,
 
 	pthread_mutex_lock(&j->lock);
 	draft = j->draft;
-	if (draft) {
+	if (j->d) {
 		struct bf_tmpfile *t;
 
 		for (t = j->d->tmp; t; t = t->next)
@@ -575,7 +575,7 @@ static int opendir_job(struct bf_ctx *c, const struct bf_node *p,
 			tmps[ntmp++] = strdup(t->name);
 	}
 	pthread_mutex_unlock(&j->lock);
-	if (draft && !tmps)
+	if (j->d && !tmps)
 		return bf_err_set(e, ENOMEM, "out of memory");
 	for (size_t i = 0; i < NCHILDREN && rc == 0; i++) {
 		struct bf_node node;
@@ -796,7 +796,8 @@ int bf_model_unlink(struct bf_ctx *c, const struct bf_node *parent,
 	if (parent->kind != BF_K_JOB)
 		return bf_err_set(e, EPERM, "files here cannot be removed");
 	pthread_mutex_lock(&j->lock);
-	if (!j->draft) {
+	if (!j->d || (!j->draft && is_reserved(name))) {
+		/* Scratch files left by an editor stay removable. */
 		rc = bf_err_set(e, EPERM, "files of a job cannot be removed "
 				"(rmdir the job directory to delete it)");
 	} else if (strcmp(name, "request.json") == 0) {
@@ -1013,7 +1014,7 @@ int bf_model_truncate(struct bf_ctx *c, const struct bf_node *n, uint64_t size,
 		struct bf_tmpfile *t;
 
 		pthread_mutex_lock(&j->lock);
-		t = j->draft ? bf_draft_tmp_find(j->d, n->sub) : NULL;
+		t = bf_draft_tmp_find(j->d, n->sub);
 		if (!t)
 			rc = bf_err_set(e, ENOENT, "no such file");
 		else
