@@ -57,6 +57,7 @@ def _http_median(recs):
 def _hist(sizes):
     if not sizes:
         return "–"
+    sizes = {int(k): v for k, v in sizes.items()}   # keys are strings after JSON
     tot = sum(sizes.values())
     top = sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
     parts = []
@@ -142,6 +143,18 @@ def stream_table(res, probe, skipped, title_unit):
     if any(n in res for n in LABELS):
         out.append("")
         out.append(CEILING_NOTE)
+        if res.get("batchfs cat") or res.get("batchfs dd"):
+            out.append("")
+            out.append("| batchfs against the FUSE ceiling, same round | cat | dd |")
+            out.append("|---|---|---|")
+            for mode, key in (("page-cache mode", "fusemin"),
+                              ("direct_io", "fusemin-direct")):
+                cells = []
+                for reader in ("cat", "dd"):
+                    rr = ratio(res.get("batchfs " + reader), res.get("%s %s" % (key, reader)),
+                               "gbps")
+                    cells.append(_one(rr) + "×" if rr else "–")
+                out.append("| × ceiling in %s | %s | %s |" % (mode, cells[0], cells[1]))
     out.append("")
     out.append("Where the time goes (medians over the rounds; % of one CPU over the wall time; "
                "the machine has 2): ")
