@@ -210,6 +210,9 @@ void bf_reader_pool_free(struct bf_reader_pool *p)
 
 /* ---- filling a block --------------------------------------------------- */
 
+static struct job *plan_prefetch(struct bf_reader *r);
+static void enqueue(struct bf_reader_pool *p, struct job *j);
+
 struct fillctx {
 	struct bf_reader *r;
 	struct block *b;
@@ -234,6 +237,7 @@ static int fill_block(struct bf_reader *r, struct block *b, struct bf_err *e)
 {
 	struct fillctx c = { .r = r, .b = b };
 	struct bf_err le;
+	struct job *next = NULL;
 	uint64_t off;
 	size_t len;
 	int64_t gen;
@@ -256,6 +260,11 @@ static int fill_block(struct bf_reader *r, struct block *b, struct bf_err *e)
 		b->err = 0;
 		if ((size_t)n < len && gen == r->gen && off + (uint64_t)n < r->eof_at)
 			r->eof_at = off + (uint64_t)n;
+		/* Chain the next window in the same critical section: a
+		 * consumer that already took this block's last bytes must
+		 * find the next load started, not a miss. */
+		if (r->seq.streak)
+			next = plan_prefetch(r);
 	} else {
 		b->st = B_EMPTY;
 		b->filled = 0;
@@ -268,6 +277,8 @@ static int fill_block(struct bf_reader *r, struct block *b, struct bf_err *e)
 	}
 	pthread_cond_broadcast(&r->cv);
 	pthread_mutex_unlock(&r->mu);
+	if (next)
+		enqueue(r->p, next);
 	return rc;
 }
 
@@ -337,6 +348,15 @@ static struct block *find_block(struct bf_reader *r, uint64_t pos)
 	return NULL;
 }
 
+/* A load still running that ends exactly at pos. */
+static int ends_at(const struct bf_reader *r, uint64_t pos)
+{
+	for (int i = 0; i < NBLOCKS; i++)
+		if (r->b[i].st == B_LOADING && r->b[i].off + r->b[i].len == pos)
+			return 1;
+	return 0;
+}
+
 /* An idle block to load into: empty first, else the one ending lowest. */
 static struct block *pick_block(struct bf_reader *r)
 {
@@ -373,9 +393,17 @@ static void enqueue(struct bf_reader_pool *p, struct job *j)
 	pthread_mutex_unlock(&p->mu);
 }
 
-/* With the consumer inside the newest block, load the next window into the
- * other block. One load per reader at a time. Called with r->mu held;
- * returns a job to enqueue after unlocking, or NULL. */
+/* Where a block's data ends (or will end once its load completes). */
+static uint64_t block_end(const struct block *b)
+{
+	return b->off + (b->st == B_LOADING ? b->len : b->filled);
+}
+
+/* As soon as the consumer is inside the newest block (even while that one
+ * still loads), load the next window into the other block. Two requests
+ * overlap then, which hides the per-request latency that a strictly serial
+ * chain of ranges pays on every window. Called with r->mu held; returns a
+ * job to enqueue after unlocking, or NULL. */
 static struct job *plan_prefetch(struct bf_reader *r)
 {
 	struct block *top = NULL, *other = NULL;
@@ -386,24 +414,22 @@ static struct job *plan_prefetch(struct bf_reader *r)
 	if (r->closing || !r->p->max_bytes)
 		return NULL;
 	for (int i = 0; i < NBLOCKS; i++) {
-		if (r->b[i].st == B_LOADING)
-			return NULL;
-		if (r->b[i].st == B_READY &&
-		    (!top || r->b[i].off + r->b[i].filled >
-				     top->off + top->filled))
-			top = &r->b[i];
+		struct block *b = &r->b[i];
+
+		if (b->st != B_EMPTY && (!top || block_end(b) > block_end(top)))
+			top = b;
 	}
 	if (!top || r->seq.next < top->off)
 		return NULL;
-	start = top->off + top->filled;
+	start = block_end(top);
 	end = data_end(r);
 	if (start >= end)
 		return NULL;
 	for (int i = 0; i < NBLOCKS; i++)
 		if (&r->b[i] != top)
 			other = &r->b[i];
-	if (other->pins ||
-	    (other->st == B_READY && other->off + other->filled > r->seq.next))
+	if (other->pins || other->st == B_LOADING ||
+	    (other->st == B_READY && block_end(other) > r->seq.next))
 		return NULL;
 	win = bf_seq_take_window(&r->seq);
 	if (win > end - start)
@@ -443,7 +469,6 @@ static void *worker_main(void *arg)
 
 		struct bf_reader *r = j->r;
 		struct block *b = &r->b[j->bi];
-		struct job *next = NULL;
 		int cancel;
 
 		free(j);
@@ -459,15 +484,10 @@ static void *worker_main(void *arg)
 			fill_block(r, b, NULL);
 		}
 		pthread_mutex_lock(&r->mu);
-		if (!cancel && b->st == B_READY && r->seq.streak)
-			next = plan_prefetch(r);
 		r->busy--;
 		pthread_cond_broadcast(&r->cv);
 		pthread_mutex_unlock(&r->mu);
-		/* r may be freed once busy hit 0 and we unlocked; a chained job
-		 * holds its own busy count, so r lives until it runs. */
-		if (next)
-			enqueue(p, next);
+		/* r may be freed from here on (close waits for busy == 0). */
 		pthread_mutex_lock(&p->mu);
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -594,6 +614,15 @@ ssize_t bf_reader_read(struct bf_reader *r, char *buf, size_t len,
 			pthread_mutex_lock(&r->mu);
 			b->pins--;
 			done += n;
+			continue;
+		}
+		if (seq && ends_at(r, pos)) {
+			/* The load ending here is about to chain the next
+			 * window; wait for it rather than load our own. */
+			if (wait_a_bit(r)) {
+				rc = bf_err_set(e, EINTR, "read interrupted");
+				goto out;
+			}
 			continue;
 		}
 		/* A miss. Forward sequential misses load a window; the rest

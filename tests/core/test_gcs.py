@@ -233,6 +233,39 @@ def test_reader_random_and_reordered(build_dir, emu, big):
     assert out == want
 
 
+@pytest.mark.parametrize("threads", [2, 4, 8])
+def test_reader_concurrent_reads_one_handle(build_dir, emu, big, threads):
+    name, data = big
+    rc, out, err = run(build_dir, emu, "pcat", BUCKET, name, threads,
+                       opts=["--stats", "--bs", 131072])
+    assert rc == 0, err
+    assert out == data
+    st = stats_of(err)
+    assert st["pool_used"] == 0 and st["window_fetches"] <= 8
+
+
+def test_reader_follows_append_only_growth(build_dir, emu, bucket):
+    first = rand_bytes(1_000_000, 21)
+    more = rand_bytes(1_500_000, 22)
+    emu.put_object(bucket, "grow/predictions.jsonl", first)
+
+    def grow():
+        time.sleep(1.0)
+        emu.put_object(bucket, "grow/predictions.jsonl", first + more)
+
+    t = threading.Thread(target=grow)
+    t.start()
+    rc, out, err = run(build_dir, emu, "pread", bucket, "grow/predictions.jsonl",
+                       "0:600000", "600000:600000", "sleep:2500", "update",
+                       "0:100", "1000000:2000000", opts=["--stats"])
+    t.join()
+    assert rc == 0, err
+    whole = first + more
+    assert out == first[:600000] + first[600000:] + whole[:100] + whole[1000000:]
+    # bytes of the old generation were kept: only the new tail was fetched
+    assert stats_of(err)["window_fetches"] <= 3
+
+
 def test_reads_past_eof(build_dir, emu, big):
     name, data = big
     n = len(data)
@@ -355,11 +388,14 @@ def test_generation_change_during_reader(build_dir, emu, bucket):
     content's prefix, never a mix."""
     data = rand_bytes(4 << 20, 4)
     emu.put_object(bucket, "g/moving", data)
+    # The first window (1 MiB) takes ~1 s; the object is replaced during
+    # it, so every later window request meets the new generation. (Requests
+    # already in flight keep serving the old bytes, which is fine.)
     emu.fault(method="GET", path=MEDIA, kind="slow",
-              bytes_per_second=2 << 20, times=-1)
+              bytes_per_second=1 << 20, times=-1)
 
     def replace():
-        time.sleep(0.8)
+        time.sleep(0.3)
         emu.put_object(bucket, "g/moving", rand_bytes(4 << 20, 5))
 
     t = threading.Thread(target=replace)

@@ -9,7 +9,13 @@
  *     read B NAME OFF LEN     raw bytes to stdout (one bf_gcs_read)
  *     cat B NAME              whole object through bf_reader to stdout
  *     pread B NAME SPEC...    reads through one bf_reader, SPEC = OFF:LEN;
- *                             raw bytes of each to stdout, in order
+ *                             raw bytes of each to stdout, in order. SPEC
+ *                             "sleep:MS" pauses; "update" stats the object
+ *                             and calls bf_reader_update with its new
+ *                             generation and size
+ *     pcat B NAME THREADS     whole object through one bf_reader read by
+ *                             THREADS threads at once (chunks of --bs taken
+ *                             in order, like FUSE workers), then to stdout
  *     upload B NAME FILE      upload from FILE (fd), prints the object
  *     rm B NAME
  * Errors: {"error": {"errno": N, "name": "...", "http": S, "msg": "..."}}
@@ -18,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +140,74 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+struct pcat {
+	struct bf_reader *r;
+	char *out;
+	uint64_t size;
+	size_t bs;
+	uint64_t next; /* __atomic: next chunk index */
+	int rc;	       /* __atomic: first failure */
+	struct bf_err e;
+	pthread_mutex_t mu;
+};
+
+static void *pcat_thread(void *arg)
+{
+	struct pcat *c = arg;
+
+	for (;;) {
+		uint64_t i = __atomic_fetch_add(&c->next, 1, __ATOMIC_RELAXED);
+		uint64_t off = i * c->bs;
+		size_t want;
+		struct bf_err e;
+		ssize_t n;
+
+		if (off >= c->size || __atomic_load_n(&c->rc, __ATOMIC_RELAXED))
+			break;
+		want = c->size - off < c->bs ? (size_t)(c->size - off) : c->bs;
+		n = bf_reader_read(c->r, c->out + off, want, off, &e);
+		if (n < 0 || (size_t)n != want) {
+			pthread_mutex_lock(&c->mu);
+			if (!c->rc) {
+				c->rc = n < 0 ? (int)n : -EIO;
+				c->e = e;
+				if (n >= 0)
+					bf_err_set(&c->e, EIO, "short read at %" PRIu64, off);
+			}
+			pthread_mutex_unlock(&c->mu);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static int pcat(struct bf_reader *r, uint64_t size, size_t bs, int nthreads,
+		struct bf_err *e)
+{
+	struct pcat c = { .r = r, .size = size, .bs = bs };
+	pthread_t t[64];
+	int rc;
+
+	if (nthreads < 1 || nthreads > 64)
+		return bf_err_set(e, EINVAL, "1..64 threads");
+	c.out = malloc(size ? size : 1);
+	if (!c.out)
+		return bf_err_set(e, ENOMEM, "out of memory");
+	pthread_mutex_init(&c.mu, NULL);
+	for (int i = 0; i < nthreads; i++)
+		pthread_create(&t[i], NULL, pcat_thread, &c);
+	for (int i = 0; i < nthreads; i++)
+		pthread_join(t[i], NULL);
+	rc = c.rc;
+	if (rc)
+		*e = c.e;
+	else
+		rc = write_all(1, c.out, size);
+	pthread_mutex_destroy(&c.mu);
+	free(c.out);
+	return rc;
+}
+
 static void print_stats(struct bf_reader_pool *p)
 {
 	struct bf_reader_stats s;
@@ -233,6 +308,7 @@ int main(int argc, char **argv)
 			rc = (int)n;
 		free(buf);
 	} else if ((!strcmp(cmd, "cat") && nrest == 1) ||
+		   (!strcmp(cmd, "pcat") && nrest == 2) ||
 		   (!strcmp(cmd, "pread") && nrest >= 1)) {
 		struct bf_gcs_object o = { 0 };
 		struct bf_reader_pool *p;
@@ -266,8 +342,24 @@ int main(int argc, char **argv)
 				off += (uint64_t)n;
 			}
 			free(buf);
+		} else if (!strcmp(cmd, "pcat")) {
+			rc = pcat(r, o.size, bs, atoi(rest[1]), &e);
 		} else {
 			for (int k = 1; k < nrest && !rc; k++) {
+				if (!strncmp(rest[k], "sleep:", 6)) {
+					usleep((useconds_t)atoi(rest[k] + 6) * 1000);
+					continue;
+				}
+				if (!strcmp(rest[k], "update")) {
+					struct bf_gcs_object o2;
+
+					rc = bf_gcs_stat(g, bucket, rest[0], &o2, &e);
+					if (rc == 0) {
+						bf_reader_update(r, o2.generation, o2.size);
+						bf_gcs_object_free(&o2);
+					}
+					continue;
+				}
 				uint64_t off = strtoull(rest[k], NULL, 0);
 				char *colon = strchr(rest[k], ':');
 				size_t len = colon ? strtoull(colon + 1, NULL, 0) : 0;
