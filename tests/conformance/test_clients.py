@@ -159,9 +159,10 @@ def test_gcloud_storage(emu, emu_token, require_auth, tmp_path):
     big = os.urandom(9 * 1024 * 1024 + 4321)  # above the 8 MiB resumable threshold
     (tmp_path / "small.bin").write_bytes(small)
     (tmp_path / "big.bin").write_bytes(big)
+    (tmp_path / "empty").write_bytes(b"")
 
     gcloud(env, "cp", str(tmp_path / "small.bin"), str(tmp_path / "big.bin"),
-           "gs://conf-gcloud/up/")
+           str(tmp_path / "empty"), "gs://conf-gcloud/up/")
     # buckets.list (?project=) and objects.list with delimiter in one call
     listing = gcloud(env, "ls", "-l", "gs://", "gs://conf-gcloud/up/").decode()
     assert "gs://conf-gcloud/" in listing, listing
@@ -175,7 +176,8 @@ def test_gcloud_storage(emu, emu_token, require_auth, tmp_path):
     gcloud(env, "rm", "gs://conf-gcloud/up/small.bin")
 
     require_auth(False)
-    assert emu.list_objects("conf-gcloud") == ["up/big.bin"]
+    assert emu.list_objects("conf-gcloud") == ["up/big.bin", "up/empty"]
+    assert emu.get_object("conf-gcloud", "up/empty") == b""
     assert hashlib.md5(emu.get_object("conf-gcloud", "up/big.bin")).digest() == \
         hashlib.md5(big).digest()
 
@@ -220,6 +222,12 @@ def test_rclone(emu, tmp_path):
 
     rclone(env, "copyto", str(tmp_path / "small.txt"), "emu:conf-rclone/a/small.txt")
     rclone(env, "copyto", str(tmp_path / "big.bin"), "emu:conf-rclone/a/b/big.bin")
+    (tmp_path / "empty").write_bytes(b"")
+    rclone(env, "copyto", str(tmp_path / "empty"), "emu:conf-rclone/a/empty")
+    assert emu.get_object("conf-rclone", "a/empty") == b""
+    rclone(env, "copyto", "emu:conf-rclone/a/empty", str(tmp_path / "empty.back"))
+    assert (tmp_path / "empty.back").read_bytes() == b""
+    rclone(env, "deletefile", "emu:conf-rclone/a/empty")
     assert emu.get_object("conf-rclone", "a/small.txt") == small
     assert hashlib.md5(emu.get_object("conf-rclone", "a/b/big.bin")).digest() == \
         hashlib.md5(big).digest()
