@@ -40,6 +40,7 @@ class App:
         self.initial_buckets = list(buckets)
         self.base_url = None
         self.counter_lock = threading.Lock()
+        self.tls = threading.local()  # .internal: serving the job runner
         self.counters = {}
         self.total = 0
         self.jobs_created = 0
@@ -64,6 +65,8 @@ class App:
             if top:
                 self.jobs_created += 1
                 return
+            if getattr(self.tls, "internal", False):
+                name = "internal." + name  # the job runner's own traffic
             self.counters[name] = self.counters.get(name, 0) + 1
 
     def count_total(self, req):
@@ -101,6 +104,7 @@ class App:
 
     def dispatch(self, req, rule):
         p = req.raw_path
+        self.tls.internal = req.internal
         self.count_total(req)
         if p.startswith("/_emulator/"):
             return self.control(req)

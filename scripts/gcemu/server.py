@@ -209,7 +209,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.reset()
             return
         if kind == "status":
-            req.body.drain()
+            if not req.body.drain():
+                self.close_connection = True
             self.write(self.fault_status_response(req, rule))
             return
         if kind == "stall":

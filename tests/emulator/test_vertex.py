@@ -397,3 +397,15 @@ def test_gcs_endpoint_elsewhere(tmp_path):
     finally:
         stop(vproc)
         stop(gproc)
+
+
+def test_runner_traffic_not_in_route_counters(fast):
+    emu = fast
+    setup_input(emu, 2)
+    before = emu.counters()["routes"]
+    g = emu.wait_job(emu.create_job("gs://bkt/in.jsonl", "gs://bkt/out")["name"])
+    assert g["state"] == "JOB_STATE_SUCCEEDED"
+    after = emu.counters()["routes"]
+    assert after.get("gcs.media", 0) == before.get("gcs.media", 0)
+    assert after.get("gcs.upload", 0) == before.get("gcs.upload", 0)
+    assert after["internal.gcs.upload"] >= 1
