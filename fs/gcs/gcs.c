@@ -25,8 +25,8 @@
 #include "gcs/gcs_int.h"
 
 #define DEFAULT_ENDPOINT "https://storage.googleapis.com"
-#define LIST_FIELDS                                                          \
-	"items(name,size,generation,metageneration,updated,contentType,"    \
+#define LIST_FIELDS                                                            \
+	"items(name,size,generation,metageneration,updated,contentType,"       \
 	"md5Hash,crc32c),prefixes,nextPageToken"
 #define MAX_LIST_PAGES 1000000
 /* A 200 answer to a range makes us discard everything before the offset;
@@ -75,9 +75,8 @@ struct bf_gcs *bf_gcs_new(const struct bf_gcs_opts *o, struct bf_http *http)
 	g->upload = str_printf("%s/upload/storage/v1", g->base);
 	if (!g->api || !g->upload)
 		goto fail;
-	g->resumable_threshold = o && o->resumable_threshold
-					 ? o->resumable_threshold
-					 : 8u << 20;
+	g->resumable_threshold =
+		o && o->resumable_threshold ? o->resumable_threshold : 8u << 20;
 	n = o && o->chunk_size ? o->chunk_size : 8u << 20;
 	n = (n + (256u << 10) - 1) / (256u << 10) * (256u << 10);
 	g->chunk_size = n;
@@ -100,8 +99,7 @@ void bf_gcs_free(struct bf_gcs *g)
 	free(g);
 }
 
-char *bf_gcs__object_url(const char *root, const char *bucket,
-			 const char *name)
+char *bf_gcs__object_url(const char *root, const char *bucket, const char *name)
 {
 	char *eb = bf_url_encode(bucket), *en = NULL, *url = NULL;
 
@@ -268,8 +266,8 @@ static int take_fixed(const char **p, int n, unsigned *v)
 /* RFC 3339 -> epoch us; -EINVAL when malformed. */
 static int gcs_parse_time_us(const char *s, int64_t *us)
 {
-	static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30,
-					  31, 31, 30, 31, 30, 31 };
+	static const unsigned mdays[] = {31, 29, 31, 30, 31, 30,
+					 31, 31, 30, 31, 30, 31};
 	unsigned y, mo, d, h, mi, se, oh = 0, om = 0;
 	int64_t frac = 0, scale = 100000, t;
 	int sign = 0;
@@ -375,7 +373,8 @@ static int json_u64(const cJSON *j, const char *key, uint64_t max,
 	} else if (cJSON_IsNumber(v)) {
 		double d = v->valuedouble;
 
-		if (!(d >= 0 && d <= 9007199254740992.0) || d != (double)(uint64_t)d)
+		if (!(d >= 0 && d <= 9007199254740992.0) ||
+		    d != (double)(uint64_t)d)
 			return -EINVAL;
 		x = (uint64_t)d;
 	} else {
@@ -407,7 +406,8 @@ int bf_gcs__object_from_json(const cJSON *j, struct bf_gcs_object *out,
 
 	memset(out, 0, sizeof(*out));
 	if (!cJSON_IsObject(j))
-		return bf_err_set(e, EIO, "object resource is not a JSON object");
+		return bf_err_set(e, EIO,
+				  "object resource is not a JSON object");
 	name = cJSON_GetObjectItemCaseSensitive(j, "name");
 	if (!cJSON_IsString(name) || !name->valuestring ||
 	    !name->valuestring[0])
@@ -450,7 +450,8 @@ static cJSON *parse_strict(const char *s, size_t len)
 	if (!j)
 		return NULL;
 	for (; end && end < s + len && *end; end++) {
-		if (*end != ' ' && *end != '\n' && *end != '\r' && *end != '\t') {
+		if (*end != ' ' && *end != '\n' && *end != '\r' &&
+		    *end != '\t') {
 			cJSON_Delete(j);
 			return NULL;
 		}
@@ -458,8 +459,8 @@ static cJSON *parse_strict(const char *s, size_t len)
 	return j;
 }
 
-int bf_gcs_object_parse(const char *json, size_t len,
-			struct bf_gcs_object *out, struct bf_err *e)
+int bf_gcs_object_parse(const char *json, size_t len, struct bf_gcs_object *out,
+			struct bf_err *e)
 {
 	cJSON *root;
 	int rc;
@@ -495,7 +496,8 @@ static int list_page(const char *body, size_t len, bf_gcs_item_cb item_cb,
 	tok = cJSON_GetObjectItemCaseSensitive(root, "nextPageToken");
 	if ((items && !cJSON_IsArray(items) && !cJSON_IsNull(items)) ||
 	    (prefixes && !cJSON_IsArray(prefixes) && !cJSON_IsNull(prefixes))) {
-		rc = bf_err_set(e, EIO, "list reply: items/prefixes not arrays");
+		rc = bf_err_set(e, EIO,
+				"list reply: items/prefixes not arrays");
 		goto out;
 	}
 	cJSON_ArrayForEach(it, items)
@@ -513,7 +515,8 @@ static int list_page(const char *body, size_t len, bf_gcs_item_cb item_cb,
 	cJSON_ArrayForEach(it, prefixes)
 	{
 		if (!cJSON_IsString(it) || !it->valuestring) {
-			rc = bf_err_set(e, EIO, "list reply: prefix not a string");
+			rc = bf_err_set(e, EIO,
+					"list reply: prefix not a string");
 			goto out;
 		}
 		rc = prefix_cb ? prefix_cb(ud, it->valuestring) : 0;
@@ -548,7 +551,7 @@ int bf_gcs_list(struct bf_gcs *g, const char *bucket, const char *prefix,
 		goto out;
 	}
 	for (long page = 0;; page++) {
-		struct bf_http_resp resp = { 0 };
+		struct bf_http_resp resp = {0};
 		char *et = NULL;
 
 		if (page >= MAX_LIST_PAGES) {
@@ -562,8 +565,8 @@ int bf_gcs_list(struct bf_gcs *g, const char *bucket, const char *prefix,
 		}
 		free(url);
 		url = str_printf("%s?fields=%s&maxResults=%u%s%s%s%s%s%s", base,
-				 fields, g->page_size, *ep ? "&prefix=" : "", ep,
-				 *ed ? "&delimiter=" : "", ed,
+				 fields, g->page_size, *ep ? "&prefix=" : "",
+				 ep, *ed ? "&delimiter=" : "", ed,
 				 et ? "&pageToken=" : "", et ? et : "");
 		free(et);
 		if (!url) {
@@ -584,7 +587,8 @@ int bf_gcs_list(struct bf_gcs *g, const char *bucket, const char *prefix,
 		if (!next)
 			break;
 		if (token && strcmp(token, next) == 0) {
-			rc = bf_err_set(e, EIO, "list of %s: page token repeats",
+			rc = bf_err_set(e, EIO,
+					"list of %s: page token repeats",
 					bucket);
 			goto out;
 		}
@@ -607,7 +611,7 @@ out:
 int bf_gcs_stat(struct bf_gcs *g, const char *bucket, const char *name,
 		struct bf_gcs_object *out, struct bf_err *e)
 {
-	struct bf_http_resp resp = { 0 };
+	struct bf_http_resp resp = {0};
 	char *url;
 	int rc;
 
@@ -631,7 +635,7 @@ int bf_gcs_stat(struct bf_gcs *g, const char *bucket, const char *name,
 int bf_gcs_delete(struct bf_gcs *g, const char *bucket, const char *name,
 		  struct bf_err *e)
 {
-	struct bf_http_resp resp = { 0 };
+	struct bf_http_resp resp = {0};
 	char *url;
 	int rc;
 
@@ -656,19 +660,19 @@ int bf_gcs_delete(struct bf_gcs *g, const char *bucket, const char *name,
 struct rd {
 	char *buf;
 	size_t len;
-	size_t got;	    /* bytes placed at buf[0..got) */
-	uint64_t off;	    /* object offset of buf[0] */
-	uint64_t at;	    /* offset this attempt asked for (off + got) */
-	int64_t gen;	    /* pinned, 0 = latest */
-	int64_t seen_gen;   /* generation of the first reply */
-	int mode;	    /* 0, 200 or 206 for the current attempt */
-	uint64_t skip;	    /* bytes still to discard (200 to a range) */
-	uint64_t total;	    /* object size from Content-Range */
-	int full;	    /* buffer filled; we stopped the transfer */
-	int cancelled;	    /* progress callback said stop */
-	int bad;	    /* errno our callbacks decided */
+	size_t got;	  /* bytes placed at buf[0..got) */
+	uint64_t off;	  /* object offset of buf[0] */
+	uint64_t at;	  /* offset this attempt asked for (off + got) */
+	int64_t gen;	  /* pinned, 0 = latest */
+	int64_t seen_gen; /* generation of the first reply */
+	int mode;	  /* 0, 200 or 206 for the current attempt */
+	uint64_t skip;	  /* bytes still to discard (200 to a range) */
+	uint64_t total;	  /* object size from Content-Range */
+	int full;	  /* buffer filled; we stopped the transfer */
+	int cancelled;	  /* progress callback said stop */
+	int bad;	  /* errno our callbacks decided */
 	char why[200];
-	char range[80];	    /* "Range: bytes=a-b", in the header array */
+	char range[80]; /* "Range: bytes=a-b", in the header array */
 	bf_gcs_progress_fn progress;
 	void *ud;
 };
@@ -703,17 +707,24 @@ static int rd_on_start(void *ud, const struct bf_http_resp *resp)
 
 		if (parse_u64(resp->generation, &g) == 0) {
 			if (r->gen > 0 && (int64_t)g != r->gen)
-				return rd_fail(r, ESTALE, "reply from another generation");
+				return rd_fail(r, ESTALE,
+					       "reply from another generation");
 			if (r->seen_gen > 0 && (int64_t)g != r->seen_gen)
-				return rd_fail(r, ESTALE, "object changed between attempts");
+				return rd_fail(
+					r, ESTALE,
+					"object changed between attempts");
 			r->seen_gen = (int64_t)g;
 		}
 	}
 	if (resp->status == 206) {
-		if (bf_parse_content_range(resp->content_range, &a, &b, &t) != 0)
-			return rd_fail(r, EIO, "206 without a valid Content-Range");
+		if (bf_parse_content_range(resp->content_range, &a, &b, &t) !=
+		    0)
+			return rd_fail(r, EIO,
+				       "206 without a valid Content-Range");
 		if (a != r->at)
-			return rd_fail(r, EIO, "206 with a Content-Range at the wrong offset");
+			return rd_fail(
+				r, EIO,
+				"206 with a Content-Range at the wrong offset");
 		r->total = t;
 		r->mode = 206;
 		return 0;
@@ -721,7 +732,9 @@ static int rd_on_start(void *ud, const struct bf_http_resp *resp)
 	if (resp->status == 200) {
 		/* The server ignored Range: the body starts at byte 0. */
 		if (r->at > MAX_SKIP)
-			return rd_fail(r, EIO, "200 to a range request far into the object");
+			return rd_fail(
+				r, EIO,
+				"200 to a range request far into the object");
 		r->skip = r->at;
 		r->mode = 200;
 		return 0;
@@ -777,9 +790,8 @@ static int rd_on_retry(void *ud, int attempt)
 }
 
 /* A pinned read got 404/412: tell "replaced" (ESTALE) from "gone". */
-static int stale_or_gone(struct bf_gcs *g, const char *bucket,
-			 const char *name, int64_t gen, int rc,
-			 struct bf_err *e)
+static int stale_or_gone(struct bf_gcs *g, const char *bucket, const char *name,
+			 int64_t gen, int rc, struct bf_err *e)
 {
 	struct bf_gcs_object o;
 	struct bf_err se;
@@ -804,8 +816,7 @@ static int stale_or_gone(struct bf_gcs *g, const char *bucket,
 
 ssize_t bf_gcs_read_ex(struct bf_gcs *g, const char *bucket, const char *name,
 		       int64_t gen, uint64_t off, char *buf, size_t len,
-		       bf_gcs_progress_fn progress, void *ud,
-		       struct bf_err *e)
+		       bf_gcs_progress_fn progress, void *ud, struct bf_err *e)
 {
 	struct rd r = {
 		.buf = buf,
@@ -816,7 +827,7 @@ ssize_t bf_gcs_read_ex(struct bf_gcs *g, const char *bucket, const char *name,
 		.progress = progress,
 		.ud = ud,
 	};
-	const char *headers[] = { r.range, "Accept-Encoding: identity", NULL };
+	const char *headers[] = {r.range, "Accept-Encoding: identity", NULL};
 	char *obj = NULL, *url = NULL;
 	ssize_t rc = 0;
 	int idle = 0;
@@ -847,7 +858,7 @@ ssize_t bf_gcs_read_ex(struct bf_gcs *g, const char *bucket, const char *name,
 			.on_retry = rd_on_retry,
 			.ud = &r,
 		};
-		struct bf_http_resp resp = { 0 };
+		struct bf_http_resp resp = {0};
 		size_t before = r.got;
 		int hrc;
 
@@ -881,7 +892,8 @@ ssize_t bf_gcs_read_ex(struct bf_gcs *g, const char *bucket, const char *name,
 				break;
 			}
 			if ((st == 404 || st == 412) && gen > 0) {
-				rc = stale_or_gone(g, bucket, name, gen, hrc, e);
+				rc = stale_or_gone(g, bucket, name, gen, hrc,
+						   e);
 				goto out;
 			}
 			rc = hrc;
@@ -889,21 +901,24 @@ ssize_t bf_gcs_read_ex(struct bf_gcs *g, const char *bucket, const char *name,
 		}
 		bf_http_resp_free(&resp);
 		if (r.mode == 200) {
-			/* A whole-object body ended: that is the object's end. */
+			/* A whole-object body ended: that is the object's end.
+			 */
 			break;
 		}
 		if (r.mode != 206) {
-			rc = bf_err_set(e, EIO,
-					"gs://%s/%s: unexpected reply to a range read",
-					bucket, name);
+			rc = bf_err_set(
+				e, EIO,
+				"gs://%s/%s: unexpected reply to a range read",
+				bucket, name);
 			goto out;
 		}
 		if (r.total != UINT64_MAX && off + r.got >= r.total)
 			break;
 		if (r.got == before && ++idle >= MAX_IDLE_ROUNDS) {
-			rc = bf_err_set(e, EIO,
-					"gs://%s/%s: server keeps sending short ranges",
-					bucket, name);
+			rc = bf_err_set(
+				e, EIO,
+				"gs://%s/%s: server keeps sending short ranges",
+				bucket, name);
 			goto out;
 		}
 	}

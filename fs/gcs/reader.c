@@ -53,7 +53,8 @@ int bf_seq_access(struct bf_seq *s, uint64_t off, size_t len)
 		s->started = 1;
 		hit = off < s->min_window;
 	} else {
-		hit = off + BF_SEQ_BACK >= s->next && off <= s->next + s->max_window;
+		hit = off + BF_SEQ_BACK >= s->next &&
+		      off <= s->next + s->max_window;
 	}
 	if (hit) {
 		s->streak++;
@@ -107,7 +108,7 @@ struct block {
 	size_t len;    /* asked for; becomes what arrived when READY */
 	size_t filled; /* valid bytes from data[0] */
 	enum bstate st;
-	int pins;      /* readers copying out without the lock */
+	int pins; /* readers copying out without the lock */
 	int cancel;
 	unsigned epoch; /* bumped at each load start */
 	int err;	/* last load's failure, positive errno */
@@ -162,11 +163,15 @@ size_t bf_reader_pool_used(const struct bf_reader_pool *p)
 
 void bf_reader_pool_stats(struct bf_reader_pool *p, struct bf_reader_stats *s)
 {
-	s->window_fetches = __atomic_load_n(&p->st.window_fetches, __ATOMIC_RELAXED);
+	s->window_fetches =
+		__atomic_load_n(&p->st.window_fetches, __ATOMIC_RELAXED);
 	s->prefetches = __atomic_load_n(&p->st.prefetches, __ATOMIC_RELAXED);
-	s->direct_reads = __atomic_load_n(&p->st.direct_reads, __ATOMIC_RELAXED);
-	s->buffered_bytes = __atomic_load_n(&p->st.buffered_bytes, __ATOMIC_RELAXED);
-	s->budget_denied = __atomic_load_n(&p->st.budget_denied, __ATOMIC_RELAXED);
+	s->direct_reads =
+		__atomic_load_n(&p->st.direct_reads, __ATOMIC_RELAXED);
+	s->buffered_bytes =
+		__atomic_load_n(&p->st.buffered_bytes, __ATOMIC_RELAXED);
+	s->budget_denied =
+		__atomic_load_n(&p->st.budget_denied, __ATOMIC_RELAXED);
 }
 
 static void *worker_main(void *arg);
@@ -235,7 +240,7 @@ static int fill_progress(void *ud, size_t got)
  * load's result (0 or -errno, e filled). */
 static int fill_block(struct bf_reader *r, struct block *b, struct bf_err *e)
 {
-	struct fillctx c = { .r = r, .b = b };
+	struct fillctx c = {.r = r, .b = b};
 	struct bf_err le;
 	struct job *next = NULL;
 	uint64_t off;
@@ -258,7 +263,8 @@ static int fill_block(struct bf_reader *r, struct block *b, struct bf_err *e)
 		b->len = (size_t)n;
 		b->st = B_READY;
 		b->err = 0;
-		if ((size_t)n < len && gen == r->gen && off + (uint64_t)n < r->eof_at)
+		if ((size_t)n < len && gen == r->gen &&
+		    off + (uint64_t)n < r->eof_at)
 			r->eof_at = off + (uint64_t)n;
 		/* Chain the next window in the same critical section: a
 		 * consumer that already took this block's last bytes must
@@ -553,14 +559,14 @@ static int wait_a_bit(struct bf_reader *r)
 	return bf_cancelled() ? -EINTR : 0;
 }
 
-ssize_t bf_reader_read(struct bf_reader *r, char *buf, size_t len,
-		       uint64_t off, struct bf_err *e)
+ssize_t bf_reader_read(struct bf_reader *r, char *buf, size_t len, uint64_t off,
+		       struct bf_err *e)
 {
 	struct job *pf = NULL;
 	uint64_t front, end;
 	size_t done = 0;
 	ssize_t rc = 0;
-	int seq;
+	int seq, stale_retries = 0;
 
 	bf_err_clear(e);
 	pthread_mutex_lock(&r->mu);
@@ -595,6 +601,10 @@ ssize_t bf_reader_read(struct bf_reader *r, char *buf, size_t len,
 				goto out;
 			}
 			if (b->epoch == ep && b->st == B_EMPTY && b->err) {
+				/* A load of the generation we left behind
+				 * (bf_reader_update) may fail: load again. */
+				if (b->gen != r->gen && stale_retries++ < 3)
+					continue;
 				rc = -b->err;
 				if (e)
 					*e = b->e;
@@ -640,6 +650,11 @@ ssize_t bf_reader_read(struct bf_reader *r, char *buf, size_t len,
 				pthread_mutex_unlock(&r->mu);
 				rc = fill_block(r, b, e);
 				pthread_mutex_lock(&r->mu);
+				if (rc && b->gen != r->gen &&
+				    stale_retries++ < 3) {
+					bf_err_clear(e);
+					continue;
+				}
 				if (rc)
 					goto out;
 				front = pos; /* our own window now */
@@ -655,13 +670,18 @@ ssize_t bf_reader_read(struct bf_reader *r, char *buf, size_t len,
 			n = bf_gcs_read(r->g, r->bucket, r->name, gen, pos,
 					buf + done, want, e);
 			pthread_mutex_lock(&r->mu);
+			if (n < 0 && gen != r->gen && stale_retries++ < 3) {
+				bf_err_clear(e);
+				continue;
+			}
 			if (n < 0) {
 				rc = n;
 				goto out;
 			}
 			done += (size_t)n;
 			if ((size_t)n < want) {
-				if (gen == r->gen && pos + (uint64_t)n < r->eof_at)
+				if (gen == r->gen &&
+				    pos + (uint64_t)n < r->eof_at)
 					r->eof_at = pos + (uint64_t)n;
 				break;
 			}

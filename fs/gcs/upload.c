@@ -30,8 +30,7 @@ static const char *ctype_or_default(const char *ct)
 }
 
 /* Reads exactly n bytes at off; a file that shrank is EIO. */
-static int pread_full(int fd, char *p, size_t n, uint64_t off,
-		      struct bf_err *e)
+static int pread_full(int fd, char *p, size_t n, uint64_t off, struct bf_err *e)
 {
 	while (n) {
 		ssize_t k = pread(fd, p, n, (off_t)off);
@@ -42,7 +41,9 @@ static int pread_full(int fd, char *p, size_t n, uint64_t off,
 			return bf_err_set(e, errno, "reading upload source: %s",
 					  strerror(errno));
 		if (k == 0)
-			return bf_err_set(e, EIO, "upload source is shorter than expected");
+			return bf_err_set(
+				e, EIO,
+				"upload source is shorter than expected");
 		p += k;
 		n -= (size_t)k;
 		off += (uint64_t)k;
@@ -80,7 +81,8 @@ static int accept_if_ours(struct bf_gcs *g, const char *bucket,
 		return rc;
 	}
 	bf_log_warn("gs://%s/%s: 412 after a retried upload; the object of "
-		    "the same size is taken as ours", bucket, name);
+		    "the same size is taken as ours",
+		    bucket, name);
 	bf_err_clear(e);
 	if (out)
 		*out = o;
@@ -89,8 +91,8 @@ static int accept_if_ours(struct bf_gcs *g, const char *bucket,
 	return 0;
 }
 
-static char *upload_url(struct bf_gcs *g, const char *bucket,
-			const char *name, const char *type, int64_t igm)
+static char *upload_url(struct bf_gcs *g, const char *bucket, const char *name,
+			const char *type, int64_t igm)
 {
 	char *base = bf_gcs__object_url(g->upload, bucket, NULL);
 	char *en = bf_url_encode(name);
@@ -98,7 +100,8 @@ static char *upload_url(struct bf_gcs *g, const char *bucket,
 	char cond[48] = "";
 
 	if (igm >= 0)
-		snprintf(cond, sizeof(cond), "&ifGenerationMatch=%" PRId64, igm);
+		snprintf(cond, sizeof(cond), "&ifGenerationMatch=%" PRId64,
+			 igm);
 	if (base && en &&
 	    asprintf(&url, "%s?uploadType=%s&name=%s%s", base, type, en, cond) <
 		    0)
@@ -108,12 +111,12 @@ static char *upload_url(struct bf_gcs *g, const char *bucket,
 	return url;
 }
 
-static int upload_simple(struct bf_gcs *g, const char *bucket,
-			 const char *name, const char *ct, const char *data,
-			 int fd, uint64_t len, int64_t igm,
-			 struct bf_gcs_object *out, struct bf_err *e)
+static int upload_simple(struct bf_gcs *g, const char *bucket, const char *name,
+			 const char *ct, const char *data, int fd, uint64_t len,
+			 int64_t igm, struct bf_gcs_object *out,
+			 struct bf_err *e)
 {
-	struct bf_http_resp resp = { 0 };
+	struct bf_http_resp resp = {0};
 	char *url, *owned = NULL;
 	int rc;
 
@@ -158,9 +161,9 @@ static int initiate(struct bf_gcs *g, const char *bucket, const char *name,
 		    const char *ct, uint64_t len, int64_t igm, char **session,
 		    struct bf_err *e)
 {
-	struct bf_http_resp resp = { 0 };
+	struct bf_http_resp resp = {0};
 	char h_type[300], h_len[64];
-	const char *headers[] = { h_type, h_len, NULL };
+	const char *headers[] = {h_type, h_len, NULL};
 	char *url, *meta = NULL;
 	cJSON *m;
 	int rc;
@@ -229,8 +232,8 @@ static int retryable(int rc, const struct bf_err *e)
 
 static void sleep_ms(long ms)
 {
-	struct timespec ts = { .tv_sec = ms / 1000,
-			       .tv_nsec = (ms % 1000) * 1000000L };
+	struct timespec ts = {.tv_sec = ms / 1000,
+			      .tv_nsec = (ms % 1000) * 1000000L};
 
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
@@ -252,7 +255,8 @@ static int session_reply(const struct bf_http_resp *resp, uint64_t len,
 	if (resp->status == 308) {
 		if (bf_parse_upload_range(resp->range, &persisted) ||
 		    persisted > len)
-			return bf_err_set(e, EIO, "resumable upload: bad Range \"%s\"",
+			return bf_err_set(e, EIO,
+					  "resumable upload: bad Range \"%s\"",
 					  resp->range);
 		*pos = persisted;
 		return 0;
@@ -265,9 +269,9 @@ static int query_status(struct bf_gcs *g, const char *session, uint64_t len,
 			uint64_t *pos, struct bf_gcs_object *out,
 			struct bf_err *e)
 {
-	struct bf_http_resp resp = { 0 };
+	struct bf_http_resp resp = {0};
 	char h_cr[64];
-	const char *headers[] = { h_cr, NULL };
+	const char *headers[] = {h_cr, NULL};
 	int rc;
 
 	snprintf(h_cr, sizeof(h_cr), "Content-Range: bytes */%" PRIu64, len);
@@ -308,12 +312,12 @@ static int upload_resumable(struct bf_gcs *g, const char *bucket,
 		}
 	}
 	for (;;) {
-		struct bf_http_resp resp = { 0 };
-		uint64_t n = len - pos < g->chunk_size ? len - pos
-						       : g->chunk_size;
+		struct bf_http_resp resp = {0};
+		uint64_t n =
+			len - pos < g->chunk_size ? len - pos : g->chunk_size;
 		const char *p = data ? data + pos : cbuf;
 		char h_cr[96];
-		const char *headers[] = { h_cr, NULL };
+		const char *headers[] = {h_cr, NULL};
 		uint64_t before = pos;
 
 		if (n == 0) {
@@ -324,8 +328,9 @@ static int upload_resumable(struct bf_gcs *g, const char *bucket,
 				break;
 			}
 			if (rc == 0)
-				rc = bf_err_set(e, EIO, "resumable upload: session "
-							"incomplete at its end");
+				rc = bf_err_set(e, EIO,
+						"resumable upload: session "
+						"incomplete at its end");
 			goto out;
 		}
 		if (!data) {
@@ -334,7 +339,8 @@ static int upload_resumable(struct bf_gcs *g, const char *bucket,
 				goto out;
 		}
 		snprintf(h_cr, sizeof(h_cr),
-			 "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64,
+			 "Content-Range: bytes %" PRIu64 "-%" PRIu64
+			 "/%" PRIu64,
 			 pos, pos + n - 1, len);
 		struct bf_http_req req = {
 			.method = "PUT",
@@ -369,7 +375,8 @@ static int upload_resumable(struct bf_gcs *g, const char *bucket,
 				    " failed (%s), asking the session",
 				    bucket, name, before, e->msg);
 			sleep_ms(bf_backoff_ms(fails - 1, 500, 8000,
-					       (double)rand() / ((double)RAND_MAX + 1)));
+					       (double)rand() /
+						       ((double)RAND_MAX + 1)));
 			if (bf_cancelled()) {
 				rc = bf_err_set(e, EINTR, "upload interrupted");
 				goto out;

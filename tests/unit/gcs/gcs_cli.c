@@ -41,25 +41,39 @@
 static const char *errname(int err)
 {
 	switch (err) {
-	case ENOENT: return "ENOENT";
-	case EIO: return "EIO";
-	case ESTALE: return "ESTALE";
-	case EACCES: return "EACCES";
-	case EINVAL: return "EINVAL";
-	case ETIMEDOUT: return "ETIMEDOUT";
-	case EAGAIN: return "EAGAIN";
-	case EEXIST: return "EEXIST";
-	case ERANGE: return "ERANGE";
-	case EINTR: return "EINTR";
-	case ENOMEM: return "ENOMEM";
-	case ECANCELED: return "ECANCELED";
-	default: return "OTHER";
+	case ENOENT:
+		return "ENOENT";
+	case EIO:
+		return "EIO";
+	case ESTALE:
+		return "ESTALE";
+	case EACCES:
+		return "EACCES";
+	case EINVAL:
+		return "EINVAL";
+	case ETIMEDOUT:
+		return "ETIMEDOUT";
+	case EAGAIN:
+		return "EAGAIN";
+	case EEXIST:
+		return "EEXIST";
+	case ERANGE:
+		return "ERANGE";
+	case EINTR:
+		return "EINTR";
+	case ENOMEM:
+		return "ENOMEM";
+	case ECANCELED:
+		return "ECANCELED";
+	default:
+		return "OTHER";
 	}
 }
 
 static int fail(int rc, const struct bf_err *e)
 {
-	cJSON *j = cJSON_CreateObject(), *o = cJSON_AddObjectToObject(j, "error");
+	cJSON *j = cJSON_CreateObject(),
+	      *o = cJSON_AddObjectToObject(j, "error");
 	char *s;
 	int err = rc < 0 ? -rc : rc;
 
@@ -172,7 +186,9 @@ static void *pcat_thread(void *arg)
 				c->rc = n < 0 ? (int)n : -EIO;
 				c->e = e;
 				if (n >= 0)
-					bf_err_set(&c->e, EIO, "short read at %" PRIu64, off);
+					bf_err_set(&c->e, EIO,
+						   "short read at %" PRIu64,
+						   off);
 			}
 			pthread_mutex_unlock(&c->mu);
 			break;
@@ -184,7 +200,7 @@ static void *pcat_thread(void *arg)
 static int pcat(struct bf_reader *r, uint64_t size, size_t bs, int nthreads,
 		struct bf_err *e)
 {
-	struct pcat c = { .r = r, .size = size, .bs = bs };
+	struct pcat c = {.r = r, .size = size, .bs = bs};
 	pthread_t t[64];
 	int rc;
 
@@ -214,20 +230,21 @@ static void print_stats(struct bf_reader_pool *p)
 
 	bf_reader_pool_stats(p, &s);
 	fprintf(stderr,
-		"{\"stats\":{\"window_fetches\":%" PRIu64 ",\"prefetches\":%" PRIu64
-		",\"direct_reads\":%" PRIu64 ",\"buffered_bytes\":%" PRIu64
-		",\"budget_denied\":%" PRIu64 ",\"pool_used\":%zu}}\n",
+		"{\"stats\":{\"window_fetches\":%" PRIu64
+		",\"prefetches\":%" PRIu64 ",\"direct_reads\":%" PRIu64
+		",\"buffered_bytes\":%" PRIu64 ",\"budget_denied\":%" PRIu64
+		",\"pool_used\":%zu}}\n",
 		s.window_fetches, s.prefetches, s.direct_reads,
 		s.buffered_bytes, s.budget_denied, bf_reader_pool_used(p));
 }
 
 int main(int argc, char **argv)
 {
-	struct bf_gcs_opts go = { 0 };
+	struct bf_gcs_opts go = {0};
 	struct bf_http_opts ho;
 	struct bf_http *h;
 	struct bf_gcs *g;
-	struct bf_err e = { 0 };
+	struct bf_err e = {0};
 	size_t pool_bytes = 64u << 20, window = 0, bs = 1u << 20;
 	int64_t gen = -1;
 	int stats = 0, i, rc = 0;
@@ -270,7 +287,8 @@ int main(int argc, char **argv)
 			return fail(-EINVAL, NULL);
 	}
 	if (i + 2 > argc) {
-		fprintf(stderr, "usage: gcs_cli [opts] list|stat|read|cat|pread|upload|rm B ...\n");
+		fprintf(stderr, "usage: gcs_cli [opts] "
+				"list|stat|read|cat|pread|upload|rm B ...\n");
 		return 2;
 	}
 	cmd = argv[i];
@@ -310,7 +328,7 @@ int main(int argc, char **argv)
 	} else if ((!strcmp(cmd, "cat") && nrest == 1) ||
 		   (!strcmp(cmd, "pcat") && nrest == 2) ||
 		   (!strcmp(cmd, "pread") && nrest >= 1)) {
-		struct bf_gcs_object o = { 0 };
+		struct bf_gcs_object o = {0};
 		struct bf_reader_pool *p;
 		struct bf_reader *r;
 		char *buf;
@@ -347,22 +365,28 @@ int main(int argc, char **argv)
 		} else {
 			for (int k = 1; k < nrest && !rc; k++) {
 				if (!strncmp(rest[k], "sleep:", 6)) {
-					usleep((useconds_t)atoi(rest[k] + 6) * 1000);
+					usleep((useconds_t)atoi(rest[k] + 6) *
+					       1000);
 					continue;
 				}
 				if (!strcmp(rest[k], "update")) {
 					struct bf_gcs_object o2;
 
-					rc = bf_gcs_stat(g, bucket, rest[0], &o2, &e);
+					rc = bf_gcs_stat(g, bucket, rest[0],
+							 &o2, &e);
 					if (rc == 0) {
-						bf_reader_update(r, o2.generation, o2.size);
+						bf_reader_update(r,
+								 o2.generation,
+								 o2.size);
 						bf_gcs_object_free(&o2);
 					}
 					continue;
 				}
 				uint64_t off = strtoull(rest[k], NULL, 0);
 				char *colon = strchr(rest[k], ':');
-				size_t len = colon ? strtoull(colon + 1, NULL, 0) : 0;
+				size_t len =
+					colon ? strtoull(colon + 1, NULL, 0)
+					      : 0;
 				ssize_t n;
 
 				buf = malloc(len ? len : 1);
@@ -385,11 +409,12 @@ int main(int argc, char **argv)
 		int fd = open(rest[1], O_RDONLY);
 
 		if (fd < 0 || fstat(fd, &st)) {
-			rc = bf_err_set(&e, errno, "%s: %s", rest[1], strerror(errno));
+			rc = bf_err_set(&e, errno, "%s: %s", rest[1],
+					strerror(errno));
 		} else {
 			rc = bf_gcs_upload(g, bucket, rest[0], NULL, NULL, fd,
-					   (uint64_t)st.st_size, gen >= 0 ? gen : -1,
-					   &o, &e);
+					   (uint64_t)st.st_size,
+					   gen >= 0 ? gen : -1, &o, &e);
 			if (rc == 0) {
 				print_json(obj_json(&o));
 				bf_gcs_object_free(&o);

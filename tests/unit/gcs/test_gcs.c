@@ -10,6 +10,7 @@
 #include "../check.h"
 #include "batchfs/gcs.h"
 #include "batchfs/reader.h"
+#include "gcs/gcs_int.h"
 
 static int parse(const char *json, struct bf_gcs_object *o)
 {
@@ -43,7 +44,8 @@ static void test_object_ok(void)
 	bf_gcs_object_free(&o);
 
 	/* Only name is required; numbers as JSON numbers are accepted. */
-	CHECK_INT(parse("{\"name\":\"x\",\"size\":42,\"generation\":7}", &o), 0);
+	CHECK_INT(parse("{\"name\":\"x\",\"size\":42,\"generation\":7}", &o),
+		  0);
 	CHECK_INT(o.size, 42);
 	CHECK_INT(o.generation, 7);
 	CHECK(o.md5 == NULL && o.content_type == NULL && o.updated_us == 0);
@@ -93,7 +95,8 @@ static void test_object_hostile(void)
 		int rc = parse(bad[i], &o);
 
 		if (rc != -EIO)
-			fprintf(stderr, "accepted: %s\n", bad[i] ? bad[i] : "NULL");
+			fprintf(stderr, "accepted: %s\n",
+				bad[i] ? bad[i] : "NULL");
 		CHECK_INT(rc, -EIO);
 		CHECK(o.name == NULL);
 	}
@@ -160,14 +163,28 @@ static void test_content_range(void)
 	CHECK(a == 10 && b == 19 && t == UINT64_MAX);
 	CHECK_INT(bf_parse_content_range("bytes */1000", &a, &b, &t), 1);
 	CHECK(a == UINT64_MAX && t == 1000);
-	CHECK_INT(bf_parse_content_range("bytes 18446744073709551614-18446744073709551614/18446744073709551615",
-					 &a, &b, &t),
+	CHECK_INT(bf_parse_content_range(
+			  "bytes "
+			  "18446744073709551614-18446744073709551614/"
+			  "18446744073709551615",
+			  &a, &b, &t),
 		  0);
 	static const char *bad[] = {
-		NULL, "", "bytes", "bytes 1-2", "bytes 2-1/10", "bytes 0-10/10",
-		"bytes -1-2/3", "bytes 1--2/3", "bytes a-b/c", "items 0-1/2",
-		"bytes 0-1/2 x", "bytes */*", "bytes 0-18446744073709551616/1",
-		"bytes 1-2/3/4", "bytes0-1/2",
+		NULL,
+		"",
+		"bytes",
+		"bytes 1-2",
+		"bytes 2-1/10",
+		"bytes 0-10/10",
+		"bytes -1-2/3",
+		"bytes 1--2/3",
+		"bytes a-b/c",
+		"items 0-1/2",
+		"bytes 0-1/2 x",
+		"bytes */*",
+		"bytes 0-18446744073709551616/1",
+		"bytes 1-2/3/4",
+		"bytes0-1/2",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		CHECK_INT(bf_parse_content_range(bad[i], &a, &b, &t), -EINVAL);
@@ -216,9 +233,16 @@ static void test_rfc3339(void)
 	CHECK_INT(upd("1969-12-31T23:59:59Z"), -1000000);
 	CHECK(upd("2024-02-29T00:00:00Z") > 0);
 	static const char *bad[] = {
-		"", "2026-11-26", "2026-11-26T07:14:48", "2026-13-01T00:00:00Z",
-		"2026-11-31T00:00:00Z", "2026-11-26T24:00:00Z", "2026-11-26T07:14:48.Z",
-		"2026-11-26T07:14:48+0100", "2026-11-26T07:14:48Zjunk", "26-11-26T07:14:48Z",
+		"",
+		"2026-11-26",
+		"2026-11-26T07:14:48",
+		"2026-13-01T00:00:00Z",
+		"2026-11-31T00:00:00Z",
+		"2026-11-26T24:00:00Z",
+		"2026-11-26T07:14:48.Z",
+		"2026-11-26T07:14:48+0100",
+		"2026-11-26T07:14:48Zjunk",
+		"26-11-26T07:14:48Z",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		CHECK_INT(upd(bad[i]), 0);
@@ -291,14 +315,38 @@ static void test_pool(void)
 static void test_endpoint(void)
 {
 	/* Construction only: no requests are made. */
-	struct bf_gcs_opts o = { .endpoint = "127.0.0.1:9/" };
+	struct bf_gcs_opts o = {.endpoint = "127.0.0.1:9/"};
 	struct bf_gcs *g = bf_gcs_new(&o, NULL);
 
-	CHECK(g != NULL);
+	CHECK_STR(g->base, "http://127.0.0.1:9");
+	CHECK_STR(g->api, "http://127.0.0.1:9/storage/v1");
+	CHECK_STR(g->upload, "http://127.0.0.1:9/upload/storage/v1");
+	CHECK_INT(g->resumable_threshold, 8u << 20);
+	CHECK_INT(g->chunk_size, 8u << 20);
+	CHECK_INT(g->page_size, 1000);
+	bf_gcs_free(g);
+	o = (struct bf_gcs_opts){.endpoint = "https://gcs.example:8443//",
+				 .chunk_size = 300000,
+				 .list_page_size = 5000};
+	g = bf_gcs_new(&o, NULL);
+	CHECK_STR(g->api, "https://gcs.example:8443/storage/v1");
+	CHECK_INT(g->chunk_size, 524288); /* rounded up to 256 KiB */
+	CHECK_INT(g->page_size, 1000);
 	bf_gcs_free(g);
 	g = bf_gcs_new(NULL, NULL);
-	CHECK(g != NULL);
+	CHECK_STR(g->api, "https://storage.googleapis.com/storage/v1");
 	bf_gcs_free(g);
+	{
+		char *u = bf_gcs__object_url("http://h/storage/v1", "bkt",
+					     "a/b c#?%+\xc3\xa9");
+
+		CHECK_STR(u, "http://h/storage/v1/b/bkt/o/"
+			     "a%2Fb%20c%23%3F%25%2B%C3%A9");
+		free(u);
+		u = bf_gcs__object_url("http://h/storage/v1", "bkt", NULL);
+		CHECK_STR(u, "http://h/storage/v1/b/bkt/o");
+		free(u);
+	}
 }
 
 int main(void)
