@@ -38,6 +38,8 @@ class GcsApi:
         if p.startswith("/download/storage/v1/b/"):
             rest = p[len("/download/storage/v1/b/"):]
             bucket, _, obj = rest.partition("/o/")
+            if "/" in obj or not obj:
+                raise gerr(404, "Not Found", "notFound")
             return self.media(req, unq(bucket), unq(obj), rule)
         if p == "/b" or p.startswith("/b/") or p.startswith("/b?"):
             return self.json_api(req, p, rule)
@@ -109,6 +111,10 @@ class GcsApi:
             o = self.st.compose(bucket, unq(rest[:-len("/compose")]), req.query,
                                 req.json())
             return self.reply(req, self.st.resource(o, req.base_url()))
+        if "/" in rest:
+            # The object name must be ONE percent-encoded path segment (%2F
+            # for '/'); GCS's router finds no method for a raw slash.
+            raise gerr(404, "Not Found", "notFound")
         name = unq(rest)
         if m in ("GET", "HEAD"):
             if req.query.get("alt") == "media":

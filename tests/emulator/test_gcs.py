@@ -380,3 +380,12 @@ def test_invalid_utf8_name_refused(emu):
     assert st == 400 and e["error"]["errors"][0]["reason"] == "invalid"
     st, _, e = emu.request("GET", "/storage/v1/b/bkt/o/%ff")
     assert st == 404
+
+
+def test_unencoded_slash_in_object_path_is_not_found(emu):
+    emu.make_bucket("bkt")
+    emu.put_object("bkt", "a/b", b"x")
+    st, _, e = emu.request("GET", "/storage/v1/b/bkt/o/a/b?alt=media")
+    assert st == 404
+    st, _, e = emu.request("GET", "/storage/v1/b/bkt/o/a%2Fb?alt=media", raw=True)
+    assert st == 200
