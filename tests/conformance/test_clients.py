@@ -81,6 +81,22 @@ def test_genai_rejects_foreign_token(emu, node_run, require_auth):
     assert emu.counters()["jobs_created"] == 0
 
 
+def test_incremental_export_read_while_running(emu, node_run):
+    """A real storage client re-reading the growing incremental export while
+    the job runs sees whole, hash-valid, append-only generations."""
+    saved = emu.config()
+    try:
+        emu.config(row_seconds=0.05, export_interval=0.1)
+        emu.make_bucket("conf-inc")
+        emu.put_object("conf-inc", "in.jsonl", rows(40), "application/jsonl")
+        out = node_run("incremental.mjs", {
+            "EMU_URL": emu.url, "SRC": "gs://conf-inc/in.jsonl", "DEST": "gs://conf-inc/out",
+            "ROWS": "40"})
+    finally:
+        emu.config(**{k: saved[k] for k in ("row_seconds", "export_interval") if k in saved})
+    assert len(out["sizes"]) >= 2 and out["finalRows"] == 40, out
+
+
 # --- @google-cloud/storage --------------------------------------------------
 
 def test_storage_anonymous(emu, node_run):
