@@ -2,6 +2,8 @@
 #ifndef BATCHFS_GCS_INT_H
 #define BATCHFS_GCS_INT_H
 
+#include <stdint.h>
+
 #include <cjson/cJSON.h>
 
 #include "batchfs/gcs.h"
@@ -20,6 +22,13 @@ struct bf_gcs {
  * NULL gives ROOT/b/BUCKET/o. Caller frees; NULL on ENOMEM. */
 char *bf_gcs__object_url(const char *root, const char *bucket,
 			 const char *name);
+
+/* asprintf that returns the string (NULL on ENOMEM). */
+char *bf_gcs__printf(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+/* Decimal digits only, no sign, no overflow; -EINVAL / -ERANGE. */
+int bf_gcs__parse_u64(const char *s, uint64_t *out);
 
 /* Fills out from one Object resource; -EIO when it is not usable. */
 int bf_gcs__object_from_json(const cJSON *j, struct bf_gcs_object *out,

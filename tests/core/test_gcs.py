@@ -99,6 +99,12 @@ def test_names_roundtrip(build_dir, emu, bucket, tmp_path):
     listed = [json.loads(line)["item"]["name"]
               for line in ok(build_dir, emu, "list", bucket, "").splitlines()]
     assert sorted(listed) == sorted(NAMES)
+    # awkward prefixes go through query encoding
+    for prefix in ["a/b c/#?%+/", "utf8-\u00e9", "plus+", "percent%4"]:
+        got = [json.loads(line)["item"]["name"] for line in
+               ok(build_dir, emu, "list", bucket, prefix).splitlines()]
+        assert got == sorted(n for n in NAMES if n.startswith(prefix)), prefix
+        assert got
     for name in NAMES:
         ok(build_dir, emu, "rm", bucket, name)
         rc, _, err = run(build_dir, emu, "stat", bucket, name)
@@ -428,6 +434,23 @@ def test_upload_small_and_conditional(build_dir, emu, bucket, tmp_path):
     empty.write_bytes(b"")
     obj = json.loads(ok(build_dir, emu, "upload", bucket, "u/empty", empty))
     assert obj["size"] == "0"
+
+
+@pytest.mark.parametrize("mem", [False, True])
+def test_upload_resumable_conditional(build_dir, emu, bucket, tmp_path, mem):
+    data = rand_bytes(2 * 1024 * 1024 + 3, 9)
+    src = tmp_path / "big"
+    src.write_bytes(data)
+    opts = ["--threshold", 1 << 20, "--chunk", 512 * 1024, "--gen", 0]
+    if mem:
+        opts.append("--mem")
+    obj = json.loads(ok(build_dir, emu, "upload", bucket, "u/c", src, opts=opts))
+    assert emu.get_object(bucket, "u/c") == data
+    # only-if-absent now fails, without touching the object
+    rc, _, err = run(build_dir, emu, "upload", bucket, "u/c", src, opts=opts)
+    assert rc == 1 and error_of(err)["name"] == "ESTALE", err
+    st = json.loads(ok(build_dir, emu, "stat", bucket, "u/c"))
+    assert st["generation"] == obj["generation"]
 
 
 def test_upload_resumable(build_dir, emu, bucket, tmp_path):

@@ -16,7 +16,8 @@
  *     pcat B NAME THREADS     whole object through one bf_reader read by
  *                             THREADS threads at once (chunks of --bs taken
  *                             in order, like FUSE workers), then to stdout
- *     upload B NAME FILE      upload from FILE (fd), prints the object
+ *     upload B NAME FILE      upload from FILE (fd; from memory with --mem),
+ *                             prints the object; --gen G = ifGenerationMatch
  *     rm B NAME
  * Errors: {"error": {"errno": N, "name": "...", "http": S, "msg": "..."}}
  * on stderr, exit 1. --stats prints reader pool stats as JSON to stderr.
@@ -247,7 +248,7 @@ int main(int argc, char **argv)
 	struct bf_err e = {0};
 	size_t pool_bytes = 64u << 20, window = 0, bs = 1u << 20;
 	int64_t gen = -1;
-	int stats = 0, i, rc = 0;
+	int stats = 0, mem = 0, i, rc = 0;
 	const char *cmd;
 
 	bf_log_init(1, getenv("GCS_CLI_DEBUG") ? BF_LOG_DEBUG : BF_LOG_WARN);
@@ -258,6 +259,10 @@ int main(int argc, char **argv)
 
 		if (!strcmp(a, "--stats")) {
 			stats = 1;
+			continue;
+		}
+		if (!strcmp(a, "--mem")) {
+			mem = 1;
 			continue;
 		}
 		if (!v)
@@ -412,9 +417,25 @@ int main(int argc, char **argv)
 			rc = bf_err_set(&e, errno, "%s: %s", rest[1],
 					strerror(errno));
 		} else {
-			rc = bf_gcs_upload(g, bucket, rest[0], NULL, NULL, fd,
-					   (uint64_t)st.st_size,
-					   gen >= 0 ? gen : -1, &o, &e);
+			char *data = NULL;
+
+			if (mem) {
+				data = malloc((size_t)st.st_size + 1);
+				if (!data || pread(fd, data, (size_t)st.st_size,
+						   0) != st.st_size) {
+					free(data);
+					data = NULL;
+				}
+			}
+			if (mem && !data)
+				rc = bf_err_set(&e, EIO, "cannot load %s",
+						rest[1]);
+			else
+				rc = bf_gcs_upload(g, bucket, rest[0], NULL,
+						   data, mem ? -1 : fd,
+						   (uint64_t)st.st_size,
+						   gen >= 0 ? gen : -1, &o, &e);
+			free(data);
 			if (rc == 0) {
 				print_json(obj_json(&o));
 				bf_gcs_object_free(&o);
