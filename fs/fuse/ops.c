@@ -4,6 +4,7 @@
  * here, with the operation, the path, the HTTP status and the message. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -473,25 +474,62 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	bf_node_clear(&p);
 }
 
-/* One read buffer per worker thread: no large allocation per request. */
-static __thread char *rbuf;
-static __thread size_t rbuf_cap;
+/* One read buffer per worker thread: no large allocation per request.
+ * A key destructor frees it when libfuse retires the thread. */
+struct rbuf {
+	char *p;
+	size_t cap;
+};
+static pthread_key_t rbuf_key;
+static pthread_once_t rbuf_once = PTHREAD_ONCE_INIT;
+
+static void rbuf_free(void *v)
+{
+	struct rbuf *b = v;
+
+	free(b->p);
+	free(b);
+}
+
+static void rbuf_init(void)
+{
+	pthread_key_create(&rbuf_key, rbuf_free);
+}
+
+static char *rbuf_get(size_t size)
+{
+	struct rbuf *b;
+
+	pthread_once(&rbuf_once, rbuf_init);
+	b = pthread_getspecific(rbuf_key);
+	if (!b) {
+		b = calloc(1, sizeof(*b));
+		if (!b || pthread_setspecific(rbuf_key, b) != 0) {
+			free(b);
+			return NULL;
+		}
+	}
+	if (size > b->cap) {
+		char *p = realloc(b->p, size);
+
+		if (!p)
+			return NULL;
+		b->p = p;
+		b->cap = size;
+	}
+	return b->p;
+}
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct bf_err e;
+	char *rbuf = rbuf_get(size ? size : 1);
 	ssize_t n;
 
-	if (size > rbuf_cap) {
-		char *b = realloc(rbuf, size);
-
-		if (!b) {
-			fuse_reply_err(req, ENOMEM);
-			return;
-		}
-		rbuf = b;
-		rbuf_cap = size;
+	if (!rbuf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
 	}
 	bf_err_clear(&e);
 	begin(req);

@@ -303,7 +303,7 @@ static int ensure_listing(struct bf_ctx *c, struct bf_err *e)
 		pthread_mutex_unlock(&t->lock);
 		rc = list_pass(c, e);
 	}
-	if (rc && rc != -EINTR) {
+	if (bf_transient(rc)) {
 		int have;
 
 		pthread_mutex_lock(&t->lock);
@@ -430,7 +430,7 @@ int bf_mjob_fresh(struct bf_ctx *c, struct bf_mjob *j, int force,
 		rc = j->fetch_rc;
 		if (rc && e)
 			*e = j->fetch_err;
-		if (rc && rc != -EINTR && rc != -ENOENT && j->have_job)
+		if (bf_transient(rc) && j->have_job)
 			rc = 0; /* the other caller logged it */
 		pthread_mutex_unlock(&j->lock);
 		return rc;
@@ -462,7 +462,7 @@ int bf_mjob_fresh(struct bf_ctx *c, struct bf_mjob *j, int force,
 	}
 	if (rc && e)
 		*e = err;
-	if (rc && rc != -EINTR && rc != -ENOENT) {
+	if (bf_transient(rc)) {
 		int have;
 
 		pthread_mutex_lock(&j->lock);

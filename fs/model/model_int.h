@@ -2,6 +2,7 @@
 #ifndef BATCHFS_MODEL_INT_H
 #define BATCHFS_MODEL_INT_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 
@@ -199,6 +200,12 @@ struct bf_ctx {
 };
 
 int64_t bf_wall_us(void);
+/* A failure worth hiding behind cached data (the service is down or slow),
+ * unlike a refusal (EACCES) or an interruption. */
+static inline int bf_transient(int rc)
+{
+	return rc == -EIO || rc == -ETIMEDOUT || rc == -EAGAIN;
+}
 /* Waits on cond with a short timeout, so a cancelled caller (bf_cancelled)
  * gets -EINTR instead of waiting on another thread's network call. */
 int bf_cond_wait_cancellable(pthread_cond_t *cond, pthread_mutex_t *lock);

@@ -365,7 +365,7 @@ int bf_out_list(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
 		n->l = lc.l;
 		lc.l = NULL;
 		*out = outlist_get(n->l);
-	} else if (n->l && rc != -EINTR) {
+	} else if (n->l && bf_transient(rc)) {
 		bf_log_warn("output listing of gs://%s/%s failed, using the "
 			    "previous one: %s (HTTP %ld)",
 			    bucket, full, e ? e->msg : "",

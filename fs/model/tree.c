@@ -311,11 +311,13 @@ int bf_model_getattr(struct bf_ctx *c, const struct bf_node *n,
 		return gen_attr(c, n, S_IFREG | 0444, a, e);
 	case BF_K_JOB:
 		pthread_mutex_lock(&j->lock);
+		/* Short TTL even when finished: the job may be deleted by
+		 * someone else, and revalidating costs no request. */
 		if (j->gone)
 			rc = bf_err_set(e, ENOENT, "the job no longer exists");
 		else
 			bf_attr_fill(c, a, S_IFDIR | 0755, 0, job_mtime(j),
-				     job_ttl(c, j));
+				     c->o.attr_timeout);
 		pthread_mutex_unlock(&j->lock);
 		return rc;
 	case BF_K_REQUEST: {
@@ -544,7 +546,7 @@ static int opendir_jobs(struct bf_ctx *c, struct bf_dir *d, size_t *cap,
 		/* Attributes from the listing: no request per job. */
 		pthread_mutex_lock(&j->lock);
 		bf_attr_fill(c, &a, S_IFDIR | 0755, 0, job_mtime(j),
-			     job_ttl(c, j));
+			     c->o.attr_timeout);
 		pthread_mutex_unlock(&j->lock);
 		node.job = bf_mjob_get(j);
 		rc = dir_add(d, cap, refs[i].name, &node, &a);

@@ -14,6 +14,7 @@ from mounthelp import request_text
 
 
 def finished_job(mnt, emu, name, n=40):
+    emu.config(time_scale=0)
     os.mkdir(mnt.job(name))
     with open(mnt.job(name, "request.json"), "w") as f:
         f.write(request_text(emu, n=n))
