@@ -40,8 +40,13 @@ def output_rows(emu, out_dir):
 
 # --- @google/genai ----------------------------------------------------------
 
-@pytest.mark.parametrize("api_version", ["v1", ""], ids=["v1", "default-v1beta1"])
-def test_genai_batches(emu, node_run, emu_token, require_auth, api_version):
+@pytest.mark.parametrize("api_version,location,project", [
+    ("v1", "us-central1", "test-project"),
+    ("", "us-central1", "test-project"),
+    ("v1", "global", "123456789012"),
+], ids=["v1", "default-v1beta1", "v1-global-project-number"])
+def test_genai_batches(emu, node_run, emu_token, require_auth, api_version, location,
+                       project):
     emu.make_bucket("conf-in")
     emu.make_bucket("conf-out")
     emu.put_object("conf-in", "in/input.jsonl", rows(3), "application/jsonl")
@@ -53,6 +58,7 @@ def test_genai_batches(emu, node_run, emu_token, require_auth, api_version):
 
     out = node_run("genai_batches.mjs", {
         "EMU_URL": emu.url, "EMU_TOKEN": emu_token, "API_VERSION": api_version,
+        "LOCATION": location, "PROJECT": project,
         "SRC": "gs://conf-in/in/input.jsonl", "DEST": "gs://conf-out/out",
     }, args=["suite"])
     steps = out["steps"]
