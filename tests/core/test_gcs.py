@@ -477,20 +477,22 @@ def test_upload_resumable(build_dir, emu, bucket, tmp_path):
     dict(kind="lose_response", status=503),
     dict(kind="lose_response", reset=True),
 ], ids=fault_id)
+@pytest.mark.parametrize("chunk", [2, 4])
 def test_upload_resumable_chunk_failure(build_dir, emu, bucket, tmp_path,
-                                        fault):
+                                        fault, chunk):
     data = rand_bytes(3 * 1024 * 1024 + 5, 7)
     src = tmp_path / "big"
     src.write_bytes(data)
-    # Rules apply first-match in order: a harmless rule eats the first
-    # chunk PUT, so the second chunk is the one that fails (once).
-    emu.fault(method="PUT", path=r"upload_id=", kind="slow",
-              bytes_per_second=1 << 30)
+    # Rules apply first-match in order: harmless rules eat the chunk PUTs
+    # before the one that fails (once); chunk 4 is the last one.
+    for _ in range(chunk - 1):
+        emu.fault(method="PUT", path=r"upload_id=", kind="slow",
+                  bytes_per_second=1 << 30)
     emu.fault(method="PUT", path=r"upload_id=", **fault)
     b_chunk = emu.counters()["routes"].get("gcs.upload.chunk", 0)
     obj = json.loads(ok(build_dir, emu, "upload", bucket, "u/r", src,
                         opts=["--threshold", 1 << 20, "--chunk", 1 << 20]))
-    assert fault_hits(emu) == 2
+    assert fault_hits(emu) == chunk
     # 4 chunks, one failed: at least a status query on top
     assert emu.counters()["routes"].get("gcs.upload.chunk", 0) - b_chunk >= 5
     assert int(obj["size"]) == len(data)
