@@ -60,7 +60,8 @@ function checkJob(job, want) {
 		expect(job.displayName === want.displayName, 'displayName', job.displayName);
 	if (want.src) {
 		expect(job.src && job.src.format === 'jsonl', 'src.format (inputConfig.instancesFormat)', job.src);
-		expect(JSON.stringify(job.src.gcsUri) === JSON.stringify([want.src]), 'src.gcsUri', job.src);
+		const uris = Array.isArray(want.src) ? want.src : [want.src];
+		expect(JSON.stringify(job.src.gcsUri) === JSON.stringify(uris), 'src.gcsUri', job.src);
 	}
 	if (want.dest) {
 		expect(job.dest && job.dest.format === 'jsonl', 'dest.format (outputConfig.predictionsFormat)', job.dest);
@@ -100,9 +101,12 @@ async function runOne(ai) {
 	step = 'create';
 	const src = env.SRC, dest = env.DEST;
 	expect(src && dest, 'SRC and DEST must be set');
-	const created = await ai.batches.create({ model: MODEL, src,
+	// SRC may be a JSON array of URIs: several input files (wildcards allowed).
+	const uris = src.startsWith('[') ? JSON.parse(src) : null;
+	const created = await ai.batches.create({ model: MODEL,
+		src: uris ? { format: 'jsonl', gcsUri: uris } : src,
 		config: { displayName: env.DISPLAY_NAME || 'conformance-run', dest } });
-	checkJob(created, { src, dest });
+	checkJob(created, { src: uris || src, dest });
 	step = 'wait';
 	const states = [created.state];
 	const job = await waitEnd(ai, created.name, states);

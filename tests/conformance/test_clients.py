@@ -75,6 +75,26 @@ def test_genai_batches(emu, node_run, emu_token, require_auth, api_version, loca
     assert all(r["status"] == "" and r["response"]["candidates"] for r in got)
 
 
+def test_genai_several_inputs_and_wildcard(emu, node_run, emu_token, require_auth):
+    """src {format, gcsUri: [...]} with a plain URI and a wildcard URI."""
+    emu.make_bucket("conf-multi")
+    emu.put_object("conf-multi", "a.jsonl", rows(2))
+    for i in (2, 3):
+        row = {"key": "p%d" % i,
+               "request": {"contents": [{"role": "user", "parts": [{"text": "part %d" % i}]}]}}
+        emu.put_object("conf-multi", "parts/p%d.jsonl" % i, json.dumps(row).encode() + b"\n")
+    require_auth(True)
+    out = node_run("genai_batches.mjs", {
+        "EMU_URL": emu.url, "EMU_TOKEN": emu_token, "API_VERSION": "v1",
+        "SRC": json.dumps(["gs://conf-multi/a.jsonl", "gs://conf-multi/parts/*.jsonl"]),
+        "DEST": "gs://conf-multi/out"}, args=["run"])
+    job = out["job"]
+    assert job["state"] == "JOB_STATE_SUCCEEDED", job
+    require_auth(False)
+    got = output_rows(emu, job["outputInfo"]["gcsOutputDirectory"])
+    assert sorted(r["key"] for r in got) == ["p2", "p3", "row-0", "row-1"], got
+
+
 def test_genai_rejects_foreign_token(emu, node_run, require_auth):
     emu.make_bucket("conf-in")
     require_auth(True)
