@@ -63,6 +63,12 @@ def snake(s):
     return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), s)
 
 
+def empty(v):
+    """proto3 JSON omits default values."""
+    return v is None or v is False or v == 0 and not isinstance(v, bool) \
+        or v in ("", {}, [])
+
+
 def invalid(msg, field=None):
     details = None
     if field:
@@ -141,9 +147,9 @@ class Job:
         if self.end_us:
             d["endTime"] = rfc3339(self.end_us)
         d["updateTime"] = rfc3339(self.update_us)
-        out = {k: d[k] for k in OUTPUT_ORDER if k in d and d[k] not in ("", None, {}, [])}
+        out = {k: d[k] for k in OUTPUT_ORDER if k in d and not empty(d[k])}
         for k, v in d.items():
-            if k not in out and v not in ("", None, {}, []) and k not in (
+            if k not in out and not empty(v) and k not in (
                     "outputInfo", "completionStats", "partialFailures",
                     "resourcesConsumed", "satisfiesPzs", "satisfiesPzi",
                     "modelMonitoringStatsAnomalies", "modelMonitoringStatus"):
