@@ -92,6 +92,21 @@ static void json_views(void)
 	bf_buf_free(&b);
 }
 
+static void bigquery(void)
+{
+	struct bf_job j;
+	struct bf_buf b;
+
+	memset(&j, 0, sizeof(j));
+	bf_buf_init(&b, 0);
+	j.output_prefix = "bq://p";
+	CHECK_STR(render(bf_render_bq, &j, &b), "bq://p\n");
+	j.bq_output = "bq://p.gen_ai_batch_prediction.predictions_1";
+	CHECK_STR(render(bf_render_bq, &j, &b),
+		  "bq://p.gen_ai_batch_prediction.predictions_1\n");
+	bf_buf_free(&b);
+}
+
 static void readme(void)
 {
 	struct bf_model_opts o;
@@ -111,6 +126,7 @@ int main(void)
 	running();
 	failed();
 	json_views();
+	bigquery();
 	readme();
 	return CHECK_DONE();
 }
