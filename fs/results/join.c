@@ -18,10 +18,10 @@
 #define DEFAULT_MAX_LINE (64u << 20)
 
 enum {
-	F_PRESENT = 1, /* an output row exists for the key */
-	F_FINAL = 2,   /* ... from a final file */
-	F_OK = 4,      /* ... and it succeeded */
-	F_USED = 8,    /* an input line had the key */
+	R_PRESENT = 1, /* an output row exists for the key */
+	R_FINAL = 2,   /* ... from a final file */
+	R_OK_ROW = 4,      /* ... and it succeeded */
+	R_USED = 8,    /* an input line had the key */
 };
 
 /* Spool record: header, key bytes, row bytes. */
@@ -128,14 +128,14 @@ static int add_row(struct bf_join *j, const char *s, size_t len, int final,
 		j->st.dup_rows++;
 		/* An incremental row never replaces a final one; otherwise
 		 * the later row is the newer. */
-		if ((v->flags & F_FINAL) && !final) {
+		if ((v->flags & R_FINAL) && !final) {
 			rc = 0;
 			goto out;
 		}
 	}
 	v->off = rowoff;
 	v->len = (uint32_t)len;
-	v->flags = F_PRESENT | (final ? F_FINAL : 0) | (r.ok ? F_OK : 0);
+	v->flags = R_PRESENT | (final ? R_FINAL : 0) | (r.ok ? R_OK_ROW : 0);
 	rc = 0;
 out:
 	free(key);
@@ -295,14 +295,14 @@ static int match_line(struct bf_join *j, const char *s, size_t len,
 		rc = bf_err_set(e, ENOMEM, "out of memory");
 		goto out;
 	}
-	if (v->flags & F_USED) {
+	if (v->flags & R_USED) {
 		j->st.keys = BF_JOIN_DUP_KEYS;
 		j->st.bad_line = ln;
 		rc = 1;
 		goto out;
 	}
-	v->flags |= F_USED;
-	if (v->flags & F_PRESENT) {
+	v->flags |= R_USED;
+	if (v->flags & R_PRESENT) {
 		rc = copy_range(j->spool, v->off, v->len, by, tmp, tmplen, e);
 		if (rc == 0)
 			rc = bf_wbuf_put(by, "\n", 1, e);
@@ -310,7 +310,7 @@ static int match_line(struct bf_join *j, const char *s, size_t len,
 		j->st.incomplete++;
 		rc = incomplete(by, fname, item, e);
 	}
-	if (rc == 0 && (v->flags & (F_PRESENT | F_OK)) != (F_PRESENT | F_OK)) {
+	if (rc == 0 && (v->flags & (R_PRESENT | R_OK_ROW)) != (R_PRESENT | R_OK_ROW)) {
 		rc = bf_wbuf_put(retry, s, len, e);
 		if (rc == 0)
 			rc = bf_wbuf_put(retry, "\n", 1, e);
@@ -352,7 +352,7 @@ static void count_unmatched(void *ud, struct bf_kval *v)
 {
 	struct bf_join *j = ud;
 
-	if ((v->flags & F_PRESENT) && !(v->flags & F_USED))
+	if ((v->flags & R_PRESENT) && !(v->flags & R_USED))
 		j->st.unmatched++;
 }
 

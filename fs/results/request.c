@@ -123,10 +123,11 @@ static int src_config(const cJSON *src, cJSON **out, struct bf_err *e)
 	if (!cfg)
 		return bf_err_set(e, ENOMEM, "out of memory");
 	if (is_scheme(u, "bq://") && (!kind || !strcmp(kind, "bq"))) {
-		s = cJSON_AddObjectToObject(cfg, "bigquerySource");
 		if (!cJSON_AddStringToObject(cfg, "instancesFormat",
-					     "bigquery") ||
-		    !s || !cJSON_AddStringToObject(s, "inputUri",
+					     "bigquery"))
+			goto nomem;
+		s = cJSON_AddObjectToObject(cfg, "bigquerySource");
+		if (!s || !cJSON_AddStringToObject(s, "inputUri",
 						   u->valuestring))
 			goto nomem;
 		*out = cfg;
@@ -135,13 +136,17 @@ static int src_config(const cJSON *src, cJSON **out, struct bf_err *e)
 	if (!is_scheme(u, "gs://") && !(cJSON_IsArray(u) &&
 					 cJSON_GetArraySize(u) > 0))
 		goto bad;
-	cJSON_ArrayForEach(it, cJSON_IsArray(u) ? u : NULL)
-	{
-		if (!is_scheme(it, "gs://"))
-			goto bad;
+	if (cJSON_IsArray(u)) {
+		cJSON_ArrayForEach(it, u)
+		{
+			if (!is_scheme(it, "gs://"))
+				goto bad;
+		}
 	}
+	if (!cJSON_AddStringToObject(cfg, "instancesFormat", "jsonl"))
+		goto nomem;
 	s = cJSON_AddObjectToObject(cfg, "gcsSource");
-	if (!cJSON_AddStringToObject(cfg, "instancesFormat", "jsonl") || !s)
+	if (!s)
 		goto nomem;
 	uris = cJSON_IsArray(u) ? cJSON_Duplicate(u, 1) : cJSON_CreateArray();
 	if (!uris)
@@ -175,11 +180,12 @@ static int dest_config(const cJSON *dest, cJSON **out, struct bf_err *e)
 		return bf_err_set(e, EINVAL, "\"dest\" must be a gs:// URI "
 				  "prefix or a bq:// dataset or table");
 	}
-	d = cJSON_AddObjectToObject(cfg, bq ? "bigqueryDestination"
-					    : "gcsDestination");
-	if (!cJSON_AddStringToObject(cfg, "predictionsFormat",
-				     bq ? "bigquery" : "jsonl") ||
-	    !d || !cJSON_AddStringToObject(d, bq ? "outputUri"
+	d = NULL;
+	if (cJSON_AddStringToObject(cfg, "predictionsFormat",
+				    bq ? "bigquery" : "jsonl"))
+		d = cJSON_AddObjectToObject(cfg, bq ? "bigqueryDestination"
+						    : "gcsDestination");
+	if (!d || !cJSON_AddStringToObject(d, bq ? "outputUri"
 						 : "outputUriPrefix",
 					   u->valuestring)) {
 		cJSON_Delete(cfg);

@@ -49,7 +49,7 @@ struct bf_lines {
 
 void bf_lines_init(struct bf_lines *l, bf_read_fn rd, void *ud, size_t max);
 void bf_lines_free(struct bf_lines *l);
-/* Next line without its '\n' (and a '\r' before it): 1 with *line/*len
+/* Next line without its '\n' (and a '\r' before it): 1 with *line and *len
  * valid until the next call, 0 at the end, -EFBIG for a line longer than
  * max (e says which), or the source's -errno. */
 int bf_lines_next(struct bf_lines *l, char **line, size_t *len,
