@@ -100,6 +100,8 @@ struct bf_outlist {
 struct bf_outcache;
 struct bf_outcache *bf_outcache_new(void);
 void bf_outcache_free(struct bf_outcache *oc);
+/* Forget every listing (ctl refresh). */
+void bf_outcache_expire(struct bf_outcache *oc);
 void bf_outlist_put(struct bf_outlist *l);
 const struct bf_outent *bf_outlist_find(const struct bf_outlist *l,
 					const char *name);

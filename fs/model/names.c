@@ -31,13 +31,12 @@ static char *sanitize_n(const char *s, size_t len, size_t max)
 	char *out;
 	size_t cut;
 
-	if (len == 0 || (len == 1 && s[0] == '.'))
-		return strdup("_");
-	if (len == 2 && s[0] == '.' && s[1] == '.')
-		return strdup("__");
+	/* After the cut: "." plus 300 continuation bytes cuts to ".". */
 	cut = utf8_cut(s, len, max);
-	if (cut == 0)
+	if (cut == 0 || (cut == 1 && s[0] == '.'))
 		return strdup("_");
+	if (cut == 2 && s[0] == '.' && s[1] == '.')
+		return strdup("__");
 	out = malloc(cut + 1);
 	if (!out)
 		return NULL;

@@ -53,6 +53,23 @@ static void drop_lists(struct bf_outcache *oc)
 	oc->lists = NULL;
 }
 
+/* Lists are immutable once published: expiring drops them. The nodes stay
+ * (a fetch in flight holds one without the lock). oc->lock held. */
+static void expire_lists(struct bf_outcache *oc)
+{
+	for (struct lnode *n = oc->lists; n; n = n->next) {
+		bf_outlist_put(n->l);
+		n->l = NULL;
+	}
+}
+
+void bf_outcache_expire(struct bf_outcache *oc)
+{
+	pthread_mutex_lock(&oc->lock);
+	expire_lists(oc);
+	pthread_mutex_unlock(&oc->lock);
+}
+
 void bf_outcache_free(struct bf_outcache *oc)
 {
 	if (!oc)
@@ -282,7 +299,7 @@ int bf_out_list(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
 
 	pthread_mutex_lock(&oc->lock);
 	if (!oc->dir || strcmp(oc->dir, dir) != 0) {
-		drop_lists(oc);
+		expire_lists(oc);
 		free(oc->dir);
 		oc->dir = dir;
 		dir = NULL;

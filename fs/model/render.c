@@ -17,11 +17,18 @@ int bf_render_state(const struct bf_job *j, struct bf_buf *b)
 	return bf_buf_printf(b, "%s\n", bf_job_state_name(j->state));
 }
 
+/* Counters come from the server as any int64: clamped so the sums and
+ * the percentage below cannot overflow. */
+static int64_t count(int64_t v)
+{
+	return v < 0 ? 0 : v > ((int64_t)1 << 50) ? (int64_t)1 << 50 : v;
+}
+
 int bf_render_progress(const struct bf_job *j, struct bf_buf *b)
 {
-	int64_t ok = j->succeeded > 0 ? j->succeeded : 0;
-	int64_t bad = j->failed > 0 ? j->failed : 0;
-	int64_t inc = j->incomplete > 0 ? j->incomplete : 0;
+	int64_t ok = count(j->succeeded);
+	int64_t bad = count(j->failed);
+	int64_t inc = count(j->incomplete);
 	int64_t done = ok + bad, total = done + inc;
 	int pct = total > 0 ? (int)(done * 100 / total) : 0;
 

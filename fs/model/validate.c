@@ -169,10 +169,12 @@ int bf_request_prepare(const char *text, size_t len, const char *name,
 					  "request.json:%d:%d: malformed JSON: "
 					  "unexpected end of input",
 					  line, col);
+		/* text is not NUL-terminated: quote only what is there. */
 		return bf_err_set(e, EINVAL,
 				  "request.json:%d:%d: malformed JSON near "
-				  "'%.16s'",
-				  line, col, text + pos);
+				  "'%.*s'",
+				  line, col, (int)(len - pos < 16 ? len - pos : 16),
+				  text + pos);
 	}
 	if (!cJSON_IsObject(root)) {
 		rc = bf_err_set(e, EINVAL, "request.json must hold a JSON "

@@ -138,3 +138,18 @@ def test_output_is_read_only(mnt, emu):
         raise AssertionError("opened an output object for writing")
     except PermissionError:
         pass
+
+
+def test_finished_listing_cached_until_ctl_refresh(mnt, emu):
+    emu.config(time_scale=0)
+    submit(mnt, emu, "o5", n=1)
+    mnt.wait_state("o5")
+    out = mnt.job("o5", "output")
+    assert os.listdir(out) == ["predictions.jsonl"]
+    bucket, prefix = output_dir(mnt, "o5")
+    emu.put_object(bucket, prefix + "/late.txt", b"late")
+    time.sleep(0.5)
+    assert os.listdir(out) == ["predictions.jsonl"]  # finished: cached
+    with open(mnt.job("o5", "ctl"), "w") as f:
+        f.write("refresh")
+    assert sorted(os.listdir(out)) == ["late.txt", "predictions.jsonl"]
