@@ -16,7 +16,7 @@ struct memsrc {
 	int fail_at; /* return -EIO once off reaches this (0: never) */
 };
 
-static ssize_t memsrc_read(void *ud, char *buf, size_t len, struct bf_err *e)
+static inline ssize_t memsrc_read(void *ud, char *buf, size_t len, struct bf_err *e)
 {
 	struct memsrc *m = ud;
 	size_t n = m->len - m->off;
@@ -32,13 +32,13 @@ static ssize_t memsrc_read(void *ud, char *buf, size_t len, struct bf_err *e)
 	return (ssize_t)n;
 }
 
-static struct memsrc memsrc_of(const char *s, size_t chunk)
+static inline struct memsrc memsrc_of(const char *s, size_t chunk)
 {
 	return (struct memsrc){ .p = s, .len = strlen(s), .chunk = chunk };
 }
 
 /* Whole content of fd from offset 0, NUL-terminated; caller frees. */
-static char *slurp(int fd)
+static inline char *slurp(int fd)
 {
 	size_t cap = 4096, len = 0;
 	char *s = malloc(cap);
@@ -56,7 +56,7 @@ static char *slurp(int fd)
 	return s;
 }
 
-static int memfd(void)
+static inline int memfd(void)
 {
 	return memfd_create("test", 0);
 }
