@@ -107,6 +107,16 @@ static char *trim(char *s)
 	return s;
 }
 
+/* The token goes into an HTTP header: one word of printable ASCII, like
+ * the token replies grant.c accepts. */
+static int header_safe(const char *t)
+{
+	for (; *t; t++)
+		if ((unsigned char)*t <= 0x20 || (unsigned char)*t >= 0x7f)
+			return 0;
+	return 1;
+}
+
 static int same_file(const struct stat *x, const struct stat *y)
 {
 	return x->st_dev == y->st_dev && x->st_ino == y->st_ino &&
@@ -147,8 +157,7 @@ static int file_token_locked(struct bf_auth *a, struct bf_err *e)
 	buf[n] = '\0';
 	t = trim(buf);
 	rc = 0;
-	if (!*t || n == (ssize_t)sizeof(buf) - 1 || strchr(t, '\n') ||
-	    strchr(t, ' ')) {
+	if (!*t || n == (ssize_t)sizeof(buf) - 1 || !header_safe(t)) {
 		/* Possibly caught mid-write: the next call looks again. */
 		rc = bf_err_set(e, EACCES,
 				"token file %s does not hold one access token; "

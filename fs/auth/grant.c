@@ -70,9 +70,11 @@ int bf_auth_parse_token_reply(const char *body, size_t len, char **token,
 	}
 	x = cJSON_GetObjectItemCaseSensitive(j, "expires_in");
 	if (cJSON_IsNumber(x)) {
-		life = x->valuedouble >= (double)MAX_LIFETIME_S
-			       ? MAX_LIFETIME_S
-			       : (long)x->valuedouble;
+		/* Clamp before the cast: a huge negative double does not fit
+		 * a long (undefined behaviour). */
+		life = x->valuedouble >= (double)MAX_LIFETIME_S ? MAX_LIFETIME_S
+		       : x->valuedouble > 0 ? (long)x->valuedouble
+					    : 0;
 	} else if (cJSON_IsString(x)) {
 		errno = 0;
 		life = strtol(x->valuestring, &end, 10);
