@@ -39,8 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(rc <= 0);
 		if (rc == 0) {
 			FUZZ_ASSERT(o.name && o.name[0]);
-			FUZZ_ASSERT(o.generation >= 0 &&
-				    o.metageneration >= 0);
+			FUZZ_ASSERT(o.generation >= 0 && o.metageneration >= 0);
 		}
 		bf_gcs_object_free(&o);
 	}

@@ -20,9 +20,9 @@ static void uri(const uint8_t *data, size_t size)
 		/* gs:// + bucket [+ / + object] is the whole input. */
 		FUZZ_ASSERT(strncmp(s, "gs://", 5) == 0);
 		FUZZ_ASSERT(strncmp(s + 5, b, strlen(b)) == 0);
-		FUZZ_ASSERT(strlen(s) == 5 + strlen(b) +
-					   (*o || s[5 + strlen(b)] ? 1 : 0) +
-					   strlen(o));
+		FUZZ_ASSERT(strlen(s) ==
+			    5 + strlen(b) + (*o || s[5 + strlen(b)] ? 1 : 0) +
+				    strlen(o));
 	} else {
 		FUZZ_ASSERT(!b && !o);
 	}

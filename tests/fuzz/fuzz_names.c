@@ -64,8 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(a);
 		free(seg);
 	}
-	if (nrec >= 2 && (rlen[0] != rlen[1] ||
-			  memcmp(rec[0], rec[1], rlen[0]) != 0)) {
+	if (nrec >= 2 &&
+	    (rlen[0] != rlen[1] || memcmp(rec[0], rec[1], rlen[0]) != 0)) {
 		char *s0 = fuzz_dup(rec[0], rlen[0]);
 		char *s1 = fuzz_dup(rec[1], rlen[1]);
 
