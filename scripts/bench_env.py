@@ -198,9 +198,10 @@ class Mount:
 class BatchfsMount(Mount):
     kind = "batchfs"
 
-    def __init__(self, binary, emu, path, logpath, extra_opts=""):
+    def __init__(self, binary, emu, path, logpath, extra_opts="", extra_args=()):
         super().__init__(path, logpath)
         self.binary, self.emu, self.extra = binary, emu, extra_opts
+        self.extra_args = list(extra_args)
 
     def mount(self):
         os.makedirs(self.path, exist_ok=True)
@@ -209,7 +210,8 @@ class BatchfsMount(Mount):
             os.path.join(self.emu.data, "service-account.json"))
         if self.extra:
             opts += "," + self.extra
-        self.proc = subprocess.Popen([self.binary, "-f", "-o", opts, self.path],
+        self.proc = subprocess.Popen([self.binary, "-f"] + self.extra_args
+                                     + ["-o", opts, self.path],
                                      stdout=open(self.logpath, "ab"), stderr=subprocess.STDOUT)
         self._wait_up(os.path.join(self.path, "jobs"))
 
