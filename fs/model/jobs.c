@@ -132,26 +132,32 @@ static void table_drop_at(struct bf_jobs *t, size_t i)
 	bf_mjob_put(j);
 }
 
-/* Recomputes every directory name; table lock held. */
+/* Recomputes every directory name; table lock held. The job fields are
+ * copied under each entry's lock: a fetch may replace them meanwhile. */
 static int rename_all(struct bf_jobs *t)
 {
 	struct bf_name_in *in = calloc(t->n ? t->n : 1, sizeof(*in));
-	int rc;
+	char **disp = calloc(t->n ? t->n : 1, sizeof(*disp));
+	int rc = -ENOMEM;
 
-	if (!in)
-		return -ENOMEM;
+	if (!in || !disp)
+		goto out;
 	for (size_t i = 0; i < t->n; i++) {
 		struct bf_mjob *j = t->v[i];
 
-		/* No job lock: the fields read here change only under the
-		 * table lock, which we hold. */
 		if (j->draft) {
+			/* The name of a draft changes only under the table
+			 * lock, which we hold. */
 			in[i].fixed = j->name;
-		} else {
-			in[i].display = j->job.display_name;
-			in[i].create_us = j->job.create_us;
-			in[i].id = j->id;
+			continue;
 		}
+		pthread_mutex_lock(&j->lock);
+		if (j->job.display_name)
+			disp[i] = strdup(j->job.display_name);
+		in[i].create_us = j->job.create_us;
+		pthread_mutex_unlock(&j->lock);
+		in[i].display = disp[i];
+		in[i].id = j->id;
 	}
 	rc = bf_names_assign(in, t->n);
 	if (rc == 0) {
@@ -162,6 +168,10 @@ static int rename_all(struct bf_jobs *t)
 			bf_hmap_put(t->by_name, in[i].out, t->v[i]);
 		}
 	}
+out:
+	for (size_t i = 0; disp && i < t->n; i++)
+		free(disp[i]);
+	free(disp);
 	free(in);
 	return rc;
 }
