@@ -190,8 +190,8 @@ def render(R):
     m = R["meta"]
     skipped = m.get("batchfs_skipped")
     out = []
-    out.append("## Results (%s, %s runs, %s)" % (m.get("date", "?"), m.get("runs"),
-                                                  m.get("kernel", "")))
+    out.append("## Results of %s (%s rounds, kernel %s, %s CPUs)" % (
+        m.get("date", "?"), m.get("runs"), m.get("kernel", ""), m.get("cpus")))
     out.append("")
     out.append("Command: `%s` (%s s). Load average at start %s, at end %s." % (
         m.get("command", "scripts/bench"), m.get("duration_s"),
