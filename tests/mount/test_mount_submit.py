@@ -238,3 +238,19 @@ def test_vim_style_backup_then_write(mnt, emu):
         f.write(request_text(emu))
     os.unlink(mnt.job("vim", "request.json~"))
     assert jobs_created(emu) == 1
+
+
+def test_flush_from_other_processes_never_submits(mnt, emu, tmp_path):
+    """A child that inherits the descriptor and exits mid-write sends a
+    FLUSH too; only the opener's close submits."""
+    src = tmp_path / "r.json"
+    src.write_text(request_text(emu))
+    os.mkdir(mnt.job("kids"))
+    r = subprocess.run(
+        ["bash", "-c", '{ printf "{"; sleep 0.3; tail -c +2 "$0"; '
+         '/bin/true; } > "$1"', str(src), mnt.job("kids", "request.json")],
+        capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert mnt.read("kids", "error") == ""
+    assert jobs_created(emu) == 1
+    assert mnt.read("kids", "state").startswith("JOB_STATE_")
