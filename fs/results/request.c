@@ -289,17 +289,14 @@ static int short_form(cJSON *root, const char *key, const char *camel,
 	return 0;
 }
 
+/* A missing or odd "model" is left for the request validator to name. */
 static int expand_model(cJSON *root, struct bf_err *e)
 {
 	cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "model");
 	char *full;
 
-	if (!m)
-		return bf_err_set(e, EINVAL, "missing field \"model\" (e.g. "
-				  "\"gemini-2.5-flash\")");
 	if (!cJSON_IsString(m) || !m->valuestring || !*m->valuestring)
-		return bf_err_set(e, EINVAL, "\"model\" must be a non-empty "
-				  "string");
+		return 0;
 	full = bf_model_name_expand(m->valuestring);
 	if (!full)
 		return bf_err_set(e, ENOMEM, "out of memory");

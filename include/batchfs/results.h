@@ -82,7 +82,8 @@ char *bf_model_name_expand(const char *model);
  *    src "gs://..." (or an array of them) -> inputConfig jsonl gcsSource,
  *    "bq://..." -> bigquerySource; dest "gs://..." -> outputConfig jsonl
  *    gcsDestination, "bq://..." -> bigqueryDestination;
- *  - short model names expanded (both forms);
+ *  - short model names expanded (both forms; a missing "model" is left
+ *    for the request validator to report);
  *  - without inputConfig/src: the staged input gs://BUCKET/PREFIX/NAME/
  *    input.jsonl; without outputConfig/dest: gs://BUCKET/PREFIX/NAME/output/.
  * -EINVAL naming the field (and the staging option when it would have
