@@ -76,10 +76,12 @@ def test_token_expiring_during_a_long_read(mount_fs, emu):
     m0 = mount_fs()
     bucket, prefix = finished_job(m0, emu, "tok", n=2)
     emu.put_object(bucket, prefix + "/big.bin", big)
-    emu.config(require_auth=True, token_lifetime=3600)
+    # Short-lived tokens, and every issued token revoked twice mid-read.
+    emu.config(require_auth=True, token_lifetime=2)
     m = mount_fs()
     path = m.job("tok", "output", "big.bin")
     got = bytearray()
+    before = emu.counters()["routes"].get("oauth.token", 0)
     with open(path, "rb", buffering=0) as f:
         got += f.read(1 << 20)
         emu.control("POST", "tokens/expire")
@@ -88,10 +90,12 @@ def test_token_expiring_during_a_long_read(mount_fs, emu):
             if not chunk:
                 break
             got += chunk
+            time.sleep(0.1)  # a slow reader: the read outlives tokens
             if len(got) == 3 << 20:
                 emu.control("POST", "tokens/expire")
     assert bytes(got) == big
-    emu.config(require_auth=False)
+    assert emu.counters()["routes"].get("oauth.token", 0) > before
+    emu.config(require_auth=False, token_lifetime=3600)
 
 
 def test_interrupted_wait_gives_eintr(mnt, emu):
