@@ -157,6 +157,22 @@ static struct bf_fh *FH(struct fuse_file_info *fi)
 	return (struct bf_fh *)(uintptr_t)fi->fh;
 }
 
+/* Does fi carry one of our file handles for n? Directories carry a
+ * directory snapshot instead (futimens on a directory fd sends it). */
+static int has_fh(const struct bf_node *n, struct fuse_file_info *fi)
+{
+	switch (n->kind) {
+	case BF_K_ROOT:
+	case BF_K_JOBS:
+	case BF_K_JOB:
+	case BF_K_OUTPUT:
+	case BF_K_OUTDIR:
+		return 0;
+	default:
+		return fi && fi->fh;
+	}
+}
+
 /* ---- operations ---- */
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
@@ -246,7 +262,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 		return;
 	bf_err_clear(&e);
 	begin(req);
-	if (fi && fi->fh)
+	if (has_fh(&n, fi))
 		rc = bf_fh_getattr(FS(req)->ctx, FH(fi), &a, &e);
 	else
 		rc = bf_model_getattr(FS(req)->ctx, &n, &a, &e);
@@ -278,7 +294,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	/* Times and modes are generated: accepted and ignored, so touch,
 	 * cp -p and editors do not fail. */
 	if (rc == 0) {
-		if (fi && fi->fh)
+		if (has_fh(&n, fi))
 			rc = bf_fh_getattr(FS(req)->ctx, FH(fi), &a, &e);
 		else
 			rc = bf_model_getattr(FS(req)->ctx, &n, &a, &e);

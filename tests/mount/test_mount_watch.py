@@ -144,3 +144,12 @@ def test_readme_and_root(mnt):
     assert ei.value.errno == errno.EPERM
     with pytest.raises(FileNotFoundError):
         os.stat(os.path.join(mnt.jobs, "nope"))
+    # futimens/fstat on directory descriptors (touch, tar) are harmless.
+    os.mkdir(mnt.job("d"))
+    for p in (mnt.path, mnt.jobs, mnt.job("d")):
+        fd = os.open(p, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.utime(fd)
+            assert os.fstat(fd).st_mode & 0o040000
+        finally:
+            os.close(fd)
