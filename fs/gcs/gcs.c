@@ -17,6 +17,7 @@
 
 #include "batchfs/http.h"
 #include "batchfs/log.h"
+#include "batchfs/timefmt.h"
 #include "gcs/gcs_int.h"
 
 #define DEFAULT_ENDPOINT "https://storage.googleapis.com"
@@ -223,86 +224,6 @@ int bf_parse_upload_range(const char *s, uint64_t *persisted)
 	return 0;
 }
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t era;
-	unsigned yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-/* Exactly n digits. */
-static int take_fixed(const char **p, int n, unsigned *v)
-{
-	unsigned x = 0;
-
-	for (int i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)(*p)[i]))
-			return -EINVAL;
-		x = x * 10 + (unsigned)((*p)[i] - '0');
-	}
-	*p += n;
-	*v = x;
-	return 0;
-}
-
-/* RFC 3339 -> epoch us; -EINVAL when malformed. */
-static int gcs_parse_time_us(const char *s, int64_t *us)
-{
-	static const unsigned mdays[] = {31, 29, 31, 30, 31, 30,
-					 31, 31, 30, 31, 30, 31};
-	unsigned y, mo, d, h, mi, se, oh = 0, om = 0;
-	int64_t frac = 0, scale = 100000, t;
-	int sign = 0;
-
-	if (!s)
-		return -EINVAL;
-	if (take_fixed(&s, 4, &y) || *s++ != '-' || take_fixed(&s, 2, &mo) ||
-	    *s++ != '-' || take_fixed(&s, 2, &d))
-		return -EINVAL;
-	if (*s != 'T' && *s != 't' && *s != ' ')
-		return -EINVAL;
-	s++;
-	if (take_fixed(&s, 2, &h) || *s++ != ':' || take_fixed(&s, 2, &mi) ||
-	    *s++ != ':' || take_fixed(&s, 2, &se))
-		return -EINVAL;
-	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
-	    mi > 59 || se > 60)
-		return -EINVAL;
-	if (*s == '.') {
-		s++;
-		if (!isdigit((unsigned char)*s))
-			return -EINVAL;
-		for (; isdigit((unsigned char)*s); s++) {
-			frac += scale * (*s - '0');
-			scale /= 10;
-		}
-	}
-	if (*s == 'Z' || *s == 'z') {
-		s++;
-	} else if (*s == '+' || *s == '-') {
-		sign = *s++ == '-' ? -1 : 1;
-		if (take_fixed(&s, 2, &oh) || *s++ != ':' ||
-		    take_fixed(&s, 2, &om) || oh > 23 || om > 59)
-			return -EINVAL;
-	} else {
-		return -EINVAL;
-	}
-	if (*s)
-		return -EINVAL;
-	if (se == 60)
-		se = 59; /* leap second: clamp, we only need ordering */
-	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
-	t -= sign * (int64_t)(oh * 3600 + om * 60);
-	*us = t * 1000000 + frac;
-	return 0;
-}
-
 int bf_gcs_parse_uri(const char *uri, char **bucket, char **object)
 {
 	const char *b, *slash;
@@ -413,7 +334,7 @@ int bf_gcs__object_from_json(const cJSON *j, struct bf_gcs_object *out,
 	out->metageneration = (int64_t)mgen;
 	upd = cJSON_GetObjectItemCaseSensitive(j, "updated");
 	if (cJSON_IsString(upd) &&
-	    gcs_parse_time_us(upd->valuestring, &out->updated_us))
+	    (out->updated_us = bf_parse_rfc3339_us(upd->valuestring)) < 0)
 		out->updated_us = 0; /* cosmetic: a bad date is not fatal */
 	out->name = strdup(name->valuestring);
 	if (!out->name || json_strdup(j, "contentType", &out->content_type) ||

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "batchfs/err.h"
+#include "batchfs/timefmt.h"
 
 #define BF_TOKEN_LABEL "batchfs-token"
 
@@ -61,8 +62,6 @@ int bf_job_parse(const char *json, size_t len, struct bf_job *out,
 		 struct bf_err *e);
 void bf_job_free(struct bf_job *j);
 int bf_job_dup(const struct bf_job *src, struct bf_job *dst);
-/* RFC 3339 (any fraction, Z or offset) to epoch us; -1 if invalid. */
-int64_t bf_parse_rfc3339_us(const char *s);
 
 struct bf_http;
 struct bf_vertex;
