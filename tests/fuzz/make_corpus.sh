@@ -49,7 +49,6 @@ c -X POST "$B/upload/storage/v1/b/fuzz-bkt/o?uploadType=media&name=in/a%20b%2F..
 c "$B/storage/v1/b/fuzz-bkt/o/in%2Freq.jsonl" | put fuzz_gcs_object emu-get.json
 c "$B/storage/v1/b/fuzz-bkt/o?prefix=in/&delimiter=/" | put fuzz_gcs_list emu-in.json
 c "$B/storage/v1/b/fuzz-bkt/o?delimiter=/" | put fuzz_gcs_list emu-root-prefixes.json
-c "$B/storage/v1/b/fuzz-bkt/o?prefix=in/&maxResults=1" | put fuzz_gcs_list emu-page1.json
 c "$B/storage/v1/b/fuzz-bkt/o?prefix=in/&delimiter=/&fields=items(name,size,generation,updated),prefixes,nextPageToken" |
 	put fuzz_gcs_list emu-fields.json
 c -D "$DATA/h206" -o /dev/null -H 'Range: bytes=0-9' "$B/storage/v1/b/fuzz-bkt/o/in%2Freq.jsonl?alt=media"
@@ -82,16 +81,10 @@ sleep 4
 c "$J/$ID" | put fuzz_job emu-succeeded.json
 c "$J/$ID2" | put fuzz_job emu-cancelled.json
 cp "$C/fuzz_job/emu-succeeded.json" "$DATA/j"
-mkdir -p "$C/fuzz_render"
-cp "$C"/fuzz_job/emu-*.json "$C/fuzz_render/"
 c "$J" | put fuzz_vertex_list emu-all.json
-c "$J?pageSize=1" | put fuzz_vertex_list emu-page1.json
 c "$J?readMask=name,state,completionStats" | put fuzz_vertex_list emu-readmask.json
-for f in "$C"/fuzz_job/emu-*.json; do
-	sed -n 's/.*"createTime": *"\([^"]*\)".*/\1/p' "$f" | head -1 | tr -d '\n' |
-		put fuzz_rfc3339 "$(basename "$f" .json)"
-done
-c "$J/999" | { status 404; cat; } | put fuzz_err emu-vertex-404
+sed 's/.*"createTime": *"\([^"]*\)".*/\1/' "$C/fuzz_job/emu-succeeded.json" | tr -d '\n' |
+	put fuzz_rfc3339 emu-createTime
 c -X POST "$J" -H 'Content-Type: application/json' -d '{"displayName":"x"}' |
 	{ status 400; cat; } | put fuzz_err emu-vertex-400
 c -X POST "$J/$ID:cancel" -d '{}' | { status 400; cat; } | put fuzz_err emu-cancel-done
@@ -100,6 +93,21 @@ c -D "$DATA/h429" "$J" | { status 429; cat; } | put fuzz_err emu-429
 tr -d '\r' <"$DATA/h429" | put fuzz_http_hdr emu-429.txt
 grep -i '^retry-after:' "$DATA/h429" | sed 's/^[^:]*: *//' | tr -d '\r\n' | put fuzz_retry_after emu-429
 
+# Results: the input as written, the job's output files (final and the
+# incremental export) joined back to it, request.json short forms.
+{ printf '\x13'; cat "$DATA/in.jsonl"; } | put fuzz_jsonl emu-input
+OUT=$(c "$B/storage/v1/b/fuzz-bkt/o?prefix=out/" | tr ',' '\n' |
+	sed -n 's/.*"name": *"\([^"]*predictions.jsonl\)".*/\1/p')
+: >"$DATA/outputs"
+for o in $OUT; do
+	c "$B/storage/v1/b/fuzz-bkt/o/$(printf %s "$o" | sed 's#/#%2F#g')?alt=media" >>"$DATA/outputs"
+	printf '\xfe' >>"$DATA/outputs"
+done
+{ cat "$DATA/outputs"; cat "$DATA/in.jsonl"; } | put fuzz_join emu-outputs
+printf 'gs://fuzz-bkt/staging\n{"model":"gemini-2.5-flash","src":"gs://fuzz-bkt/in/req.jsonl","dest":"gs://fuzz-bkt/out"}' |
+	put fuzz_expand emu-short
+printf 'gs://fuzz-bkt\n{"model":"google/gemini-2.5-flash","displayName":"job1"}' | put fuzz_expand emu-staged
+
 # OAuth: token replies (both grants need real credentials; the metadata
 # server answers with the same shape) and error replies.
 c -H 'Metadata-Flavor: Google' "$B/computeMetadata/v1/instance/service-accounts/default/token" |
@@ -107,7 +115,6 @@ c -H 'Metadata-Flavor: Google' "$B/computeMetadata/v1/instance/service-accounts/
 c -X POST "$B/token" -d grant_type=refresh_token -d client_id=x -d client_secret=y -d refresh_token=z |
 	put fuzz_token emu-refresh.json
 cp "$C/fuzz_token/emu-refresh.json" "$DATA/r"
-c -X POST "$B/token" -d grant_type=bogus | put fuzz_token emu-bad-grant.json
 c -X POST "$B/token" -d grant_type=bogus | { status 400; cat; } | put fuzz_err emu-oauth-400
 
 # Credential files the emulator writes (fresh RSA key each run; mode byte 0).
