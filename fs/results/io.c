@@ -75,7 +75,8 @@ int bf_lines_next(struct bf_lines *l, char **line, size_t *len,
 	size_t scanned = 0;
 
 	for (;;) {
-		char *s = l->buf + l->start;
+		/* No buffer before the first read: NULL + 0 is UB. */
+		char *s = l->buf ? l->buf + l->start : NULL;
 		size_t avail = l->end - l->start;
 		char *nl = avail > scanned ? memchr(s + scanned, '\n',
 						    avail - scanned)
