@@ -198,10 +198,11 @@ class Mount:
 class BatchfsMount(Mount):
     kind = "batchfs"
 
-    def __init__(self, binary, emu, path, logpath, extra_opts="", extra_args=()):
+    def __init__(self, binary, emu, path, logpath, extra_opts="", extra_args=(), env=None):
         super().__init__(path, logpath)
         self.binary, self.emu, self.extra = binary, emu, extra_opts
         self.extra_args = list(extra_args)
+        self.env = dict(os.environ, **(env or {}))
 
     def mount(self):
         os.makedirs(self.path, exist_ok=True)
@@ -211,7 +212,7 @@ class BatchfsMount(Mount):
         if self.extra:
             opts += "," + self.extra
         self.proc = subprocess.Popen([self.binary, "-f"] + self.extra_args
-                                     + ["-o", opts, self.path],
+                                     + ["-o", opts, self.path], env=self.env,
                                      stdout=open(self.logpath, "ab"), stderr=subprocess.STDOUT)
         self._wait_up(os.path.join(self.path, "jobs"))
 
