@@ -62,9 +62,10 @@ static int check_setup(struct bf_cli *cli, char **project)
 	bf_err_clear(&e);
 	rc = bf_ctx_new(&cli->m, &ctx, &e);
 	if (rc) {
-		fprintf(stderr, "batchfs: cannot set up: %s\n"
-			"batchfs: %s\n", e.msg[0] ? e.msg : strerror(-rc),
-			hint(rc, &e));
+		fprintf(stderr,
+			"batchfs: cannot set up: %s\n"
+			"batchfs: %s\n",
+			e.msg[0] ? e.msg : strerror(-rc), hint(rc, &e));
 		return -1;
 	}
 	rc = bf_ctx_check(ctx, &e);
@@ -72,11 +73,11 @@ static int check_setup(struct bf_cli *cli, char **project)
 		char line[700];
 
 		bf_err_format(&e, line, sizeof(line));
-		fprintf(stderr, "batchfs: cannot list batch prediction jobs of "
+		fprintf(stderr,
+			"batchfs: cannot list batch prediction jobs of "
 			"project %s in %s: %s%s%s\nbatchfs: %s\n",
 			bf_ctx_opts(ctx)->project, bf_ctx_opts(ctx)->location,
-			strerror(-rc), line[0] ? ": " : "", line,
-			hint(rc, &e));
+			strerror(-rc), line[0] ? ": " : "", line, hint(rc, &e));
 		bf_ctx_free(ctx);
 		return -1;
 	}
@@ -131,8 +132,10 @@ int main(int argc, char *argv[])
 
 	if (check_setup(&cli, &project) != 0)
 		goto out_args;
-	if (asprintf(&opt, "-ofsname=batchfs:%s/%s,subtype=batchfs,"
-		     "default_permissions", project, cli.m.location) < 0) {
+	if (asprintf(&opt,
+		     "-ofsname=batchfs:%s/%s,subtype=batchfs,"
+		     "default_permissions",
+		     project, cli.m.location) < 0) {
 		opt = NULL;
 		goto out_args;
 	}

@@ -39,11 +39,10 @@ fuse_ino_t bf_itable_link(struct bf_itable *t, fuse_ino_t parent,
 int bf_itable_node(struct bf_itable *t, fuse_ino_t ino, struct bf_node *out);
 void bf_itable_forget(struct bf_itable *t, fuse_ino_t ino, uint64_t n);
 /* (parent, name) no longer names its inode (unlink, rmdir). */
-void bf_itable_unlink(struct bf_itable *t, fuse_ino_t parent,
-		      const char *name);
+void bf_itable_unlink(struct bf_itable *t, fuse_ino_t parent, const char *name);
 /* The inode at (parent, name) moved to (np, nn) and now stands for node. */
-void bf_itable_rename(struct bf_itable *t, fuse_ino_t parent,
-		      const char *name, fuse_ino_t np, const char *nn,
+void bf_itable_rename(struct bf_itable *t, fuse_ino_t parent, const char *name,
+		      fuse_ino_t np, const char *nn,
 		      const struct bf_node *node);
 
 /* ---- ops.c ---- */

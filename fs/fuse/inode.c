@@ -13,7 +13,7 @@
 struct ient {
 	fuse_ino_t ino;
 	fuse_ino_t parent;
-	char *name;	  /* NULL once detached from its name */
+	char *name; /* NULL once detached from its name */
 	struct bf_node node;
 	uint64_t nlookup;
 	struct ient *next_ino, *next_key;
@@ -208,9 +208,8 @@ void bf_itable_unlink(struct bf_itable *t, fuse_ino_t parent, const char *name)
 	pthread_mutex_unlock(&t->lock);
 }
 
-void bf_itable_rename(struct bf_itable *t, fuse_ino_t parent,
-		      const char *name, fuse_ino_t np, const char *nn,
-		      const struct bf_node *node)
+void bf_itable_rename(struct bf_itable *t, fuse_ino_t parent, const char *name,
+		      fuse_ino_t np, const char *nn, const struct bf_node *node)
 {
 	struct ient *e, *old;
 	struct bf_node copy;

@@ -289,8 +289,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	bf_err_clear(&e);
 	begin(req);
 	if (to_set & FUSE_SET_ATTR_SIZE)
-		rc = bf_model_truncate(FS(req)->ctx, &n, (uint64_t)attr->st_size,
-				       &e);
+		rc = bf_model_truncate(FS(req)->ctx, &n,
+				       (uint64_t)attr->st_size, &e);
 	/* Times and modes are generated: accepted and ignored, so touch,
 	 * cp -p and editors do not fail. */
 	if (rc == 0) {
@@ -385,9 +385,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			}
 		}
 		if (plus)
-			need = fuse_add_direntry_plus(req, buf + pos,
-						      size - pos, name, &ep,
-						      i + 1);
+			need = fuse_add_direntry_plus(
+				req, buf + pos, size - pos, name, &ep, i + 1);
 		else
 			need = fuse_add_direntry(req, buf + pos, size - pos,
 						 name, &ep.attr, i + 1);

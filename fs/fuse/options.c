@@ -8,7 +8,10 @@
 
 #include "fuse/fuse_int.h"
 
-#define OPT(t, f) {t, offsetof(struct bf_cli, f), 1}
+#define OPT(t, f)                                                              \
+	{                                                                      \
+		t, offsetof(struct bf_cli, f), 1                               \
+	}
 
 enum { KEY_DISCARD };
 
@@ -177,8 +180,10 @@ int bf_cli_parse(struct fuse_args *args, struct bf_cli *cli)
 	cli->loglevel = env_or(cli->loglevel, "BATCHFS_LOGLEVEL");
 	cli->level = BF_LOG_WARN;
 	if (cli->loglevel && parse_level(cli->loglevel, &cli->level)) {
-		fprintf(stderr, "batchfs: loglevel must be err, warn, info or "
-			"debug, not \"%s\"\n", cli->loglevel);
+		fprintf(stderr,
+			"batchfs: loglevel must be err, warn, info or "
+			"debug, not \"%s\"\n",
+			cli->loglevel);
 		return -1;
 	}
 	if (absolutize(&cli->credentials, "credentials") ||
@@ -188,12 +193,12 @@ int bf_cli_parse(struct fuse_args *args, struct bf_cli *cli)
 	    cli->entry_timeout < 0 || cli->negative_timeout < 0 ||
 	    cli->final_timeout < 0) {
 		fprintf(stderr, "batchfs: intervals and timeouts must not be "
-			"negative\n");
+				"negative\n");
 		return -1;
 	}
 	if (cli->max_request == 0 || cli->page_size < 0) {
 		fprintf(stderr, "batchfs: max_request must be positive and "
-			"page_size not negative\n");
+				"page_size not negative\n");
 		return -1;
 	}
 	m->project = cli->project;

@@ -161,7 +161,8 @@ int bf_draft_submit(struct bf_ctx *c, struct bf_mjob *j, const char *text,
 		rc = find_by_token(c, d->token, &job, e);
 		if (rc == 0) {
 			bf_log_info("jobs/%s: found job %s made by an earlier "
-				    "attempt", name, job.id);
+				    "attempt",
+				    name, job.id);
 			goto accepted;
 		}
 		if (rc != -ENOENT)

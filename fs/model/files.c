@@ -73,8 +73,8 @@ static int wants_write(int flags)
 	return (flags & O_ACCMODE) != O_RDONLY;
 }
 
-static int open_obj(struct bf_ctx *c, const struct bf_node *n,
-		    struct bf_fh *fh, struct bf_err *e)
+static int open_obj(struct bf_ctx *c, const struct bf_node *n, struct bf_fh *fh,
+		    struct bf_err *e)
 {
 	struct bf_mjob *j = n->job;
 	struct bf_outlist *l;
@@ -148,7 +148,8 @@ int bf_model_open(struct bf_ctx *c, const struct bf_node *n, int flags,
 			j->d->req_absent = 0;
 		pthread_mutex_unlock(&j->lock);
 		if (w && !draft)
-			return bf_err_set(e, EACCES, "the job was submitted; "
+			return bf_err_set(e, EACCES,
+					  "the job was submitted; "
 					  "request.json is read-only");
 		if (w) {
 			fh = fh_new(FH_REQ, n);
@@ -168,7 +169,7 @@ int bf_model_open(struct bf_ctx *c, const struct bf_node *n, int flags,
 	case BF_K_BQFILE:
 		if (w)
 			return bf_err_set(e, EACCES, "read-only file");
-snapshot:
+	snapshot:
 		fh = fh_new(FH_SNAP, n);
 		if (!fh)
 			return bf_err_set(e, ENOMEM, "out of memory");
@@ -201,7 +202,8 @@ snapshot:
 	}
 	case BF_K_OUTFILE:
 		if (w)
-			return bf_err_set(e, EACCES, "output objects are "
+			return bf_err_set(e, EACCES,
+					  "output objects are "
 					  "read-only");
 		fh = fh_new(FH_OBJ, n);
 		if (!fh)
@@ -230,11 +232,13 @@ int bf_model_create(struct bf_ctx *c, const struct bf_node *parent,
 	memset(out, 0, sizeof(*out));
 	*fh = NULL;
 	if (parent->kind != BF_K_JOB)
-		return bf_err_set(e, EPERM, "files can only be created in a "
+		return bf_err_set(e, EPERM,
+				  "files can only be created in a "
 				  "draft (mkdir jobs/NAME first)");
 	pthread_mutex_lock(&j->lock);
 	if (!j->draft || j->gone) {
-		rc = bf_err_set(e, EPERM, "the job was submitted; its files "
+		rc = bf_err_set(e, EPERM,
+				"the job was submitted; its files "
 				"are generated");
 	} else if (strcmp(name, "request.json") == 0) {
 		if ((flags & O_EXCL) && !j->d->req_absent)
@@ -260,7 +264,8 @@ int bf_model_create(struct bf_ctx *c, const struct bf_node *parent,
 		} else if (t) {
 			bf_buf_reset(&t->data);
 		} else if (n >= BF_MAX_TMPFILES) {
-			rc = bf_err_set(e, ENOSPC, "too many files in the "
+			rc = bf_err_set(e, ENOSPC,
+					"too many files in the "
 					"draft");
 		} else {
 			t = calloc(1, sizeof(*t));
@@ -386,8 +391,10 @@ static int buf_write_at(struct bf_buf *b, const char *p, size_t len,
 	static const char zeros[4096];
 
 	if (max && (off > max || len > max - off))
-		return bf_err_set(e, EFBIG, "larger than max_request (%zu "
-				  "bytes)", max);
+		return bf_err_set(e, EFBIG,
+				  "larger than max_request (%zu "
+				  "bytes)",
+				  max);
 	while (b->len < off) {
 		size_t n = off - b->len;
 		int rc;
@@ -431,7 +438,8 @@ static ssize_t ctl_write(struct bf_ctx *c, struct bf_fh *fh, const char *buf,
 			 buf[b - 1] == '\n' || buf[b - 1] == '\r'))
 		b--;
 	if (b - a >= sizeof(cmd))
-		return bf_err_set(e, EINVAL, "unknown ctl command (use "
+		return bf_err_set(e, EINVAL,
+				  "unknown ctl command (use "
 				  "\"cancel\" or \"refresh\")");
 	memcpy(cmd, buf + a, b - a);
 	cmd[b - a] = '\0';
@@ -451,8 +459,10 @@ static ssize_t ctl_write(struct bf_ctx *c, struct bf_fh *fh, const char *buf,
 		bf_outcache_expire(j->out);
 		bf_jobs_invalidate(c);
 	} else {
-		rc = bf_err_set(e, EINVAL, "unknown ctl command \"%s\" (use "
-				"\"cancel\" or \"refresh\")", cmd);
+		rc = bf_err_set(e, EINVAL,
+				"unknown ctl command \"%s\" (use "
+				"\"cancel\" or \"refresh\")",
+				cmd);
 	}
 	return rc ? rc : (ssize_t)len;
 }
@@ -469,7 +479,8 @@ ssize_t bf_fh_write(struct bf_ctx *c, struct bf_fh *fh, const char *buf,
 	case FH_REQ:
 		pthread_mutex_lock(&j->lock);
 		if (!j->draft)
-			rc = bf_err_set(e, EACCES, "the job was submitted; "
+			rc = bf_err_set(e, EACCES,
+					"the job was submitted; "
 					"request.json is read-only");
 		else
 			rc = buf_write_at(&j->d->req, buf, len, off,
@@ -561,7 +572,8 @@ void bf_fh_release(struct bf_ctx *c, struct bf_fh *fh)
 		bf_node_path(c, &fh->node, path, sizeof(path));
 		bf_log_warn("%s: closed without a flush from the writing "
 			    "process; not submitted (write it again to "
-			    "submit)", path);
+			    "submit)",
+			    path);
 	}
 	fh_free(fh);
 }

@@ -581,8 +581,7 @@ void bf_jobs_remove(struct bf_ctx *c, struct bf_mjob *j)
 	pthread_mutex_unlock(&t->lock);
 }
 
-void bf_jobs_accept(struct bf_ctx *c, struct bf_mjob *j,
-		    struct bf_job *created)
+void bf_jobs_accept(struct bf_ctx *c, struct bf_mjob *j, struct bf_job *created)
 {
 	struct bf_jobs *t = c->jobs;
 

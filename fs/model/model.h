@@ -37,10 +37,10 @@ struct bf_model_opts {
 	double entry_timeout;	      /* s, root and jobs/ */
 	double negative_timeout;      /* s, names that do not exist */
 	double final_timeout;	      /* s, nodes of finished jobs */
-	size_t max_request;	      /* cap on request.json and drafts' files */
-	size_t readahead_max;	      /* global read-ahead memory cap */
-	size_t readahead_window;      /* per-reader window cap */
-	int page_size;		      /* list page size (0: 100 jobs, 1000 objects) */
+	size_t max_request;	 /* cap on request.json and drafts' files */
+	size_t readahead_max;	 /* global read-ahead memory cap */
+	size_t readahead_window; /* per-reader window cap */
+	int page_size; /* list page size (0: 100 jobs, 1000 objects) */
 	uid_t uid;
 	gid_t gid;
 };
@@ -51,18 +51,18 @@ enum bf_kind {
 	BF_K_ROOT,
 	BF_K_README,
 	BF_K_JOBS,
-	BF_K_JOB,	/* jobs/NAME: a draft or a job */
-	BF_K_REQUEST,	/* jobs/NAME/request.json */
-	BF_K_JOBJSON,	/* jobs/NAME/job.json */
-	BF_K_STATE,	/* jobs/NAME/state */
-	BF_K_PROGRESS,	/* jobs/NAME/progress */
-	BF_K_ERROR,	/* jobs/NAME/error */
-	BF_K_CTL,	/* jobs/NAME/ctl */
-	BF_K_OUTPUT,	/* jobs/NAME/output */
-	BF_K_OUTDIR,	/* a prefix below output/ (sub = relative path) */
-	BF_K_OUTFILE,	/* an object below output/ (sub = relative path) */
-	BF_K_BQFILE,	/* output/bigquery: names the BigQuery table */
-	BF_K_TEMP,	/* a scratch file in a draft (sub = its name) */
+	BF_K_JOB,      /* jobs/NAME: a draft or a job */
+	BF_K_REQUEST,  /* jobs/NAME/request.json */
+	BF_K_JOBJSON,  /* jobs/NAME/job.json */
+	BF_K_STATE,    /* jobs/NAME/state */
+	BF_K_PROGRESS, /* jobs/NAME/progress */
+	BF_K_ERROR,    /* jobs/NAME/error */
+	BF_K_CTL,      /* jobs/NAME/ctl */
+	BF_K_OUTPUT,   /* jobs/NAME/output */
+	BF_K_OUTDIR,   /* a prefix below output/ (sub = relative path) */
+	BF_K_OUTFILE,  /* an object below output/ (sub = relative path) */
+	BF_K_BQFILE,   /* output/bigquery: names the BigQuery table */
+	BF_K_TEMP,     /* a scratch file in a draft (sub = its name) */
 };
 
 /* A node: what an inode stands for. job holds a reference. */
@@ -129,8 +129,8 @@ int bf_model_unlink(struct bf_ctx *c, const struct bf_node *parent,
 int bf_model_rename(struct bf_ctx *c, const struct bf_node *parent,
 		    const char *name, const struct bf_node *newparent,
 		    const char *newname, unsigned int flags, struct bf_err *e);
-int bf_model_truncate(struct bf_ctx *c, const struct bf_node *n,
-		      uint64_t size, struct bf_err *e);
+int bf_model_truncate(struct bf_ctx *c, const struct bf_node *n, uint64_t size,
+		      struct bf_err *e);
 
 /* Open files. flags are open(2) flags; opener_tgid identifies the process
  * whose flush may submit. */

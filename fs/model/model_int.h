@@ -33,9 +33,9 @@ char *bf_name_sanitize(const char *display, size_t max);
 struct bf_name_in {
 	const char *display; /* job displayName (may be NULL) */
 	int64_t create_us;
-	const char *id;	     /* decimal id; "" for drafts */
-	const char *fixed;   /* non-NULL: this name is already held (drafts) */
-	char *out;	     /* result, caller frees */
+	const char *id;	   /* decimal id; "" for drafts */
+	const char *fixed; /* non-NULL: this name is already held (drafts) */
+	char *out;	   /* result, caller frees */
 };
 /* Assigns unique directory names: fixed names first, then per sanitized
  * name the oldest job keeps NAME and the others get NAME~ID. */
@@ -71,7 +71,7 @@ struct bf_tmpfile {
 	struct bf_tmpfile *next;
 };
 struct bf_draft {
-	struct bf_buf req;	/* request.json as written */
+	struct bf_buf req; /* request.json as written */
 	int64_t req_mtime_us;
 	struct bf_tmpfile *tmp; /* scratch files (editors, install) */
 	char token[64];		/* client token, one per draft */
@@ -91,9 +91,9 @@ struct bf_outent {
 };
 struct bf_outlist {
 	int refs;
-	char *sub;	/* "" for output/ itself */
+	char *sub; /* "" for output/ itself */
 	int64_t fetched_ms;
-	int final;	/* fetched while the job was terminal: kept for good */
+	int final; /* fetched while the job was terminal: kept for good */
 	size_t n;
 	struct bf_outent *v;
 };
@@ -111,11 +111,11 @@ struct bf_mjob {
 	int refs; /* atomic */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	char id[24];	 /* "" while a draft */
-	char *name;	 /* directory name (table lock) */
-	int draft;	 /* not accepted yet */
-	int gone;	 /* deleted or vanished */
-	int local;	 /* created through this mount */
+	char id[24]; /* "" while a draft */
+	char *name;  /* directory name (table lock) */
+	int draft;   /* not accepted yet */
+	int gone;    /* deleted or vanished */
+	int local;   /* created through this mount */
 	int submitting;
 	struct bf_job job; /* last fetched, valid when have_job */
 	int have_job;
@@ -124,8 +124,8 @@ struct bf_mjob {
 	char *submit_err; /* why the last submission failed, or NULL */
 	struct bf_draft *d;
 	struct bf_outcache *out;
-	int64_t ctime_us; /* directory times for drafts */
-	uint64_t seen;	  /* listing pass that last saw it */
+	int64_t ctime_us;      /* directory times for drafts */
+	uint64_t seen;	       /* listing pass that last saw it */
 	int64_t keep_until_ms; /* local jobs survive listings until then */
 	uint64_t fetch_gen;
 	int fetch_rc;
@@ -218,8 +218,8 @@ int bf_mjob_terminal(struct bf_mjob *j); /* j->lock held */
 void bf_attr_fill(struct bf_ctx *c, struct bf_attr *a, mode_t mode,
 		  uint64_t size, int64_t mtime_us, double ttl);
 /* Content of a generated file now (fetching the job if due). */
-int bf_render_node(struct bf_ctx *c, const struct bf_node *n,
-		   struct bf_buf *b, struct bf_err *e);
+int bf_render_node(struct bf_ctx *c, const struct bf_node *n, struct bf_buf *b,
+		   struct bf_err *e);
 /* Output-relative path helpers: "a/b" -> parent "a", name "b". */
 int bf_out_entry(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
 		 struct bf_outlist **l, const struct bf_outent **ent,

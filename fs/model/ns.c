@@ -17,7 +17,8 @@ int bf_model_mkdir(struct bf_ctx *c, const struct bf_node *parent,
 
 	memset(out, 0, sizeof(*out));
 	if (parent->kind != BF_K_JOBS)
-		return bf_err_set(e, EPERM, "directories can only be made in "
+		return bf_err_set(e, EPERM,
+				  "directories can only be made in "
 				  "jobs/ (one per job)");
 	rc = bf_jobs_add_draft(c, name, &out->job, e);
 	if (rc)
@@ -37,7 +38,8 @@ int bf_model_rmdir(struct bf_ctx *c, const struct bf_node *parent,
 	int rc, draft, submitting, terminal;
 
 	if (parent->kind != BF_K_JOBS)
-		return bf_err_set(e, EPERM, "only job directories can be "
+		return bf_err_set(e, EPERM,
+				  "only job directories can be "
 				  "removed");
 	rc = bf_jobs_lookup(c, name, &j, e);
 	if (rc)
@@ -48,7 +50,8 @@ int bf_model_rmdir(struct bf_ctx *c, const struct bf_node *parent,
 	pthread_mutex_unlock(&j->lock);
 	if (draft) {
 		if (submitting)
-			rc = bf_err_set(e, EBUSY, "the draft is being "
+			rc = bf_err_set(e, EBUSY,
+					"the draft is being "
 					"submitted");
 		else
 			bf_jobs_remove(c, j);
@@ -62,7 +65,8 @@ int bf_model_rmdir(struct bf_ctx *c, const struct bf_node *parent,
 	snprintf(id, sizeof(id), "%s", j->id);
 	pthread_mutex_unlock(&j->lock);
 	if (!terminal) {
-		rc = bf_err_set(e, EBUSY, "the job is still running: cancel "
+		rc = bf_err_set(e, EBUSY,
+				"the job is still running: cancel "
 				"it first (echo cancel > ctl)");
 		goto out;
 	}
@@ -91,7 +95,8 @@ int bf_model_unlink(struct bf_ctx *c, const struct bf_node *parent,
 	pthread_mutex_lock(&j->lock);
 	if (!j->d || (!j->draft && is_reserved(name))) {
 		/* Scratch files left by an editor stay removable. */
-		rc = bf_err_set(e, EPERM, "files of a job cannot be removed "
+		rc = bf_err_set(e, EPERM,
+				"files of a job cannot be removed "
 				"(rmdir the job directory to delete it)");
 	} else if (strcmp(name, "request.json") == 0) {
 		if (j->d->req_absent) {
@@ -159,7 +164,8 @@ int bf_model_rename(struct bf_ctx *c, const struct bf_node *parent,
 		return 0;
 	if ((is_reserved(name) && strcmp(name, "request.json") != 0) ||
 	    (is_reserved(newname) && strcmp(newname, "request.json") != 0))
-		return bf_err_set(e, EPERM, "generated files cannot be "
+		return bf_err_set(e, EPERM,
+				  "generated files cannot be "
 				  "renamed");
 	if (strcmp(newname, "request.json") == 0) {
 		/* Editor-style save: the temp file's content is the request;
@@ -170,7 +176,8 @@ int bf_model_rename(struct bf_ctx *c, const struct bf_node *parent,
 		pthread_mutex_lock(&j->lock);
 		if (!j->draft) {
 			pthread_mutex_unlock(&j->lock);
-			return bf_err_set(e, EACCES, "the job was already "
+			return bf_err_set(e, EACCES,
+					  "the job was already "
 					  "submitted; request.json is "
 					  "read-only");
 		}
@@ -261,8 +268,10 @@ static int buf_resize(struct bf_buf *b, uint64_t size, size_t max,
 		      struct bf_err *e)
 {
 	if (max && size > max)
-		return bf_err_set(e, EFBIG, "larger than max_request (%zu "
-				  "bytes)", max);
+		return bf_err_set(e, EFBIG,
+				  "larger than max_request (%zu "
+				  "bytes)",
+				  max);
 	if (size <= b->len) {
 		b->len = size;
 		if (b->data)
@@ -295,7 +304,8 @@ int bf_model_truncate(struct bf_ctx *c, const struct bf_node *n, uint64_t size,
 	case BF_K_REQUEST:
 		pthread_mutex_lock(&j->lock);
 		if (!j->draft)
-			rc = bf_err_set(e, EACCES, "the job was submitted; "
+			rc = bf_err_set(e, EACCES,
+					"the job was submitted; "
 					"request.json is read-only");
 		else
 			rc = buf_resize(&j->d->req, size, c->o.max_request, e);

@@ -319,8 +319,9 @@ int bf_out_list(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
 		oc->lists = n;
 	}
 	for (;;) {
-		if (n->l && (n->l->final ||
-			     (!terminal && bf_now_ms() - n->l->fetched_ms < ttl))) {
+		if (n->l &&
+		    (n->l->final ||
+		     (!terminal && bf_now_ms() - n->l->fetched_ms < ttl))) {
 			*out = outlist_get(n->l);
 			pthread_mutex_unlock(&oc->lock);
 			rc = 0;

@@ -36,8 +36,9 @@ int bf_render_progress(const struct bf_job *j, struct bf_buf *b)
 	    j->state == BF_JOB_SUCCEEDED)
 		pct = 100;
 	return bf_buf_printf(b,
-			     "%s %" PRId64 "/%" PRId64 " %d%% succeeded=%" PRId64
-			     " failed=%" PRId64 " incomplete=%" PRId64 "\n",
+			     "%s %" PRId64 "/%" PRId64
+			     " %d%% succeeded=%" PRId64 " failed=%" PRId64
+			     " incomplete=%" PRId64 "\n",
 			     bf_job_state_name(j->state), done, total, pct, ok,
 			     bad, j->incomplete);
 }
@@ -94,9 +95,10 @@ int bf_render_spec(const struct bf_job *j, struct bf_buf *b)
 
 	if (!spec)
 		goto out;
-	for (size_t i = 0; raw && i < sizeof(spec_fields) / sizeof(*spec_fields);
-	     i++) {
-		cJSON *v = cJSON_GetObjectItemCaseSensitive(raw, spec_fields[i]);
+	for (size_t i = 0;
+	     raw && i < sizeof(spec_fields) / sizeof(*spec_fields); i++) {
+		cJSON *v =
+			cJSON_GetObjectItemCaseSensitive(raw, spec_fields[i]);
 
 		if (v)
 			cJSON_AddItemToObject(spec, spec_fields[i],

@@ -111,7 +111,8 @@ void bf_node_path(struct bf_ctx *c, const struct bf_node *n, char *out,
 			 n->sub ? n->sub : "");
 		break;
 	case BF_K_BQFILE:
-		snprintf(out, len, "jobs/%s/output/bigquery", name ? name : "?");
+		snprintf(out, len, "jobs/%s/output/bigquery",
+			 name ? name : "?");
 		break;
 	case BF_K_TEMP:
 		snprintf(out, len, "jobs/%s/%s", name ? name : "?",
@@ -188,8 +189,8 @@ int bf_render_node(struct bf_ctx *c, const struct bf_node *n, struct bf_buf *b,
 			rc = j->submit_err ? bf_buf_puts(b, j->submit_err) : 0;
 			break;
 		case BF_K_REQUEST:
-			rc = bf_buf_append(b, j->d->req.data ? j->d->req.data
-							     : "",
+			rc = bf_buf_append(b,
+					   j->d->req.data ? j->d->req.data : "",
 					   j->d->req.len);
 			break;
 		default:
@@ -441,7 +442,8 @@ int bf_model_lookup(struct bf_ctx *c, const struct bf_node *parent,
 		tmp = bf_draft_tmp_find(j->d, name) != NULL;
 		pthread_mutex_unlock(&j->lock);
 		if (gone)
-			return bf_err_set(e, ENOENT, "the job no longer exists");
+			return bf_err_set(e, ENOENT,
+					  "the job no longer exists");
 		if (ch && (ch->where & (draft ? IN_DRAFT : IN_JOB)) &&
 		    !(draft && ch->kind == BF_K_REQUEST && absent)) {
 			out->kind = ch->kind;
@@ -460,10 +462,11 @@ int bf_model_lookup(struct bf_ctx *c, const struct bf_node *parent,
 	case BF_K_OUTDIR: {
 		struct bf_outlist *l;
 		const struct bf_outent *ent;
-		const char *sub = parent->kind == BF_K_OUTPUT ? "" : parent->sub;
+		const char *sub =
+			parent->kind == BF_K_OUTPUT ? "" : parent->sub;
 
-		if (parent->kind == BF_K_OUTPUT && strcmp(name, "bigquery") == 0 &&
-		    job_has_bq(j)) {
+		if (parent->kind == BF_K_OUTPUT &&
+		    strcmp(name, "bigquery") == 0 && job_has_bq(j)) {
 			out->kind = BF_K_BQFILE;
 			out->job = bf_mjob_get(j);
 			break;

@@ -46,7 +46,8 @@ static int check_input(const cJSON *in, struct bf_err *e)
 		return bf_err_set(e, EINVAL,
 				  "missing field \"inputConfig\" (an object)");
 	if (!nonempty_string(field(in, "instancesFormat", "instances_format")))
-		return bf_err_set(e, EINVAL, "missing field "
+		return bf_err_set(e, EINVAL,
+				  "missing field "
 				  "\"inputConfig.instancesFormat\" (e.g. "
 				  "\"jsonl\")");
 	gcs = field(in, "gcsSource", "gcs_source");
@@ -57,7 +58,8 @@ static int check_input(const cJSON *in, struct bf_err *e)
 		const cJSON *uris = field(gcs, "uris", NULL), *u;
 
 		if (!cJSON_IsArray(uris) || cJSON_GetArraySize(uris) == 0)
-			return bf_err_set(e, EINVAL, "missing field "
+			return bf_err_set(e, EINVAL,
+					  "missing field "
 					  "\"inputConfig.gcsSource.uris\" (a "
 					  "non-empty array of gs:// URIs)");
 		cJSON_ArrayForEach(u, uris)
@@ -73,14 +75,16 @@ static int check_input(const cJSON *in, struct bf_err *e)
 	}
 	if (bq) {
 		if (!nonempty_string(field(bq, "inputUri", "input_uri")))
-			return bf_err_set(e, EINVAL, "missing field "
+			return bf_err_set(e, EINVAL,
+					  "missing field "
 					  "\"inputConfig.bigquerySource."
 					  "inputUri\"");
 		return 0;
 	}
 	if (ds)
 		return 0;
-	return bf_err_set(e, EINVAL, "missing field \"inputConfig.gcsSource\" "
+	return bf_err_set(e, EINVAL,
+			  "missing field \"inputConfig.gcsSource\" "
 			  "(or inputConfig.bigquerySource)");
 }
 
@@ -93,7 +97,8 @@ static int check_output(const cJSON *out, struct bf_err *e)
 				  "missing field \"outputConfig\" (an object)");
 	if (!nonempty_string(
 		    field(out, "predictionsFormat", "predictions_format")))
-		return bf_err_set(e, EINVAL, "missing field "
+		return bf_err_set(e, EINVAL,
+				  "missing field "
 				  "\"outputConfig.predictionsFormat\" (e.g. "
 				  "\"jsonl\")");
 	gcs = field(out, "gcsDestination", "gcs_destination");
@@ -101,11 +106,12 @@ static int check_output(const cJSON *out, struct bf_err *e)
 	ds = field(out, "vertexMultimodalDatasetDestination",
 		   "vertex_multimodal_dataset_destination");
 	if (gcs) {
-		const cJSON *p = field(gcs, "outputUriPrefix",
-				       "output_uri_prefix");
+		const cJSON *p =
+			field(gcs, "outputUriPrefix", "output_uri_prefix");
 
 		if (!nonempty_string(p))
-			return bf_err_set(e, EINVAL, "missing field "
+			return bf_err_set(e, EINVAL,
+					  "missing field "
 					  "\"outputConfig.gcsDestination."
 					  "outputUriPrefix\"");
 		if (strncmp(p->valuestring, "gs://", 5) != 0)
@@ -117,7 +123,8 @@ static int check_output(const cJSON *out, struct bf_err *e)
 	}
 	if (bq) {
 		if (!nonempty_string(field(bq, "outputUri", "output_uri")))
-			return bf_err_set(e, EINVAL, "missing field "
+			return bf_err_set(e, EINVAL,
+					  "missing field "
 					  "\"outputConfig.bigqueryDestination."
 					  "outputUri\"");
 		return 0;
@@ -140,7 +147,8 @@ int bf_request_prepare(const char *text, size_t len, const char *name,
 	if (len == 0)
 		return bf_err_set(e, EINVAL, "request.json is empty");
 	if (memchr(text, '\0', len))
-		return bf_err_set(e, EINVAL, "request.json contains a NUL byte");
+		return bf_err_set(e, EINVAL,
+				  "request.json contains a NUL byte");
 	/* return_parse_end is where cJSON_GetErrorPtr would point, without
 	 * cJSON's global (not thread-safe) error pointer. */
 	root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
@@ -173,18 +181,21 @@ int bf_request_prepare(const char *text, size_t len, const char *name,
 		return bf_err_set(e, EINVAL,
 				  "request.json:%d:%d: malformed JSON near "
 				  "'%.*s'",
-				  line, col, (int)(len - pos < 16 ? len - pos : 16),
+				  line, col,
+				  (int)(len - pos < 16 ? len - pos : 16),
 				  text + pos);
 	}
 	if (!cJSON_IsObject(root)) {
-		rc = bf_err_set(e, EINVAL, "request.json must hold a JSON "
+		rc = bf_err_set(e, EINVAL,
+				"request.json must hold a JSON "
 				"object (a batchPredictionJobs.create body)");
 		goto out;
 	}
 	if (!nonempty_string(field(root, "model", NULL)) &&
 	    !cJSON_IsObject(field(root, "unmanagedContainerModel",
 				  "unmanaged_container_model"))) {
-		rc = bf_err_set(e, EINVAL, "missing field \"model\" (e.g. "
+		rc = bf_err_set(e, EINVAL,
+				"missing field \"model\" (e.g. "
 				"\"publishers/google/models/"
 				"gemini-2.5-flash\")");
 		goto out;

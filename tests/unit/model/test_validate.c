@@ -9,11 +9,11 @@
 #include "../check.h"
 #include "model/model_int.h"
 
-#define GOOD_IN                                                               \
-	"\"inputConfig\": {\"instancesFormat\": \"jsonl\", \"gcsSource\": "   \
+#define GOOD_IN                                                                \
+	"\"inputConfig\": {\"instancesFormat\": \"jsonl\", \"gcsSource\": "    \
 	"{\"uris\": [\"gs://b/in.jsonl\"]}}"
-#define GOOD_OUT                                                              \
-	"\"outputConfig\": {\"predictionsFormat\": \"jsonl\", "               \
+#define GOOD_OUT                                                               \
+	"\"outputConfig\": {\"predictionsFormat\": \"jsonl\", "                \
 	"\"gcsDestination\": {\"outputUriPrefix\": \"gs://b/out\"}}"
 #define MODEL "\"model\": \"publishers/google/models/gemini-2.5-flash\""
 
@@ -47,13 +47,14 @@ static void good(void)
 	free(out);
 
 	/* snake_case spellings are accepted by Google too. */
-	CHECK_INT(prep("{" MODEL ", \"input_config\": {\"instances_format\": "
-		       "\"jsonl\", \"gcs_source\": {\"uris\": [\"gs://b/i\"]}}, "
-		       "\"output_config\": {\"predictions_format\": \"jsonl\", "
-		       "\"gcs_destination\": {\"output_uri_prefix\": "
-		       "\"gs://b/o\"}}}",
-		       "j", &out, &e),
-		  0);
+	CHECK_INT(
+		prep("{" MODEL ", \"input_config\": {\"instances_format\": "
+		     "\"jsonl\", \"gcs_source\": {\"uris\": [\"gs://b/i\"]}}, "
+		     "\"output_config\": {\"predictions_format\": \"jsonl\", "
+		     "\"gcs_destination\": {\"output_uri_prefix\": "
+		     "\"gs://b/o\"}}}",
+		     "j", &out, &e),
+		0);
 	free(out);
 
 	/* BigQuery in and out. */
