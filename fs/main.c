@@ -2,6 +2,7 @@
  * with one cheap call before mounting (a bad setup fails here, at the
  * shell), mount, daemonize unless -f, serve, and tear down cleanly. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,10 @@ int main(int argc, char *argv[])
 	char *project = NULL, *opt = NULL;
 	int ret = 1, mounted = 0, sig = 0;
 
+	/* Read-ahead windows are MiB-sized and short-lived: mmap them so a
+	 * freed window goes back to the system instead of staying in a
+	 * thread's arena (glibc's threshold otherwise grows past them). */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	memset(&fo, 0, sizeof(fo));
 	if (bf_cli_parse(&args, &cli) != 0)
 		goto out_args;

@@ -18,6 +18,8 @@ struct bf_cli {
 	double refresh, list_ttl, attr_timeout, entry_timeout;
 	double negative_timeout, final_timeout;
 	unsigned long max_request;
+	unsigned long readahead, readahead_window;
+	int direct_io;
 	int page_size;
 	enum bf_log_level level;
 };

@@ -31,6 +31,9 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("final_timeout=%lf", final_timeout),
 	OPT("max_request=%lu", max_request),
 	OPT("page_size=%i", page_size),
+	OPT("readahead=%lu", readahead),
+	OPT("readahead_window=%lu", readahead_window),
+	OPT("direct_io", direct_io),
 	OPT("loglevel=%s", loglevel),
 	/* fstab-only words: mount(8) passes them on; they mean nothing
 	 * here. */
@@ -98,6 +101,14 @@ void bf_cli_help(void)
 	       "    -o page_size=N         entries per list page, jobs and "
 	       "objects (default %d:\n"
 	       "                           100 jobs, 1000 objects)\n"
+	       "    -o readahead=BYTES     read-ahead memory of all readers "
+	       "together (default %zu)\n"
+	       "    -o readahead_window=BYTES  largest read-ahead window of "
+	       "one reader (default %zu)\n"
+	       "    -o direct_io           read finished output objects with "
+	       "direct I/O (1 MiB\n"
+	       "                           requests, no page cache; default: "
+	       "page cache)\n"
 	       "    -o loglevel=LEVEL      err, warn, info or debug "
 	       "(default: $BATCHFS_LOGLEVEL, else warn)\n"
 	       "    -o auto,noauto,user,nouser,users,_netdev,nofail   "
@@ -108,7 +119,8 @@ void bf_cli_help(void)
 	       "/etc/fuse.conf).\n\n",
 	       d.location, d.refresh, d.list_ttl, d.attr_timeout,
 	       d.entry_timeout, d.negative_timeout, d.final_timeout,
-	       d.max_request, d.page_size);
+	       d.max_request, d.page_size, d.readahead_max,
+	       d.readahead_window);
 }
 
 static char *env_or(char *v, const char *env)
@@ -168,6 +180,8 @@ int bf_cli_parse(struct fuse_args *args, struct bf_cli *cli)
 	cli->final_timeout = m->final_timeout;
 	cli->max_request = m->max_request;
 	cli->page_size = m->page_size;
+	cli->readahead = m->readahead_max;
+	cli->readahead_window = m->readahead_window;
 	if (fuse_opt_parse(args, cli, cli_opts, opt_proc) == -1)
 		return -1;
 
@@ -217,6 +231,9 @@ int bf_cli_parse(struct fuse_args *args, struct bf_cli *cli)
 	m->final_timeout = cli->final_timeout;
 	m->max_request = cli->max_request;
 	m->page_size = cli->page_size;
+	m->readahead_max = cli->readahead;
+	m->readahead_window = cli->readahead_window;
+	m->direct_io = cli->direct_io;
 	return 0;
 }
 

@@ -110,8 +110,9 @@ static int open_obj(struct bf_ctx *c, const struct bf_node *n, struct bf_fh *fh,
 		fh->stat_ms = bf_now_ms();
 		fh->flags = BF_FH_DIRECT_IO;
 	} else {
-		/* Immutable once the job finished: keep the page cache. */
-		fh->flags = BF_FH_KEEP_CACHE;
+		/* Immutable once the job finished: keep the page cache,
+		 * unless direct I/O was asked for (1 MiB requests). */
+		fh->flags = c->o.direct_io ? BF_FH_DIRECT_IO : BF_FH_KEEP_CACHE;
 	}
 	fh->r = bf_reader_open(c->pool, c->gcs, fh->bucket, fh->obj, fh->gen,
 			       fh->size);

@@ -40,6 +40,7 @@ struct bf_model_opts {
 	size_t max_request;	 /* cap on request.json and drafts' files */
 	size_t readahead_max;	 /* global read-ahead memory cap */
 	size_t readahead_window; /* per-reader window cap */
+	int direct_io;		 /* output objects: direct I/O, no page cache */
 	int page_size; /* list page size (0: 100 jobs, 1000 objects) */
 	uid_t uid;
 	gid_t gid;

@@ -153,3 +153,20 @@ def test_finished_listing_cached_until_ctl_refresh(mnt, emu):
     with open(mnt.job("o5", "ctl"), "w") as f:
         f.write("refresh")
     assert sorted(os.listdir(out)) == ["late.txt", "predictions.jsonl"]
+
+
+def test_direct_io_option_reads_the_same_bytes(mount_fs, emu):
+    m = mount_fs(direct_io=True, readahead=4 << 20, readahead_window=1 << 20)
+    emu.config(time_scale=0)
+    submit(m, emu, "o6", n=30)
+    m.wait_state("o6")
+    bucket, prefix = output_dir(m, "o6")
+    big = os.urandom(3 << 20)
+    emu.put_object(bucket, prefix + "/big.bin", big)
+    with open(m.job("o6", "ctl"), "w") as f:
+        f.write("refresh")
+    with open(m.job("o6", "output", "big.bin"), "rb") as f:
+        assert f.read() == big
+    raw = emu.get_object(bucket, prefix + "/predictions.jsonl")
+    with open(m.job("o6", "output", "predictions.jsonl"), "rb") as f:
+        assert f.read() == raw
