@@ -36,6 +36,7 @@ def test_writers_submit_exactly_once(mnt, emu, tmp_path, tool):
         "install": lambda s, d: ["install", "-m", "644", s, d],
     }[tool]
     submit_with(mnt, emu, tmp_path, "w-" + tool, argv)
+    assert is_readonly(mnt.job("w-" + tool, "request.json"))  # at once
     state = mnt.read("w-" + tool, "state").strip()
     assert state.startswith("JOB_STATE_"), state
     assert jobs_created(emu) == 1
@@ -55,6 +56,7 @@ def test_editor_rename_submits(mnt, emu):
         f.write(text)
     assert jobs_created(emu) == 0  # scratch files never submit
     os.rename(tmp, mnt.job("ed", "request.json"))
+    assert is_readonly(mnt.job("ed", "request.json"))  # at once
     assert jobs_created(emu) == 1
     assert not os.path.exists(tmp)
     assert mnt.read("ed", "state").startswith("JOB_STATE_")
