@@ -64,6 +64,9 @@ enum bf_kind {
 	BF_K_OUTFILE,  /* an object below output/ (sub = relative path) */
 	BF_K_BQFILE,   /* output/bigquery: names the BigQuery table */
 	BF_K_TEMP,     /* a scratch file in a draft (sub = its name) */
+	/* Room for issue 5: wait (a blocking read), results/ (joined rows),
+	 * input.jsonl in drafts (staging) and by-id/ at the root plug in as
+	 * more kinds here, with their names in tree.c's tables. */
 };
 
 /* A node: what an inode stands for. job holds a reference. */
