@@ -28,8 +28,9 @@ enum {
 struct rec {
 	uint32_t rowlen;
 	uint32_t keylen; /* UINT32_MAX: the row has no key */
-	uint32_t ok;
+	uint32_t flags;	 /* REC_OK, REC_FINAL */
 };
+enum { REC_OK = 1, REC_FINAL = 2 };
 
 struct bf_join {
 	size_t max_line;
@@ -37,6 +38,7 @@ struct bf_join {
 	int spool;
 	struct bf_wbuf *w;
 	struct bf_kset *idx;
+	int have_final;
 	struct bf_join_stats st;
 };
 
@@ -101,7 +103,9 @@ static int add_row(struct bf_join *j, const char *s, size_t len, int final,
 		goto out;
 	}
 	j->st.rows++;
-	r.ok = (uint32_t)bf_row_ok(row);
+	r.flags = (bf_row_ok(row) ? REC_OK : 0) | (final ? REC_FINAL : 0);
+	if (final)
+		j->have_final = 1;
 	rc = bf_row_key(row, &key, &klen, NULL, NULL);
 	if (rc == -ENOMEM) {
 		rc = bf_err_set(e, ENOMEM, "out of memory");
@@ -135,7 +139,8 @@ static int add_row(struct bf_join *j, const char *s, size_t len, int final,
 	}
 	v->off = rowoff;
 	v->len = (uint32_t)len;
-	v->flags = R_PRESENT | (final ? R_FINAL : 0) | (r.ok ? R_OK_ROW : 0);
+	v->flags = R_PRESENT | (final ? R_FINAL : 0) |
+		   ((r.flags & REC_OK) ? R_OK_ROW : 0);
 	rc = 0;
 out:
 	free(key);
@@ -185,7 +190,9 @@ static int copy_range(int fd, uint64_t off, uint64_t len, struct bf_wbuf *w,
 }
 
 /* One pass over the spool: each key's winning row, and every keyless row,
- * to succeeded or failed, in the order the rows were read. */
+ * to succeeded or failed, in the order the rows were read. Keyless rows of
+ * incremental exports are dropped when a final file exists: it repeats
+ * them, and without a key they cannot be de-duplicated. */
 static int split(struct bf_join *j, struct bf_wbuf *ok, struct bf_wbuf *bad,
 		 char *tmp, size_t tmplen, struct bf_err *e)
 {
@@ -224,9 +231,12 @@ static int split(struct bf_join *j, struct bf_wbuf *ok, struct bf_wbuf *bad,
 			v = bf_kset_get(j->idx, key, r.keylen);
 			if (!v || v->off != rowoff)
 				goto next; /* replaced by another row */
+		} else if (j->have_final && !(r.flags & REC_FINAL)) {
+			j->st.dup_rows++;
+			goto next;
 		}
-		w = r.ok ? ok : bad;
-		if (r.ok)
+		w = (r.flags & REC_OK) ? ok : bad;
+		if (r.flags & REC_OK)
 			j->st.succeeded++;
 		else
 			j->st.failed++;

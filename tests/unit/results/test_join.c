@@ -134,6 +134,30 @@ static void later_row_of_same_kind_wins(void)
 	out_free(&o);
 }
 
+static void keyless_incremental_rows_yield_to_final_files(void)
+{
+	struct bf_join *j = new_join();
+	struct out o;
+
+	add(j, "{\"status\":\"\",\"response\":{\"n\":1}}\n", 0, 0);
+	add(j, "{\"status\":\"\",\"response\":{\"n\":1}}\n"
+	       "{\"status\":\"x\"}\n", 1, 0);
+	o = finish(j, NULL, 0);
+	CHECK_INT(o.rc, 0);
+	CHECK_STR(o.ok, "{\"status\":\"\",\"response\":{\"n\":1}}\n");
+	CHECK_STR(o.bad, "{\"status\":\"x\"}\n");
+	CHECK_INT(o.st.keyless_rows, 3);
+	CHECK_INT(o.st.dup_rows, 1);
+	out_free(&o);
+
+	/* only incremental exports (a cancelled job): they are the rows */
+	j = new_join();
+	add(j, "{\"status\":\"\",\"response\":{}}\n", 0, 0);
+	o = finish(j, NULL, 0);
+	CHECK_INT(o.st.succeeded, 1);
+	out_free(&o);
+}
+
 static void success_rule(void)
 {
 	CHECK(bf_row_succeeded("{\"status\":\"\",\"response\":{}}", 29));
@@ -275,6 +299,7 @@ int main(void)
 	final_beats_incremental(1, 0);
 	final_beats_incremental(0, 3);
 	later_row_of_same_kind_wins();
+	keyless_incremental_rows_yield_to_final_files();
 	success_rule();
 	custom_ids_numbers_and_strays();
 	keys_missing_or_repeated();
