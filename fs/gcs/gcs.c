@@ -387,9 +387,9 @@ int bf_gcs_object_parse(const char *json, size_t len, struct bf_gcs_object *out,
 
 /* ---- list, stat, delete ------------------------------------------------ */
 
-static int list_page(const char *body, size_t len, bf_gcs_item_cb item_cb,
-		     bf_gcs_prefix_cb prefix_cb, void *ud, char **next,
-		     struct bf_err *e)
+int bf_gcs__list_page(const char *body, size_t len, bf_gcs_item_cb item_cb,
+		      bf_gcs_prefix_cb prefix_cb, void *ud, char **next,
+		      struct bf_err *e)
 {
 	cJSON *root, *items, *prefixes, *tok, *it;
 	int rc = 0;
@@ -489,7 +489,7 @@ int bf_gcs_list(struct bf_gcs *g, const char *bucket, const char *prefix,
 			rc = bf_err_set(e, EIO, "list of %s: HTTP %ld", bucket,
 					resp.status);
 		if (rc == 0)
-			rc = list_page(resp.body, resp.body_len, item_cb,
+			rc = bf_gcs__list_page(resp.body, resp.body_len, item_cb,
 				       prefix_cb, ud, &next, e);
 		bf_http_resp_free(&resp);
 		if (rc)

@@ -34,4 +34,10 @@ int bf_gcs__parse_u64(const char *s, uint64_t *out);
 int bf_gcs__object_from_json(const cJSON *j, struct bf_gcs_object *out,
 			     struct bf_err *e);
 
+/* One objects.list reply: items and prefixes to the callbacks, the next
+ * page token (NULL on the last page) to *next. */
+int bf_gcs__list_page(const char *body, size_t len, bf_gcs_item_cb item_cb,
+		      bf_gcs_prefix_cb prefix_cb, void *ud, char **next,
+		      struct bf_err *e);
+
 #endif

@@ -256,8 +256,59 @@ static int add_param(struct bf_buf *b, char *sep, const char *key,
 	return rc;
 }
 
-/* Every page. strict: a job that does not parse fails the whole call
- * (reconciliation must not miss a job); otherwise it is skipped. */
+/* One page of a list reply: each job to cb, the next page token (NULL on
+ * the last page) to *next. strict: a job that does not parse fails the
+ * page (reconciliation must not miss a job); otherwise it is skipped. */
+int vx_list_page(const char *body, size_t len, int strict,
+		 const char *prev_token, bf_job_cb cb, void *ud, char **next,
+		 struct bf_err *e)
+{
+	cJSON *root = cJSON_ParseWithLength(body, len);
+	const cJSON *arr, *it, *tok;
+	int rc = 0;
+
+	*next = NULL;
+	if (!cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		return bf_err_set(e, EIO, "list: malformed reply");
+	}
+	arr = cJSON_GetObjectItemCaseSensitive(root, "batchPredictionJobs");
+	if (!cJSON_IsArray(arr))
+		arr = NULL; /* absent on an empty page */
+	cJSON_ArrayForEach(it, arr)
+	{
+		struct bf_job job;
+		struct bf_err je = {0};
+
+		rc = bf_job_from_cjson(it, NULL, 0, &job, &je);
+		if (rc == -ENOMEM || (rc && strict)) {
+			if (e)
+				*e = je;
+			goto out;
+		}
+		if (rc) {
+			bf_log_warn("vertex list: skipping a job: %s", je.msg);
+			rc = 0;
+			continue;
+		}
+		rc = cb(ud, &job);
+		bf_job_free(&job);
+		if (rc)
+			goto out;
+	}
+	tok = cJSON_GetObjectItemCaseSensitive(root, "nextPageToken");
+	if (cJSON_IsString(tok) && tok->valuestring[0]) {
+		if (prev_token && strcmp(prev_token, tok->valuestring) == 0)
+			rc = bf_err_set(e, EIO, "list: page token repeats");
+		else if (!(*next = strdup(tok->valuestring)))
+			rc = bf_err_set(e, ENOMEM, "out of memory");
+	}
+out:
+	cJSON_Delete(root);
+	return rc;
+}
+
+/* Every page. strict: see vx_list_page. */
 int vx_list(struct bf_vertex *v, const char *filter, const char *read_mask,
 	    int page_size, int strict, bf_job_cb cb, void *ud, struct bf_err *e)
 {
@@ -268,7 +319,7 @@ int vx_list(struct bf_vertex *v, const char *filter, const char *read_mask,
 	bf_buf_init(&url, 0);
 	for (int page = 0;; page++) {
 		struct bf_http_resp resp;
-		cJSON *root = NULL;
+		char *nt = NULL;
 		char sep = '?';
 
 		if (page >= LIST_MAX_PAGES) {
@@ -296,60 +347,11 @@ int vx_list(struct bf_vertex *v, const char *filter, const char *read_mask,
 		}
 		rc = vx_call(v, "GET", url.data, NULL, BF_RETRY_IDEMPOTENT, 0,
 			     &resp, e);
-		if (rc == 0) {
-			root = cJSON_ParseWithLength(resp.body ? resp.body : "",
-						     resp.body_len);
-			if (!cJSON_IsObject(root))
-				rc = bf_err_set(e, EIO,
-						"list: malformed reply");
-		}
+		if (rc == 0)
+			rc = vx_list_page(resp.body ? resp.body : "",
+					  resp.body_len, strict, token, cb, ud,
+					  &nt, e);
 		bf_http_resp_free(&resp);
-		if (rc) {
-			cJSON_Delete(root);
-			break;
-		}
-
-		const cJSON *arr = cJSON_GetObjectItemCaseSensitive(
-			root, "batchPredictionJobs");
-		const cJSON *it;
-
-		if (!cJSON_IsArray(arr))
-			arr = NULL; /* absent on an empty page */
-		cJSON_ArrayForEach(it, arr)
-		{
-			struct bf_job job;
-			struct bf_err je = {0};
-
-			rc = bf_job_from_cjson(it, NULL, 0, &job, &je);
-			if (rc == -ENOMEM || (rc && strict)) {
-				if (e)
-					*e = je;
-				break;
-			}
-			if (rc) {
-				bf_log_warn("vertex list: skipping a job: %s",
-					    je.msg);
-				rc = 0;
-				continue;
-			}
-			rc = cb(ud, &job);
-			bf_job_free(&job);
-			if (rc)
-				break;
-		}
-
-		const cJSON *next =
-			cJSON_GetObjectItemCaseSensitive(root, "nextPageToken");
-		char *nt = NULL;
-
-		if (!rc && cJSON_IsString(next) && next->valuestring[0]) {
-			if (token && strcmp(token, next->valuestring) == 0)
-				rc = bf_err_set(e, EIO,
-						"list: page token repeats");
-			else if (!(nt = strdup(next->valuestring)))
-				rc = bf_err_set(e, ENOMEM, "out of memory");
-		}
-		cJSON_Delete(root);
 		free(token);
 		token = nt;
 		if (rc || !token)

@@ -26,6 +26,9 @@ int vx_call(struct bf_vertex *v, const char *method, const char *url,
 	    struct bf_http_resp *resp, struct bf_err *e);
 /* Every page of a list. strict: a job that does not parse fails the call
  * (reconciliation must not miss one) instead of being skipped. */
+int vx_list_page(const char *body, size_t len, int strict,
+		 const char *prev_token, bf_job_cb cb, void *ud, char **next,
+		 struct bf_err *e);
 int vx_list(struct bf_vertex *v, const char *filter, const char *read_mask,
 	    int page_size, int strict, bf_job_cb cb, void *ud,
 	    struct bf_err *e);
