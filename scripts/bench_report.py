@@ -99,7 +99,10 @@ def _emu_split(recs):
     return u, s
 
 
-LABELS = {"fusemin cat": "FUSE ceiling¹ cat", "fusemin dd": "FUSE ceiling¹ dd",
+LABELS = {"batchfs-dio cat": "batchfs -o direct_io cat",
+          "batchfs-dio dd": "batchfs -o direct_io dd",
+          "batchfs-dio pread": "batchfs -o direct_io pread",
+          "fusemin cat": "FUSE ceiling¹ cat", "fusemin dd": "FUSE ceiling¹ dd",
           "fusemin-direct cat": "FUSE ceiling¹ direct_io cat",
           "fusemin-direct dd": "FUSE ceiling¹ direct_io dd"}
 CEILING_NOTE = ("¹ FUSE ceiling: a 150-line single-threaded low-level FUSE file system "
@@ -114,13 +117,15 @@ def stream_table(res, probe, skipped, title_unit):
                "daemon CPU s/GB | emulator CPU s/GB | reader CPU s/GB | HTTP media GETs (mean range) |"
                % title_unit)
     out.append("|---|---|---|---|---|---|---|---|")
-    names = ["curl", "batchfs cat", "batchfs dd", "rclone cat", "rclone dd",
+    names = ["curl", "batchfs cat", "batchfs dd", "batchfs-dio cat", "batchfs-dio dd",
+             "rclone cat", "rclone dd",
              "fusemin cat", "fusemin dd", "fusemin-direct cat", "fusemin-direct dd"]
     for name in names:
         recs = res.get(name)
         if not recs:
             if name.startswith("batchfs"):
-                out.append("| %s | %s (%s) | | | | | | |" % (name, NM, skipped or "no mount"))
+                out.append("| %s | %s (%s) | | | | | | |" % (LABELS.get(name, name), NM,
+                                                              skipped or "no mount"))
             continue
         g = S.summary(_vals(recs, "gbps"))
         rc = ""
@@ -140,21 +145,24 @@ def stream_table(res, probe, skipped, title_unit):
             _one(S.median([r["reader_cpu"] / (r["bytes"] / GB) for r in recs
                            if r.get("error") is None and r.get("bytes")])),
             mr))
-    if any(n in res for n in LABELS):
+    if any(n in res for n in ("fusemin cat", "fusemin dd")):
         out.append("")
         out.append(CEILING_NOTE)
         if res.get("batchfs cat") or res.get("batchfs dd"):
             out.append("")
-            out.append("| batchfs against the FUSE ceiling, same round | cat | dd |")
+            out.append("| against the FUSE ceiling, same round | cat | dd |")
             out.append("|---|---|---|")
-            for mode, key in (("page-cache mode", "fusemin"),
-                              ("direct_io", "fusemin-direct")):
-                cells = []
-                for reader in ("cat", "dd"):
-                    rr = ratio(res.get("batchfs " + reader), res.get("%s %s" % (key, reader)),
-                               "gbps")
-                    cells.append(_one(rr) + "×" if rr else "–")
-                out.append("| × ceiling in %s | %s | %s |" % (mode, cells[0], cells[1]))
+            for who, label in (("batchfs", "batchfs"), ("batchfs-dio", "batchfs -o direct_io")):
+                for mode, key in (("page-cache mode", "fusemin"),
+                                  ("direct_io", "fusemin-direct")):
+                    cells = []
+                    for reader in ("cat", "dd"):
+                        rr = ratio(res.get("%s %s" % (who, reader)),
+                                   res.get("%s %s" % (key, reader)), "gbps")
+                        cells.append(_one(rr) + "×" if rr else "–")
+                    if any(c != "–" for c in cells):
+                        out.append("| %s × ceiling in %s | %s | %s |" % (label, mode, cells[0],
+                                                                       cells[1]))
     out.append("")
     out.append("Where the time goes (medians over the rounds; % of one CPU over the wall time; "
                "the machine has 2): ")
@@ -252,7 +260,8 @@ def rand_table(res, skipped):
     out.append("| reader | p50 µs (min–max) | p99 µs (min–max) | p50 × curl | p99 × curl | "
                "HTTP requests per read |")
     out.append("|---|---|---|---|---|---|")
-    for name in ("curl (http.client ranged GET)", "batchfs pread", "rclone pread"):
+    for name in ("curl (http.client ranged GET)", "batchfs pread", "batchfs-dio pread",
+                 "rclone pread"):
         recs = res.get(name)
         if not recs:
             if name.startswith("batchfs"):
@@ -263,7 +272,7 @@ def rand_table(res, skipped):
         if name.startswith("curl"):
             rq = 1.0
         out.append("| %s | %s | %s | %s | %s | %s |" % (
-            name, _fmt(S.summary(_vals(recs, "p50_us")), 0),
+            LABELS.get(name, name), _fmt(S.summary(_vals(recs, "p50_us")), 0),
             _fmt(S.summary(_vals(recs, "p99_us")), 0),
             _one(ratio(recs, ref, "p50_us")) + "×" if name != ref and ratio(recs, ref, "p50_us") else "1×",
             _one(ratio(recs, ref, "p99_us")) + "×" if ratio(recs, ref, "p99_us") else "–",
@@ -351,27 +360,31 @@ def list_table(res, probe, skipped, m):
 
 def mem_table(R, skipped):
     out = ["### Memory of the daemon (VmHWM, peak RSS)", ""]
-    out.append("| when | batchfs MiB median (min–max) | rclone MiB median (min–max) |")
-    out.append("|---|---|---|")
+    out.append("| when | batchfs MiB median (min–max) | batchfs -o direct_io MiB | "
+               "rclone MiB |")
+    out.append("|---|---|---|---|")
     rows = []
     for key, label in (("seq", "streaming 1 object (cat or dd), peak reset before each run"),
                        ("par", "4 readers streaming one object each, peak reset before each run")):
         res = R.get(key) or {}
         b = [r.get("hwm_kib") for n in ("batchfs cat", "batchfs dd") for r in res.get(n, [])]
+        d = [r.get("hwm_kib") for n in ("batchfs-dio cat", "batchfs-dio dd")
+             for r in res.get(n, [])]
         c = [r.get("hwm_kib") for n in ("rclone cat", "rclone dd") for r in res.get(n, [])]
         if res:
-            rows.append((label, b, c))
+            rows.append((label, b, d, c))
     lst = R["mem"].get("after listing")
     if lst or R["list"]:
         rc = [r.get("hwm_kib") for n in ("rclone ls -l output (fresh mount)", "rclone ls -l output (again)")
               for r in R["list"].get(n, [])]
         rows.append(("fresh mount, after `ls -l` of %s jobs and %s objects (twice each)" % (
                      R["meta"].get("jobs"), R["meta"].get("list_objects")),
-                     [r.get("hwm_kib") for r in lst or []], rc))
-    for label, b, c in rows:
-        bs, cs = S.summary(b), S.summary(c)
-        out.append("| %s | %s | %s |" % (label, _fmt(bs, 1, 1 / 1024) if bs else NM,
-                                         _fmt(cs, 1, 1 / 1024) if cs else "–"))
+                     [r.get("hwm_kib") for r in lst or []], [], rc))
+    for label, b, d, c in rows:
+        bs, ds, cs = S.summary(b), S.summary(d), S.summary(c)
+        out.append("| %s | %s | %s | %s |" % (label, _fmt(bs, 1, 1 / 1024) if bs else NM,
+                                              _fmt(ds, 1, 1 / 1024) if ds else "–",
+                                              _fmt(cs, 1, 1 / 1024) if cs else "–"))
     out.append("")
     return out
 
@@ -389,14 +402,17 @@ def bars(R, skipped):
         res = R.get(key) or {}
         if not res:
             continue
-        for reader in ("cat", "dd"):
-            recs = res.get("batchfs " + reader)
-            rc = ratio(recs, res.get("curl"), "gbps") if recs else None
-            rr = ratio(recs, res.get("rclone " + reader), "gbps") if recs else None
-            row("%s `%s` ≥ 0.8× curl" % (label, reader), _one(rc) + "×" if rc else "–",
-                None if rc is None else rc >= 0.8)
-            row("%s `%s` ≥ 1.5× rclone" % (label, reader), _one(rr) + "×" if rr else "–",
-                None if rr is None else rr >= 1.5)
+        for who, wlabel in (("batchfs", ""), ("batchfs-dio", " (with -o direct_io)")):
+            if who == "batchfs-dio" and not any(res.get(who + " " + r) for r in ("cat", "dd")):
+                continue
+            for reader in ("cat", "dd"):
+                recs = res.get("%s %s" % (who, reader))
+                rc = ratio(recs, res.get("curl"), "gbps") if recs else None
+                rr = ratio(recs, res.get("rclone " + reader), "gbps") if recs else None
+                row("%s `%s`%s ≥ 0.8× curl" % (label, reader, wlabel),
+                    _one(rc) + "×" if rc else "–", None if rc is None else rc >= 0.8)
+                row("%s `%s`%s ≥ 1.5× rclone" % (label, reader, wlabel),
+                    _one(rr) + "×" if rr else "–", None if rr is None else rr >= 1.5)
     md = R.get("md") or {}
     for op in ("stat", "cat state"):
         recs = md.get("%s: batchfs" % op)
@@ -428,6 +444,9 @@ def bars(R, skipped):
     for label, vals in (
             ("peak RSS while 4 readers stream 1 GiB each ≤ 64 MiB",
              [r.get("hwm_kib") for n in ("batchfs cat", "batchfs dd")
+              for r in (R.get("par") or {}).get(n, [])]),
+            ("same, with -o direct_io",
+             [r.get("hwm_kib") for n in ("batchfs-dio cat", "batchfs-dio dd")
               for r in (R.get("par") or {}).get(n, [])]),
             ("peak RSS after listing 10,000 jobs ≤ 64 MiB",
              [r.get("hwm_kib") for r in R["mem"].get("after listing", [])])):
