@@ -41,11 +41,12 @@ static inline struct memsrc memsrc_of(const char *s, size_t chunk)
 static inline char *slurp(int fd)
 {
 	size_t cap = 4096, len = 0;
-	char *s = malloc(cap);
+	char *s;
 	ssize_t n;
 
 	if (fd < 0)
 		return NULL;
+	s = malloc(cap);
 	lseek(fd, 0, SEEK_SET);
 	while ((n = read(fd, s + len, cap - len - 1)) > 0) {
 		len += (size_t)n;

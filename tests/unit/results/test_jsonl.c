@@ -150,11 +150,12 @@ static void caps(void)
 	struct bf_jsonl_opts o = { .max_line = 100 };
 	struct run r;
 
-	memset(big, ' ', sizeof(big));
+	/* two good lines, then one of 150 + bytes */
+	memset(big, 0, sizeof(big));
 	snprintf(big, sizeof(big), "{" REQ "}\n{" REQ "}\n{" REQ ",\"p\":\"");
 	memset(big + strlen(big), 'x', 150);
-	strcpy(big + 300, "\"}\n");
-	big[strlen(big)] = 'x';
+	big[sizeof(big) - 4] = 0;
+	strcat(big, "\"}\n");
 	r = norm_len(big, strlen(big), 7, &o);
 	CHECK_INT(r.rc, -EFBIG);
 	CHECK_STR(r.e.msg, "input.jsonl:3: longer than 100 bytes");
