@@ -153,3 +153,20 @@ def test_readme_and_root(mnt):
             assert os.fstat(fd).st_mode & 0o040000
         finally:
             os.close(fd)
+
+
+def test_failed_job_error_file(mnt, emu):
+    emu.make_bucket("bkt-out")
+    body = {"model": "publishers/google/models/gemini-2.5-flash",
+            "inputConfig": {"instancesFormat": "jsonl", "gcsSource": {
+                "uris": ["gs://bkt-out/no/such/input.jsonl"]}},
+            "outputConfig": {"predictionsFormat": "jsonl", "gcsDestination": {
+                "outputUriPrefix": "gs://bkt-out/out"}}}
+    os.mkdir(mnt.job("nf"))
+    with open(mnt.job("nf", "request.json"), "w") as f:
+        f.write(json.dumps(body))
+    assert mnt.wait_state("nf", ("JOB_STATE_FAILED",)) == "JOB_STATE_FAILED"
+    err = mnt.read("nf", "error")
+    assert err.startswith("FAILED_PRECONDITION: "), err
+    assert err.endswith("\n") and err.count("\n") == 1
+    assert mnt.read("nf", "progress").startswith("JOB_STATE_FAILED ")
