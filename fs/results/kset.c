@@ -63,8 +63,11 @@ static int key_eq(const struct bf_kset *s, const struct slot *sl,
 	uint32_t n;
 
 	memcpy(&n, s->arena + sl->kofs, sizeof(n));
-	return n == klen && memcmp(s->arena + sl->kofs + sizeof(n), key,
-				   klen) == 0;
+	if (n != klen)
+		return 0;
+	/* An empty key may come with key == NULL: memcmp must not see it. */
+	return klen == 0 ||
+	       memcmp(s->arena + sl->kofs + sizeof(n), key, klen) == 0;
 }
 
 static struct slot *find(const struct bf_kset *s, uint32_t h, const char *key,

@@ -2,7 +2,7 @@
  * (bf_request_expand), model names (bf_model_name_expand) and the staging
  * option (bf_staging_parse, bf_staging_object). Input: the staging URI up
  * to the first '\n', then the request.json bytes (exact size). An expanded
- * body must be a JSON object with model, inputConfig and outputConfig. */
+ * body must be a JSON object. */
 #include <errno.h>
 #include <string.h>
 
@@ -59,8 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc == 0) {
 		cJSON *j = cJSON_Parse(out);
 
+		/* A missing model is left to bf_request_prepare's check. */
 		FUZZ_ASSERT(cJSON_IsObject(j));
-		FUZZ_ASSERT(cJSON_GetObjectItemCaseSensitive(j, "model"));
 		cJSON_Delete(j);
 	} else {
 		FUZZ_ASSERT(out == NULL && e.err == -rc);

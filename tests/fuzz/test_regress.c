@@ -1,5 +1,5 @@
 /* test_regress.c - unit tests for the bugs the fuzz targets found in other
- * layers (see /work/coord/fuzz-findings.md, F1..F6), so each fix stays
+ * layers (see /work/coord/fuzz-findings.md, F1..F7), so each fix stays
  * fixed even without a fuzz run. Plain C: works with any compiler. */
 #include <errno.h>
 #include <fcntl.h>
@@ -151,6 +151,27 @@ static void jsonl_first_line(void)
 	CHECK_INT(st.assigned, 1);
 }
 
+/* F7: an output row and an input line with the empty key "" (the key
+ * buffer is still NULL): no memcmp on NULL (UBSan build only). */
+static void join_empty_key(void)
+{
+	static const char out[] = "{\"key\":\"\",\"response\":{},"
+				  "\"status\":\"\"}\n";
+	static const char in[] = "{\"key\":\"\",\"request\":{\"contents\":"
+				 "[{\"role\":\"user\"}]}}\n";
+	struct str_src so = {out, sizeof(out) - 1}, si = {in, sizeof(in) - 1};
+	struct bf_join_files f;
+	struct bf_join *j = NULL;
+
+	CHECK_INT(bf_join_new(NULL, &j, NULL), 0);
+	CHECK_INT(bf_join_add_output(j, str_read, &so, 1, NULL), 0);
+	if (bf_join_finish(j, str_read, &si, &f, NULL, NULL) == 0) {
+		CHECK(f.succeeded >= 0);
+		bf_join_files_close(&f);
+	}
+	bf_join_free(j);
+}
+
 int main(void)
 {
 	bf_log_set_level(BF_LOG_ERR);
@@ -160,5 +181,6 @@ int main(void)
 	dot_names();
 	progress_counters();
 	jsonl_first_line();
+	join_empty_key();
 	return CHECK_DONE();
 }
