@@ -437,8 +437,12 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	bf_err_clear(&e);
 	begin(req);
-	rc = bf_model_open(FS(req)->ctx, &n, fi->flags, caller_tgid(req), &fh,
-			   &e);
+	/* Only writers can submit: readers skip the /proc lookup. */
+	rc = bf_model_open(FS(req)->ctx, &n, fi->flags,
+			   (fi->flags & O_ACCMODE) == O_RDONLY
+				   ? fuse_req_ctx(req)->pid
+				   : caller_tgid(req),
+			   &fh, &e);
 	if (rc) {
 		fail(req, "open", &n, NULL, rc, &e);
 	} else {
