@@ -177,13 +177,23 @@ int bf_request_prepare(const char *text, size_t len, const char *name,
 					  "request.json:%d:%d: malformed JSON: "
 					  "unexpected end of input",
 					  line, col);
-		/* text is not NUL-terminated: quote only what is there. */
-		return bf_err_set(e, EINVAL,
-				  "request.json:%d:%d: malformed JSON near "
-				  "'%.*s'",
-				  line, col,
-				  (int)(len - pos < 16 ? len - pos : 16),
-				  text + pos);
+		/* text is not NUL-terminated: quote only what is there, on
+		 * one line (the error file holds one line). */
+		{
+			char near[17];
+			size_t n = len - pos < 16 ? len - pos : 16;
+
+			for (size_t i = 0; i < n; i++) {
+				unsigned char ch = (unsigned char)text[pos + i];
+
+				near[i] = ch < 0x20 || ch == 0x7f ? ' ' : ch;
+			}
+			near[n] = '\0';
+			return bf_err_set(e, EINVAL,
+					  "request.json:%d:%d: malformed JSON "
+					  "near '%s'",
+					  line, col, near);
+		}
 	}
 	if (!cJSON_IsObject(root)) {
 		rc = bf_err_set(e, EINVAL,

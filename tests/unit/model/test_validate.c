@@ -78,6 +78,7 @@ static void syntax(void)
 	CHECK(out == NULL);
 	/* cJSON may point one byte past the culprit: line exact. */
 	CHECK(strstr(e.msg, "request.json:3:") != NULL);
+	CHECK(strchr(e.msg, '\n') == NULL); /* one line for the error file */
 	CHECK(strstr(e.msg, "malformed JSON") != NULL);
 
 	CHECK_INT(prep("{\"model\": \"x\"", "j", &out, &e), -EINVAL);
