@@ -123,6 +123,8 @@ def stream_table(res, probe, skipped, title_unit):
     for name in names:
         recs = res.get(name)
         if not recs:
+            if name.startswith("batchfs-dio") and (res.get("batchfs cat") or res.get("batchfs dd")):
+                continue    # the variant was switched off
             if name.startswith("batchfs"):
                 out.append("| %s | %s (%s) | | | | | | |" % (LABELS.get(name, name), NM,
                                                               skipped or "no mount"))
@@ -264,7 +266,7 @@ def rand_table(res, skipped):
                  "rclone pread"):
         recs = res.get(name)
         if not recs:
-            if name.startswith("batchfs"):
+            if name == "batchfs pread":
                 out.append("| %s | %s (%s) | | | | |" % (name, NM, skipped or "no mount"))
             continue
         rq = S.median([sum((r.get("http") or {}).values()) / max(1, r["n"]) for r in recs
