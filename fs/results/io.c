@@ -227,7 +227,8 @@ int bf_row_key(const cJSON *row, char **key, size_t *klen,
 		} else if (cJSON_IsNumber(v)) {
 			double d = v->valuedouble;
 
-			if (d == (double)(long long)d && d > -9e15 && d < 9e15)
+			/* Range first: casting 1e300 to long long is UB. */
+			if (d > -9e15 && d < 9e15 && d == (double)(long long)d)
 				snprintf(num, sizeof(num), "%lld",
 					 (long long)d);
 			else

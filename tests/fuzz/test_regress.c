@@ -1,5 +1,5 @@
 /* test_regress.c - unit tests for the bugs the fuzz targets found in other
- * layers (see /work/coord/fuzz-findings.md, F1..F7), so each fix stays
+ * layers (see /work/coord/fuzz-findings.md, F1..F9), so each fix stays
  * fixed even without a fuzz run. Plain C: works with any compiler. */
 #include <errno.h>
 #include <fcntl.h>
@@ -172,6 +172,18 @@ static void join_empty_key(void)
 	bf_join_free(j);
 }
 
+/* F9: a number key far outside long long (UBSan build only). */
+static void jsonl_huge_key(void)
+{
+	static const char in[] = "{\"key\":-1e300,\"request\":{\"contents\":"
+				 "[{\"role\":\"user\"}]}}\n";
+	struct str_src s = {in, sizeof(in) - 1};
+	struct bf_jsonl_stats st = {0};
+
+	CHECK_INT(bf_jsonl_normalize(str_read, &s, -1, NULL, &st, NULL), 0);
+	CHECK_INT(st.keyed, 1);
+}
+
 int main(void)
 {
 	bf_log_set_level(BF_LOG_ERR);
@@ -182,5 +194,6 @@ int main(void)
 	progress_counters();
 	jsonl_first_line();
 	join_empty_key();
+	jsonl_huge_key();
 	return CHECK_DONE();
 }
