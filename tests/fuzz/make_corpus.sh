@@ -47,10 +47,10 @@ c -X POST "$B/upload/storage/v1/b/fuzz-bkt/o?uploadType=media&name=in/req.jsonl"
 c -X POST "$B/upload/storage/v1/b/fuzz-bkt/o?uploadType=media&name=in/a%20b%2F..%2Fc" \
 	--data-binary 'x' >/dev/null
 c "$B/storage/v1/b/fuzz-bkt/o/in%2Freq.jsonl" | put fuzz_gcs_object emu-get.json
-c "$B/storage/v1/b/fuzz-bkt/o?prefix=in/&delimiter=/" | put fuzz_gcs_list emu-in.json
-c "$B/storage/v1/b/fuzz-bkt/o?delimiter=/" | put fuzz_gcs_list emu-root-prefixes.json
+c "$B/storage/v1/b/fuzz-bkt/o?prefix=in/&delimiter=/" | { printf '\x00'; cat; } | put fuzz_gcs_list emu-in.json
+c "$B/storage/v1/b/fuzz-bkt/o?delimiter=/" | { printf '\x00'; cat; } | put fuzz_gcs_list emu-root-prefixes.json
 c "$B/storage/v1/b/fuzz-bkt/o?prefix=in/&delimiter=/&fields=items(name,size,generation,updated),prefixes,nextPageToken" |
-	put fuzz_gcs_list emu-fields.json
+	{ printf '\x00'; cat; } | put fuzz_gcs_list emu-fields.json
 c -D "$DATA/h206" -o /dev/null -H 'Range: bytes=0-9' "$B/storage/v1/b/fuzz-bkt/o/in%2Freq.jsonl?alt=media"
 tr -d '\r' <"$DATA/h206" | put fuzz_http_hdr emu-206.txt
 grep -i '^content-range:' "$DATA/h206" | sed 's/^[^:]*: *//' | tr -d '\r\n' | put fuzz_content_range emu-206
@@ -81,8 +81,8 @@ sleep 4
 c "$J/$ID" | put fuzz_job emu-succeeded.json
 c "$J/$ID2" | put fuzz_job emu-cancelled.json
 cp "$C/fuzz_job/emu-succeeded.json" "$DATA/j"
-c "$J" | put fuzz_vertex_list emu-all.json
-c "$J?readMask=name,state,completionStats" | put fuzz_vertex_list emu-readmask.json
+c "$J" | { printf '\x00'; cat; } | put fuzz_vertex_list emu-all.json
+c "$J?readMask=name,state,completionStats" | { printf '\x00'; cat; } | put fuzz_vertex_list emu-readmask.json
 sed 's/.*"createTime": *"\([^"]*\)".*/\1/' "$C/fuzz_job/emu-succeeded.json" | tr -d '\n' |
 	put fuzz_rfc3339 emu-createTime
 c -X POST "$J" -H 'Content-Type: application/json' -d '{"displayName":"x"}' |
