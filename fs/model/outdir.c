@@ -158,6 +158,42 @@ struct lcollect {
 	int oom;
 };
 
+/* "a" and "a/" both exist: the one listed second (prefixes come after
+ * items) gets "~obj" or "~dir", then "~dir2", ... until the name is free
+ * (an object may really be called "a~dir"), cut to fit 255 bytes without
+ * splitting a UTF-8 character. Listing order is stable, so is the name. */
+static char *unique_alt(const struct bf_outlist *l, const char *name,
+			int is_dir)
+{
+	for (unsigned k = 1; k < 100000; k++) {
+		char suf[32], *alt;
+		size_t sl, bl = strlen(name);
+
+		if (k == 1)
+			snprintf(suf, sizeof(suf), "~%s",
+				 is_dir ? "dir" : "obj");
+		else
+			snprintf(suf, sizeof(suf), "~%s%u",
+				 is_dir ? "dir" : "obj", k);
+		sl = strlen(suf);
+		if (bl > BF_NAME_MAX - sl) {
+			bl = BF_NAME_MAX - sl;
+			while (bl > 0 &&
+			       ((unsigned char)name[bl] & 0xC0) == 0x80)
+				bl--;
+		}
+		alt = malloc(bl + sl + 1);
+		if (!alt)
+			return NULL;
+		memcpy(alt, name, bl);
+		memcpy(alt + bl, suf, sl + 1);
+		if (!bf_outlist_find(l, alt))
+			return alt;
+		free(alt);
+	}
+	return NULL;
+}
+
 static int add_ent(struct lcollect *lc, const char *rel, size_t rlen,
 		   const char *obj, int is_dir, const struct bf_gcs_object *o)
 {
@@ -178,12 +214,8 @@ static int add_ent(struct lcollect *lc, const char *rel, size_t rlen,
 	if (!name)
 		return -ENOMEM;
 	if (bf_outlist_find(l, name)) {
-		/* "a" and "a/" both exist: the directory keeps the name
-		 * (prefixes come after items), the object gets a suffix. */
-		char *alt;
+		char *alt = unique_alt(l, name, is_dir);
 
-		if (asprintf(&alt, "%s~%s", name, is_dir ? "dir" : "obj") < 0)
-			alt = NULL;
 		free(name);
 		if (!alt)
 			return -ENOMEM;
