@@ -171,6 +171,47 @@ static void objnames(void)
 	free(c);
 }
 
+static void invalid_utf8(void)
+{
+	/* Bytes that are not UTF-8 are legal in Linux names: kept as they
+	 * are, and distinct inputs stay distinct. */
+	char run[301];
+	char *a, *b, *c;
+
+	a = bf_objname_map("\xff\xfe", 2);
+	b = bf_objname_map("\xc3", 1);
+	c = bf_objname_map("\xc3\x28", 2);
+	CHECK_STR(a, "\xff\xfe");
+	CHECK_STR(b, "\xc3");
+	CHECK_STR(c, "\xc3\x28");
+	free(a);
+	free(b);
+	free(c);
+	/* A long run of stray continuation bytes: the UTF-8-aware cut must
+	 * not leave "" or "." behind. */
+	memset(run, 0x80, 300);
+	run[300] = '\0';
+	a = bf_objname_map(run, 300);
+	run[0] = '.';
+	b = bf_objname_map(run, 300);
+	CHECK(a && b && bf_name_valid(a) && bf_name_valid(b));
+	CHECK(strlen(a) <= 255 && strlen(b) <= 255);
+	CHECK(strcmp(a, b) != 0);
+	free(a);
+	free(b);
+	a = bf_name_sanitize(run, 255);
+	CHECK(a && bf_name_valid(a));
+	free(a);
+	memset(run, 'x', 254);
+	memcpy(run + 254, "\x80\x80zz", 5);
+	a = bf_name_sanitize(run, 255);
+	CHECK(a && bf_name_valid(a) && strlen(a) <= 255);
+	free(a);
+	a = bf_name_sanitize("\xff/\xfe", 255);
+	CHECK_STR(a, "\xff_\xfe");
+	free(a);
+}
+
 static void valid(void)
 {
 	CHECK(bf_name_valid("job-1"));
@@ -189,6 +230,7 @@ int main(void)
 	collisions_with_suffixed_names();
 	long_duplicates();
 	objnames();
+	invalid_utf8();
 	valid();
 	return CHECK_DONE();
 }
