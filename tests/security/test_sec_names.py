@@ -1,0 +1,237 @@
+"""Hostile remote names: object names under a job's output directory and
+job displayNames in jobs/. Each must map to a safe, unique, stable file
+name; no path may leave its directory; content read must be the object's.
+(Invalid UTF-8 cannot be stored in GCS or the emulator; the unit test
+tests/unit/model/test_names.c and the fuzz target fuzz_names cover it.)"""
+import json
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+from mounthelp import put_input, prompts
+
+NAME_MAX = 255
+
+
+def fnv1a(data):
+    h = 2166136261
+    for b in data:
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    return "%08x" % h
+
+
+def sanitize(display):
+    """SEMANTICS.md "Names": the directory name of a displayName."""
+    b = display.encode()
+    cut = len(b)
+    if cut > NAME_MAX:
+        cut = NAME_MAX
+        while cut > 0 and (b[cut] & 0xC0) == 0x80:
+            cut -= 1
+    b = b[:cut]
+    if b in (b"", b"."):
+        return "_"
+    if b == b"..":
+        return "__"
+    return bytes(0x5F if c == 0x2F or c < 0x20 or c == 0x7F else c
+                 for c in b).decode()
+
+
+def assert_safe(name):
+    b = os.fsencode(name)
+    assert b not in (b"", b".", b".."), name
+    assert len(b) <= NAME_MAX, (len(b), name)
+    assert b"/" not in b and b"\0" not in b, name
+    assert not any(c < 0x20 or c == 0x7F for c in b), name
+
+
+def raw_listing(path):
+    """Every name readdir returns, "." and ".." included (ls -f -a does
+    not filter), so a hostile "." or ".." entry would show twice."""
+    out = subprocess.run(["ls", "-1", "-f", "-a", "-b", path],
+                         capture_output=True, check=True).stdout
+    names = out.decode("utf-8", "surrogateescape").splitlines()
+    assert names.count(".") == 1 and names.count(".."), names
+    return names
+
+
+def walk_tree(top):
+    """{relative path: bytes} of every file below top; checks every name
+    and that every path resolves inside top."""
+    real_top = os.path.realpath(top)
+    files = {}
+    for dirpath, dirnames, filenames in os.walk(top):
+        names = dirnames + filenames
+        dups = sorted(n for n in set(names) if names.count(n) > 1)
+        assert not dups, ("duplicate names", dirpath, dups)
+        ls = raw_listing(dirpath)
+        assert len(ls) == len(names) + 2, (dirpath, ls, names)
+        for n in names:
+            assert_safe(n)
+            p = os.path.join(dirpath, n)
+            rp = os.path.realpath(p)
+            assert os.path.commonpath([real_top, rp]) == real_top, p
+            assert not os.path.islink(p)
+        for n in filenames:
+            p = os.path.join(dirpath, n)
+            with open(p, "rb") as f:
+                files[os.path.relpath(p, top)] = f.read()
+    return files
+
+
+# Object names relative to the job's output directory. Each object's
+# content is its own name (JSON), so a read proves which object it was.
+def hostile_objects():
+    ctrl = "a\x01"
+    return [
+        "..", ".", "...", "plain.txt",
+        "d/..", "d/.", "d/x",
+        "e//f", "e///g", "/lead",
+        "ctl\x01\x02\x1f\x7f", "tab\there", "esc\x1b[31mred",
+        "x" * 300, "y" * 254 + "\u00e9" * 10,
+        "z" * 300 + "/in-long-dir",
+        "a\x01b", "a\x02b", "a_b",        # equal after sanitizing
+        ctrl, "a_~" + fnv1a(ctrl.encode()),  # a segment = another's mapped form
+        "a_~" + fnv1a(ctrl.encode()) + "~obj",
+        "dot/../../escape", "sl/./x",
+        "q", "q/r", "q~dir",              # object vs. directory of a name
+        "L" * 255, "L" * 255 + "/child",  # the same, at the length limit
+    ]
+
+
+def finished_job_with_objects(emu, objs):
+    src = put_input(emu, prompts(1))
+    emu.make_bucket("bkt-out")
+    job = emu.create_job(src, "gs://bkt-out/out", display_name="hostile")
+    job = emu.wait_job(job["name"])
+    bucket, _, prefix = job["outputInfo"]["gcsOutputDirectory"][5:].partition("/")
+    stored = {}
+    for rel in objs:
+        name = prefix + "/" + rel
+        try:
+            emu.put_object(bucket, name, json.dumps(rel).encode())
+        except AssertionError:
+            continue  # refused by GCS rules (the emulator follows them)
+        stored[rel] = json.dumps(rel).encode()
+    return job, stored
+
+
+def check_output_tree(out, stored):
+    files = walk_tree(out)
+    got = {}
+    for path, data in files.items():
+        if path == "predictions.jsonl":
+            continue
+        rel = json.loads(data)
+        assert rel not in got, ("object read twice", rel, path, got[rel])
+        got[rel] = path
+        assert stored[rel] == data
+        # Plain segments are shown as they are.
+        segs = rel.split("/")
+        shown = path.split(os.sep)
+        assert len(segs) == len(shown), (rel, path)
+        for s, f in zip(segs, shown):
+            b = s.encode()
+            if b and b not in (b".", b"..") and len(b) <= NAME_MAX and \
+                    not any(c < 0x20 or c == 0x7F for c in b):
+                # As is, or (when another entry holds it) a prefix of it
+                # plus a "~" suffix.
+                assert f == s or ("~" in f and
+                                  s.startswith(f.rsplit("~", 1)[0])), (rel, path)
+    assert sorted(got) == sorted(stored), set(stored) ^ set(got)
+    return files
+
+
+def test_hostile_object_names(sec_mount, emu):
+    job, stored = finished_job_with_objects(emu, hostile_objects())
+    # The emulator must keep the interesting ones (else the test is void).
+    for must in ("..", ".", "e//f", "ctl\x01\x02\x1f\x7f", "x" * 300,
+                 "a\x01b", "a_b", "q~dir"):
+        assert must in stored, must
+    m = sec_mount()
+    out = m.job("hostile", "output")
+    first = check_output_tree(out, stored)
+    again = check_output_tree(out, stored)  # ls twice: same names
+    assert sorted(first) == sorted(again)
+    m.stop()
+    m2 = sec_mount()
+    third = check_output_tree(m2.job("hostile", "output"), stored)
+    assert sorted(first) == sorted(third)  # stable across a remount
+    # Lookups by the shown names work without a listing first.
+    m2.stop()
+    m3 = sec_mount()
+    for path, data in first.items():
+        with open(os.path.join(m3.job("hostile", "output"), path), "rb") as f:
+            assert f.read() == data
+    # Names that would escape resolve to nothing.
+    for bad in ("../job.json", "../../hostile", "d/../../state"):
+        p = os.path.join(m3.job("hostile", "output"), bad)
+        assert os.path.realpath(p).startswith(os.path.realpath(m3.jobs))
+
+
+def hostile_display_names():
+    return ["..", ".", "", "a/b", "a_b", "\x01x", "_x", "v" * 300,
+            "v" * 300 + "w", "dup", "dup", "dup~1", "new\nline", "/",
+            "\u00e9" * 200]
+
+
+def test_hostile_display_names(sec_mount, emu):
+    src = put_input(emu, prompts(1))
+    emu.make_bucket("bkt-out")
+    ids = {}
+    for i, dn in enumerate(hostile_display_names()):
+        try:
+            job = emu.create_job(src, "gs://bkt-out/o%d" % i, display_name=dn)
+        except AssertionError:
+            continue  # refused like Vertex does (e.g. the empty name)
+        ids[job["name"].rsplit("/", 1)[-1]] = dn
+        time.sleep(0.002)  # distinct createTimes
+    print("display names the emulator kept:", sorted(ids.values()))
+    for must in ("..", ".", "a/b", "\x01x", "v" * 300, "dup"):
+        assert must in ids.values(), must
+    m = sec_mount()
+
+    def snapshot():
+        names = os.listdir(m.jobs)
+        assert len(names) == len(set(names))
+        raw_listing(m.jobs)
+        seen = {}
+        for n in names:
+            assert_safe(n)
+            d = os.path.join(m.jobs, n)
+            assert os.path.commonpath([os.path.realpath(d), m.jobs]) == m.jobs
+            job = json.loads(m.read(n, "job.json"))
+            jid = job["name"].rsplit("/", 1)[-1]
+            assert job["displayName"] == ids[jid]
+            assert jid not in seen.values()
+            seen[n] = jid
+        assert sorted(seen.values()) == sorted(ids)
+        return seen
+
+    first = snapshot()
+    assert snapshot() == first
+    # Spot checks of SEMANTICS.md's rules.
+    by_id = {v: k for k, v in first.items()}
+    named = {ids[j]: n for n, j in first.items() if ids[j] != "dup"}
+    assert named[".."] == "__"
+    assert named["."] == "_" or named["."].startswith("_~")
+    assert named["a/b"] in ("a_b", "a_b~" + [j for j in ids if ids[j] == "a/b"][0])
+    assert len(named["v" * 300].encode()) == NAME_MAX
+    dups = sorted(n for n, j in first.items() if ids[j] == "dup")
+    assert dups[0] == "dup" and dups[1].startswith("dup~")
+    for n, j in first.items():
+        base = sanitize(ids[j])
+        if n != base:  # NAME~ID (or NAME~ID~K), NAME cut to fit 255 bytes
+            sfx = re.search(r"~(\d+)(~\d+)?$", n)
+            assert sfx and sfx.group(1) == j, (n, j)
+            assert base.startswith(n[:sfx.start()]), (n, base)
+    assert by_id
+    m.stop()
+    m2 = sec_mount()
+    assert sorted(os.listdir(m2.jobs)) == sorted(first)
+    for n, j in first.items():
+        job = json.loads(m2.read(n, "job.json"))
+        assert job["name"].endswith("/" + j)  # the same name means the same job
