@@ -486,6 +486,19 @@ ssize_t bf_fh_write(struct bf_ctx *c, struct bf_fh *fh, const char *buf,
 		else
 			rc = buf_write_at(&j->d->req, buf, len, off,
 					  c->o.max_request, e);
+		if (rc == -EFBIG) {
+			/* Say why in `error` too: an editor shows only
+			 * "File too large". */
+			char *s;
+
+			if (asprintf(&s,
+				     "request.json: larger than max_request "
+				     "(%zu bytes)\n",
+				     c->o.max_request) >= 0) {
+				free(j->submit_err);
+				j->submit_err = s;
+			}
+		}
 		if (rc == 0) {
 			j->d->req_mtime_us = bf_wall_us();
 			j->d->req_absent = 0;
