@@ -37,6 +37,18 @@ def ratio(recs, ref, key, invert=False):
     return S.median(rs)
 
 
+def serial_bound(curl, ceil, recs):
+    """Per round 1/(1/curl + 1/ceiling) and recs / that; medians."""
+    bounds, rs = [], []
+    for c, f, r in zip(curl or [], ceil or [], recs or []):
+        vals = [x.get("gbps") if x.get("error") is None else None for x in (c, f, r)]
+        if all(vals):
+            b = 1.0 / (1.0 / vals[0] + 1.0 / vals[1])
+            bounds.append(b)
+            rs.append(vals[2] / b)
+    return S.median(bounds), S.median(rs)
+
+
 def _http_str(d):
     if not d:
         return "0"
@@ -165,6 +177,23 @@ def stream_table(res, probe, skipped, title_unit):
                     if any(c != "–" for c in cells):
                         out.append("| %s × ceiling in %s | %s | %s |" % (label, mode, cells[0],
                                                                        cells[1]))
+            out.append("")
+            out.append("Serial composition: a stream that does the HTTP transfer (as fast as "
+                       "curl) and then the FUSE transfer (as fast as the ceiling, same mode) "
+                       "one after the other on the same CPUs gets 1/(1/curl + 1/ceiling); "
+                       "above 1× the two halves overlap. Per round, same reader:")
+            out.append("")
+            out.append("| | cat: bound GB/s | cat: × bound | dd: bound GB/s | dd: × bound |")
+            out.append("|---|---|---|---|---|")
+            for who, label, key in (("batchfs", "batchfs (page cache)", "fusemin"),
+                                    ("batchfs-dio", "batchfs -o direct_io", "fusemin-direct")):
+                cells = []
+                for reader in ("cat", "dd"):
+                    b, rr = serial_bound(res.get("curl"), res.get("%s %s" % (key, reader)),
+                                         res.get("%s %s" % (who, reader)))
+                    cells += [_one(b), _one(rr) + "×" if rr else "–"]
+                if cells[1] != "–" or cells[3] != "–":
+                    out.append("| %s | %s | %s | %s | %s |" % (label, *cells))
     out.append("")
     out.append("Where the time goes (medians over the rounds; % of one CPU over the wall time; "
                "the machine has 2): ")
