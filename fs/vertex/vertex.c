@@ -28,6 +28,10 @@
 #define OP_POLL_CAP_MS 5000L
 /* A list that keeps returning pages past this is broken, not big. */
 #define LIST_MAX_PAGES 100000
+/* Nor is a page far beyond any page size we ask for (at most 1000): each
+ * job costs a few KiB in the tree, so a 32 MiB page of 300k tiny jobs
+ * would cost about 1 GiB. */
+#define LIST_PAGE_MAX 10000
 
 /* ---- small helpers ----------------------------------------------------- */
 
@@ -275,6 +279,11 @@ int vx_list_page(const char *body, size_t len, int strict,
 	arr = cJSON_GetObjectItemCaseSensitive(root, "batchPredictionJobs");
 	if (!cJSON_IsArray(arr))
 		arr = NULL; /* absent on an empty page */
+	if (arr && cJSON_GetArraySize(arr) > LIST_PAGE_MAX) {
+		rc = bf_err_set(e, EIO, "list: a page of %d jobs (at most %d)",
+				cJSON_GetArraySize(arr), LIST_PAGE_MAX);
+		goto out;
+	}
 	cJSON_ArrayForEach(it, arr)
 	{
 		struct bf_job job;
