@@ -1,0 +1,162 @@
+"""Fixtures of the fault suite: its own emulator, the mount helper, and the
+fault-matrix report.
+
+The suite runs its own emulator process (`femu`, session scope, never reset
+behind a test's back) because the matrix keeps one mount per operation group
+across many test cases; the shared `emu` fixture resets per test. Mounts use
+tests/mount/mounthelp.Mount (teardown: unmount, daemon exits by itself, no
+sanitizer or ERROR line in its stderr).
+
+Report: every test_matrix case records (operation, fault, outcome, elapsed
+ms, detail). pytest_terminal_summary prints the operation x fault table and
+the line "fault matrix: N passed, N failed", and writes the same to
+/tmp/batchfs-fault-matrix.md (independent of the build directory).
+"""
+import importlib.util
+import os
+import sys
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TESTS = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(TESTS, "mount"))
+sys.path.insert(0, HERE)
+
+_spec = importlib.util.spec_from_file_location(
+    "batchfs_tests_root_conftest", os.path.join(TESTS, "conftest.py"))
+_root = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_root)
+Emulator = _root.Emulator
+
+REPORT_FILE = "/tmp/batchfs-fault-matrix.md"
+
+from faultlib import MATRIX  # noqa: E402  (nodeid -> case record)
+
+
+class AuthEmulator(Emulator):
+    """Emulator whose test-side API calls carry a token it issued (from its
+    metadata route), so the suite can run with require_auth on."""
+    token = None
+
+    def _token(self):
+        st, _, p = Emulator.request(
+            self, "GET",
+            "/computeMetadata/v1/instance/service-accounts/default/token",
+            headers={"Metadata-Flavor": "Google"})
+        assert st == 200, (st, p)
+        self.token = p["access_token"]
+
+    def request(self, method, path, body=None, headers=None, raw=False):
+        if path.startswith("/_emulator/") or path.startswith(
+                "/computeMetadata/"):
+            return Emulator.request(self, method, path, body, headers, raw)
+        for attempt in (0, 1):
+            if self.token is None:
+                self._token()
+            h = dict(headers or {}, Authorization="Bearer " + self.token)
+            r = Emulator.request(self, method, path, body, h, raw)
+            if r[0] != 401:
+                return r
+            self.token = None
+        return r
+
+
+@pytest.fixture(scope="session")
+def femu(tmp_path_factory):
+    data = tmp_path_factory.mktemp("femu")
+    proc, url = _root.start_emulator(data, "--quiet")
+    e = AuthEmulator(proc, url, str(data))
+    yield e
+    _root.stop_emulator(proc)
+
+
+@pytest.fixture(scope="session")
+def fbuild_dir():
+    d = os.environ.get("BATCHFS_BUILD", os.path.join(os.path.dirname(TESTS),
+                                                     "build"))
+    if not os.path.isfile(os.path.join(d, "fs", "batchfs")):
+        pytest.fail("%s/fs/batchfs missing: build it or set BATCHFS_BUILD" % d)
+    return d
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    r = MATRIX.get(item.nodeid)
+    if r is None:
+        return
+    if rep.skipped:
+        r["outcome"] = "n.a."
+        if not r.get("detail") and isinstance(rep.longrepr, tuple):
+            r["detail"] = str(rep.longrepr[2]).replace("Skipped: ", "")
+    elif rep.failed:
+        r["outcome"] = "FAIL"
+        if not r.get("detail"):
+            msg = str(rep.longrepr).strip().splitlines()
+            r["detail"] = (msg[-1] if msg else "failed")[:160]
+    elif rep.when == "call" and r["outcome"] is None:
+        r["outcome"] = "pass"
+
+
+def _table():
+    ops, faults = [], []
+    for r in MATRIX.values():
+        if r["op"] not in ops:
+            ops.append(r["op"])
+        if r["fault"] not in faults:
+            faults.append(r["fault"])
+    cell = {(r["op"], r["fault"]): r for r in MATRIX.values()}
+    lines = ["| operation \\ fault | " + " | ".join(faults) + " |",
+             "|---" * (len(faults) + 1) + "|"]
+    for op in ops:
+        row = []
+        for f in faults:
+            r = cell.get((op, f))
+            if r is None or r["outcome"] is None:
+                row.append("-")
+            elif r["outcome"] == "n.a.":
+                row.append("n.a.")
+            else:
+                ms = r.get("ms")
+                row.append("%s %s" % (r["outcome"],
+                                      "%d ms" % ms if ms is not None else ""))
+        lines.append("| %s | %s |" % (op, " | ".join(c.strip() for c in row)))
+    n_pass = sum(1 for r in MATRIX.values() if r["outcome"] == "pass")
+    n_fail = sum(1 for r in MATRIX.values() if r["outcome"] == "FAIL")
+    n_na = sum(1 for r in MATRIX.values() if r["outcome"] == "n.a.")
+    notes = ["", "details (operation x fault: outcome: what happened):"]
+    for r in MATRIX.values():
+        if r.get("detail"):
+            notes.append("- %s x %s: %s: %s" % (r["op"], r["fault"],
+                                                 r["outcome"], r["detail"]))
+    total_ms = sum(r.get("ms", 0) for r in MATRIX.values())
+    notes.append("")
+    notes.append("%d cases: %d passed, %d failed, %d n.a.; %.1f s in the "
+                 "timed operations" % (len(MATRIX), n_pass, n_fail, n_na,
+                                       total_ms / 1000.0))
+    summary = "fault matrix: %d passed, %d failed" % (n_pass, n_fail)
+    return lines, notes, summary, n_pass, n_fail
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not MATRIX:
+        return
+    lines, notes, summary, _, _ = _table()
+    tr = terminalreporter
+    tr.write_sep("=", "batchfs fault matrix")
+    for l in lines + notes:
+        tr.write_line(l)
+    tr.write_line(summary)
+    build = os.environ.get("BATCHFS_BUILD", "build")
+    try:
+        with open(REPORT_FILE, "w") as f:
+            f.write("# batchfs fault matrix\n\n")
+            f.write("%s UTC, BATCHFS_BUILD=%s\n\n" % (
+                time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), build))
+            f.write("\n".join(lines + notes) + "\n\n" + summary + "\n")
+        tr.write_line("written to %s" % REPORT_FILE)
+    except OSError as exc:
+        tr.write_line("cannot write %s: %s" % (REPORT_FILE, exc))
