@@ -463,6 +463,11 @@ int bf_mjob_fresh(struct bf_ctx *c, struct bf_mjob *j, int force,
 		j->job = nj;
 		j->have_job = 1;
 		j->fetched_ms = bf_now_ms();
+	} else if (bf_transient(rc) && j->have_job) {
+		/* The last state is shown for another refresh interval: the
+		 * lookup, open and read of one `cat` must not each wait out
+		 * a dead server's deadline. */
+		j->fetched_ms = bf_now_ms();
 	}
 	pthread_cond_broadcast(&j->cond);
 	pthread_mutex_unlock(&j->lock);
