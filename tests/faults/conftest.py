@@ -94,9 +94,10 @@ def pytest_runtest_makereport(item, call):
             r["detail"] = str(rep.longrepr[2]).replace("Skipped: ", "")
     elif rep.failed:
         r["outcome"] = "FAIL"
-        if not r.get("detail"):
-            msg = str(rep.longrepr).strip().splitlines()
-            r["detail"] = (msg[-1] if msg else "failed")[:160]
+        crash = getattr(rep.longrepr, "reprcrash", None)
+        msg = crash.message if crash else str(rep.longrepr)
+        msg = " ".join(msg.split())[:300]
+        r["detail"] = ((r.get("detail") or "") + " -- " + msg).lstrip(" -")
     elif rep.when == "call" and r["outcome"] is None:
         r["outcome"] = "pass"
 

@@ -77,7 +77,7 @@ def bulk(emu, prefix, count, state):
     """Inserts `count` fixture jobs named prefix0..; returns their ids."""
     return emu.control("POST", "jobs:bulk", {
         "count": count, "display_name_prefix": prefix, "state": state,
-        "bucket": "bulk-bucket"})
+        "bucket": "bulk-bucket"})["ids"]
 
 
 def fault_hits(emu, ids):

@@ -26,8 +26,10 @@ checks the daemon exits cleanly with no sanitizer report.
 import errno
 import json
 import os
+import re
 import sys
 import time
+import urllib.parse
 
 import pytest
 
@@ -159,6 +161,13 @@ class Group:
         """A job name whose state must read after every case."""
         return None
 
+    # SEMANTICS.md "Errors": a failed re-fetch (re-listing) with an earlier
+    # result at hand shows that result for another interval, logged at warn.
+    stale_log = None
+
+    def is_stale(self, out):
+        return False
+
     def serves(self):
         time.sleep(REFRESH + 0.05)
         rc, out, err, eno, ms = run(["ls", "-1", self.mount.jobs], 60)
@@ -259,6 +268,11 @@ class StateRead(Group):
         return run(["cat", self.mount.job(self.name, "state")],
                    DEADLINE_S[self.op] + SLACK_S)
 
+    stale_log = "refresh failed, showing the last fetched state"
+
+    def is_stale(self, out):
+        return out == b"JOB_STATE_RUNNING\n"
+
     def check_ok(self, fname, out):
         assert out == b"JOB_STATE_FAILED\n", \
             "state after the job failed remotely: %r" % out
@@ -290,6 +304,7 @@ class Listing(Group):
     def before(self, fname):
         # A job made by another client: the listing must show it.
         bulk(self.emu, "new-%s-" % fname, 1, "JOB_STATE_SUCCEEDED")
+        self.new = "new-%s-0" % fname
         self.expect = sorted(j["displayName"] for j in list_jobs(self.emu))
         time.sleep(REFRESH + 0.1)
 
@@ -304,6 +319,12 @@ class Listing(Group):
     def names(self, out):
         return sorted(l.split(None, 8)[8] for l in
                       out.decode().splitlines()[1:] if l.strip())
+
+    stale_log = "listing failed, using the previous one"
+
+    def is_stale(self, out):
+        return self.names(out) == [n for n in self.expect
+                                   if n != self.new]
 
     def check_ok(self, fname, out):
         got = self.names(out)
@@ -355,7 +376,8 @@ class OutputRead(Group):
         assert st.st_size == self.size
 
     def target(self):
-        return r"%s.*alt=media" % self.obj.replace("+", r"\+")
+        return r"%s.*alt=media" % re.escape(urllib.parse.quote(self.obj,
+                                                                safe=""))
 
     def act(self, fname):
         return run(["cat", self.path], DEADLINE_S[self.op] + SLACK_S)
@@ -396,7 +418,7 @@ class Cancel(Group):
         return r"batchPredictionJobs/%s:cancel" % self.ids[self.i]
 
     def ctl(self):
-        return run(["sh", "-c", 'echo cancel > "$1"', "sh",
+        return run(["bash", "-c", 'echo cancel > "$1"', "bash",
                     self.mount.job(self.name, "ctl")],
                    DEADLINE_S[self.op] + SLACK_S)
 
@@ -601,7 +623,16 @@ def test_matrix(request, live, femu, fbuild_dir, tmp_path_factory,
         assert hits >= 1, "the fault was never hit: the case proves nothing"
         assert ms <= DEADLINE_S[op] * 1000, \
             "took %d ms, past the documented %d s" % (ms, DEADLINE_S[op])
-        if rc == 0:
+        if rc == 0 and persistent and g.is_stale(out):
+            # The documented fallback: the last result, a warn line, and
+            # the fresh result once the service is back.
+            assert g.stale_log in g.mount.stderr(), \
+                "stale result without the warn line %r" % g.stale_log
+            matrix_record(request.node.nodeid, op, fname, ms,
+                          detail + "; last fetched result shown (warn "
+                          "logged), fresh after the faults end")
+            g.check_failed(fname, out, 0)
+        elif rc == 0:
             g.check_ok(fname, out)
         else:
             allowed = TOKEN_ERRNOS if fname == "token-down" else SERVICE_ERRNOS
