@@ -336,3 +336,28 @@ def test_no_option_turns_verification_off(build_dir):
         r = subprocess.run([exe, "-f", "-o", opt, "/nonexistent"],
                            capture_output=True, text=True, timeout=20)
         assert r.returncode != 0, opt
+
+
+def test_redirects_are_not_followed(sec_mount, emu):
+    """A 302 to another server must not carry the request (and its
+    Authorization header) there."""
+    emu.config(pending_seconds=10000)
+    src = put_input(emu, prompts(1))
+    job = emu.create_job(src, "gs://bkt-in/o", display_name="r")
+    jid = job["name"].rsplit("/", 1)[-1]
+    other = FakeServer(emu.url).start()
+    front = FakeServer(emu.url).start()
+    try:
+        m = sec_mount(endpoint=front.url, storage_endpoint=front.url)
+        assert m.read("r", "state").startswith("JOB_STATE_")
+        front.add("GET", r"batchPredictionJobs/%s" % jid, status=302,
+                  headers={"Location": other.url + "/v1/steal"}, body=b"{}")
+        time.sleep(0.4)
+        try:
+            m.read("r", "job.json")
+        except OSError as e:
+            assert e.errno in (errno.EIO, errno.EACCES, errno.EINVAL), e
+        assert other.requests == [], other.requests
+    finally:
+        front.stop()
+        other.stop()
