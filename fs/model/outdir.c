@@ -261,6 +261,8 @@ static int prefix_cb(void *ud, const char *p)
 	if (strncmp(p, lc->prefix, lc->plen) != 0)
 		return 0;
 	rel = p + lc->plen;
+	if (!*rel)
+		return 0; /* the listed directory itself: a loop, not a child */
 	n = strlen(rel);
 	if (n && rel[n - 1] == '/')
 		n--;
