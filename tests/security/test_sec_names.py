@@ -3,6 +3,7 @@ job displayNames in jobs/. Each must map to a safe, unique, stable file
 name; no path may leave its directory; content read must be the object's.
 (Invalid UTF-8 cannot be stored in GCS or the emulator; the unit test
 tests/unit/model/test_names.c and the fuzz target fuzz_names cover it.)"""
+import errno
 import json
 import os
 import re
@@ -235,3 +236,76 @@ def test_hostile_display_names(sec_mount, emu):
     for n, j in first.items():
         job = json.loads(m2.read(n, "job.json"))
         assert job["name"].endswith("/" + j)  # the same name means the same job
+
+
+def test_crafted_object_list_reply(sec_mount, emu):
+    """Names GCS would never send (invalid UTF-8, NUL escapes, names
+    outside the listed prefix, the same name twice), served by a fake
+    server in front of the emulator: the listing stays safe and unique."""
+    from fakeserver import FakeServer
+
+    src = put_input(emu, prompts(1))
+    emu.make_bucket("bkt-out")
+    job = emu.wait_job(emu.create_job(src, "gs://bkt-out/out",
+                                      display_name="crafted")["name"])
+    prefix = job["outputInfo"]["gcsOutputDirectory"][5:].partition("/")[2]
+    P = prefix.encode() + b"/"
+
+    def item(raw):
+        return (b'{"name": "' + raw + b'", "size": "3", "generation": "7", '
+                b'"updated": "2026-01-01T00:00:00.000Z"}')
+
+    rel = [b"\xff\xfe", b"\xc3", b"ok\xc3(", b"..", b".", b"",
+           b"a\\u0000b", b"nul\\u0000", b"dup", b"dup", b"x" * 300,
+           b"tab\\tctl\\u0001", b"sl\\/ash"]
+    items = [item(P + r) for r in rel]
+    items += [item(b"elsewhere/secret"), item(b"../escape"),
+              item(b"out/escape")]
+    prefixes = [b'"' + P + p + b'"' for p in
+                (b"../", b"./", b"/", b"sub/", b"\xff/", b"sub/")]
+    prefixes.append(b'"outside/"')
+    body = (b'{"kind": "storage#objects", "items": [' + b",".join(items) +
+            b'], "prefixes": [' + b",".join(prefixes) + b"]}")
+    fs = FakeServer(emu.url).start()
+    try:
+        fs.add("GET", r"/b/bkt-out/o\?", body=body)
+        m = sec_mount(storage_endpoint=fs.url)
+        out = m.job("crafted", "output")
+        names = None
+        for _ in range(2):
+            seen = []
+            for dirpath, dirnames, filenames in os.walk(out):
+                ns = dirnames + filenames
+                dups = sorted(n for n in set(ns) if ns.count(n) > 1)
+                assert not dups, (dirpath, dups)
+                assert len(raw_listing(dirpath)) == len(ns) + 2
+                for n in ns:
+                    assert_safe(n)
+                    p = os.path.realpath(os.path.join(dirpath, n))
+                    assert os.path.commonpath([os.path.realpath(out), p]) \
+                        == os.path.realpath(out)
+                seen += [os.path.relpath(os.path.join(dirpath, n), out)
+                         for n in ns]
+            assert names is None or sorted(seen) == names  # stable
+            names = sorted(seen)
+        top = os.listdir(out)
+        # Every listed name under the prefix shows once; nothing from
+        # outside it does.
+        assert not any("secret" in n or "escape" in n or "outside" in n
+                       for n in names), names
+        assert "sub" in top and "dup" in top
+        assert len(top) >= 12, top
+        assert fs.rules[0].hits >= 1
+        # A nameless object fails the listing cleanly (EIO), not the daemon.
+        fs.clear()
+        fs.add("GET", r"/b/bkt-out/o\?", body=b'{"items": [' + item(b"") +
+               b"]}")
+        with open(os.path.join(m.jobs, "crafted", "ctl"), "w") as f:
+            f.write("refresh")
+        try:
+            os.listdir(out)
+        except OSError as e:
+            assert e.errno == errno.EIO
+        assert os.path.exists(os.path.join(m.path, "README"))
+    finally:
+        fs.stop()
