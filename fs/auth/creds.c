@@ -267,8 +267,7 @@ static int load_cred_file(struct bf_auth *a, const struct bf_auth_opts *o,
 		return bf_err_set(e, EACCES,
 				  "credentials file %s (from %s) is readable "
 				  "by group or others (mode %03o); run "
-				  "'chmod 600 %s' (or allow insecure key "
-				  "files)",
+				  "'chmod 600 %s'",
 				  path, origin, (unsigned)(st.st_mode & 0777),
 				  path);
 	rc = read_small_file(path, CRED_FILE_MAX, &text, &len);
