@@ -184,7 +184,9 @@ int main(int argc, char *argv[])
 		if (!lc)
 			goto out_session;
 		fuse_loop_cfg_set_clone_fd(lc, fo.clone_fd);
-		fuse_loop_cfg_set_idle_threads(lc, fo.max_idle_threads);
+		/* -1 (unset) is UINT_MAX here; libfuse logs an error for it. */
+		if (fo.max_idle_threads <= 100000)
+			fuse_loop_cfg_set_idle_threads(lc, fo.max_idle_threads);
 		if (fo.max_threads && fo.max_threads <= 100000)
 			fuse_loop_cfg_set_max_threads(lc, fo.max_threads);
 		ret = fuse_session_loop_mt(se, lc);
