@@ -99,13 +99,16 @@ int main(int argc, char *argv[])
 	struct bf_cli cli;
 	struct bf_err e;
 	char *project = NULL, *opt = NULL;
-	int ret = 1, mounted = 0, sig = 0;
+	int ret = 1, mounted = 0, sig = 0, user_threads = 0;
 
 	/* Read-ahead windows are MiB-sized and short-lived: mmap them so a
 	 * freed window goes back to the system instead of staying in a
 	 * thread's arena (glibc's threshold otherwise grows past them). */
 	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	memset(&fo, 0, sizeof(fo));
+	for (int i = 1; i < argc; i++)
+		if (strstr(argv[i], "max_threads="))
+			user_threads = 1;
 	if (bf_cli_parse(&args, &cli) != 0)
 		goto out_args;
 	fs.conn_opts = fuse_parse_conn_info_opts(&args);
@@ -187,6 +190,10 @@ int main(int argc, char *argv[])
 		/* -1 (unset) is UINT_MAX here; libfuse logs an error for it. */
 		if (fo.max_idle_threads <= 100000)
 			fuse_loop_cfg_set_idle_threads(lc, fo.max_idle_threads);
+		/* Each reader blocked in `wait` holds a thread: libfuse's 10
+		 * would let ten `cat wait` stall the whole mount. */
+		if (!user_threads)
+			fo.max_threads = 64;
 		if (fo.max_threads && fo.max_threads <= 100000)
 			fuse_loop_cfg_set_max_threads(lc, fo.max_threads);
 		ret = fuse_session_loop_mt(se, lc);

@@ -426,6 +426,28 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0);
 }
 
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct bf_node n;
+	struct bf_err e;
+	char *target = NULL;
+	int rc;
+
+	if (get_node(req, ino, &n))
+		return;
+	bf_err_clear(&e);
+	begin(req);
+	rc = bf_model_readlink(FS(req)->ctx, &n, &target, &e);
+	if (rc)
+		fail(req, "readlink", &n, NULL, rc, &e);
+	else {
+		end();
+		fuse_reply_readlink(req, target);
+	}
+	free(target);
+	bf_node_clear(&n);
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct bf_node n;
@@ -752,6 +774,7 @@ const struct fuse_lowlevel_ops bf_ops = {
 	.forget = op_forget,
 	.forget_multi = op_forget_multi,
 	.getattr = op_getattr,
+	.readlink = op_readlink,
 	.setattr = op_setattr,
 	.opendir = op_opendir,
 	.readdir = op_readdir,

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batchfs/results.h"
 #include "fuse/fuse_int.h"
 
 #define OPT(t, f)                                                              \
@@ -35,6 +36,7 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("readahead_window=%lu", readahead_window),
 	OPT("direct_io", direct_io),
 	OPT("loglevel=%s", loglevel),
+	OPT("staging=%s", staging),
 	/* fstab-only words: mount(8) passes them on; they mean nothing
 	 * here. */
 	FUSE_OPT_KEY("auto", KEY_DISCARD),
@@ -111,6 +113,10 @@ void bf_cli_help(void)
 	       "page cache)\n"
 	       "    -o loglevel=LEVEL      err, warn, info or debug "
 	       "(default: $BATCHFS_LOGLEVEL, else warn)\n"
+	       "    -o staging=gs://BUCKET/PREFIX  where drafts' input.jsonl "
+	       "is uploaded, as\n"
+	       "                           PREFIX/NAME/input.jsonl (default: "
+	       "none)\n"
 	       "    -o auto,noauto,user,nouser,users,_netdev,nofail   "
 	       "accepted for fstab, ignored\n"
 	       "Always set: fsname=batchfs:PROJECT/LOCATION, "
@@ -234,6 +240,18 @@ int bf_cli_parse(struct fuse_args *args, struct bf_cli *cli)
 	m->readahead_max = cli->readahead;
 	m->readahead_window = cli->readahead_window;
 	m->direct_io = cli->direct_io;
+	if (cli->staging) {
+		char *b, *p;
+		struct bf_err e;
+
+		if (bf_staging_parse(cli->staging, &b, &p, &e) != 0) {
+			fprintf(stderr, "batchfs: %s\n", e.msg);
+			return -1;
+		}
+		free(b);
+		free(p);
+		m->staging = cli->staging;
+	}
 	return 0;
 }
 
@@ -246,4 +264,5 @@ void bf_cli_free(struct bf_cli *cli)
 	free(cli->credentials);
 	free(cli->token_file);
 	free(cli->loglevel);
+	free(cli->staging);
 }

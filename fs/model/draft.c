@@ -22,6 +22,7 @@ struct bf_draft *bf_draft_new(void)
 	if (!d)
 		return NULL;
 	bf_buf_init(&d->req, 0);
+	d->in.fd = -1;
 	pthread_mutex_init(&d->submit_lock, NULL);
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
 		/* Still unique enough for one mount: time and address. */
@@ -50,6 +51,7 @@ void bf_draft_free(struct bf_draft *d)
 		free(t);
 	}
 	bf_buf_free(&d->req);
+	bf_input_free(&d->in);
 	pthread_mutex_destroy(&d->submit_lock);
 	free(d);
 }
@@ -127,7 +129,8 @@ int bf_draft_submit(struct bf_ctx *c, struct bf_mjob *j, const char *text,
 {
 	struct bf_draft *d = j->d;
 	struct bf_job job;
-	char *name = NULL, *body = NULL;
+	char *name = NULL, *body = NULL, *expanded = NULL;
+	size_t explen = 0;
 	int rc;
 
 	memset(&job, 0, sizeof(job));
@@ -152,7 +155,11 @@ int bf_draft_submit(struct bf_ctx *c, struct bf_mjob *j, const char *text,
 		rc = bf_err_set(e, ENOENT, "the draft was removed");
 		goto out;
 	}
-	rc = bf_request_prepare(text, len, name, &body, e);
+	rc = bf_input_expand_request(c, j, name, text, len, &expanded, &explen,
+				     e);
+	if (rc)
+		goto out;
+	rc = bf_request_prepare(expanded, explen, name, &body, e);
 	if (rc)
 		goto out;
 	if (d->sent) {
@@ -179,6 +186,7 @@ accepted:
 	/* The spec of the job is read back from the job from now on. */
 	pthread_mutex_lock(&j->lock);
 	bf_buf_free(&d->req);
+	bf_input_free(&d->in); /* the staged copy is the job's input now */
 	pthread_mutex_unlock(&j->lock);
 out:
 	if (rc)
@@ -188,6 +196,7 @@ out:
 	pthread_mutex_unlock(&j->lock);
 	pthread_mutex_unlock(&d->submit_lock);
 	bf_job_free(&job);
+	free(expanded);
 	free(body);
 	free(name);
 	return rc;

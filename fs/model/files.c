@@ -13,7 +13,16 @@
 #include "batchfs/reader.h"
 #include "model/model_int.h"
 
-enum fh_type { FH_SNAP, FH_OBJ, FH_REQ, FH_TEMP, FH_CTL };
+enum fh_type {
+	FH_SNAP,
+	FH_OBJ,
+	FH_REQ,
+	FH_TEMP,
+	FH_CTL,
+	FH_INPUT,
+	FH_WAIT,
+	FH_RES
+};
 
 struct bf_fh {
 	enum fh_type type;
@@ -29,6 +38,9 @@ struct bf_fh {
 	int64_t updated_us;
 	int growing;
 	int64_t stat_ms;
+	/* FH_RES: the result set this open reads; FH_WAIT: waited */
+	struct bf_resset *rs;
+	int waited;
 	/* writers */
 	pid_t opener;
 	int wrote;
@@ -55,6 +67,7 @@ static void fh_free(struct bf_fh *fh)
 {
 	if (fh->r)
 		bf_reader_close(fh->r);
+	bf_resset_put(fh->rs);
 	free(fh->bucket);
 	free(fh->obj);
 	bf_buf_free(&fh->snap);
@@ -201,6 +214,47 @@ int bf_model_open(struct bf_ctx *c, const struct bf_node *n, int flags,
 		fh->flags = BF_FH_DIRECT_IO;
 		break;
 	}
+	case BF_K_INPUT:
+		pthread_mutex_lock(&j->lock);
+		if (!j->draft || j->gone || !j->d->in.present)
+			rc = bf_err_set(e, ENOENT, "no such file");
+		else if (w)
+			rc = bf_input_open_write(c, j, flags & O_TRUNC, e);
+		pthread_mutex_unlock(&j->lock);
+		if (rc)
+			return rc;
+		fh = fh_new(FH_INPUT, n);
+		if (!fh)
+			return bf_err_set(e, ENOMEM, "out of memory");
+		fh->flags = BF_FH_DIRECT_IO | (w ? 0 : BF_FH_NOFLUSH);
+		fh->opener = opener_tgid;
+		break;
+	case BF_K_WAIT:
+		if (w)
+			return bf_err_set(e, EACCES, "read-only file");
+		fh = fh_new(FH_WAIT, n);
+		if (!fh)
+			return bf_err_set(e, ENOMEM, "out of memory");
+		fh->flags = BF_FH_DIRECT_IO | BF_FH_NOFLUSH;
+		break;
+	case BF_K_RESFILE: {
+		uint64_t size;
+
+		if (w)
+			return bf_err_set(e, EACCES, "results are read-only");
+		fh = fh_new(FH_RES, n);
+		if (!fh)
+			return bf_err_set(e, ENOMEM, "out of memory");
+		rc = bf_results_get(c, j, &fh->rs, e);
+		if (rc == 0 && bf_resset_file(fh->rs, n->sub, &size) != 0)
+			rc = bf_err_set(e, ENOENT, "no such file");
+		/* One set per open: a running job's results change. */
+		if (rc == 0)
+			fh->flags = BF_FH_NOFLUSH |
+				    (bf_resset_final(fh->rs) ? BF_FH_KEEP_CACHE
+							     : BF_FH_DIRECT_IO);
+		break;
+	}
 	case BF_K_OUTFILE:
 		if (w)
 			return bf_err_set(e, EACCES,
@@ -250,6 +304,13 @@ int bf_model_create(struct bf_ctx *c, const struct bf_node *parent,
 			j->d->req_mtime_us = bf_wall_us();
 			out->kind = BF_K_REQUEST;
 		}
+	} else if (strcmp(name, "input.jsonl") == 0) {
+		if ((flags & O_EXCL) && j->d->in.present)
+			rc = bf_err_set(e, EEXIST, "input.jsonl exists");
+		else
+			rc = bf_input_open_write(c, j, 1, e);
+		if (rc == 0)
+			out->kind = BF_K_INPUT;
 	} else if (!bf_name_valid(name) || strchr(name, '/')) {
 		rc = bf_err_set(e, EINVAL, "invalid name");
 	} else if (child_is_reserved(name)) {
@@ -360,6 +421,21 @@ ssize_t bf_fh_read(struct bf_ctx *c, struct bf_fh *fh, char *buf, size_t len,
 			n = t ? buf_read(&t->data, buf, len, off) : 0;
 		}
 		pthread_mutex_unlock(&j->lock);
+		return n;
+	case FH_INPUT:
+		return bf_input_read(j, buf, len, off, e);
+	case FH_RES:
+		return bf_resset_read(fh->rs, fh->node.sub, buf, len, off, e);
+	case FH_WAIT:
+		pthread_mutex_lock(&fh->lock);
+		n = 0;
+		if (!fh->waited) {
+			n = bf_wait_job(c, j, &fh->snap, e);
+			fh->waited = n == 0;
+		}
+		if (n == 0)
+			n = buf_read(&fh->snap, buf, len, off);
+		pthread_mutex_unlock(&fh->lock);
 		return n;
 	case FH_OBJ:
 		break;
@@ -506,6 +582,13 @@ ssize_t bf_fh_write(struct bf_ctx *c, struct bf_fh *fh, const char *buf,
 		}
 		pthread_mutex_unlock(&j->lock);
 		return rc ? rc : (ssize_t)len;
+	case FH_INPUT: {
+		ssize_t n = bf_input_write(j, buf, len, off, e);
+
+		if (n > 0)
+			fh->wrote = 1;
+		return n;
+	}
 	case FH_TEMP: {
 		struct bf_tmpfile *t;
 
@@ -534,6 +617,11 @@ int bf_fh_flush(struct bf_ctx *c, struct bf_fh *fh, pid_t tgid,
 	size_t len = 0;
 	int rc;
 
+	if (fh->type == FH_INPUT && fh->wrote && tgid == fh->opener) {
+		/* Staged at each close of the writer that wrote since. */
+		fh->wrote = 0;
+		return bf_input_stage(c, j, e);
+	}
 	if (fh->type != FH_REQ || !fh->wrote || fh->submitted)
 		return 0;
 	/* Flushes from other processes sharing the descriptor (a child of
@@ -580,7 +668,8 @@ int bf_fh_getattr(struct bf_ctx *c, struct bf_fh *fh, struct bf_attr *a,
 
 void bf_fh_release(struct bf_ctx *c, struct bf_fh *fh)
 {
-	if (fh->type == FH_REQ && fh->wrote && !fh->submitted) {
+	if ((fh->type == FH_REQ && fh->wrote && !fh->submitted) ||
+	    (fh->type == FH_INPUT && fh->wrote)) {
 		char path[512];
 
 		bf_node_path(c, &fh->node, path, sizeof(path));

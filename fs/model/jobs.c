@@ -89,6 +89,7 @@ void bf_mjob_put(struct bf_mjob *j)
 	bf_job_free(&j->job);
 	bf_draft_free(j->d);
 	bf_outcache_free(j->out);
+	bf_rescache_free(j->res);
 	free(j->name);
 	free(j->submit_err);
 	pthread_mutex_destroy(&j->lock);

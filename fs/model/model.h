@@ -30,6 +30,7 @@ struct bf_model_opts {
 	const char *storage_endpoint; /* GCS base URL; NULL = Google */
 	const char *credentials;      /* credentials file; NULL = ADC */
 	const char *token_file;	      /* fixed bearer token file */
+	const char *staging;	      /* gs://BUCKET/PREFIX for input.jsonl */
 	int no_auth;		      /* send no Authorization header */
 	double refresh;		      /* s between re-fetches of a live job */
 	double list_ttl;	      /* s a jobs/ listing stays fresh */
@@ -64,9 +65,12 @@ enum bf_kind {
 	BF_K_OUTFILE,  /* an object below output/ (sub = relative path) */
 	BF_K_BQFILE,   /* output/bigquery: names the BigQuery table */
 	BF_K_TEMP,     /* a scratch file in a draft (sub = its name) */
-	/* Room for issue 5: wait (a blocking read), results/ (joined rows),
-	 * input.jsonl in drafts (staging) and by-id/ at the root plug in as
-	 * more kinds here, with their names in tree.c's tables. */
+	BF_K_INPUT,    /* jobs/NAME/input.jsonl of a draft (-o staging) */
+	BF_K_WAIT,     /* jobs/NAME/wait: blocks until the job finished */
+	BF_K_RESULTS,  /* jobs/NAME/results */
+	BF_K_RESFILE,  /* a file in results/ (sub = its name) */
+	BF_K_BYID,     /* by-id */
+	BF_K_LINK,     /* by-id/ID, a symlink to ../jobs/NAME (sub = ID) */
 };
 
 /* A node: what an inode stands for. job holds a reference. */
@@ -134,6 +138,9 @@ int bf_model_rename(struct bf_ctx *c, const struct bf_node *parent,
 		    const char *name, const struct bf_node *newparent,
 		    const char *newname, unsigned int flags, struct bf_err *e);
 int bf_model_truncate(struct bf_ctx *c, const struct bf_node *n, uint64_t size,
+		      struct bf_err *e);
+/* Target of a symlink node (by-id/ID -> "../jobs/NAME"); caller frees. */
+int bf_model_readlink(struct bf_ctx *c, const struct bf_node *n, char **out,
 		      struct bf_err *e);
 
 /* Open files. flags are open(2) flags; opener_tgid identifies the process

@@ -63,6 +63,32 @@ int bf_render_spec(const struct bf_job *j, struct bf_buf *b);
 int bf_render_readme(const struct bf_model_opts *o, struct bf_buf *b);
 int bf_render_bq(const struct bf_job *j, struct bf_buf *b);
 
+/* ---- staging.c: a draft's input.jsonl ---- */
+struct bf_input {
+	int fd; /* unlinked temporary file, -1 when none */
+	uint64_t len;
+	int64_t mtime_us;
+	int present;  /* created and not unlinked */
+	int staged;   /* checked, keyed and uploaded as it is now */
+	uint64_t gen; /* bumped by every change */
+	char *uri;    /* gs:// of the staged copy */
+};
+void bf_input_free(struct bf_input *in);
+/* j->lock held: */
+int bf_input_open_write(struct bf_ctx *c, struct bf_mjob *j, int trunc,
+			struct bf_err *e);
+int bf_input_truncate(struct bf_mjob *j, uint64_t size, struct bf_err *e);
+void bf_input_unlink(struct bf_mjob *j);
+/* j->lock not held: */
+ssize_t bf_input_read(struct bf_mjob *j, char *buf, size_t len, uint64_t off,
+		      struct bf_err *e);
+ssize_t bf_input_write(struct bf_mjob *j, const char *buf, size_t len,
+		       uint64_t off, struct bf_err *e);
+int bf_input_stage(struct bf_ctx *c, struct bf_mjob *j, struct bf_err *e);
+int bf_input_expand_request(struct bf_ctx *c, struct bf_mjob *j,
+			    const char *name, const char *text, size_t len,
+			    char **out, size_t *outlen, struct bf_err *e);
+
 /* ---- drafts ---- */
 struct bf_tmpfile {
 	char *name;
@@ -77,6 +103,7 @@ struct bf_draft {
 	char token[64];		/* client token, one per draft */
 	int sent;		/* a create may have reached the server */
 	int req_absent;		/* request.json unlinked or renamed away */
+	struct bf_input in;	/* input.jsonl (-o staging) */
 	pthread_mutex_t submit_lock;
 };
 
@@ -130,6 +157,7 @@ struct bf_mjob {
 	uint64_t fetch_gen;
 	int fetch_rc;
 	struct bf_err fetch_err;
+	struct bf_rescache *res; /* results/, made on first use */
 };
 
 struct bf_jobs;
@@ -214,7 +242,46 @@ int bf_cond_wait_cancellable(pthread_cond_t *cond, pthread_mutex_t *lock);
 /* Is the job (with its cached state) finished for good? */
 int bf_mjob_terminal(struct bf_mjob *j); /* j->lock held */
 
+/* ---- resdir.c: results/ ---- */
+enum { BF_RF_OK, BF_RF_BAD, BF_RF_BY, BF_RF_RETRY, BF_RF_N };
+struct bf_resset;
+struct bf_rescache;
+void bf_rescache_free(struct bf_rescache *rc);
+/* The job's current result set (a reference; bf_resset_put). */
+int bf_results_get(struct bf_ctx *c, struct bf_mjob *j, struct bf_resset **out,
+		   struct bf_err *e);
+void bf_resset_put(struct bf_resset *s);
+int bf_resset_final(const struct bf_resset *s);
+int64_t bf_resset_mtime(const struct bf_resset *s);
+/* 0 and the size when the set has that file, -ENOENT otherwise. */
+int bf_resset_file(const struct bf_resset *s, const char *name, uint64_t *size);
+/* Its file names (at most 5), README first when there is one. */
+size_t bf_resset_names(const struct bf_resset *s, const char **v);
+ssize_t bf_resset_read(const struct bf_resset *s, const char *name, char *buf,
+		       size_t len, uint64_t off, struct bf_err *e);
+
+/* ---- waitfile.c ---- */
+/* progress with a bar, elapsed time and (running) the time left. */
+int bf_render_progress_at(const struct bf_job *j, int64_t now_us,
+			  struct bf_buf *b);
+/* Blocks until the job finished, then renders its state line into b. */
+int bf_wait_job(struct bf_ctx *c, struct bf_mjob *j, struct bf_buf *b,
+		struct bf_err *e);
+
+/* ---- wftree.c: input.jsonl, wait, results/, by-id/ ---- */
+int bf_wf_kind(enum bf_kind k);
+int bf_wf_getattr(struct bf_ctx *c, const struct bf_node *n, struct bf_attr *a,
+		  struct bf_err *e);
+/* Children of results/ and by-id/: fills out's kind, job and sub. */
+int bf_wf_lookup(struct bf_ctx *c, const struct bf_node *parent,
+		 const char *name, struct bf_node *out, struct bf_err *e);
+int bf_wf_opendir(struct bf_ctx *c, const struct bf_node *n, struct bf_dir *d,
+		  size_t *cap, struct bf_err *e);
+
 /* ---- tree.c ---- */
+/* Appends an entry to a directory snapshot (moves *node). */
+int bf_dir_add(struct bf_dir *d, size_t *cap, const char *name,
+	       struct bf_node *node, const struct bf_attr *a);
 void bf_attr_fill(struct bf_ctx *c, struct bf_attr *a, mode_t mode,
 		  uint64_t size, int64_t mtime_us, double ttl);
 /* Content of a generated file now (fetching the job if due). */

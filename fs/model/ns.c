@@ -105,6 +105,12 @@ int bf_model_unlink(struct bf_ctx *c, const struct bf_node *parent,
 			bf_buf_reset(&j->d->req);
 			j->d->req_absent = 1;
 		}
+	} else if (strcmp(name, "input.jsonl") == 0) {
+		/* Its staged copy stays in Cloud Storage. */
+		if (!j->d->in.present)
+			rc = bf_err_set(e, ENOENT, "no such file");
+		else
+			bf_input_unlink(j);
 	} else if (is_reserved(name)) {
 		rc = bf_err_set(e, EPERM, "%s is generated", name);
 	} else {
@@ -327,11 +333,18 @@ int bf_model_truncate(struct bf_ctx *c, const struct bf_node *n, uint64_t size,
 		pthread_mutex_unlock(&j->lock);
 		return rc;
 	}
+	case BF_K_INPUT:
+		pthread_mutex_lock(&j->lock);
+		rc = bf_input_truncate(j, size, e);
+		pthread_mutex_unlock(&j->lock);
+		return rc;
 	case BF_K_ROOT:
 	case BF_K_JOBS:
 	case BF_K_JOB:
 	case BF_K_OUTPUT:
 	case BF_K_OUTDIR:
+	case BF_K_RESULTS:
+	case BF_K_BYID:
 		return bf_err_set(e, EISDIR, "is a directory");
 	default:
 		return bf_err_set(e, EACCES, "read-only file");

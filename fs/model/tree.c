@@ -24,6 +24,9 @@ static const struct child {
 	{"error", BF_K_ERROR, IN_DRAFT | IN_JOB},
 	{"ctl", BF_K_CTL, IN_JOB},
 	{"output", BF_K_OUTPUT, IN_JOB},
+	{"input.jsonl", BF_K_INPUT, IN_DRAFT},
+	{"wait", BF_K_WAIT, IN_JOB},
+	{"results", BF_K_RESULTS, IN_JOB},
 };
 #define NCHILDREN (sizeof(children) / sizeof(*children))
 
@@ -118,6 +121,14 @@ void bf_node_path(struct bf_ctx *c, const struct bf_node *n, char *out,
 		snprintf(out, len, "jobs/%s/%s", name ? name : "?",
 			 n->sub ? n->sub : "");
 		break;
+	case BF_K_RESFILE:
+		snprintf(out, len, "jobs/%s/results/%s", name ? name : "?",
+			 n->sub ? n->sub : "");
+		break;
+	case BF_K_BYID:
+	case BF_K_LINK:
+		snprintf(out, len, "by-id/%s", n->sub ? n->sub : "");
+		break;
 	default:
 		snprintf(out, len, "jobs/%s/%s", name ? name : "?",
 			 suf ? suf : "?");
@@ -204,7 +215,7 @@ int bf_render_node(struct bf_ctx *c, const struct bf_node *n, struct bf_buf *b,
 			rc = bf_render_state(&j->job, b);
 			break;
 		case BF_K_PROGRESS:
-			rc = bf_render_progress(&j->job, b);
+			rc = bf_render_progress_at(&j->job, bf_wall_us(), b);
 			break;
 		case BF_K_ERROR:
 			rc = bf_render_error(&j->job, b);
@@ -393,6 +404,8 @@ int bf_model_getattr(struct bf_ctx *c, const struct bf_node *n,
 		return rc;
 	}
 	default:
+		if (bf_wf_kind(n->kind))
+			return bf_wf_getattr(c, n, a, e);
 		return bf_err_set(e, ENOENT, "unknown node");
 	}
 }
@@ -422,6 +435,8 @@ int bf_model_lookup(struct bf_ctx *c, const struct bf_node *parent,
 			out->kind = BF_K_README;
 		else if (strcmp(name, "jobs") == 0)
 			out->kind = BF_K_JOBS;
+		else if (strcmp(name, "by-id") == 0)
+			out->kind = BF_K_BYID;
 		else
 			return bf_err_set(e, ENOENT, "no such file");
 		break;
@@ -433,19 +448,21 @@ int bf_model_lookup(struct bf_ctx *c, const struct bf_node *parent,
 		break;
 	case BF_K_JOB: {
 		const struct child *ch = child_named(name);
-		int draft, gone, absent, tmp;
+		int draft, gone, absent, tmp, input;
 
 		pthread_mutex_lock(&j->lock);
 		draft = j->draft;
 		gone = j->gone;
 		absent = j->d && j->d->req_absent;
+		input = j->d && j->d->in.present;
 		tmp = bf_draft_tmp_find(j->d, name) != NULL;
 		pthread_mutex_unlock(&j->lock);
 		if (gone)
 			return bf_err_set(e, ENOENT,
 					  "the job no longer exists");
 		if (ch && (ch->where & (draft ? IN_DRAFT : IN_JOB)) &&
-		    !(draft && ch->kind == BF_K_REQUEST && absent)) {
+		    !(draft && ch->kind == BF_K_REQUEST && absent) &&
+		    !(ch->kind == BF_K_INPUT && !input)) {
 			out->kind = ch->kind;
 		} else if (tmp) {
 			out->kind = BF_K_TEMP;
@@ -487,6 +504,12 @@ int bf_model_lookup(struct bf_ctx *c, const struct bf_node *parent,
 		out->job = bf_mjob_get(j);
 		break;
 	}
+	case BF_K_RESULTS:
+	case BF_K_BYID:
+		rc = bf_wf_lookup(c, parent, name, out, e);
+		if (rc)
+			return rc;
+		break;
 	default:
 		return bf_err_set(e, ENOTDIR, "not a directory");
 	}
@@ -498,8 +521,8 @@ int bf_model_lookup(struct bf_ctx *c, const struct bf_node *parent,
 
 /* ---- directory snapshots ---- */
 
-static int dir_add(struct bf_dir *d, size_t *cap, const char *name,
-		   struct bf_node *node, const struct bf_attr *a)
+int bf_dir_add(struct bf_dir *d, size_t *cap, const char *name,
+	       struct bf_node *node, const struct bf_attr *a)
 {
 	if (d->n == *cap) {
 		size_t nc = *cap ? *cap * 2 : 16;
@@ -552,7 +575,7 @@ static int opendir_jobs(struct bf_ctx *c, struct bf_dir *d, size_t *cap,
 			     c->o.attr_timeout);
 		pthread_mutex_unlock(&j->lock);
 		node.job = bf_mjob_get(j);
-		rc = dir_add(d, cap, refs[i].name, &node, &a);
+		rc = bf_dir_add(d, cap, refs[i].name, &node, &a);
 		bf_node_clear(&node);
 	}
 	bf_jobrefs_free(refs, n);
@@ -594,7 +617,7 @@ static int opendir_job(struct bf_ctx *c, const struct bf_node *p,
 			continue;
 		}
 		if (rc == 0) {
-			rc = dir_add(d, cap, children[i].name, &node, &a);
+			rc = bf_dir_add(d, cap, children[i].name, &node, &a);
 			bf_node_clear(&node);
 			if (rc)
 				rc = bf_err_set(e, -rc, "out of memory");
@@ -606,7 +629,7 @@ static int opendir_job(struct bf_ctx *c, const struct bf_node *p,
 
 		if (rc == 0 && tmps[i] &&
 		    bf_model_lookup(c, p, tmps[i], &node, &a, e) == 0) {
-			rc = dir_add(d, cap, tmps[i], &node, &a);
+			rc = bf_dir_add(d, cap, tmps[i], &node, &a);
 			bf_node_clear(&node);
 		}
 		free(tmps[i]);
@@ -630,7 +653,7 @@ static int opendir_out(struct bf_ctx *c, const struct bf_node *p,
 
 		rc = bf_model_lookup(c, p, "bigquery", &node, &a, e);
 		if (rc == 0) {
-			rc = dir_add(d, cap, "bigquery", &node, &a);
+			rc = bf_dir_add(d, cap, "bigquery", &node, &a);
 			bf_node_clear(&node);
 		}
 		return rc;
@@ -661,7 +684,7 @@ static int opendir_out(struct bf_ctx *c, const struct bf_node *p,
 			bf_attr_fill(c, &a, S_IFREG | 0444, ent->size,
 				     ent->updated_us,
 				     terminal ? ttl : c->o.attr_timeout);
-		rc = dir_add(d, cap, ent->name, &node, &a);
+		rc = bf_dir_add(d, cap, ent->name, &node, &a);
 		bf_node_clear(&node);
 	}
 	bf_outlist_put(l);
@@ -680,15 +703,15 @@ int bf_model_opendir(struct bf_ctx *c, const struct bf_node *n,
 		return bf_err_set(e, ENOMEM, "out of memory");
 	switch (n->kind) {
 	case BF_K_ROOT: {
-		static const char *const names[] = {"README", "jobs"};
+		static const char *const names[] = {"README", "jobs", "by-id"};
 
-		for (size_t i = 0; i < 2 && rc == 0; i++) {
+		for (size_t i = 0; i < 3 && rc == 0; i++) {
 			struct bf_node node;
 			struct bf_attr a;
 
 			rc = bf_model_lookup(c, n, names[i], &node, &a, e);
 			if (rc == 0) {
-				rc = dir_add(d, &cap, names[i], &node, &a);
+				rc = bf_dir_add(d, &cap, names[i], &node, &a);
 				bf_node_clear(&node);
 			}
 		}
@@ -703,6 +726,10 @@ int bf_model_opendir(struct bf_ctx *c, const struct bf_node *n,
 	case BF_K_OUTPUT:
 	case BF_K_OUTDIR:
 		rc = opendir_out(c, n, d, &cap, e);
+		break;
+	case BF_K_RESULTS:
+	case BF_K_BYID:
+		rc = bf_wf_opendir(c, n, d, &cap, e);
 		break;
 	default:
 		rc = bf_err_set(e, ENOTDIR, "not a directory");

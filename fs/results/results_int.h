@@ -72,9 +72,6 @@ int bf_wbuf_flush(struct bf_wbuf *w, struct bf_err *e);
 int bf_pread_full(int fd, void *buf, size_t n, uint64_t off,
 		  struct bf_err *e);
 
-/* An unlinked read-write temporary file in dir (NULL: $TMPDIR or /tmp). */
-int bf_spool_open(const char *dir, struct bf_err *e);
-
 /* ---- rows -------------------------------------------------------------- */
 
 /* The key of a row or input line: "key", else "custom_id". A string is

@@ -20,6 +20,9 @@ typedef ssize_t (*bf_read_fn)(void *ud, char *buf, size_t len,
 /* An fd source for bf_read_fn (ud = pointer to the int fd). */
 ssize_t bf_read_fd(void *ud, char *buf, size_t len, struct bf_err *e);
 
+/* An unlinked read-write temporary file in dir (NULL: $TMPDIR or /tmp). */
+int bf_spool_open(const char *dir, struct bf_err *e);
+
 /* ---- input.jsonl ------------------------------------------------------- */
 
 #define BF_JSONL_MAX_LINE (32u << 20)		/* 32 MiB per line */
