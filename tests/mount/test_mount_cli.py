@@ -101,8 +101,7 @@ def test_fstab_options_env_fallbacks_and_fsname(emu, build_dir, tmp_path):
             line = [l for l in f if " %s " % mnt in l][0]
         assert "fuse.batchfs" in line
         assert "batchfs:test-project/europe-west4" in line
-        assert os.listdir(str(mnt)) == ["README", "jobs"] or sorted(
-            os.listdir(str(mnt))) == ["README", "jobs"]
+        assert sorted(os.listdir(str(mnt))) == ["README", "by-id", "jobs"]
     finally:
         subprocess.run(["fusermount3", "-u", str(mnt)], check=True)
     # No daemon left behind.

@@ -22,8 +22,8 @@ def test_state_progress_and_job_json(mnt, emu):
     st = mnt.wait_state("w1")
     assert st == "JOB_STATE_SUCCEEDED"
     prog = mnt.read("w1", "progress")
-    assert prog == ("JOB_STATE_SUCCEEDED 4/4 100% succeeded=4 failed=0 "
-                    "incomplete=0\n"), prog
+    assert re.match(r"JOB_STATE_SUCCEEDED 4/4 100% succeeded=4 failed=0 "
+                    r"incomplete=0 \[#{20}\] elapsed=\d+s\n$", prog), prog
     job = json.loads(mnt.read("w1", "job.json"))
     assert job["displayName"] == "w1"
     assert job["state"] == "JOB_STATE_SUCCEEDED"
@@ -134,7 +134,7 @@ def test_new_remote_job_appears_within_list_ttl(mnt, emu):
 
 
 def test_readme_and_root(mnt):
-    assert sorted(os.listdir(mnt.path)) == ["README", "jobs"]
+    assert sorted(os.listdir(mnt.path)) == ["README", "by-id", "jobs"]
     with open(os.path.join(mnt.path, "README")) as f:
         text = f.read()
     assert "do not outlive the mount" in text

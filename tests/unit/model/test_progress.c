@@ -1,0 +1,75 @@
+/* test_progress.c - progress with its bar, elapsed time and estimate. */
+#include <string.h>
+
+#include "../check.h"
+#include "model/model_int.h"
+
+#define S 1000000LL /* us per second */
+
+static const char *at(const struct bf_job *j, int64_t now, struct bf_buf *b)
+{
+	bf_buf_reset(b);
+	if (bf_render_progress_at(j, now, b) != 0)
+		return "(failed)";
+	return b->data ? b->data : "";
+}
+
+int main(void)
+{
+	struct bf_job j;
+	struct bf_buf b;
+
+	bf_buf_init(&b, 0);
+	memset(&j, 0, sizeof(j));
+	j.state = BF_JOB_PENDING;
+	CHECK_STR(at(&j, 0, &b), "JOB_STATE_PENDING 0/0 0% succeeded=0 "
+				 "failed=0 incomplete=0 [....................]\n");
+	j.create_us = 1000 * S;
+	CHECK_STR(at(&j, 1042 * S, &b),
+		  "JOB_STATE_PENDING 0/0 0% succeeded=0 failed=0 incomplete=0 "
+		  "[....................] elapsed=42s\n");
+
+	/* running: 40% done in 100 s -> 150 s left */
+	j.state = BF_JOB_RUNNING;
+	j.start_us = 1100 * S;
+	j.succeeded = 3;
+	j.failed = 1;
+	j.incomplete = 6;
+	CHECK_STR(at(&j, 1200 * S, &b),
+		  "JOB_STATE_RUNNING 4/10 40% succeeded=3 failed=1 "
+		  "incomplete=6 [########............] elapsed=1m40s "
+		  "eta=2m30s\n");
+	/* nothing done yet: no estimate */
+	j.succeeded = j.failed = 0;
+	j.incomplete = 10;
+	CHECK_STR(at(&j, 1200 * S, &b),
+		  "JOB_STATE_RUNNING 0/10 0% succeeded=0 failed=0 "
+		  "incomplete=10 [....................] elapsed=1m40s\n");
+	/* hours and days */
+	j.succeeded = 1;
+	j.incomplete = 9;
+	CHECK_STR(at(&j, 1100 * S + 7300 * S, &b),
+		  "JOB_STATE_RUNNING 1/10 10% succeeded=1 failed=0 "
+		  "incomplete=9 [##..................] elapsed=2h01m "
+		  "eta=18h15m\n");
+	CHECK_STR(at(&j, 1100 * S + 100000 * S, &b),
+		  "JOB_STATE_RUNNING 1/10 10% succeeded=1 failed=0 "
+		  "incomplete=9 [##..................] elapsed=1d03h "
+		  "eta=10d10h\n");
+
+	/* finished: elapsed stops at the end, no estimate */
+	j.state = BF_JOB_SUCCEEDED;
+	j.succeeded = 10;
+	j.incomplete = 0;
+	j.end_us = 1190 * S;
+	CHECK_STR(at(&j, 5000 * S, &b),
+		  "JOB_STATE_SUCCEEDED 10/10 100% succeeded=10 failed=0 "
+		  "incomplete=0 [####################] elapsed=1m30s\n");
+	/* unknown counters (-1) are shown, not counted */
+	j.state = BF_JOB_RUNNING;
+	j.end_us = 0;
+	j.incomplete = -1;
+	CHECK(strstr(at(&j, 1200 * S, &b), "10/10 100%") != NULL);
+	bf_buf_free(&b);
+	return CHECK_DONE();
+}
