@@ -286,11 +286,18 @@ int bf_input_expand_request(struct bf_ctx *c, struct bf_mjob *j,
 {
 	struct bf_request_defaults d = { .staging = c->o.staging,
 					 .name = name };
-	cJSON *probe = cJSON_ParseWithLength(text, len);
+	const char *end = NULL;
+	cJSON *probe = memchr(text, '\0', len)
+			       ? NULL
+			       : cJSON_ParseWithLengthOpts(text, len, &end, 0);
 	int rc;
 
 	*out = NULL;
-	if (!probe || !cJSON_IsObject(probe)) {
+	/* cJSON skips NUL bytes and ignores trailing text: anything it
+	 * would forgive goes to the validator unchanged, which refuses it. */
+	while (probe && end && end < text + len && strchr(" \t\r\n", *end))
+		end++;
+	if (!probe || !cJSON_IsObject(probe) || !end || end != text + len) {
 		cJSON_Delete(probe);
 		*out = strndup(text, len);
 		*outlen = len;
