@@ -673,7 +673,11 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	bf_node_clear(&p);
 }
 
-static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+/* rmdir and unlink: one model call, then the kernel's name goes too. */
+static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 const char *op,
+			 int (*model_rm)(struct bf_ctx *, const struct bf_node *,
+					 const char *, struct bf_err *))
 {
 	struct bf_node p;
 	struct bf_err e;
@@ -683,9 +687,9 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	bf_err_clear(&e);
 	begin(req);
-	rc = bf_model_rmdir(FS(req)->ctx, &p, name, &e);
+	rc = model_rm(FS(req)->ctx, &p, name, &e);
 	if (rc) {
-		fail(req, "rmdir", &p, name, rc, &e);
+		fail(req, op, &p, name, rc, &e);
 	} else {
 		end();
 		bf_itable_unlink(FS(req)->it, parent, name);
@@ -694,25 +698,14 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	bf_node_clear(&p);
 }
 
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_entry(req, parent, name, "rmdir", bf_model_rmdir);
+}
+
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct bf_node p;
-	struct bf_err e;
-	int rc;
-
-	if (get_node(req, parent, &p))
-		return;
-	bf_err_clear(&e);
-	begin(req);
-	rc = bf_model_unlink(FS(req)->ctx, &p, name, &e);
-	if (rc) {
-		fail(req, "unlink", &p, name, rc, &e);
-	} else {
-		end();
-		bf_itable_unlink(FS(req)->it, parent, name);
-		fuse_reply_err(req, 0);
-	}
-	bf_node_clear(&p);
+	remove_entry(req, parent, name, "unlink", bf_model_unlink);
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
