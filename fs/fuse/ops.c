@@ -82,6 +82,18 @@ static void fail(fuse_req_t req, const char *op, const struct bf_node *n,
 	fuse_reply_err(req, -rc);
 }
 
+/* fail() for a request on an open file, named by its inode. */
+static void fail_ino(fuse_req_t req, fuse_ino_t ino, const char *op, int rc,
+		     const struct bf_err *e)
+{
+	struct bf_node nd;
+
+	if (bf_itable_node(FS(req)->it, ino, &nd) != 0)
+		memset(&nd, 0, sizeof(nd));
+	fail(req, op, &nd, NULL, rc, e);
+	bf_node_clear(&nd);
+}
+
 static int get_node(fuse_req_t req, fuse_ino_t ino, struct bf_node *n)
 {
 	int rc = bf_itable_node(FS(req)->it, ino, n);
@@ -576,12 +588,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	begin(req);
 	n = bf_fh_read(FS(req)->ctx, FH(fi), rbuf, size, (uint64_t)off, &e);
 	if (n < 0) {
-		struct bf_node nd;
-
-		if (bf_itable_node(FS(req)->it, ino, &nd) != 0)
-			memset(&nd, 0, sizeof(nd));
-		fail(req, "read", &nd, NULL, (int)n, &e);
-		bf_node_clear(&nd);
+		fail_ino(req, ino, "read", (int)n, &e);
 		return;
 	}
 	end();
@@ -598,12 +605,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	begin(req);
 	n = bf_fh_write(FS(req)->ctx, FH(fi), buf, size, (uint64_t)off, &e);
 	if (n < 0) {
-		struct bf_node nd;
-
-		if (bf_itable_node(FS(req)->it, ino, &nd) != 0)
-			memset(&nd, 0, sizeof(nd));
-		fail(req, "write", &nd, NULL, (int)n, &e);
-		bf_node_clear(&nd);
+		fail_ino(req, ino, "write", (int)n, &e);
 		return;
 	}
 	end();
@@ -619,12 +621,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	begin(req);
 	rc = bf_fh_flush(FS(req)->ctx, FH(fi), caller_tgid(req), &e);
 	if (rc) {
-		struct bf_node nd;
-
-		if (bf_itable_node(FS(req)->it, ino, &nd) != 0)
-			memset(&nd, 0, sizeof(nd));
-		fail(req, "close", &nd, NULL, rc, &e);
-		bf_node_clear(&nd);
+		fail_ino(req, ino, "close", rc, &e);
 		return;
 	}
 	end();
