@@ -340,7 +340,8 @@ static int list_outputs(struct bf_ctx *c, const char *dir, struct obj **v,
 	if (rc < 0) {
 		objs_free(cl.v, cl.n);
 	} else {
-		qsort(cl.v, cl.n, sizeof(*cl.v), by_kind);
+		if (cl.n)
+			qsort(cl.v, cl.n, sizeof(*cl.v), by_kind);
 		*v = cl.v;
 		*n = cl.n;
 		rc = 0;
