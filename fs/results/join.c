@@ -148,6 +148,25 @@ out:
 	return rc;
 }
 
+/* bf_lines_next, passing over lines of only blanks and tabs (strchr also
+ * matches a NUL byte, so those count as blank too): neither an output row
+ * nor an input request. */
+static int next_nonblank(struct bf_lines *l, char **s, size_t *len,
+			 struct bf_err *e)
+{
+	int rc;
+
+	while ((rc = bf_lines_next(l, s, len, e)) == 1) {
+		size_t i = 0;
+
+		while (i < *len && strchr(" \t", (*s)[i]))
+			i++;
+		if (i < *len)
+			break;
+	}
+	return rc;
+}
+
 int bf_join_add_output(struct bf_join *j, bf_read_fn rd, void *ud, int final,
 		       struct bf_err *e)
 {
@@ -157,13 +176,7 @@ int bf_join_add_output(struct bf_join *j, bf_read_fn rd, void *ud, int final,
 	int rc;
 
 	bf_lines_init(&l, rd, ud, j->max_line);
-	while ((rc = bf_lines_next(&l, &s, &len, e)) == 1) {
-		size_t i = 0;
-
-		while (i < len && strchr(" \t", s[i]))
-			i++;
-		if (i == len)
-			continue;
+	while ((rc = next_nonblank(&l, &s, &len, e)) == 1) {
 		rc = add_row(j, s, len, final, e);
 		if (rc < 0)
 			break;
@@ -341,13 +354,7 @@ static int by_input(struct bf_join *j, bf_read_fn input, void *ud,
 	int rc;
 
 	bf_lines_init(&l, input, ud, j->max_line);
-	while ((rc = bf_lines_next(&l, &s, &len, e)) == 1) {
-		size_t i = 0;
-
-		while (i < len && strchr(" \t", s[i]))
-			i++;
-		if (i == len)
-			continue;
+	while ((rc = next_nonblank(&l, &s, &len, e)) == 1) {
 		j->st.inputs++;
 		rc = match_line(j, s, len, l.lineno, by, retry, tmp, tmplen,
 				e);
