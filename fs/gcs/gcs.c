@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "batchfs/http.h"
+#include "batchfs/jsonscan.h"
 #include "batchfs/log.h"
 #include "batchfs/timefmt.h"
 #include "gcs/gcs_int.h"
@@ -25,6 +26,8 @@
 	"items(name,size,generation,metageneration,updated,contentType,"       \
 	"md5Hash,crc32c),prefixes,nextPageToken"
 #define MAX_LIST_PAGES 1000000
+/* objects.list returns at most 1000 entries a page; far more is broken. */
+#define LIST_PAGE_MAX 10000
 
 /* ---- endpoint --------------------------------------------------------- */
 
@@ -387,58 +390,72 @@ int bf_gcs_object_parse(const char *json, size_t len, struct bf_gcs_object *out,
 
 /* ---- list, stat, delete ------------------------------------------------ */
 
+/* A page of objects.list: scanned an element at a time (see jsonscan.h),
+ * so a page costs its size plus one object, whatever it holds. */
+struct lpage {
+	bf_gcs_item_cb item_cb;
+	bf_gcs_prefix_cb prefix_cb;
+	void *ud;
+	char *next;
+	struct bf_err *e;
+};
+
+static int lpage_elem(void *ud, const char *key, const cJSON *it)
+{
+	struct lpage *lp = ud;
+	struct bf_gcs_object o;
+	int rc;
+
+	if (strcmp(key, "prefixes") == 0) {
+		if (!cJSON_IsString(it) || !it->valuestring)
+			return bf_err_set(lp->e, EIO,
+					  "list reply: prefix not a string");
+		return lp->prefix_cb ? lp->prefix_cb(lp->ud, it->valuestring)
+				     : 0;
+	}
+	rc = bf_gcs__object_from_json(it, &o, lp->e);
+	if (rc)
+		return rc;
+	rc = lp->item_cb ? lp->item_cb(lp->ud, &o) : 0;
+	bf_gcs_object_free(&o);
+	return rc;
+}
+
+static int lpage_member(void *ud, const char *key, const cJSON *v)
+{
+	struct lpage *lp = ud;
+
+	if ((strcmp(key, "items") == 0 || strcmp(key, "prefixes") == 0) &&
+	    !cJSON_IsNull(v))
+		return bf_err_set(lp->e, EIO,
+				  "list reply: items/prefixes not arrays");
+	if (strcmp(key, "nextPageToken") != 0 || !cJSON_IsString(v) ||
+	    !v->valuestring || !v->valuestring[0])
+		return 0;
+	lp->next = strdup(v->valuestring);
+	return lp->next ? 0 : bf_err_set(lp->e, ENOMEM, "out of memory");
+}
+
 int bf_gcs__list_page(const char *body, size_t len, bf_gcs_item_cb item_cb,
 		      bf_gcs_prefix_cb prefix_cb, void *ud, char **next,
 		      struct bf_err *e)
 {
-	cJSON *root, *items, *prefixes, *tok, *it;
-	int rc = 0;
+	static const char *const arrays[] = {"items", "prefixes", NULL};
+	struct lpage lp = {.item_cb = item_cb, .prefix_cb = prefix_cb,
+			   .ud = ud, .e = e};
+	const struct bf_json_scan sc = {.arrays = arrays,
+					.max_elems = LIST_PAGE_MAX,
+					.elem = lpage_elem,
+					.member = lpage_member,
+					.ud = &lp};
+	int rc;
 
 	*next = NULL;
-	root = parse_strict(body, len);
-	if (!cJSON_IsObject(root)) {
-		cJSON_Delete(root);
-		return bf_err_set(e, EIO, "list reply is not a JSON object");
-	}
-	items = cJSON_GetObjectItemCaseSensitive(root, "items");
-	prefixes = cJSON_GetObjectItemCaseSensitive(root, "prefixes");
-	tok = cJSON_GetObjectItemCaseSensitive(root, "nextPageToken");
-	if ((items && !cJSON_IsArray(items) && !cJSON_IsNull(items)) ||
-	    (prefixes && !cJSON_IsArray(prefixes) && !cJSON_IsNull(prefixes))) {
-		rc = bf_err_set(e, EIO,
-				"list reply: items/prefixes not arrays");
-		goto out;
-	}
-	cJSON_ArrayForEach(it, items)
-	{
-		struct bf_gcs_object o;
-
-		rc = bf_gcs__object_from_json(it, &o, e);
-		if (rc)
-			goto out;
-		rc = item_cb ? item_cb(ud, &o) : 0;
-		bf_gcs_object_free(&o);
-		if (rc)
-			goto out;
-	}
-	cJSON_ArrayForEach(it, prefixes)
-	{
-		if (!cJSON_IsString(it) || !it->valuestring) {
-			rc = bf_err_set(e, EIO,
-					"list reply: prefix not a string");
-			goto out;
-		}
-		rc = prefix_cb ? prefix_cb(ud, it->valuestring) : 0;
-		if (rc)
-			goto out;
-	}
-	if (cJSON_IsString(tok) && tok->valuestring && tok->valuestring[0]) {
-		*next = strdup(tok->valuestring);
-		if (!*next)
-			rc = bf_err_set(e, ENOMEM, "out of memory");
-	}
-out:
-	cJSON_Delete(root);
+	rc = bf_json_scan(body, len, &sc, e);
+	if (rc)
+		free(lp.next);
+	else
+		*next = lp.next;
 	return rc;
 }
 

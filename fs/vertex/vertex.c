@@ -17,6 +17,7 @@
 #include "batchfs/buf.h"
 #include "batchfs/err.h"
 #include "batchfs/http.h"
+#include "batchfs/jsonscan.h"
 #include "batchfs/log.h"
 #include "batchfs/vertex.h"
 #include "vertex/job_priv.h"
@@ -28,9 +29,8 @@
 #define OP_POLL_CAP_MS 5000L
 /* A list that keeps returning pages past this is broken, not big. */
 #define LIST_MAX_PAGES 100000
-/* Nor is a page far beyond any page size we ask for (at most 1000): each
- * job costs a few KiB in the tree, so a 32 MiB page of 300k tiny jobs
- * would cost about 1 GiB. */
+/* Nor is a page far beyond any page size we ask for (at most 1000): the
+ * caller keeps every job it is given, a few KiB each. */
 #define LIST_PAGE_MAX 10000
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -262,58 +262,71 @@ static int add_param(struct bf_buf *b, char *sep, const char *key,
 
 /* One page of a list reply: each job to cb, the next page token (NULL on
  * the last page) to *next. strict: a job that does not parse fails the
- * page (reconciliation must not miss a job); otherwise it is skipped. */
+ * page (reconciliation must not miss a job); otherwise it is skipped.
+ * Scanned a job at a time: a page costs its size plus one job. */
+struct page {
+	int strict;
+	bf_job_cb cb;
+	void *ud;
+	const char *tok;
+	char *next;
+	struct bf_err *e;
+};
+
+static int page_job(void *ud, const char *key, const cJSON *it)
+{
+	struct page *pg = ud;
+	struct bf_job job;
+	struct bf_err je = {0};
+	int rc;
+
+	(void)key;
+	rc = bf_job_from_cjson(it, NULL, 0, &job, &je);
+	if (rc == -ENOMEM || (rc && pg->strict)) {
+		if (pg->e)
+			*pg->e = je;
+		return rc;
+	}
+	if (rc) {
+		bf_log_warn("vertex list: skipping a job: %s", je.msg);
+		return 0;
+	}
+	rc = pg->cb(pg->ud, &job);
+	bf_job_free(&job);
+	return rc;
+}
+
+static int page_member(void *ud, const char *key, const cJSON *v)
+{
+	struct page *pg = ud;
+
+	if (strcmp(key, "nextPageToken") != 0 || !cJSON_IsString(v) ||
+	    !v->valuestring[0])
+		return 0; /* a non-array batchPredictionJobs: an empty page */
+	if (pg->tok && strcmp(pg->tok, v->valuestring) == 0)
+		return bf_err_set(pg->e, EIO, "list: page token repeats");
+	pg->next = strdup(v->valuestring);
+	return pg->next ? 0 : bf_err_set(pg->e, ENOMEM, "out of memory");
+}
+
 int vx_list_page(const char *body, size_t len, int strict,
 		 const char *prev_token, bf_job_cb cb, void *ud, char **next,
 		 struct bf_err *e)
 {
-	cJSON *root = cJSON_ParseWithLength(body, len);
-	const cJSON *arr, *it, *tok;
-	int rc = 0;
+	static const char *const arrays[] = {"batchPredictionJobs", NULL};
+	struct page pg = {.strict = strict, .cb = cb, .ud = ud,
+			  .tok = prev_token, .e = e};
+	const struct bf_json_scan sc = {.arrays = arrays,
+					.max_elems = LIST_PAGE_MAX,
+					.elem = page_job,
+					.member = page_member,
+					.ud = &pg};
+	int rc = bf_json_scan(body, len, &sc, e);
 
-	*next = NULL;
-	if (!cJSON_IsObject(root)) {
-		cJSON_Delete(root);
-		return bf_err_set(e, EIO, "list: malformed reply");
-	}
-	arr = cJSON_GetObjectItemCaseSensitive(root, "batchPredictionJobs");
-	if (!cJSON_IsArray(arr))
-		arr = NULL; /* absent on an empty page */
-	if (arr && cJSON_GetArraySize(arr) > LIST_PAGE_MAX) {
-		rc = bf_err_set(e, EIO, "list: a page of %d jobs (at most %d)",
-				cJSON_GetArraySize(arr), LIST_PAGE_MAX);
-		goto out;
-	}
-	cJSON_ArrayForEach(it, arr)
-	{
-		struct bf_job job;
-		struct bf_err je = {0};
-
-		rc = bf_job_from_cjson(it, NULL, 0, &job, &je);
-		if (rc == -ENOMEM || (rc && strict)) {
-			if (e)
-				*e = je;
-			goto out;
-		}
-		if (rc) {
-			bf_log_warn("vertex list: skipping a job: %s", je.msg);
-			rc = 0;
-			continue;
-		}
-		rc = cb(ud, &job);
-		bf_job_free(&job);
-		if (rc)
-			goto out;
-	}
-	tok = cJSON_GetObjectItemCaseSensitive(root, "nextPageToken");
-	if (cJSON_IsString(tok) && tok->valuestring[0]) {
-		if (prev_token && strcmp(prev_token, tok->valuestring) == 0)
-			rc = bf_err_set(e, EIO, "list: page token repeats");
-		else if (!(*next = strdup(tok->valuestring)))
-			rc = bf_err_set(e, ENOMEM, "out of memory");
-	}
-out:
-	cJSON_Delete(root);
+	if (rc)
+		free(pg.next);
+	else
+		*next = pg.next;
 	return rc;
 }
 

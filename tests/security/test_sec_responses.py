@@ -148,11 +148,7 @@ def test_bad_job_get_reply(proxied, emu, kind):
     print("%s: VmHWM +%.1f MiB" % (kind, grown / MiB))
 
 
-@pytest.mark.parametrize("kind", ["endless", "nested", pytest.param(
-    "huge_page", marks=pytest.mark.xfail(
-        reason="finding S3 in /work/coord/requests.md: a 30 MiB list page "
-        "of tiny jobs parses to ~140 MiB of cJSON per attempt, and FUSE "
-        "threads' malloc arenas keep it (VmHWM +440 MiB)"))])
+@pytest.mark.parametrize("kind", ["endless", "nested", "huge_page"])
 def test_bad_list_reply(proxied, emu, kind):
     mount, fs = proxied
     pending_job(emu)
