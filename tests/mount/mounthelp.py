@@ -1,7 +1,9 @@
-"""Helpers of the mount tests: the Mount wrapper around the daemon and
-request builders.
+"""Helpers of the mount tests: the Mount wrapper around the daemon, the
+`mount_fs` fixture and request builders.
 
-The fixtures (conftest.py):
+`mount_fs` is defined here so that every suite mounting the daemon the same
+way (tests/mount, tests/pipeline) imports it into its conftest.py instead of
+keeping a copy:
 
 `mount_fs(**opts)` starts `BUILD/fs/batchfs -f -o ...` on a temporary
 mountpoint against the `emu` fixture and waits (bounded) for the mount,
@@ -104,6 +106,30 @@ class Mount:
                 return st
             assert time.time() < deadline, "job %s stuck in %s" % (name, st)
             time.sleep(0.1)
+
+
+@pytest.fixture
+def mount_fs(emu, build_dir, tmp_path):
+    """mount_fs(**opts) -> a started Mount; all of them stopped (and
+    checked) on teardown, the first failure raised after the last."""
+    mounts = []
+
+    def start(**opts):
+        workdir = tmp_path / ("m%d" % len(mounts))
+        workdir.mkdir()
+        m = Mount(emu, build_dir, str(workdir), opts)
+        mounts.append(m)
+        return m.start()
+
+    yield start
+    errors = []
+    for m in mounts:
+        try:
+            m.stop()
+        except BaseException as exc:  # keep unmounting the others
+            errors.append(exc)
+    if errors:
+        raise errors[0]
 
 
 def put_input(emu, rows, bucket="bkt-in", name="in/input.jsonl"):
