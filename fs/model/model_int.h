@@ -41,8 +41,10 @@ struct bf_name_in {
  * name the oldest job keeps NAME and the others get NAME~ID. */
 int bf_names_assign(struct bf_name_in *v, size_t n);
 /* One path segment of an object name -> a safe file name; identity for
- * ordinary names, otherwise sanitized plus "~" and a hash of the original,
- * so the mapping is stable and distinct names stay distinct. Caller frees. */
+ * ordinary names, otherwise sanitized plus "~" and a 32-bit hash of the
+ * original (names that already end like that are mapped too), so the
+ * mapping is stable and distinct names stay distinct unless their hashes
+ * collide (outdir.c settles that). Caller frees. */
 char *bf_objname_map(const char *seg, size_t len);
 /* Is this a name mkdir may create (no '/', not . or .., <= 255, no ctl)? */
 int bf_name_valid(const char *name);
@@ -112,6 +114,7 @@ struct bf_outent {
 	char *name; /* file name shown */
 	char *obj;  /* full object name, or the prefix for dirs */
 	int is_dir;
+	int mapped; /* name is not the object's own (bf_objname_map) */
 	uint64_t size;
 	int64_t gen;
 	int64_t updated_us;

@@ -172,6 +172,22 @@ out:
 	return rc;
 }
 
+/* Ends in "~" and 8 lowercase hex digits, the mark of a mapped name. */
+static int looks_mapped(const char *seg, size_t len)
+{
+	if (len < 9 || seg[len - 9] != '~')
+		return 0;
+	for (size_t i = len - 8; i < len; i++)
+		if (!((seg[i] >= '0' && seg[i] <= '9') ||
+		      (seg[i] >= 'a' && seg[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* Shown as is. A name that looks mapped is mapped again, so that a shown
+ * name is either the object's own (no mark) or a mapped one (a mark and
+ * the hash of the whole raw name): the two never meet, whatever else the
+ * listing holds. */
 static int plain_segment(const char *seg, size_t len)
 {
 	size_t i;
@@ -184,7 +200,7 @@ static int plain_segment(const char *seg, size_t len)
 	for (i = 0; i < len; i++)
 		if (bad_byte((unsigned char)seg[i]))
 			return 0;
-	return 1;
+	return !looks_mapped(seg, len);
 }
 
 char *bf_objname_map(const char *seg, size_t len)

@@ -100,13 +100,22 @@ static struct bf_outlist *outlist_get(struct bf_outlist *l)
 	return l;
 }
 
+static int by_name(const void *pa, const void *pb)
+{
+	const struct bf_outent *a = pa, *b = pb;
+
+	return strcmp(a->name, b->name);
+}
+
+/* Listings are sorted by shown name once settled (settle_names). */
 const struct bf_outent *bf_outlist_find(const struct bf_outlist *l,
 					const char *name)
 {
-	for (size_t i = 0; l && i < l->n; i++)
-		if (strcmp(l->v[i].name, name) == 0)
-			return &l->v[i];
-	return NULL;
+	struct bf_outent key = {.name = (char *)name};
+
+	if (!l || !l->n)
+		return NULL;
+	return bsearch(&key, l->v, l->n, sizeof(*l->v), by_name);
 }
 
 /* gs://bucket/a/b -> bucket, "a/b/" (a directory prefix, maybe ""). */
@@ -158,11 +167,11 @@ struct lcollect {
 	int oom;
 };
 
-/* "a" and "a/" both exist: the one listed second (prefixes come after
- * items) gets "~obj" or "~dir", then "~dir2", ... until the name is free
- * (an object may really be called "a~dir"), cut to fit 255 bytes without
- * splitting a UTF-8 character. Listing order is stable, so is the name. */
-static char *unique_alt(const struct bf_outlist *l, const char *name,
+/* "a" and "a/" both exist: the one that loses (see by_claim) gets "~obj"
+ * or "~dir", then "~dir2", ... until the name is free (an object may
+ * really be called "a~dir"), cut to fit 255 bytes without splitting a
+ * UTF-8 character. */
+static char *unique_alt(const struct bf_hmap *taken, const char *name,
 			int is_dir)
 {
 	for (unsigned k = 1; k < 100000; k++) {
@@ -187,11 +196,70 @@ static char *unique_alt(const struct bf_outlist *l, const char *name,
 			return NULL;
 		memcpy(alt, name, bl);
 		memcpy(alt + bl, suf, sl + 1);
-		if (!bf_outlist_find(l, alt))
+		if (!bf_hmap_get(taken, alt))
 			return alt;
 		free(alt);
 	}
 	return NULL;
+}
+
+/* Who keeps a contested name, whatever order the pages came in: an
+ * object's own name, then a directory's own name, then mapped names
+ * (which only a hash collision can make meet); ties by raw name. */
+static int claim_class(const struct bf_outent *e)
+{
+	return (e->mapped ? 2 : 0) + (e->is_dir ? 1 : 0);
+}
+
+static int by_claim(const void *pa, const void *pb)
+{
+	const struct bf_outent *a = *(const struct bf_outent *const *)pa;
+	const struct bf_outent *b = *(const struct bf_outent *const *)pb;
+	int r = claim_class(a) - claim_class(b);
+
+	if (r)
+		return r;
+	r = strcmp(a->name, b->name);
+	return r ? r : strcmp(a->obj, b->obj);
+}
+
+/* Makes shown names unique, the same way for the same set of objects, and
+ * sorts the listing by them. */
+static int settle_names(struct bf_outlist *l)
+{
+	struct bf_outent **order;
+	struct bf_hmap *taken;
+	int rc = -ENOMEM;
+
+	if (l->n == 0)
+		return 0;
+	order = malloc(l->n * sizeof(*order));
+	taken = bf_hmap_new();
+	if (!order || !taken)
+		goto out;
+	for (size_t i = 0; i < l->n; i++)
+		order[i] = &l->v[i];
+	qsort(order, l->n, sizeof(*order), by_claim);
+	for (size_t i = 0; i < l->n; i++) {
+		struct bf_outent *e = order[i];
+
+		if (bf_hmap_get(taken, e->name)) {
+			char *alt = unique_alt(taken, e->name, e->is_dir);
+
+			if (!alt)
+				goto out;
+			free(e->name);
+			e->name = alt;
+		}
+		if (bf_hmap_put(taken, e->name, e))
+			goto out;
+	}
+	qsort(l->v, l->n, sizeof(*l->v), by_name);
+	rc = 0;
+out:
+	bf_hmap_free(taken);
+	free(order);
+	return rc;
 }
 
 static int add_ent(struct lcollect *lc, const char *rel, size_t rlen,
@@ -213,17 +281,10 @@ static int add_ent(struct lcollect *lc, const char *rel, size_t rlen,
 	name = bf_objname_map(rel, rlen);
 	if (!name)
 		return -ENOMEM;
-	if (bf_outlist_find(l, name)) {
-		char *alt = unique_alt(l, name, is_dir);
-
-		free(name);
-		if (!alt)
-			return -ENOMEM;
-		name = alt;
-	}
 	e = &l->v[l->n];
 	memset(e, 0, sizeof(*e));
 	e->name = name;
+	e->mapped = strlen(name) != rlen || memcmp(name, rel, rlen) != 0;
 	e->obj = strdup(obj);
 	if (!e->obj) {
 		free(name);
@@ -401,7 +462,9 @@ int bf_out_list(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
 	} else {
 		rc = bf_gcs_list(c->gcs, bucket, full, "/", item_cb, prefix_cb,
 				 &lc, e);
-		if (rc > 0)
+		if (rc == 0)
+			rc = settle_names(lc.l);
+		if (rc > 0 || rc == -ENOMEM)
 			rc = bf_err_set(e, ENOMEM, "out of memory");
 		lc.l->fetched_ms = bf_now_ms();
 	}

@@ -5,6 +5,7 @@ reply (huge, endless, deeply nested, out-of-range numbers, ...).
     fs = FakeServer(emu.url); fs.start()
     fs.add("GET", r"batchPredictionJobs/\\d+$", body=b"...", status=200)
     fs.add("GET", r"batchPredictionJobs\\?", stream=endless(b"["))
+    fs.add("GET", r"/o\\?", rewrite=lambda body: body[::-1])  # upstream's, changed
     ... mount with endpoint=fs.url ...
     fs.stop()
 
@@ -33,8 +34,10 @@ def endless(chunk, rate=None):
 
 
 class Rule:
-    def __init__(self, method, pattern, status, body, stream, headers, times):
+    def __init__(self, method, pattern, status, body, stream, headers, times,
+                 rewrite=None):
         self.method = method
+        self.rewrite = rewrite
         self.re = re.compile(pattern)
         self.status = status
         self.body = body
@@ -85,8 +88,9 @@ class FakeServer:
         self.httpd.server_close()
 
     def add(self, method, pattern, status=200, body=None, stream=None,
-            headers=None, times=-1):
-        r = Rule(method, pattern, status, body, stream, headers, times)
+            headers=None, times=-1, rewrite=None):
+        r = Rule(method, pattern, status, body, stream, headers, times,
+                 rewrite)
         with self.lock:
             self.rules.append(r)
         return r
@@ -114,22 +118,25 @@ class FakeServer:
         body = h.rfile.read(n) if n else b""
         rule = self._match(h.command, h.path)
         try:
-            if rule is None:
-                self._forward(h, body)
+            if rule is None or rule.rewrite:
+                self._forward(h, body, rule.rewrite if rule else None)
             else:
                 self._reply(h, rule)
         except (BrokenPipeError, ConnectionResetError, OSError):
             h.close_connection = True
 
-    def _forward(self, h, body):
+    def _forward(self, h, body, rewrite=None):
         conn = http.client.HTTPConnection(self.up_host, self.up_port,
                                           timeout=60)
         try:
             hdrs = {k: v for k, v in h.headers.items()
-                    if k.lower() not in HOP}
+                    if k.lower() not in HOP and
+                    not (rewrite and k.lower() == "accept-encoding")}
             conn.request(h.command, h.path, body=body or None, headers=hdrs)
             resp = conn.getresponse()
             data = resp.read()
+            if rewrite and resp.status == 200:
+                data = rewrite(data)
             with self.lock:
                 self.seen.append((h.command, h.path, dict(h.headers.items()),
                                   body, data))

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from fakeserver import FakeServer
 from mounthelp import put_input, prompts
 
 NAME_MAX = 255
@@ -171,6 +172,53 @@ def test_hostile_object_names(sec_mount, emu):
     for bad in ("../job.json", "../../hostile", "d/../../state"):
         p = os.path.join(m3.job("hostile", "output"), bad)
         assert os.path.realpath(p).startswith(os.path.realpath(m3.jobs))
+
+
+def shown_names(out):
+    """{object name relative to out: shown path} (each file holds its
+    object's name as JSON)."""
+    got = {}
+    for path, data in walk_tree(out).items():
+        if path != "predictions.jsonl":
+            got[json.loads(data)] = path
+    return got
+
+
+def reorder_listing(body):
+    """An objects.list page with its entries reversed and its members in
+    reverse order (prefixes before items): what a server may do."""
+    page = json.loads(body)
+    for k in ("items", "prefixes"):
+        if k in page:
+            page[k].reverse()
+    return json.dumps(dict(reversed(list(page.items())))).encode()
+
+
+def test_object_names_do_not_depend_on_listing_order(sec_mount, emu):
+    """Which entry keeps a contested name follows a rule, not the order
+    in which pages and entries arrive."""
+    job, stored = finished_job_with_objects(emu, hostile_objects())
+    m = sec_mount()
+    first = shown_names(m.job("hostile", "output"))
+    m.stop()
+    fs = FakeServer(emu.url).start()
+    try:
+        rule = fs.add("GET", r"/b/bkt-out/o\?", rewrite=reorder_listing)
+        m2 = sec_mount(storage_endpoint=fs.url, page_size=3)
+        again = shown_names(m2.job("hostile", "output"))
+        assert rule.hits > 3  # several small pages, each reordered
+        m2.stop()
+    finally:
+        fs.stop()
+    assert again == first
+    # The rule itself (SEMANTICS.md "Names"): an object's own name wins over
+    # a directory's, and a raw name that looks mapped is mapped again.
+    ctrl = "a\x01"
+    looks = "a_~" + fnv1a(ctrl.encode())
+    assert first[ctrl] == looks
+    assert first[looks] == looks + "~" + fnv1a(looks.encode())
+    assert first["q"] == "q" and first["q~dir"] == "q~dir"
+    assert first["q/r"] == os.path.join("q~dir2", "r")
 
 
 def hostile_display_names():

@@ -169,6 +169,24 @@ static void objnames(void)
 	free(a);
 	free(b);
 	free(c);
+	/* A raw name equal to another's mapped form is mapped too (F8):
+	 * "a\x01" shows as "a_~2c24d1d7", so that name shows with a hash. */
+	a = bf_objname_map("a\x01", 2);
+	b = bf_objname_map("a_~2c24d1d7", 11);
+	CHECK_STR(a, "a_~2c24d1d7");
+	CHECK(b && strncmp(b, "a_~2c24d1d7~", 12) == 0 && strlen(b) == 20);
+	free(a);
+	free(b);
+	/* Only the exact mark: ~ and 8 lowercase hex digits at the end. */
+	a = bf_objname_map("x~2c24d1d", 9);
+	b = bf_objname_map("x~2C24D1D7", 10);
+	c = bf_objname_map("x~2c24d1d7.jsonl", 16);
+	CHECK_STR(a, "x~2c24d1d");
+	CHECK_STR(b, "x~2C24D1D7");
+	CHECK_STR(c, "x~2c24d1d7.jsonl");
+	free(a);
+	free(b);
+	free(c);
 }
 
 static void invalid_utf8(void)
