@@ -100,6 +100,7 @@ int main(int argc, char *argv[])
 	struct bf_err e;
 	char *project = NULL, *opt = NULL;
 	int ret = 1, mounted = 0, sig = 0, user_threads = 0;
+	size_t left;
 
 	/* Read-ahead windows are MiB-sized and short-lived: mmap them so a
 	 * freed window goes back to the system instead of staying in a
@@ -173,7 +174,8 @@ int main(int argc, char *argv[])
 		goto out_session;
 	}
 	fs.it = bf_itable_new();
-	if (!fs.it) {
+	fs.hs = bf_handles_new();
+	if (!fs.it || !fs.hs) {
 		bf_log_err("out of memory");
 		goto out_session;
 	}
@@ -209,6 +211,11 @@ out_session:
 		fuse_session_destroy(se);
 	if (lc)
 		fuse_loop_cfg_destroy(lc);
+	/* No worker is left; the kernel released nothing still open when
+	 * the mount went away. */
+	left = bf_handles_free(fs.hs, fs.ctx);
+	if (left)
+		bf_log_debug("freed %zu handles still open at unmount", left);
 	bf_itable_free(fs.it);
 	bf_ctx_free(fs.ctx);
 out_args:

@@ -1,5 +1,6 @@
 /* fuse_int.h - the FUSE glue's private interfaces: command-line options,
- * the inode table, the operations table and the log bridge. */
+ * the inode table, the open handles, the operations table and the log
+ * bridge. */
 #ifndef BATCHFS_FUSE_INT_H
 #define BATCHFS_FUSE_INT_H
 
@@ -47,10 +48,35 @@ void bf_itable_rename(struct bf_itable *t, fuse_ino_t parent, const char *name,
 		      fuse_ino_t np, const char *nn,
 		      const struct bf_node *node);
 
+/* ---- handles.c ---- */
+/* One open file (fh) or directory snapshot (dir); fi->fh points at it. */
+struct bf_handle {
+	struct bf_handle *prev, *next; /* the table's, under its lock */
+	struct bf_fh *fh;
+	struct bf_dir *dir;
+};
+struct bf_handles;
+struct bf_handles *bf_handles_new(void);
+/* Tracks an open file or directory: the value for fi->fh, 0 when out of
+ * memory (fh and dir stay the caller's then). */
+uint64_t bf_handles_add(struct bf_handles *hs, struct bf_fh *fh,
+			struct bf_dir *dir);
+static inline struct bf_handle *bf_handle(uint64_t v)
+{
+	return (struct bf_handle *)(uintptr_t)v;
+}
+/* Stops tracking v (release, or a failed reply); its fh or dir is the
+ * caller's to free. */
+void bf_handles_del(struct bf_handles *hs, uint64_t v);
+/* Releases the handles still open and frees the table; only once the
+ * session loop has returned, before ctx is freed. How many were left. */
+size_t bf_handles_free(struct bf_handles *hs, struct bf_ctx *ctx);
+
 /* ---- ops.c ---- */
 struct bf_fs {
 	struct bf_ctx *ctx;
 	struct bf_itable *it;
+	struct bf_handles *hs;
 	struct fuse_conn_info_opts *conn_opts;
 	double negative_timeout;
 };

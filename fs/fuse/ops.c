@@ -154,19 +154,34 @@ static void reply_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
 		bf_itable_forget(FS(req)->it, ino, 1);
 }
 
-static void apply_fh_flags(struct fuse_file_info *fi, struct bf_fh *fh)
+/* Tracks fh as fi->fh; -1 (fh still the caller's) when out of memory. */
+static int apply_fh_flags(fuse_req_t req, struct fuse_file_info *fi,
+			  struct bf_fh *fh)
 {
 	unsigned f = bf_fh_flags(fh);
 
-	fi->fh = (uint64_t)(uintptr_t)fh;
+	fi->fh = bf_handles_add(FS(req)->hs, fh, NULL);
+	if (!fi->fh)
+		return -1;
 	fi->direct_io = !!(f & BF_FH_DIRECT_IO);
 	fi->keep_cache = !!(f & BF_FH_KEEP_CACHE);
 	fi->noflush = !!(f & BF_FH_NOFLUSH);
+	return 0;
 }
 
 static struct bf_fh *FH(struct fuse_file_info *fi)
 {
-	return (struct bf_fh *)(uintptr_t)fi->fh;
+	return bf_handle(fi->fh)->fh;
+}
+
+/* Stops tracking fi's file and releases it: on RELEASE, or when the open
+ * reply failed (the kernel will not release that handle). */
+static void drop_fh(fuse_req_t req, struct fuse_file_info *fi)
+{
+	struct bf_fh *fh = FH(fi);
+
+	bf_handles_del(FS(req)->hs, fi->fh);
+	bf_fh_release(FS(req)->ctx, fh);
 }
 
 /* Does fi carry one of our file handles for n? Directories carry a
@@ -321,39 +336,31 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	bf_node_clear(&n);
 }
 
-struct dirh {
-	struct bf_dir *d;
-};
-
 static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	struct bf_node n;
 	struct bf_err e;
-	struct dirh *h;
+	struct bf_dir *d;
 	int rc;
 
 	if (get_node(req, ino, &n))
 		return;
 	bf_err_clear(&e);
-	h = calloc(1, sizeof(*h));
-	if (!h) {
-		fuse_reply_err(req, ENOMEM);
-		bf_node_clear(&n);
-		return;
-	}
 	begin(req);
 	/* One snapshot per open: offsets stay valid across readdir calls. */
-	rc = bf_model_opendir(FS(req)->ctx, &n, &h->d, &e);
+	rc = bf_model_opendir(FS(req)->ctx, &n, &d, &e);
 	if (rc) {
-		free(h);
 		fail(req, "opendir", &n, NULL, rc, &e);
 	} else {
 		end();
-		fi->fh = (uint64_t)(uintptr_t)h;
-		if (fuse_reply_open(req, fi) != 0) {
-			bf_dir_free(h->d);
-			free(h);
+		fi->fh = bf_handles_add(FS(req)->hs, NULL, d);
+		if (!fi->fh) {
+			bf_dir_free(d);
+			fuse_reply_err(req, ENOMEM);
+		} else if (fuse_reply_open(req, fi) != 0) {
+			bf_handles_del(FS(req)->hs, fi->fh);
+			bf_dir_free(d);
 		}
 	}
 	bf_node_clear(&n);
@@ -362,7 +369,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi, int plus)
 {
-	struct dirh *h = (struct dirh *)(uintptr_t)fi->fh;
+	const struct bf_dir *d = bf_handle(fi->fh)->dir;
 	char *buf = malloc(size ? size : 1);
 	size_t pos = 0;
 
@@ -370,7 +377,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	for (off_t i = off; i < (off_t)h->d->n + 2; i++) {
+	for (off_t i = off; i < (off_t)d->n + 2; i++) {
 		const char *name;
 		struct fuse_entry_param ep;
 		size_t need;
@@ -382,7 +389,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			ep.attr.st_mode = S_IFDIR;
 			ep.attr.st_ino = i == 0 ? ino : FUSE_ROOT_ID;
 		} else {
-			const struct bf_dirent *de = &h->d->v[i - 2];
+			const struct bf_dirent *de = &d->v[i - 2];
 
 			name = de->name;
 			if (plus) {
@@ -428,12 +435,12 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
-	struct dirh *h = (struct dirh *)(uintptr_t)fi->fh;
+	struct bf_handle *h = bf_handle(fi->fh);
 
 	(void)ino;
 	if (h) {
-		bf_dir_free(h->d);
-		free(h);
+		bf_dir_free(h->dir);
+		bf_handles_del(FS(req)->hs, fi->fh);
 	}
 	fuse_reply_err(req, 0);
 }
@@ -481,9 +488,12 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fail(req, "open", &n, NULL, rc, &e);
 	} else {
 		end();
-		apply_fh_flags(fi, fh);
-		if (fuse_reply_open(req, fi) != 0)
+		if (apply_fh_flags(req, fi, fh) != 0) {
 			bf_fh_release(FS(req)->ctx, fh);
+			fuse_reply_err(req, ENOMEM);
+		} else if (fuse_reply_open(req, fi) != 0) {
+			drop_fh(req, fi);
+		}
 	}
 	bf_node_clear(&n);
 }
@@ -511,15 +521,16 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_ino_t ino = bf_itable_link(FS(req)->it, parent, name, &n);
 
 		end();
-		if (!ino) {
+		if (!ino || apply_fh_flags(req, fi, fh) != 0) {
+			if (ino)
+				bf_itable_forget(FS(req)->it, ino, 1);
 			bf_fh_release(FS(req)->ctx, fh);
 			fuse_reply_err(req, ENOMEM);
 		} else {
 			fill_entry(&ep, ino, &a);
-			apply_fh_flags(fi, fh);
 			if (fuse_reply_create(req, &ep, fi) != 0) {
 				bf_itable_forget(FS(req)->it, ino, 1);
-				bf_fh_release(FS(req)->ctx, fh);
+				drop_fh(req, fi);
 			}
 		}
 		bf_node_clear(&n);
@@ -632,7 +643,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	(void)ino;
-	bf_fh_release(FS(req)->ctx, FH(fi));
+	drop_fh(req, fi);
 	fuse_reply_err(req, 0);
 }
 
