@@ -217,6 +217,27 @@ const char *bf_vertex_base(const struct bf_vertex *v)
 	return v ? v->base : "";
 }
 
+/* A call on one job's own URL (suffix: NULL or ":cancel"). resp is
+ * always safe to free after. */
+static int job_call(struct bf_vertex *v, const char *method, const char *id,
+		    const char *suffix, const char *body,
+		    struct bf_http_resp *resp, struct bf_err *e)
+{
+	char *url;
+	int rc;
+
+	*resp = (struct bf_http_resp){0};
+	if (!valid_id(id))
+		return bf_err_set(e, EINVAL,
+				  "job id must be 1-20 decimal digits");
+	url = job_url(v, id, suffix);
+	if (!url)
+		return bf_err_set(e, ENOMEM, "out of memory");
+	rc = vx_call(v, method, url, body, BF_RETRY_IDEMPOTENT, 0, resp, e);
+	free(url);
+	return rc;
+}
+
 /* ---- get --------------------------------------------------------------- */
 
 int bf_vertex_get(struct bf_vertex *v, const char *id, struct bf_job *out,
@@ -224,23 +245,15 @@ int bf_vertex_get(struct bf_vertex *v, const char *id, struct bf_job *out,
 {
 	struct bf_err local_err;
 	struct bf_http_resp resp;
-	char *url;
 	int rc;
 
 	if (!e)
 		e = &local_err;
 	*out = (struct bf_job){0};
-	if (!valid_id(id))
-		return bf_err_set(e, EINVAL,
-				  "job id must be 1-20 decimal digits");
-	url = job_url(v, id, NULL);
-	if (!url)
-		return bf_err_set(e, ENOMEM, "out of memory");
-	rc = vx_call(v, "GET", url, NULL, BF_RETRY_IDEMPOTENT, 0, &resp, e);
+	rc = job_call(v, "GET", id, NULL, NULL, &resp, e);
 	if (rc == 0)
 		rc = bf_job_parse(resp.body, resp.body_len, out, e);
 	bf_http_resp_free(&resp);
-	free(url);
 	return rc;
 }
 
@@ -401,18 +414,11 @@ int bf_vertex_cancel(struct bf_vertex *v, const char *id, struct bf_err *e)
 {
 	struct bf_err local_err;
 	struct bf_http_resp resp;
-	char *url;
 	int rc;
 
 	if (!e)
 		e = &local_err;
-	if (!valid_id(id))
-		return bf_err_set(e, EINVAL,
-				  "job id must be 1-20 decimal digits");
-	url = job_url(v, id, ":cancel");
-	if (!url)
-		return bf_err_set(e, ENOMEM, "out of memory");
-	rc = vx_call(v, "POST", url, "{}", BF_RETRY_IDEMPOTENT, 0, &resp, e);
+	rc = job_call(v, "POST", id, ":cancel", "{}", &resp, e);
 	if (rc && e->http_status == 400 &&
 	    strcmp(e->status, "FAILED_PRECONDITION") == 0 &&
 	    resp.attempts > 1) {
@@ -425,7 +431,6 @@ int bf_vertex_cancel(struct bf_vertex *v, const char *id, struct bf_err *e)
 		rc = 0;
 	}
 	bf_http_resp_free(&resp);
-	free(url);
 	return rc;
 }
 
@@ -496,19 +501,13 @@ int bf_vertex_delete(struct bf_vertex *v, const char *id, struct bf_err *e)
 	struct bf_err local_err;
 	struct bf_http_resp resp;
 	int64_t deadline = bf_now_ms() + DELETE_BUDGET_MS;
-	char *url, *op = NULL;
+	char *op = NULL;
 	long delay = OP_POLL_INITIAL_MS;
 	int rc;
 
 	if (!e)
 		e = &local_err;
-	if (!valid_id(id))
-		return bf_err_set(e, EINVAL,
-				  "job id must be 1-20 decimal digits");
-	url = job_url(v, id, NULL);
-	if (!url)
-		return bf_err_set(e, ENOMEM, "out of memory");
-	rc = vx_call(v, "DELETE", url, NULL, BF_RETRY_IDEMPOTENT, 0, &resp, e);
+	rc = job_call(v, "DELETE", id, NULL, NULL, &resp, e);
 	if (rc && e->http_status == 404 && resp.attempts > 1) {
 		bf_log_info("vertex delete %s: gone after a retry", id);
 		rc = 0;
@@ -573,6 +572,5 @@ out:
 	if (rc == 0)
 		bf_err_clear(e);
 	free(op);
-	free(url);
 	return rc;
 }
