@@ -122,12 +122,20 @@ def mount_fs(emu, build_dir, tmp_path):
         return m.start()
 
     yield start
+    stop_all(mounts)
+
+
+def stop_all(mounts, then=None):
+    """Stops (and checks) every mount, runs then(), and raises the first
+    failure only after the last mount is down."""
     errors = []
     for m in mounts:
         try:
             m.stop()
         except BaseException as exc:  # keep unmounting the others
             errors.append(exc)
+    if then:
+        then()
     if errors:
         raise errors[0]
 

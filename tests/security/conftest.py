@@ -17,7 +17,7 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "mount"))
 
-from mounthelp import Mount  # noqa: E402
+from mounthelp import Mount, stop_all  # noqa: E402
 
 
 class SecMount(Mount):
@@ -49,16 +49,8 @@ def sec_mount(emu, build_dir, tmp_path):
 
     start.dirs = dirs
     yield start
-    errors = []
-    for m in mounts:
-        try:
-            m.stop()
-        except BaseException as exc:  # keep unmounting the others
-            errors.append(exc)
-    for d in dirs:
-        shutil.rmtree(d, ignore_errors=True)
-    if errors:
-        raise errors[0]
+    stop_all(mounts, then=lambda: [shutil.rmtree(d, ignore_errors=True)
+                                   for d in dirs])
 
 
 @pytest.fixture
