@@ -80,6 +80,11 @@ const char *bf_auth_project(const struct bf_auth *a)
 	return a ? a->project : NULL;
 }
 
+const char *bf_auth_quota_project(const struct bf_auth *a)
+{
+	return a ? a->quota_project : NULL;
+}
+
 static int copy_token(const char *tok, char *out, size_t n, struct bf_err *e)
 {
 	size_t len = strlen(tok);

@@ -37,6 +37,7 @@ struct bf_auth {
 	enum bf_src src;
 	char describe[512];
 	char *project;
+	char *quota_project; /* quota_project_id: x-goog-user-project */
 	long margin_s;
 	int allow_insecure;
 

@@ -147,6 +147,29 @@ static int missing_field(struct bf_err *e, const char *what, const char *path,
 			  what, path, origin, field, fix);
 }
 
+/* quota_project_id goes into a header on every API call, as Google's
+ * libraries send it: only a plausible project id is accepted. */
+static int load_quota_project(struct bf_auth *a, const cJSON *j,
+			      const char *path, const char *origin,
+			      struct bf_err *e)
+{
+	const char *qp = jstr(j, "quota_project_id");
+	size_t n = qp ? strlen(qp) : 0;
+
+	if (!qp || !n)
+		return 0;
+	if (n > 63 ||
+	    strspn(qp, "abcdefghijklmnopqrstuvwxyz0123456789-.:") != n)
+		return bf_err_set(e, EACCES,
+				  "credentials file %s (from %s) has a "
+				  "quota_project_id that is not a project id; "
+				  "fix or remove it",
+				  path, origin);
+	a->quota_project = strdup(qp);
+	return a->quota_project ? 0
+				: bf_err_set(e, ENOMEM, "out of memory");
+}
+
 static int load_service_account(struct bf_auth *a, const cJSON *j,
 				const char *path, const char *origin,
 				struct bf_err *e)
@@ -301,6 +324,8 @@ static int load_cred_file(struct bf_auth *a, const struct bf_auth_opts *o,
 				"key",
 				type, path, origin);
 	}
+	if (rc == 0)
+		rc = load_quota_project(a, j, path, origin, e);
 	if (rc == 0) {
 		a->path = strdup(path);
 		if (!a->path)
@@ -465,6 +490,7 @@ void bf_auth_unload(struct bf_auth *a)
 	EVP_PKEY_free(a->pkey);
 	a->pkey = NULL;
 	free(a->project);
+	free(a->quota_project);
 	free(a->path);
 	free(a->token_uri);
 	free(a->client_email);

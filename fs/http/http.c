@@ -45,6 +45,7 @@
  * test binaries that never set an auth object need not link it. */
 #pragma weak bf_auth_token
 #pragma weak bf_auth_invalidate
+#pragma weak bf_auth_quota_project
 
 #define SLEEP_SLICE_MS 50
 
@@ -225,7 +226,7 @@ static int setup_attempt(struct bf_http *h, struct xfer *x,
 /* Builds the header list for one attempt (headers may be rewritten by
  * on_retry between attempts, so this runs every time). */
 static struct curl_slist *build_headers(const struct bf_http_req *rq,
-					const char *token)
+					const char *token, const char *quota)
 {
 	struct curl_slist *l = NULL, *n;
 	char line[4200];
@@ -250,6 +251,11 @@ static struct curl_slist *build_headers(const struct bf_http_req *rq,
 		snprintf(line, sizeof(line), "Authorization: Bearer %s", token);
 		ADD(line);
 		explicit_bzero(line, sizeof(line));
+		if (quota) {
+			snprintf(line, sizeof(line), "x-goog-user-project: %s",
+				 quota);
+			ADD(line);
+		}
 	}
 	return l;
 #undef ADD
@@ -468,7 +474,10 @@ static int run_attempt(struct call *c, int attempt, enum verdict *v)
 	remaining = (long)(c->deadline - bf_now_ms());
 	if (remaining <= 0)
 		return 1;
-	hdrs = build_headers(c->req, c->have_token ? c->token : NULL);
+	hdrs = build_headers(c->req, c->have_token ? c->token : NULL,
+			     bf_auth_quota_project
+				     ? bf_auth_quota_project(c->h->auth)
+				     : NULL);
 	x.c = bf_http_pool_get(h);
 	if (!hdrs || !x.c) {
 		free_headers(hdrs);

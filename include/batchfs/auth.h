@@ -66,6 +66,11 @@ const char *bf_auth_describe(const struct bf_auth *a);
 /* project_id from the credential, or NULL. */
 const char *bf_auth_project(const struct bf_auth *a);
 
+/* quota_project_id from the credential, or NULL: sent as
+ * x-goog-user-project with every authorized call, as Google's libraries
+ * do, so quota and billing go to that project. */
+const char *bf_auth_quota_project(const struct bf_auth *a);
+
 /* base64url without padding; caller frees. */
 char *bf_b64url_encode(const unsigned char *p, size_t n);
 /* RS256 signature of header.claims with a PEM PKCS#8 RSA key; returns the

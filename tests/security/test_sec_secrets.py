@@ -62,6 +62,58 @@ def test_token_uri_must_be_https_or_this_machine(sec_mount, emu, tmp_path):
         assert "token_uri that is not https" in r.stderr, r.stderr
 
 
+def api_headers(fs, name):
+    """The values of header `name` on each request the proxy forwarded."""
+    with fs.lock:
+        seen = list(fs.seen)
+    return [(m, p, {k.lower(): v for k, v in h.items()}.get(name))
+            for m, p, h, _, _ in seen]
+
+
+@pytest.mark.parametrize("quota", ["quota-proj-1", None])
+def test_quota_project_is_sent_as_user_project(sec_mount, emu, tmp_path,
+                                              quota):
+    """Like Google's libraries: a credential's quota_project_id goes out as
+    x-goog-user-project on every API call (Vertex and Cloud Storage)."""
+    emu.config(pending_seconds=0, queued_seconds=0, row_seconds=0)
+    src = put_input(emu, prompts(1))
+    emu.make_bucket("bkt-out")
+    emu.wait_job(emu.create_job(src, "gs://bkt-out/q",
+                                display_name="q")["name"])
+    key = json.load(open(emu.key_file))
+    if quota:
+        key["quota_project_id"] = quota
+    kpath = tmp_path / "key-quota.json"
+    kpath.write_text(json.dumps(key))
+    fs = FakeServer(emu.url).start()
+    try:
+        m = sec_mount(key=str(kpath), endpoint=fs.url,
+                      storage_endpoint=fs.url)
+        assert os.listdir(m.jobs) == ["q"]
+        with open(m.job("q", "output", "predictions.jsonl"), "rb") as f:
+            assert f.read()
+        seen = api_headers(fs, "x-goog-user-project")
+    finally:
+        fs.stop()
+    paths = [p for _, p, _ in seen]
+    assert any("batchPredictionJobs" in p for p in paths), paths
+    assert any("/o" in p and "alt=media" in p for p in paths), paths
+    assert any("/o?" in p for p in paths), paths
+    assert [v for _, _, v in seen] == [quota] * len(seen), seen
+
+
+def test_bad_quota_project_is_refused(sec_mount, emu, tmp_path):
+    key = json.load(open(emu.key_file))
+    key["quota_project_id"] = "proj\r\nX-Injected: 1"
+    kpath = tmp_path / "key-bad-quota.json"
+    kpath.write_text(json.dumps(key))
+    m = sec_mount(start=False, key=str(kpath))
+    r = run_mount_cmd(m)
+    assert r.returncode != 0
+    assert "quota_project_id that is not a project id" in r.stderr, r.stderr
+    assert emu.counters()["routes"].get("oauth.token", 0) == 0
+
+
 # --- secrets ---------------------------------------------------------------
 
 def pem_lines(pem):
