@@ -192,8 +192,9 @@ int main(int argc, char *argv[])
 		/* -1 (unset) is UINT_MAX here; libfuse logs an error for it. */
 		if (fo.max_idle_threads <= 100000)
 			fuse_loop_cfg_set_idle_threads(lc, fo.max_idle_threads);
-		/* Each reader blocked in `wait` holds a thread: libfuse's 10
-		 * would let ten `cat wait` stall the whole mount. */
+		/* A request holds its worker through its network calls:
+		 * libfuse's 10 would let ten slow servers' replies stall
+		 * the mount (reads of `wait` are parked, see park.c). */
 		if (!user_threads)
 			fo.max_threads = 64;
 		if (fo.max_threads && fo.max_threads <= 100000)

@@ -82,6 +82,17 @@ struct bf_fs {
 };
 extern const struct fuse_lowlevel_ops bf_ops;
 
+/* ---- rbuf.c ---- */
+/* This thread's read buffer, grown to at least size; NULL without memory. */
+char *bf_rbuf_get(size_t size);
+
+/* ---- park.c ---- */
+/* Hands a read of a `wait` handle whose job has not finished to the wait
+ * queue, which replies later: 0 (the request belongs to it now), or
+ * -errno and the caller reads as usual (-EINVAL: nothing to wait for). */
+int bf_fuse_park_read(fuse_req_t req, struct bf_fh *fh, size_t size,
+		      off_t off);
+
 /* ---- log.c ---- */
 /* Routes libfuse's own messages through bf_log. */
 void bf_fuse_log_bridge(void);

@@ -228,8 +228,11 @@ static void op_destroy(void *userdata)
 {
 	struct bf_fs *fs = userdata;
 
-	if (fs->ctx)
+	if (fs->ctx) {
 		bf_ctx_shutdown(fs->ctx);
+		/* Parked reads reply through the session: before it goes. */
+		bf_waitq_stop(fs->ctx);
+	}
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -538,59 +541,16 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	bf_node_clear(&p);
 }
 
-/* One read buffer per worker thread: no large allocation per request.
- * A key destructor frees it when libfuse retires the thread. */
-struct rbuf {
-	char *p;
-	size_t cap;
-};
-static pthread_key_t rbuf_key;
-static pthread_once_t rbuf_once = PTHREAD_ONCE_INIT;
-
-static void rbuf_free(void *v)
-{
-	struct rbuf *b = v;
-
-	free(b->p);
-	free(b);
-}
-
-static void rbuf_init(void)
-{
-	pthread_key_create(&rbuf_key, rbuf_free);
-}
-
-static char *rbuf_get(size_t size)
-{
-	struct rbuf *b;
-
-	pthread_once(&rbuf_once, rbuf_init);
-	b = pthread_getspecific(rbuf_key);
-	if (!b) {
-		b = calloc(1, sizeof(*b));
-		if (!b || pthread_setspecific(rbuf_key, b) != 0) {
-			free(b);
-			return NULL;
-		}
-	}
-	if (size > b->cap) {
-		char *p = realloc(b->p, size);
-
-		if (!p)
-			return NULL;
-		b->p = p;
-		b->cap = size;
-	}
-	return b->p;
-}
-
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct bf_err e;
-	char *rbuf = rbuf_get(size ? size : 1);
+	char *rbuf;
 	ssize_t n;
 
+	if (bf_fuse_park_read(req, FH(fi), size, off) == 0)
+		return; /* a `wait`: answered when the job has finished */
+	rbuf = bf_rbuf_get(size ? size : 1);
 	if (!rbuf) {
 		fuse_reply_err(req, ENOMEM);
 		return;

@@ -125,7 +125,8 @@ int bf_ctx_new(const struct bf_model_opts *o, struct bf_ctx **out,
 	c->gcs = bf_gcs_new(&go, c->http);
 	c->pool = bf_reader_pool_new(o->readahead_max, o->readahead_window);
 	c->jobs = bf_jobs_new();
-	if (!c->vx || !c->gcs || !c->pool || !c->jobs) {
+	c->waitq = bf_waitq_new();
+	if (!c->vx || !c->gcs || !c->pool || !c->jobs || !c->waitq) {
 		rc = bf_err_set(e, ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -140,6 +141,8 @@ void bf_ctx_free(struct bf_ctx *c)
 {
 	if (!c)
 		return;
+	bf_waitq_stop(c);
+	bf_waitq_free(c->waitq);
 	bf_jobs_free(c->jobs);
 	bf_reader_pool_free(c->pool);
 	bf_gcs_free(c->gcs);

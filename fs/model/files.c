@@ -399,6 +399,34 @@ static int obj_restat(struct bf_ctx *c, struct bf_fh *fh, struct bf_err *e)
 	return 0;
 }
 
+struct bf_mjob *bf_fh_wait_job(struct bf_fh *fh)
+{
+	struct bf_mjob *j = NULL;
+
+	if (fh->type != FH_WAIT)
+		return NULL;
+	pthread_mutex_lock(&fh->lock);
+	if (!fh->waited)
+		j = bf_mjob_get(fh->node.job);
+	pthread_mutex_unlock(&fh->lock);
+	return j;
+}
+
+int bf_fh_wait_settle(struct bf_fh *fh, const struct bf_buf *st)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&fh->lock);
+	if (!fh->waited) {
+		bf_buf_reset(&fh->snap);
+		rc = bf_buf_append(&fh->snap, st->data ? st->data : "",
+				   st->len);
+		fh->waited = rc == 0;
+	}
+	pthread_mutex_unlock(&fh->lock);
+	return rc;
+}
+
 ssize_t bf_fh_read(struct bf_ctx *c, struct bf_fh *fh, char *buf, size_t len,
 		   uint64_t off, struct bf_err *e)
 {

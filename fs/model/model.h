@@ -172,4 +172,21 @@ int bf_fh_getattr(struct bf_ctx *c, struct bf_fh *fh, struct bf_attr *a,
 /* Last close: a fallback that only logs. */
 void bf_fh_release(struct bf_ctx *c, struct bf_fh *fh);
 
+/* Reads of `wait` (waitq.c). A read of a job's `wait` before the job has
+ * finished does not block a thread: bf_wait_park() parks it and returns
+ * an id (> 0), or -EINVAL when the handle can be read at once with
+ * bf_fh_read. The answer comes later, from another thread, through
+ * reply(ud, 0, data, len) or reply(ud, -errno, NULL, 0), exactly once.
+ * Nothing is answered before bf_wait_arm(); bf_wait_cancel() answers
+ * -EINTR. Both are no-ops for an id already answered. */
+typedef void (*bf_wait_reply)(void *ud, int rc, const char *data,
+			      size_t len);
+int64_t bf_wait_park(struct bf_ctx *c, struct bf_fh *fh, size_t size,
+		     uint64_t off, bf_wait_reply reply, void *ud);
+void bf_wait_arm(struct bf_ctx *c, int64_t id);
+void bf_wait_cancel(struct bf_ctx *c, int64_t id);
+/* Answers every parked read with -EINTR and stops the poll thread; no
+ * park succeeds after. Returns how many were answered. */
+size_t bf_waitq_stop(struct bf_ctx *c);
+
 #endif

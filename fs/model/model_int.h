@@ -227,6 +227,7 @@ struct bf_ctx {
 	struct bf_gcs *gcs;
 	struct bf_reader_pool *pool;
 	struct bf_jobs *jobs;
+	struct bf_waitq *waitq;
 	int shutdown;
 	int64_t start_us;
 	int page_size;
@@ -268,6 +269,14 @@ ssize_t bf_resset_read(const struct bf_resset *s, const char *name, char *buf,
 int bf_render_progress_at(const struct bf_job *j, int64_t now_us,
 			  struct bf_buf *b);
 /* Blocks until the job finished, then renders its state line into b. */
+/* waitq.c */
+struct bf_waitq;
+struct bf_waitq *bf_waitq_new(void);
+void bf_waitq_free(struct bf_waitq *q);
+/* files.c, for waitq.c: the job of a `wait` handle not yet answered (a
+ * reference), else NULL; and giving such a handle its final state line. */
+struct bf_mjob *bf_fh_wait_job(struct bf_fh *fh);
+int bf_fh_wait_settle(struct bf_fh *fh, const struct bf_buf *st);
 int bf_wait_job(struct bf_ctx *c, struct bf_mjob *j, struct bf_buf *b,
 		struct bf_err *e);
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from mounthelp import jobs_created, prompts, put_input
+from mounthelp import Mount, jobs_created, prompts, put_input
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "..", "scripts"))
@@ -392,6 +392,8 @@ def test_by_id_links_to_the_job(mount_fs, emu):
 
 
 def test_many_waiters_do_not_stall_the_mount(mount_fs, emu):
+    """Parked reads hold no thread: more waiters than the daemon has
+    threads (64), and the job is still fetched once per refresh."""
     emu.config(pending_seconds=60)
     mnt = staged(mount_fs, emu)
     os.mkdir(mnt.job("mw"))
@@ -399,10 +401,14 @@ def test_many_waiters_do_not_stall_the_mount(mount_fs, emu):
     submit_short(mnt, "mw")
     waiters = [subprocess.Popen(["cat", mnt.job("mw", "wait")],
                                 stdout=subprocess.PIPE)
-               for _ in range(16)]
+               for _ in range(100)]
     try:
         time.sleep(1)
         assert all(w.poll() is None for w in waiters)
+        gets = emu.counters()["routes"].get("vertex.get", 0)
+        time.sleep(1.5)
+        gets = emu.counters()["routes"].get("vertex.get", 0) - gets
+        assert gets <= 1.5 / 0.3 + 3, gets  # refresh=0.3, not per reader
         t0 = time.time()
         assert mnt.read("mw", "state").startswith("JOB_STATE_")
         assert sorted(os.listdir(mnt.path)) == ["README", "by-id", "jobs"]
@@ -417,6 +423,42 @@ def test_many_waiters_do_not_stall_the_mount(mount_fs, emu):
             if w.poll() is None:
                 w.kill()
                 w.wait()
+
+
+def test_wait_works_single_threaded(emu, build_dir, tmp_path):
+    """With -s (one thread) a parked `wait` neither stalls the mount nor
+    ignores Ctrl-C."""
+    emu.make_bucket("stage")
+    emu.config(pending_seconds=60)
+    m = Mount(emu, build_dir, str(tmp_path), {"staging": STAGE})
+    m.argv.insert(2, "-s")
+    m.start()
+    procs = []
+    try:
+        os.mkdir(m.job("st"))
+        write(m.job("st", "input.jsonl"), lines(unkeyed(1)))
+        submit_short(m, "st")
+        first, second = procs[:] = [
+            subprocess.Popen(["cat", m.job("st", "wait")],
+                             stdout=subprocess.PIPE) for _ in range(2)]
+        time.sleep(0.5)
+        assert first.poll() is None and second.poll() is None
+        t0 = time.time()
+        assert m.read("st", "state").startswith("JOB_STATE_")
+        assert time.time() - t0 < 5
+        first.send_signal(signal.SIGINT)
+        assert first.wait(timeout=10) != 0
+        assert second.poll() is None
+        jid = json.loads(m.read("st", "job.json"))["name"].rsplit("/", 1)[1]
+        emu.finish_job(jid)
+        out, _ = second.communicate(timeout=30)
+        assert out == b"JOB_STATE_SUCCEEDED\n"
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        m.stop()
 
 
 def test_results_grow_while_the_job_runs(mount_fs, emu):
