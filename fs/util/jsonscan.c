@@ -37,8 +37,7 @@ static cJSON *value(struct scan *s)
 	skip_ws(s);
 	if (s->p >= s->end)
 		return NULL;
-	v = cJSON_ParseWithLengthOpts(s->p, (size_t)(s->end - s->p), &stop,
-				      0);
+	v = cJSON_ParseWithLengthOpts(s->p, (size_t)(s->end - s->p), &stop, 0);
 	if (!v || !stop || stop <= s->p || stop > s->end) {
 		cJSON_Delete(v);
 		return NULL;
@@ -67,8 +66,8 @@ static int streamed(const struct bf_json_scan *sc, const char *key)
 }
 
 /* The array at s->p ('[' next), each element to the callback. */
-static int array(struct scan *s, const struct bf_json_scan *sc,
-		 const char *key, int deliver)
+static int array(struct scan *s, const struct bf_json_scan *sc, const char *key,
+		 int deliver)
 {
 	size_t n = 0;
 
@@ -117,7 +116,10 @@ static int seen_before(char **seen, size_t *nseen, const char *key, int *rc)
 int bf_json_scan(const char *body, size_t len, const struct bf_json_scan *sc,
 		 struct bf_err *e)
 {
-	struct scan s = {.start = body, .p = body, .end = body ? body + len : NULL, .e = e};
+	struct scan s = {.start = body,
+			 .p = body,
+			 .end = body ? body + len : NULL,
+			 .e = e};
 	char *seen[MAX_MEMBERS];
 	size_t nseen = 0;
 	int rc = 0;

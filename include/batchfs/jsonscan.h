@@ -16,8 +16,7 @@
 /* One element of the streamed array `key`; the item is freed after. */
 typedef int (*bf_json_elem_cb)(void *ud, const char *key, const cJSON *elem);
 /* Any other member (also `key` when its value is not an array). */
-typedef int (*bf_json_member_cb)(void *ud, const char *key,
-				 const cJSON *value);
+typedef int (*bf_json_member_cb)(void *ud, const char *key, const cJSON *value);
 
 struct bf_json_scan {
 	const char *const *arrays; /* member names streamed, NULL-terminated */

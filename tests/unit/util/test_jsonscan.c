@@ -20,8 +20,8 @@ static void note(struct seen *s, const char *key, const cJSON *v)
 	char *t = cJSON_PrintUnformatted(v);
 	size_t n = strlen(s->log);
 
-	snprintf(s->log + n, sizeof(s->log) - n, "%s%s=%s",
-		 n ? " " : "", key, t ? t : "?");
+	snprintf(s->log + n, sizeof(s->log) - n, "%s%s=%s", n ? " " : "", key,
+		 t ? t : "?");
 	free(t);
 }
 
@@ -47,8 +47,10 @@ static const char *const arrays[] = {"items", "prefixes", NULL};
 
 static int scan(const char *body, struct seen *s, size_t max)
 {
-	struct bf_json_scan sc = {.arrays = arrays, .max_elems = max,
-				  .elem = on_elem, .member = on_member,
+	struct bf_json_scan sc = {.arrays = arrays,
+				  .max_elems = max,
+				  .elem = on_elem,
+				  .member = on_member,
 				  .ud = s};
 	struct bf_err e = {0};
 
@@ -63,8 +65,7 @@ static void test_framing(void)
 
 	CHECK_INT(scan("{}", &s, 0), 0);
 	CHECK_INT(scan(" \n{ }\n ", &s, 0), 0);
-	CHECK_INT(scan("{\"items\": [], \"nextPageToken\": \"t\"}", &s, 0),
-		  0);
+	CHECK_INT(scan("{\"items\": [], \"nextPageToken\": \"t\"}", &s, 0), 0);
 	CHECK_STR(s.log, "nextPageToken=\"t\"");
 	CHECK_INT(scan("{\"items\":[{\"a\":1}, 2 ,\"x\"],\"k\":{\"b\":[1]}}",
 		       &s, 0),
@@ -74,9 +75,9 @@ static void test_framing(void)
 	CHECK_INT(scan("{\"items\": null}", &s, 0), 0);
 	CHECK_STR(s.log, "items=null");
 	/* The first occurrence wins, like cJSON_GetObjectItem. */
-	CHECK_INT(scan("{\"k\":1,\"items\":[1],\"k\":2,\"items\":[2,3]}", &s,
-		       0),
-		  0);
+	CHECK_INT(
+		scan("{\"k\":1,\"items\":[1],\"k\":2,\"items\":[2,3]}", &s, 0),
+		0);
 	CHECK_STR(s.log, "k=1 items=1");
 	/* Escaped member names are decoded. */
 	CHECK_INT(scan("{\"it\\u0065ms\":[5]}", &s, 0), 0);
@@ -86,11 +87,22 @@ static void test_framing(void)
 static void test_errors(void)
 {
 	static const char *bad[] = {
-		"",	      "[]",	     "{",	     "{\"a\"}",
-		"{\"a\":}",   "{\"a\":1,}",  "{\"a\":1 \"b\":2}",
-		"{a:1}",      "{\"items\":[1,]}", "{\"items\":[1 2]}",
-		"{\"items\":[", "{\"items\":[{]}", "{} x",    "{}{}",
-		"{\"a\":1}}", "{\"items\":[[[[[[[[[[[[[",
+		"",
+		"[]",
+		"{",
+		"{\"a\"}",
+		"{\"a\":}",
+		"{\"a\":1,}",
+		"{\"a\":1 \"b\":2}",
+		"{a:1}",
+		"{\"items\":[1,]}",
+		"{\"items\":[1 2]}",
+		"{\"items\":[",
+		"{\"items\":[{]}",
+		"{} x",
+		"{}{}",
+		"{\"a\":1}}",
+		"{\"items\":[[[[[[[[[[[[[",
 	};
 	struct seen s = {0};
 
@@ -117,8 +129,8 @@ static void test_limits(void)
 {
 	struct seen s = {0};
 	struct bf_err e = {0};
-	struct bf_json_scan sc = {.arrays = arrays, .max_elems = 2,
-				  .elem = on_elem, .ud = &s};
+	struct bf_json_scan sc = {
+		.arrays = arrays, .max_elems = 2, .elem = on_elem, .ud = &s};
 	const char *three = "{\"items\":[1,2,3]}";
 
 	CHECK_INT(bf_json_scan(three, strlen(three), &sc, &e), -EIO);
@@ -177,8 +189,8 @@ static void test_big_page_memory(void)
 	long want = 0;
 	struct peak pk = {0};
 	struct mallinfo2 after;
-	struct bf_json_scan sc = {.arrays = arrays, .elem = count_only,
-				  .ud = &pk};
+	struct bf_json_scan sc = {
+		.arrays = arrays, .elem = count_only, .ud = &pk};
 	struct bf_err e = {0};
 
 	if (!body) {
