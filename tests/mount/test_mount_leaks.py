@@ -7,10 +7,12 @@ binary is a sanitizer build or a wrapper script."""
 import os
 import shutil
 import signal
+import subprocess
+import time
 
 import pytest
 
-from mounthelp import Mount, request_text
+from mounthelp import Mount, prompts, put_input, request_text
 
 SANITIZED = (b"__asan_init", b"__tsan_init", b"__msan_init")
 
@@ -53,9 +55,25 @@ def test_handles_open_at_exit_are_freed(emu, build_dir, tmp_path):
         os.mkdir(m.job("d"))
         fds.append(os.open(m.job("d", "request.json"), os.O_WRONLY))
         os.write(fds[-1], b"{")
+        # And a read of `wait` parked on a job that does not finish.
+        emu.config(pending_seconds=3600)
+        emu.create_job(put_input(emu, prompts(1), name="in/p.jsonl"),
+                       "gs://bkt-out/p", display_name="p")
+        deadline = time.time() + 30
+        while "p" not in os.listdir(m.jobs):
+            assert time.time() < deadline
+            time.sleep(0.2)
+        waiter = subprocess.Popen(["cat", m.job("p", "wait")],
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        time.sleep(2)
+        assert waiter.poll() is None
         # The session ends with all of them open.
         m.proc.send_signal(signal.SIGTERM)
         m.proc.wait(timeout=60)
+        # The parked read was answered (EINTR), not left hanging.
+        _, err = waiter.communicate(timeout=30)
+        assert waiter.returncode != 0, err
     finally:
         for fd in fds:
             try:
