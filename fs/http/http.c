@@ -48,6 +48,10 @@
 #pragma weak bf_auth_quota_project
 
 #define SLEEP_SLICE_MS 50
+/* A 401 refreshes the token and retries, twice at most, as google-auth
+ * does (DEFAULT_MAX_REFRESH_ATTEMPTS): a token revoked just after its
+ * refresh is not a failure yet. */
+#define AUTH_RETRIES 2
 
 /* ---- one attempt -------------------------------------------------------- */
 
@@ -335,7 +339,7 @@ struct call {
 	struct bf_http_resp *resp;
 	struct bf_err *e;
 	int64_t start, deadline;
-	int auth_retried;
+	int auth_retried; /* refreshes after a 401, at most AUTH_RETRIES */
 	char token[4096];
 	int have_token;
 	int last_rc; /* -errno of the last failed attempt */
@@ -413,7 +417,8 @@ static enum verdict judge(struct call *c, struct xfer *x, CURLcode cc,
 
 	/* An HTTP error reply. */
 	c->last_rc = bf_err_from_reply(e, r->status, x->body.data, x->body.len);
-	if (r->status == 401 && c->have_token && !c->auth_retried)
+	if (r->status == 401 && c->have_token &&
+	    c->auth_retried < AUTH_RETRIES)
 		return V_RETRY; /* rejected before any effect: safe */
 	if (!bf_http_retryable(r->status))
 		return V_FAIL;
@@ -610,9 +615,10 @@ int bf_http_do(struct bf_http *h, const struct bf_http_req *req,
 		rc = c->last_rc;
 		if (v == V_FAIL)
 			break;
-		if (resp->status == 401 && c->have_token && !c->auth_retried) {
+		if (resp->status == 401 && c->have_token &&
+		    c->auth_retried < AUTH_RETRIES) {
 			/* The auth retry is extra, outside max_attempts. */
-			c->auth_retried = 1;
+			c->auth_retried++;
 			if (bf_auth_invalidate)
 				bf_auth_invalidate(h->auth, c->token);
 			max_attempts++;

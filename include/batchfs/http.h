@@ -5,7 +5,7 @@
  * jitter (initial 1 s, x2, cap 30 s), at most max_attempts, never past the
  * operation budget; Retry-After and RetryInfo are honoured (still inside the
  * budget). A 401 makes the auth layer drop its token and the call is retried
- * once with a fresh one. Non-idempotent requests (BF_RETRY_NEVER) are never
+ * with a fresh one, twice at most (as google-auth does). Non-idempotent requests (BF_RETRY_NEVER) are never
  * re-sent: a lost reply is reported as such so the caller can reconcile.
  */
 #ifndef BATCHFS_HTTP_H

@@ -280,11 +280,20 @@ def test_401_refreshes_token_once(obj, build_dir):
     assert r["invalidations"] == 1
 
 
+def test_401_twice_refreshes_twice(obj, build_dir):
+    """A token revoked right after its refresh: google-auth refreshes up
+    to twice (DEFAULT_MAX_REFRESH_ATTEMPTS), so does batchfs."""
+    obj.fault(kind="status", status=401, path="/o/", times=2)
+    r, _ = one(build_dir, *FAST, "--auth-stub", "GET", meta_url(obj))
+    assert r["rc"] == 0 and r["attempts"] == 3
+    assert r["invalidations"] == 2
+
+
 def test_401_forever_is_eacces(obj, build_dir):
     obj.fault(kind="status", status=401, path="/o/", times=-1)
     r, _ = one(build_dir, *FAST, "--auth-stub", "GET", meta_url(obj))
-    assert r["errno"] == "EACCES" and r["attempts"] == 2
-    assert r["invalidations"] == 1
+    assert r["errno"] == "EACCES" and r["attempts"] == 3
+    assert r["invalidations"] == 2
 
 
 def test_body_cap_is_efbig(obj, build_dir):
