@@ -40,4 +40,8 @@ int bf_gcs__list_page(const char *body, size_t len, bf_gcs_item_cb item_cb,
 		      bf_gcs_prefix_cb prefix_cb, void *ud, char **next,
 		      struct bf_err *e);
 
+/* Read-ahead windows (reader.c, seq.c): from 1 MiB, doubling to 8 MiB. */
+#define MIN_WINDOW (1u << 20)
+#define DEFAULT_MAX_WINDOW (8u << 20)
+
 #endif

@@ -14,7 +14,10 @@
  * Locking: r->mu guards block state; network I/O and memcpy run without it
  * (a block being copied from is pinned, a block being filled is owned by its
  * filler and only bytes below 'filled' are read). p->mu guards the job queue.
- * The two locks are never held together.
+ * The two locks are never held together. bf_reader_readv hands out pinned
+ * block bytes instead of copying them; they stay pinned until
+ * bf_reader_unpin, so the FUSE reply is written from the blocks directly.
+ * The sequential detector is in seq.c.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -26,59 +29,10 @@
 #include "batchfs/http.h"
 #include "batchfs/log.h"
 #include "batchfs/reader.h"
+#include "gcs/gcs_int.h"
 
-#define MIN_WINDOW (1u << 20)
-#define DEFAULT_MAX_WINDOW (8u << 20)
 #define NBLOCKS 2
 #define MAX_WORKERS 4
-
-/* ---- sequential detector (pure) --------------------------------------- */
-
-void bf_seq_init(struct bf_seq *s, size_t min_window, size_t max_window)
-{
-	memset(s, 0, sizeof(*s));
-	s->min_window = min_window ? min_window : MIN_WINDOW;
-	s->max_window = max_window ? max_window : DEFAULT_MAX_WINDOW;
-	if (s->max_window < s->min_window)
-		s->max_window = s->min_window;
-	s->window = s->min_window;
-}
-
-int bf_seq_access(struct bf_seq *s, uint64_t off, size_t len)
-{
-	uint64_t end = off + len;
-	int hit;
-
-	if (!s->started) {
-		s->started = 1;
-		hit = off < s->min_window;
-	} else {
-		hit = off + BF_SEQ_BACK >= s->next &&
-		      off <= s->next + s->max_window;
-	}
-	if (hit) {
-		s->streak++;
-		if (end > s->next)
-			s->next = end;
-	} else {
-		s->streak = 0;
-		s->window = s->min_window;
-		s->next = end;
-	}
-	return hit;
-}
-
-size_t bf_seq_take_window(struct bf_seq *s)
-{
-	size_t w = s->window;
-
-	if (s->window < s->max_window) {
-		s->window *= 2;
-		if (s->window > s->max_window)
-			s->window = s->max_window;
-	}
-	return w;
-}
 
 /* ---- pool -------------------------------------------------------------- */
 
@@ -559,8 +513,67 @@ static int wait_a_bit(struct bf_reader *r)
 	return bf_cancelled() ? -EINTR : 0;
 }
 
+/* Adds a piece to v, merging it with the last one when both are in buf
+ * and contiguous. Blocks are pinned only while a slot stays free after
+ * them, and pieces of buf then follow on, so there is always room. */
+static int rvec_add(struct bf_rvec *v, char *p, size_t n, struct block *b)
+{
+	struct iovec *last = v->n ? &v->iov[v->n - 1] : NULL;
+
+	if (last && !b && !v->pin[v->n - 1] &&
+	    (char *)last->iov_base + last->iov_len == p) {
+		last->iov_len += n;
+		return 0;
+	}
+	if (v->n == BF_RVEC_MAX)
+		return -EIO; /* cannot happen, see above */
+	v->iov[v->n].iov_base = p;
+	v->iov[v->n].iov_len = n;
+	v->pin[v->n] = b;
+	v->n++;
+	return 0;
+}
+
+/* r->mu held. */
+static void unpin_locked(struct bf_rvec *v)
+{
+	for (int i = 0; i < v->n; i++)
+		if (v->pin[i])
+			((struct block *)v->pin[i])->pins--;
+	v->n = 0;
+	pthread_cond_broadcast(&v->r->cv); /* bf_reader_close waits on pins */
+}
+
+void bf_reader_unpin(struct bf_rvec *v)
+{
+	struct bf_reader *r = v ? v->r : NULL;
+
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->mu);
+	unpin_locked(v);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static ssize_t read_impl(struct bf_reader *r, char *buf, size_t len,
+			 uint64_t off, struct bf_rvec *v, struct bf_err *e);
+
 ssize_t bf_reader_read(struct bf_reader *r, char *buf, size_t len, uint64_t off,
 		       struct bf_err *e)
+{
+	return read_impl(r, buf, len, off, NULL, e);
+}
+
+ssize_t bf_reader_readv(struct bf_reader *r, char *buf, size_t len,
+			uint64_t off, struct bf_rvec *v, struct bf_err *e)
+{
+	v->r = r;
+	v->n = 0;
+	return read_impl(r, buf, len, off, v, e);
+}
+
+static ssize_t read_impl(struct bf_reader *r, char *buf, size_t len,
+			 uint64_t off, struct bf_rvec *v, struct bf_err *e)
 {
 	struct job *pf = NULL;
 	uint64_t front, end;
@@ -617,6 +630,20 @@ ssize_t bf_reader_read(struct bf_reader *r, char *buf, size_t len, uint64_t off,
 
 			if (n > want)
 				n = want;
+			if (v && v->n < BF_RVEC_MAX - 1) {
+				/* Pinned until the caller has sent it. The
+				 * last slot is kept for bytes copied to buf,
+				 * so a read is never cut short. */
+				b->pins++;
+				rvec_add(v, b->data + (pos - b->off), n, b);
+				stat_add(&r->p->st.buffered_bytes, n);
+				done += n;
+				continue;
+			}
+			if (v && rvec_add(v, buf + done, n, NULL)) {
+				rc = bf_err_set(e, EIO, "read vector full");
+				goto out;
+			}
 			b->pins++;
 			pthread_mutex_unlock(&r->mu);
 			memcpy(buf + done, b->data + (pos - b->off), n);
@@ -670,6 +697,11 @@ ssize_t bf_reader_read(struct bf_reader *r, char *buf, size_t len, uint64_t off,
 			n = bf_gcs_read(r->g, r->bucket, r->name, gen, pos,
 					buf + done, want, e);
 			pthread_mutex_lock(&r->mu);
+			if (v && n > 0 &&
+			    rvec_add(v, buf + done, (size_t)n, NULL)) {
+				rc = bf_err_set(e, EIO, "read vector full");
+				goto out;
+			}
 			if (n < 0 && gen != r->gen && stale_retries++ < 3) {
 				bf_err_clear(e);
 				continue;
@@ -691,6 +723,8 @@ ssize_t bf_reader_read(struct bf_reader *r, char *buf, size_t len, uint64_t off,
 	if (seq)
 		pf = plan_prefetch(r);
 out:
+	if (rc < 0 && v)
+		unpin_locked(v);
 	pthread_mutex_unlock(&r->mu);
 	if (pf)
 		enqueue(r->p, pf);

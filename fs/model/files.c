@@ -427,6 +427,38 @@ int bf_fh_wait_settle(struct bf_fh *fh, const struct bf_buf *st)
 	return rc;
 }
 
+/* v: describe the bytes instead of copying them (bf_reader_readv). */
+static ssize_t obj_read(struct bf_ctx *c, struct bf_fh *fh, char *buf,
+			size_t len, uint64_t off, struct bf_rvec *v,
+			struct bf_err *e)
+{
+	ssize_t n;
+
+	pthread_mutex_lock(&fh->lock);
+	if (fh->growing && off + len > fh->size &&
+	    bf_now_ms() - fh->stat_ms >= 200) {
+		/* Past the known end of a growing object: look again. */
+		int rc = obj_restat(c, fh, e);
+
+		if (rc && rc != -ENOENT) {
+			pthread_mutex_unlock(&fh->lock);
+			return rc;
+		}
+	}
+	n = v ? bf_reader_readv(fh->r, buf, len, off, v, e)
+	      : bf_reader_read(fh->r, buf, len, off, e);
+	if (fh->growing && (n == -ESTALE || n == -ENOENT)) {
+		/* The generation we pinned was replaced by a longer one. */
+		int rc = obj_restat(c, fh, e);
+
+		n = rc	? rc
+		    : v ? bf_reader_readv(fh->r, buf, len, off, v, e)
+			: bf_reader_read(fh->r, buf, len, off, e);
+	}
+	pthread_mutex_unlock(&fh->lock);
+	return n;
+}
+
 ssize_t bf_fh_read(struct bf_ctx *c, struct bf_fh *fh, char *buf, size_t len,
 		   uint64_t off, struct bf_err *e)
 {
@@ -468,26 +500,17 @@ ssize_t bf_fh_read(struct bf_ctx *c, struct bf_fh *fh, char *buf, size_t len,
 	case FH_OBJ:
 		break;
 	}
-	pthread_mutex_lock(&fh->lock);
-	if (fh->growing && off + len > fh->size &&
-	    bf_now_ms() - fh->stat_ms >= 200) {
-		/* Past the known end of a growing object: look again. */
-		int rc = obj_restat(c, fh, e);
+	return obj_read(c, fh, buf, len, off, NULL, e);
+}
 
-		if (rc && rc != -ENOENT) {
-			pthread_mutex_unlock(&fh->lock);
-			return rc;
-		}
-	}
-	n = bf_reader_read(fh->r, buf, len, off, e);
-	if (fh->growing && (n == -ESTALE || n == -ENOENT)) {
-		/* The generation we pinned was replaced by a longer one. */
-		int rc = obj_restat(c, fh, e);
-
-		n = rc ? rc : bf_reader_read(fh->r, buf, len, off, e);
-	}
-	pthread_mutex_unlock(&fh->lock);
-	return n;
+ssize_t bf_fh_readv(struct bf_ctx *c, struct bf_fh *fh, char *buf, size_t len,
+		    uint64_t off, struct bf_rvec *v, struct bf_err *e)
+{
+	v->r = NULL;
+	v->n = 0;
+	if (fh->type != FH_OBJ)
+		return bf_fh_read(c, fh, buf, len, off, e);
+	return obj_read(c, fh, buf, len, off, v, e);
 }
 
 static int buf_write_at(struct bf_buf *b, const char *p, size_t len,

@@ -159,6 +159,12 @@ int bf_model_create(struct bf_ctx *c, const struct bf_node *parent,
 unsigned bf_fh_flags(const struct bf_fh *fh);
 ssize_t bf_fh_read(struct bf_ctx *c, struct bf_fh *fh, char *buf, size_t len,
 		   uint64_t off, struct bf_err *e);
+/* The same, but an output object's bytes held by read-ahead are described
+ * in v instead of copied into buf (see bf_reader_readv): the caller sends
+ * v->iov when v->n > 0 (else buf), then calls bf_reader_unpin(v). */
+struct bf_rvec;
+ssize_t bf_fh_readv(struct bf_ctx *c, struct bf_fh *fh, char *buf, size_t len,
+		    uint64_t off, struct bf_rvec *v, struct bf_err *e);
 ssize_t bf_fh_write(struct bf_ctx *c, struct bf_fh *fh, const char *buf,
 		    size_t len, uint64_t off, struct bf_err *e);
 /* close(2) of one descriptor; submits when tgid is the opener's and the

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "batchfs/err.h"
 
@@ -29,6 +30,21 @@ struct bf_reader *bf_reader_open(struct bf_reader_pool *p, struct bf_gcs *g,
 /* Returns bytes read (0 at EOF) or -errno; never misplaced bytes. */
 ssize_t bf_reader_read(struct bf_reader *r, char *buf, size_t len,
 		       uint64_t off, struct bf_err *e);
+/* The same without copying what read-ahead holds: the bytes are described
+ * by v->iov (pointers into pinned read-ahead blocks, or into buf for what
+ * was fetched directly), in order, v->n of them. The caller hands them on
+ * (e.g. fuse_reply_iov) and then must call bf_reader_unpin(v), even after
+ * an error; the reader is not closed before. */
+#define BF_RVEC_MAX 8
+struct bf_rvec {
+	struct bf_reader *r;
+	int n;
+	struct iovec iov[BF_RVEC_MAX];
+	void *pin[BF_RVEC_MAX]; /* the block each iov points into, or NULL */
+};
+ssize_t bf_reader_readv(struct bf_reader *r, char *buf, size_t len,
+			uint64_t off, struct bf_rvec *v, struct bf_err *e);
+void bf_reader_unpin(struct bf_rvec *v);
 /* The object grew (append-only export): follow the new generation. */
 void bf_reader_update(struct bf_reader *r, int64_t generation, uint64_t size);
 void bf_reader_close(struct bf_reader *r);

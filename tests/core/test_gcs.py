@@ -205,6 +205,34 @@ def test_cat_pool_exhausted_falls_back(build_dir, emu, big):
     assert st["window_fetches"] == 0 and st["direct_reads"] >= 7
 
 
+@pytest.mark.parametrize("bs", [131072, 1 << 20, 3 << 20])
+def test_readv_describes_the_same_bytes(build_dir, emu, big, bs):
+    """bf_reader_readv (what the FUSE glue replies from): the pinned pieces
+    it describes are the object's bytes, in order, at every read size."""
+    name, data = big
+    rc, out, err = run(build_dir, emu, "cat", BUCKET, name,
+                       opts=["--stats", "--readv", "--bs", bs])
+    assert rc == 0, err
+    assert out == data
+    st = stats_of(err)
+    assert st["window_fetches"] <= 4 and st["pool_used"] == 0
+
+
+def test_readv_random_reordered_and_without_pool(build_dir, emu, big):
+    name, data = big
+    rnd = random.Random(13)
+    specs = [(rnd.randrange(0, len(data) + 100),
+              rnd.choice([1, 4096, 131072, 1 << 20, 3 << 20]))
+             for _ in range(30)]
+    for a, b in [(0, 1), (2, 1), (1, 1), (3, 1), (5, 1), (4, 1), (6, 1)]:
+        specs.append((a * 131072, 131072))
+    want = b"".join(data[o:o + n] for o, n in specs)
+    for opts in (["--readv"], ["--readv", "--pool", 0]):
+        out = ok(build_dir, emu, "pread", BUCKET, name,
+                 *["%d:%d" % s for s in specs], opts=opts)
+        assert out == want
+
+
 def test_cat_empty_and_tiny(build_dir, emu, bucket):
     emu.put_object(bucket, "empty", b"")
     emu.put_object(bucket, "tiny", b"abc")

@@ -3,7 +3,9 @@
  *
  *   gcs_cli [--endpoint URL] [--threshold N] [--chunk N] [--page-size N]
  *           [--pool BYTES] [--window BYTES] [--gen G] [--bs N] [--stats]
- *           [--attempts N] [--budget-ms N]
+ *           [--attempts N] [--budget-ms N] [--readv]
+ *     (--readv: cat and pread go through bf_reader_readv, writing the
+ *     pinned pieces it describes, as the FUSE glue replies with them)
  *     list B PREFIX [DELIM]   one JSON line per item / prefix
  *     stat B NAME             the object as JSON
  *     read B NAME OFF LEN     raw bytes to stdout (one bf_gcs_read)
@@ -155,6 +157,38 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+static int use_readv;
+
+/* One reader read to stdout: copied into buf, or described by a vector
+ * (--readv). Returns bytes read, or -errno. */
+static ssize_t read_out(struct bf_reader *r, char *buf, size_t len,
+			uint64_t off, struct bf_err *e)
+{
+	struct bf_rvec v;
+	ssize_t n;
+	size_t sum = 0;
+	int rc = 0;
+
+	if (!use_readv) {
+		n = bf_reader_read(r, buf, len, off, e);
+		if (n > 0)
+			rc = write_all(1, buf, (size_t)n);
+		return rc ? rc : n;
+	}
+	n = bf_reader_readv(r, buf, len, off, &v, e);
+	for (int i = 0; n > 0 && i < v.n && !rc; i++) {
+		rc = write_all(1, v.iov[i].iov_base, v.iov[i].iov_len);
+		sum += v.iov[i].iov_len;
+	}
+	if (n > 0 && v.n == 0)
+		rc = write_all(1, buf, (size_t)n);
+	else if (n > 0 && sum != (size_t)n)
+		rc = bf_err_set(e, EIO, "vector holds %zu bytes, read %zd", sum,
+				n);
+	bf_reader_unpin(&v);
+	return rc ? rc : n;
+}
+
 struct pcat {
 	struct bf_reader *r;
 	char *out;
@@ -265,6 +299,10 @@ int main(int argc, char **argv)
 			mem = 1;
 			continue;
 		}
+		if (!strcmp(a, "--readv")) {
+			use_readv = 1;
+			continue;
+		}
 		if (!v)
 			return fail(-EINVAL, NULL);
 		i++;
@@ -351,16 +389,13 @@ int main(int argc, char **argv)
 
 			buf = malloc(bs);
 			for (;;) {
-				ssize_t n = bf_reader_read(r, buf, bs, off, &e);
+				ssize_t n = read_out(r, buf, bs, off, &e);
 
 				if (n < 0) {
 					rc = (int)n;
 					break;
 				}
 				if (n == 0)
-					break;
-				rc = write_all(1, buf, (size_t)n);
-				if (rc)
 					break;
 				off += (uint64_t)n;
 			}
@@ -395,11 +430,9 @@ int main(int argc, char **argv)
 				ssize_t n;
 
 				buf = malloc(len ? len : 1);
-				n = bf_reader_read(r, buf, len, off, &e);
+				n = read_out(r, buf, len, off, &e);
 				if (n < 0)
 					rc = (int)n;
-				else
-					rc = write_all(1, buf, (size_t)n);
 				free(buf);
 			}
 		}
