@@ -26,6 +26,13 @@ def staged(mount_fs, emu, **opts):
     return mount_fs(staging=STAGE, **opts)
 
 
+def kill_all(procs):
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def lines(rows):
     return "".join(json.dumps(r) + "\n" for r in rows)
 
@@ -419,10 +426,7 @@ def test_many_waiters_do_not_stall_the_mount(mount_fs, emu):
             out, _ = w.communicate(timeout=30)
             assert out == b"JOB_STATE_SUCCEEDED\n"
     finally:
-        for w in waiters:
-            if w.poll() is None:
-                w.kill()
-                w.wait()
+        kill_all(waiters)
 
 
 def test_wait_works_single_threaded(emu, build_dir, tmp_path):
@@ -454,10 +458,7 @@ def test_wait_works_single_threaded(emu, build_dir, tmp_path):
         out, _ = second.communicate(timeout=30)
         assert out == b"JOB_STATE_SUCCEEDED\n"
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        kill_all(procs)
         m.stop()
 
 

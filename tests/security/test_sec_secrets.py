@@ -54,12 +54,18 @@ def test_token_uri_must_be_https_or_this_machine(sec_mount, emu, tmp_path):
     for uri in ("http://127.0.0.2:1/token", "file:///etc/passwd",
                 "ftp://127.0.0.1/token", "http://127.0.0.1.nip.io/token"):
         key["token_uri"] = uri
-        path = tmp_path / "k.json"
-        path.write_text(json.dumps(key))
-        m = sec_mount(start=False, key=str(path))
-        r = run_mount_cmd(m)
-        assert r.returncode != 0
-        assert "token_uri that is not https" in r.stderr, r.stderr
+        mount_fails_with(sec_mount, tmp_path, key,
+                         "token_uri that is not https")
+
+
+def mount_fails_with(sec_mount, tmp_path, key, message):
+    """Mounting with this key file fails at the shell, saying message."""
+    path = tmp_path / "k.json"
+    path.write_text(json.dumps(key))
+    m = sec_mount(start=False, key=str(path))
+    r = run_mount_cmd(m)
+    assert r.returncode != 0
+    assert message in r.stderr, r.stderr
 
 
 def api_headers(fs, name):
@@ -105,12 +111,8 @@ def test_quota_project_is_sent_as_user_project(sec_mount, emu, tmp_path,
 def test_bad_quota_project_is_refused(sec_mount, emu, tmp_path):
     key = json.load(open(emu.key_file))
     key["quota_project_id"] = "proj\r\nX-Injected: 1"
-    kpath = tmp_path / "key-bad-quota.json"
-    kpath.write_text(json.dumps(key))
-    m = sec_mount(start=False, key=str(kpath))
-    r = run_mount_cmd(m)
-    assert r.returncode != 0
-    assert "quota_project_id that is not a project id" in r.stderr, r.stderr
+    mount_fails_with(sec_mount, tmp_path, key,
+                     "quota_project_id that is not a project id")
     assert emu.counters()["routes"].get("oauth.token", 0) == 0
 
 
