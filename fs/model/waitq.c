@@ -180,15 +180,21 @@ static void *poll_main(void *arg)
 	pthread_mutex_lock(&q->lock);
 	while (!q->stop) {
 		struct waiter *done = NULL, *w;
-		struct bf_mjob *jobs[64];
-		size_t nj = 0;
+		struct bf_mjob *few[64], **jobs = few;
+		size_t nj = 0, nw = 0;
 		struct timespec until;
 
 		take(q, &done, is_cancelled, NULL);
 		for (w = done; w; w = w->next)
 			w->rc = -EINTR;
-		/* Each parked job once per round (a bounded batch). */
-		for (w = q->head; w && nj < 64; w = w->next) {
+		/* Each parked job once per round, however many wait on it. */
+		for (w = q->head; w; w = w->next)
+			nw++;
+		if (nw > 64 && !(jobs = malloc(nw * sizeof(*jobs)))) {
+			jobs = few; /* the first 64 this round */
+			nw = 64;
+		}
+		for (w = q->head; w && nj < (nw > 64 ? nw : 64); w = w->next) {
 			size_t k;
 
 			if (!w->armed || w->cancelled)
@@ -220,6 +226,8 @@ static void *poll_main(void *arg)
 			bf_buf_free(&st);
 			bf_mjob_put(jobs[k]);
 		}
+		if (jobs != few)
+			free(jobs);
 		pthread_mutex_lock(&q->lock);
 		if (q->stop || q->ncancel > 0)
 			continue;

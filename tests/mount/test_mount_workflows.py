@@ -429,6 +429,35 @@ def test_many_waiters_do_not_stall_the_mount(mount_fs, emu):
         kill_all(waiters)
 
 
+def test_waiters_on_many_jobs_are_all_answered(mount_fs, emu):
+    """More parked jobs than the poller's small batch (64): every one is
+    fetched each round, the oldest waiters too."""
+    emu.make_bucket("bulk-bucket")
+    emu.control("POST", "jobs:bulk", {
+        "count": 70, "display_name_prefix": "many",
+        "state": "JOB_STATE_RUNNING", "bucket": "bulk-bucket"})
+    mnt = mount_fs()
+    names = sorted(n for n in os.listdir(mnt.jobs) if n.startswith("many"))
+    assert len(names) == 70
+    waiters = []
+    try:
+        for n in names:
+            waiters.append(subprocess.Popen(["cat", mnt.job(n, "wait")],
+                                            stdout=subprocess.PIPE))
+        time.sleep(1.5)
+        assert all(w.poll() is None for w in waiters)
+        # The first readers to park end; the 64 parked after them do not.
+        for n in names[:6]:  # fixture jobs have no rows to run: expire
+            emu.finish_job(json.loads(mnt.read(n, "job.json"))["name"],
+                           state="JOB_STATE_EXPIRED")
+        for w in waiters[:6]:
+            out, _ = w.communicate(timeout=30)
+            assert out == b"JOB_STATE_EXPIRED\n"
+        assert all(w.poll() is None for w in waiters[6:])
+    finally:
+        kill_all(waiters)
+
+
 def test_wait_works_single_threaded(emu, build_dir, tmp_path):
     """With -s (one thread) a parked `wait` neither stalls the mount nor
     ignores Ctrl-C."""
