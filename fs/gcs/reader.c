@@ -406,6 +406,13 @@ static struct job *plan_prefetch(struct bf_reader *r)
 	return j;
 }
 
+static int fill_cancelled(void *ud)
+{
+	struct bf_reader *r = ud;
+
+	return __atomic_load_n(&r->closing, __ATOMIC_ACQUIRE);
+}
+
 static void *worker_main(void *arg)
 {
 	struct bf_reader_pool *p = arg;
@@ -441,7 +448,12 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&r->mu);
 		if (!cancel) {
 			stat_add(&p->st.prefetches, 1);
+			/* A stalled transfer ends within a second of close
+			 * (curl's progress callback polls this), so closing
+			 * a reader, as at exit, never waits out a deadline. */
+			bf_cancel_set(fill_cancelled, r);
 			fill_block(r, b, NULL);
+			bf_cancel_set(NULL, NULL);
 		}
 		pthread_mutex_lock(&r->mu);
 		r->busy--;
@@ -741,7 +753,7 @@ void bf_reader_close(struct bf_reader *r)
 		return;
 	p = r->p;
 	pthread_mutex_lock(&r->mu);
-	r->closing = 1;
+	__atomic_store_n(&r->closing, 1, __ATOMIC_RELEASE);
 	for (int i = 0; i < NBLOCKS; i++)
 		if (r->b[i].st == B_LOADING)
 			r->b[i].cancel = 1;

@@ -124,3 +124,33 @@ def test_interrupted_wait_gives_eintr(mnt, emu):
     word, secs = r.stdout.split()
     assert word == "interrupted", r.stdout
     assert float(secs) < 10, r.stdout
+
+
+def test_exit_does_not_wait_out_a_stalled_read_ahead(mount_fs, emu):
+    """The session ends (SIGTERM) while a file is open and its read-ahead
+    is stalled mid-body: the daemon frees the handle and exits within
+    seconds, not after the transfer's deadline."""
+    m0 = mount_fs()
+    bucket, prefix = finished_job(m0, emu, "stall", n=2)
+    emu.put_object(bucket, prefix + "/big.bin", os.urandom(8 << 20))
+    m = mount_fs(direct_io=True)
+    path = m.job("stall", "output", "big.bin")
+    os.stat(path)
+    # The first window (1 MiB) arrives; the prefetch of the next stalls.
+    emu.fault(method="GET", path="big.bin.*alt=media", kind="stall_body",
+              after_bytes=1536 << 10, seconds=40, times=-1)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert len(os.read(fd, 1 << 20)) == 1 << 20
+        time.sleep(1)  # the prefetch is under way, stalled
+        t0 = time.time()
+        m.proc.send_signal(signal.SIGTERM)
+        m.proc.wait(timeout=30)
+        took = time.time() - t0
+    finally:
+        try:
+            os.close(fd)
+        except OSError:  # ENOTCONN: the daemon is gone, as intended
+            pass
+        emu.clear_faults()
+    assert took < 8, "exit took %.1f s" % took
