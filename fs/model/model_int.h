@@ -268,7 +268,6 @@ ssize_t bf_resset_read(const struct bf_resset *s, const char *name, char *buf,
 /* progress with a bar, elapsed time and (running) the time left. */
 int bf_render_progress_at(const struct bf_job *j, int64_t now_us,
 			  struct bf_buf *b);
-/* Blocks until the job finished, then renders its state line into b. */
 /* waitq.c */
 struct bf_waitq;
 struct bf_waitq *bf_waitq_new(void);
@@ -277,6 +276,12 @@ void bf_waitq_free(struct bf_waitq *q);
  * reference), else NULL; and giving such a handle its final state line. */
 struct bf_mjob *bf_fh_wait_job(struct bf_fh *fh);
 int bf_fh_wait_settle(struct bf_fh *fh, const struct bf_buf *st);
+/* waitfile.c: one look at a job someone waits for: 1 when it has finished
+ * (its state line in b), 0 when not yet (or the service is slow or down:
+ * look again later), -errno (ENOENT: the job is gone). */
+int bf_wait_check(struct bf_ctx *c, struct bf_mjob *j, struct bf_buf *b,
+		  struct bf_err *e);
+/* Blocks, looking every `refresh`, until bf_wait_check says finished. */
 int bf_wait_job(struct bf_ctx *c, struct bf_mjob *j, struct bf_buf *b,
 		struct bf_err *e);
 

@@ -89,6 +89,27 @@ static int nap(struct bf_ctx *c, double s)
 	return 0;
 }
 
+int bf_wait_check(struct bf_ctx *c, struct bf_mjob *j, struct bf_buf *b,
+		  struct bf_err *e)
+{
+	int rc = bf_mjob_fresh(c, j, 0, e), done = 0;
+
+	/* The service being slow or down is no reason to give up a wait the
+	 * user asked for; the next look tries again. */
+	if (rc && !bf_transient(rc))
+		return rc;
+	pthread_mutex_lock(&j->lock);
+	if (j->gone) {
+		rc = bf_err_set(e, ENOENT, "the job no longer exists");
+		done = 1;
+	} else if (j->have_job && bf_job_state_terminal(j->job.state)) {
+		rc = bf_render_state(&j->job, b);
+		done = 1;
+	}
+	pthread_mutex_unlock(&j->lock);
+	return done ? (rc ? rc : 1) : 0;
+}
+
 int bf_wait_job(struct bf_ctx *c, struct bf_mjob *j, struct bf_buf *b,
 		struct bf_err *e)
 {
@@ -96,24 +117,9 @@ int bf_wait_job(struct bf_ctx *c, struct bf_mjob *j, struct bf_buf *b,
 	int rc;
 
 	for (;;) {
-		int done = 0;
-
-		rc = bf_mjob_fresh(c, j, 0, e);
-		if (rc && !bf_transient(rc))
-			return rc;
-		/* The service being slow or down is no reason to give up a
-		 * wait the user asked for; the next round tries again. */
-		pthread_mutex_lock(&j->lock);
-		if (j->gone) {
-			rc = bf_err_set(e, ENOENT, "the job no longer exists");
-			done = 1;
-		} else if (j->have_job && bf_job_state_terminal(j->job.state)) {
-			rc = bf_render_state(&j->job, b);
-			done = 1;
-		}
-		pthread_mutex_unlock(&j->lock);
-		if (done)
-			return rc;
+		rc = bf_wait_check(c, j, b, e);
+		if (rc)
+			return rc < 0 ? rc : 0;
 		rc = nap(c, ivl);
 		if (rc)
 			return bf_err_set(e, -rc, rc == -EINTR ? "interrupted"

@@ -143,26 +143,16 @@ static int settle(struct bf_ctx *c, struct bf_mjob *j, int *rc,
 		  struct bf_buf *st)
 {
 	struct bf_err e;
-	int done = 0;
+	int r;
 
 	bf_err_clear(&e);
-	*rc = bf_mjob_fresh(c, j, 0, &e);
-	if (*rc == -EINTR || bf_transient(*rc))
-		return 0; /* cut short, or the service is slow: next round */
-	if (*rc) {
+	r = bf_wait_check(c, j, st, &e);
+	if (r == 0 || r == -EINTR)
+		return 0; /* not yet, or cut short by a cancel: next round */
+	if (r < 0)
 		bf_log_warn("wait: job %s: %s", j->id, e.msg);
-		return 1;
-	}
-	pthread_mutex_lock(&j->lock);
-	if (j->gone) {
-		*rc = -ENOENT;
-		done = 1;
-	} else if (j->have_job && bf_job_state_terminal(j->job.state)) {
-		*rc = bf_render_state(&j->job, st);
-		done = 1;
-	}
-	pthread_mutex_unlock(&j->lock);
-	return done;
+	*rc = r < 0 ? r : 0;
+	return 1;
 }
 
 static int same_job(struct waiter *w, void *arg)
