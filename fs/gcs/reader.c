@@ -579,8 +579,10 @@ ssize_t bf_reader_read(struct bf_reader *r, char *buf, size_t len, uint64_t off,
 ssize_t bf_reader_readv(struct bf_reader *r, char *buf, size_t len,
 			uint64_t off, struct bf_rvec *v, struct bf_err *e)
 {
-	v->r = r;
-	v->n = 0;
+	if (v) {
+		v->r = r;
+		v->n = 0;
+	}
 	return read_impl(r, buf, len, off, v, e);
 }
 

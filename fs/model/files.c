@@ -445,15 +445,12 @@ static ssize_t obj_read(struct bf_ctx *c, struct bf_fh *fh, char *buf,
 			return rc;
 		}
 	}
-	n = v ? bf_reader_readv(fh->r, buf, len, off, v, e)
-	      : bf_reader_read(fh->r, buf, len, off, e);
+	n = bf_reader_readv(fh->r, buf, len, off, v, e);
 	if (fh->growing && (n == -ESTALE || n == -ENOENT)) {
 		/* The generation we pinned was replaced by a longer one. */
 		int rc = obj_restat(c, fh, e);
 
-		n = rc	? rc
-		    : v ? bf_reader_readv(fh->r, buf, len, off, v, e)
-			: bf_reader_read(fh->r, buf, len, off, e);
+		n = rc ? rc : bf_reader_readv(fh->r, buf, len, off, v, e);
 	}
 	pthread_mutex_unlock(&fh->lock);
 	return n;

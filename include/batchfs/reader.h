@@ -34,7 +34,7 @@ ssize_t bf_reader_read(struct bf_reader *r, char *buf, size_t len,
  * by v->iov (pointers into pinned read-ahead blocks, or into buf for what
  * was fetched directly), in order, v->n of them. The caller hands them on
  * (e.g. fuse_reply_iov) and then must call bf_reader_unpin(v), even after
- * an error; the reader is not closed before. */
+ * an error; the reader is not closed before. v NULL: bf_reader_read. */
 #define BF_RVEC_MAX 8
 struct bf_rvec {
 	struct bf_reader *r;
