@@ -9,7 +9,9 @@
 
 #include <fuse_lowlevel.h>
 
+#include "batchfs/gcs.h"
 #include "batchfs/log.h"
+#include "batchfs/reader.h"
 #include "fuse/fuse_int.h"
 
 static void usage(const char *prog)
@@ -107,9 +109,15 @@ int main(int argc, char *argv[])
 	 * thread's arena (glibc's threshold otherwise grows past them). */
 	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	memset(&fo, 0, sizeof(fo));
-	for (int i = 1; i < argc; i++)
+	for (int i = 1; i < argc; i++) {
+		const char *mr = strstr(argv[i], "max_read=");
+
 		if (strstr(argv[i], "max_threads="))
 			user_threads = 1;
+		/* INIT must repeat the mount's max_read (libfuse checks). */
+		if (mr)
+			fs.max_read = (unsigned)strtoul(mr + 9, NULL, 10);
+	}
 	if (bf_cli_parse(&args, &cli) != 0)
 		goto out_args;
 	fs.conn_opts = fuse_parse_conn_info_opts(&args);
@@ -150,6 +158,21 @@ int main(int argc, char *argv[])
 	}
 	if (fuse_opt_add_arg(&args, opt) != 0)
 		goto out_args;
+	if (!cli.nosplice && bf_gcs_endpoint_plain(cli.m.storage_endpoint))
+		fs.splice_max = bf_reader_splice_probe();
+	if (fs.splice_max && fs.max_read && fs.max_read < fs.splice_max)
+		fs.splice_max = fs.max_read;
+	if (fs.splice_max && !fs.max_read) {
+		/* A spliced reply must fit one pipe (1 MiB here without
+		 * CAP_SYS_RESOURCE): the kernel's reads must be smaller. */
+		char mo[40];
+
+		snprintf(mo, sizeof(mo), "-omax_read=%zu", fs.splice_max);
+		if (fuse_opt_add_arg(&args, mo) != 0)
+			goto out_args;
+		fs.max_read = (unsigned)fs.splice_max;
+	}
+	cli.m.splice_max = fs.splice_max;
 	/* Keep the project the check resolved (env, option or credential). */
 	cli.m.project = project;
 	fs.negative_timeout = cli.m.negative_timeout;
@@ -163,6 +186,11 @@ int main(int argc, char *argv[])
 	if (fuse_session_mount(se, fo.mountpoint) != 0)
 		goto out_session;
 	mounted = 1;
+	fs.read_ahead_kb = cli.read_ahead_kb;
+	if (fs.read_ahead_kb &&
+	    bf_bdi_find(fo.mountpoint, fs.bdi, sizeof(fs.bdi)) != 0)
+		bf_log_info("mount not found in /proc/self/mountinfo: kernel "
+			    "read-ahead left at its default");
 	if (fuse_daemonize(fo.foreground) != 0)
 		goto out_session;
 	if (!fo.foreground)

@@ -21,6 +21,8 @@ struct bf_cli {
 	unsigned long max_request;
 	unsigned long readahead, readahead_window;
 	int direct_io;
+	int nosplice;
+	unsigned read_ahead_kb;
 	int page_size;
 	enum bf_log_level level;
 };
@@ -79,6 +81,11 @@ struct bf_fs {
 	struct bf_handles *hs;
 	struct fuse_conn_info_opts *conn_opts;
 	double negative_timeout;
+	unsigned max_read;    /* the max_read mount option, 0 if none */
+	size_t splice_max;    /* splice path wanted for reads up to this */
+	char bdi[32];	      /* "MAJ:MIN" of the mount, "" if unknown */
+	unsigned read_ahead_kb; /* to set after INIT, 0 = leave */
+	int ra_done;		/* __atomic: read_ahead_kb written */
 };
 extern const struct fuse_lowlevel_ops bf_ops;
 
@@ -92,6 +99,12 @@ char *bf_rbuf_get(size_t size);
  * -errno and the caller reads as usual (-EINVAL: nothing to wait for). */
 int bf_fuse_park_read(fuse_req_t req, struct bf_fh *fh, size_t size,
 		      off_t off);
+
+/* ---- bdi.c ---- */
+/* The "MAJ:MIN" of the mount at mountpoint (absolute), or -ENOENT. */
+int bf_bdi_find(const char *mountpoint, char *dev, size_t n);
+/* Writes the device's read_ahead_kb; logs when it cannot. */
+void bf_bdi_set_readahead(const char *dev, unsigned kb);
 
 /* ---- log.c ---- */
 /* Routes libfuse's own messages through bf_log. */

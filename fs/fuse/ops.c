@@ -97,7 +97,14 @@ static void fail_ino(fuse_req_t req, fuse_ino_t ino, const char *op, int rc,
 
 static int get_node(fuse_req_t req, fuse_ino_t ino, struct bf_node *n)
 {
-	int rc = bf_itable_node(FS(req)->it, ino, n);
+	struct bf_fs *fs = FS(req);
+	int rc;
+
+	/* The first request after INIT (whose reply would undo it). */
+	if (!__atomic_load_n(&fs->ra_done, __ATOMIC_RELAXED) &&
+	    !__atomic_exchange_n(&fs->ra_done, 1, __ATOMIC_RELAXED))
+		bf_bdi_set_readahead(fs->bdi, fs->read_ahead_kb);
+	rc = bf_itable_node(fs->it, ino, n);
 
 	if (rc) {
 		fuse_reply_err(req, -rc);
@@ -221,8 +228,16 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	/* FLUSH must see all data of request.json: no write-back cache. */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
-	bf_log_info("mounted: max_readahead %u, max_write %u",
-		    conn->max_readahead, conn->max_write);
+	if (fs->max_read)
+		conn->max_read = fs->max_read;
+	if (fs->splice_max && (conn->capable & FUSE_CAP_SPLICE_WRITE))
+		conn->want |= FUSE_CAP_SPLICE_WRITE;
+	else if (fs->ctx)
+		bf_ctx_splice(fs->ctx, 0);
+	bf_log_info("mounted: max_readahead %u, max_write %u, max_read %u, "
+		    "splice %s",
+		    conn->max_readahead, conn->max_write, conn->max_read,
+		    conn->want & FUSE_CAP_SPLICE_WRITE ? "on" : "off");
 }
 
 static void op_destroy(void *userdata)
@@ -542,6 +557,34 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	bf_node_clear(&p);
 }
 
+/* Output bytes straight from the socket through a pipe (fs/gcs/pipe.c):
+ * 1 when the request was answered, 0 to read as usual. */
+static int read_spliced(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			struct fuse_file_info *fi)
+{
+	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(0);
+	struct bf_rpipe t;
+	struct bf_err e;
+	ssize_t n;
+
+	bf_err_clear(&e);
+	begin(req);
+	n = bf_fh_pipe(FH(fi), size, (uint64_t)off, &t, &e);
+	if (n < 0) {
+		fail_ino(req, ino, "read", (int)n, &e);
+		return 1;
+	}
+	end();
+	if (n == 0)
+		return 0;
+	bv.buf[0].size = (size_t)n;
+	bv.buf[0].flags = FUSE_BUF_IS_FD;
+	bv.buf[0].fd = t.fd;
+	fuse_reply_data(req, &bv, 0);
+	bf_reader_pipe_done(&t);
+	return 1;
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -552,6 +595,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	if (bf_fuse_park_read(req, FH(fi), size, off) == 0)
 		return; /* a `wait`: answered when the job has finished */
+	if (read_spliced(req, ino, size, off, fi))
+		return;
 	rbuf = bf_rbuf_get(size ? size : 1);
 	if (!rbuf) {
 		fuse_reply_err(req, ENOMEM);

@@ -35,6 +35,8 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("readahead=%lu", readahead),
 	OPT("readahead_window=%lu", readahead_window),
 	OPT("direct_io", direct_io),
+	OPT("nosplice", nosplice),
+	OPT("read_ahead_kb=%u", read_ahead_kb),
 	OPT("loglevel=%s", loglevel),
 	OPT("staging=%s", staging),
 	/* fstab-only words: mount(8) passes them on; they mean nothing
@@ -111,6 +113,14 @@ void bf_cli_help(void)
 	       "direct I/O (1 MiB\n"
 	       "                           requests, no page cache; default: "
 	       "page cache)\n"
+	       "    -o read_ahead_kb=N     kernel read-ahead of the mount, "
+	       "set when root\n"
+	       "                           (default 1024; 0 keeps the "
+	       "kernel's)\n"
+	       "    -o nosplice            never splice output bytes from the "
+	       "socket (the\n"
+	       "                           default does so for a plain http "
+	       "storage endpoint)\n"
 	       "    -o loglevel=LEVEL      err, warn, info or debug "
 	       "(default: $BATCHFS_LOGLEVEL, else warn)\n"
 	       "    -o staging=gs://BUCKET/PREFIX  where drafts' input.jsonl "
@@ -188,6 +198,7 @@ int bf_cli_parse(struct fuse_args *args, struct bf_cli *cli)
 	cli->page_size = m->page_size;
 	cli->readahead = m->readahead_max;
 	cli->readahead_window = m->readahead_window;
+	cli->read_ahead_kb = 1024;
 	if (fuse_opt_parse(args, cli, cli_opts, opt_proc) == -1)
 		return -1;
 

@@ -43,6 +43,13 @@ char *bf_gcs__printf(const char *fmt, ...)
 	return s;
 }
 
+int bf_gcs_endpoint_plain(const char *endpoint)
+{
+	if (!endpoint || !endpoint[0])
+		return 0;
+	return strncmp(endpoint, "http://", 7) == 0 || !strstr(endpoint, "://");
+}
+
 struct bf_gcs *bf_gcs_new(const struct bf_gcs_opts *o, struct bf_http *http)
 {
 	struct bf_gcs *g;

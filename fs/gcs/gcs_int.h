@@ -23,6 +23,11 @@ struct bf_gcs {
 char *bf_gcs__object_url(const char *root, const char *bucket,
 			 const char *name);
 
+/* The media URL of an object (generation pinned when gen > 0). Caller
+ * frees; NULL on ENOMEM. */
+char *bf_gcs__media_url(struct bf_gcs *g, const char *bucket,
+			const char *name, int64_t gen);
+
 /* asprintf that returns the string (NULL on ENOMEM). */
 char *bf_gcs__printf(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));

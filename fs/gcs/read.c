@@ -181,6 +181,22 @@ static int stale_or_gone(struct bf_gcs *g, const char *bucket, const char *name,
 	return rc;
 }
 
+char *bf_gcs__media_url(struct bf_gcs *g, const char *bucket,
+			const char *name, int64_t gen)
+{
+	char *obj = bf_gcs__object_url(g->api, bucket, name), *url;
+
+	if (!obj)
+		return NULL;
+	if (gen > 0)
+		url = bf_gcs__printf("%s?alt=media&generation=%" PRId64, obj,
+				     gen);
+	else
+		url = bf_gcs__printf("%s?alt=media", obj);
+	free(obj);
+	return url;
+}
+
 ssize_t bf_gcs_read_ex(struct bf_gcs *g, const char *bucket, const char *name,
 		       int64_t gen, uint64_t off, char *buf, size_t len,
 		       bf_gcs_progress_fn progress, void *ud, struct bf_err *e)
@@ -195,7 +211,7 @@ ssize_t bf_gcs_read_ex(struct bf_gcs *g, const char *bucket, const char *name,
 		.ud = ud,
 	};
 	const char *headers[] = {r.range, "Accept-Encoding: identity", NULL};
-	char *obj = NULL, *url = NULL;
+	char *url = NULL;
 	ssize_t rc = 0;
 	int idle = 0;
 
@@ -204,15 +220,7 @@ ssize_t bf_gcs_read_ex(struct bf_gcs *g, const char *bucket, const char *name,
 		return 0;
 	if (len > (size_t)SSIZE_MAX || off > UINT64_MAX - len)
 		return bf_err_set(e, EINVAL, "read range too large");
-	obj = bf_gcs__object_url(g->api, bucket, name);
-	if (!obj)
-		return bf_err_set(e, ENOMEM, "out of memory");
-	if (gen > 0)
-		url = bf_gcs__printf("%s?alt=media&generation=%" PRId64, obj,
-				     gen);
-	else
-		url = bf_gcs__printf("%s?alt=media", obj);
-	free(obj);
+	url = bf_gcs__media_url(g, bucket, name, gen);
 	if (!url)
 		return bf_err_set(e, ENOMEM, "out of memory");
 

@@ -31,59 +31,7 @@
 #include "batchfs/reader.h"
 #include "gcs/gcs_int.h"
 
-#define NBLOCKS 2
-#define MAX_WORKERS 4
-
-/* ---- pool -------------------------------------------------------------- */
-
-struct job {
-	struct bf_reader *r;
-	int bi;
-	struct job *next;
-};
-
-struct bf_reader_pool {
-	size_t max_bytes, max_window;
-	size_t used; /* __atomic */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct job *head, *tail;
-	int nthreads, idle, stop;
-	pthread_t threads[MAX_WORKERS];
-	struct bf_reader_stats st; /* __atomic fields */
-};
-
-enum bstate { B_EMPTY, B_LOADING, B_READY };
-
-struct block {
-	char *data;
-	size_t cap;
-	uint64_t off;
-	size_t len;    /* asked for; becomes what arrived when READY */
-	size_t filled; /* valid bytes from data[0] */
-	enum bstate st;
-	int pins; /* readers copying out without the lock */
-	int cancel;
-	unsigned epoch; /* bumped at each load start */
-	int err;	/* last load's failure, positive errno */
-	struct bf_err e;
-	int64_t gen;
-};
-
-struct bf_reader {
-	struct bf_reader_pool *p;
-	struct bf_gcs *g;
-	char *bucket, *name;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int64_t gen;
-	uint64_t size, eof_at; /* eof_at: where a fill found the end */
-	struct bf_seq seq;
-	struct block b[NBLOCKS];
-	size_t held; /* bytes reserved in the pool */
-	int busy;    /* prefetch jobs queued or running */
-	int closing;
-};
+#include "gcs/reader_int.h"
 
 static void stat_add(uint64_t *f, uint64_t n)
 {
@@ -126,6 +74,8 @@ void bf_reader_pool_stats(struct bf_reader_pool *p, struct bf_reader_stats *s)
 		__atomic_load_n(&p->st.buffered_bytes, __ATOMIC_RELAXED);
 	s->budget_denied =
 		__atomic_load_n(&p->st.budget_denied, __ATOMIC_RELAXED);
+	s->spliced_bytes =
+		__atomic_load_n(&p->st.spliced_bytes, __ATOMIC_RELAXED);
 }
 
 static void *worker_main(void *arg);
@@ -293,6 +243,28 @@ static uint64_t data_end(const struct bf_reader *r)
 	return r->size < r->eof_at ? r->size : r->eof_at;
 }
 
+uint64_t bf_reader__data_end(const struct bf_reader *r)
+{
+	return data_end(r);
+}
+
+void bf_reader__drop_blocks(struct bf_reader *r)
+{
+	for (int i = 0; i < NBLOCKS; i++) {
+		struct block *b = &r->b[i];
+
+		if (b->st == B_LOADING || b->pins || !b->cap)
+			continue;
+		free(b->data);
+		pool_release(r->p, b->cap);
+		r->held -= b->cap;
+		b->data = NULL;
+		b->cap = 0;
+		b->st = B_EMPTY;
+		b->filled = b->len = 0;
+	}
+}
+
 static struct block *find_block(struct bf_reader *r, uint64_t pos)
 {
 	for (int i = 0; i < NBLOCKS; i++) {
@@ -371,7 +343,7 @@ static struct job *plan_prefetch(struct bf_reader *r)
 	size_t win;
 	struct job *j;
 
-	if (r->closing || !r->p->max_bytes)
+	if (r->closing || r->streaming || !r->p->max_bytes)
 		return NULL;
 	for (int i = 0; i < NBLOCKS; i++) {
 		struct block *b = &r->b[i];
@@ -491,6 +463,8 @@ struct bf_reader *bf_reader_open(struct bf_reader_pool *p, struct bf_gcs *g,
 	r->size = size;
 	r->eof_at = UINT64_MAX;
 	bf_seq_init(&r->seq, MIN_WINDOW, p->max_window);
+	if (__atomic_load_n(&p->splice_max, __ATOMIC_RELAXED))
+		r->rs = bf_rstream_new(); /* NULL: no splice path, no harm */
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -801,6 +775,7 @@ void bf_reader_close(struct bf_reader *r)
 	for (int i = 0; i < NBLOCKS; i++)
 		free(r->b[i].data);
 	pool_release(p, r->held);
+	bf_rstream_free(r->rs);
 	pthread_mutex_destroy(&r->mu);
 	pthread_cond_destroy(&r->cv);
 	free(r->bucket);

@@ -62,6 +62,11 @@ const struct bf_model_opts *bf_ctx_opts(const struct bf_ctx *c)
 	return &c->o;
 }
 
+void bf_ctx_splice(struct bf_ctx *c, size_t max)
+{
+	bf_reader_pool_set_splice(c->pool, max);
+}
+
 void bf_ctx_shutdown(struct bf_ctx *c)
 {
 	__atomic_store_n(&c->shutdown, 1, __ATOMIC_RELEASE);
@@ -124,6 +129,8 @@ int bf_ctx_new(const struct bf_model_opts *o, struct bf_ctx **out,
 	go.list_page_size = (unsigned)o->page_size;
 	c->gcs = bf_gcs_new(&go, c->http);
 	c->pool = bf_reader_pool_new(o->readahead_max, o->readahead_window);
+	if (c->pool)
+		bf_reader_pool_set_splice(c->pool, o->splice_max);
 	c->jobs = bf_jobs_new();
 	c->waitq = bf_waitq_new();
 	if (!c->vx || !c->gcs || !c->pool || !c->jobs || !c->waitq) {

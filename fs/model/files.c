@@ -510,6 +510,22 @@ ssize_t bf_fh_readv(struct bf_ctx *c, struct bf_fh *fh, char *buf, size_t len,
 	return obj_read(c, fh, buf, len, off, v, e);
 }
 
+ssize_t bf_fh_pipe(struct bf_fh *fh, size_t len, uint64_t off,
+		   struct bf_rpipe *t, struct bf_err *e)
+{
+	int growing;
+
+	t->r = NULL;
+	if (fh->type != FH_OBJ)
+		return 0;
+	pthread_mutex_lock(&fh->lock);
+	growing = fh->growing; /* its generation moves: the block path */
+	pthread_mutex_unlock(&fh->lock);
+	if (growing)
+		return 0;
+	return bf_reader_pipe(fh->r, off, len, t, e);
+}
+
 static int buf_write_at(struct bf_buf *b, const char *p, size_t len,
 			uint64_t off, size_t max, struct bf_err *e)
 {

@@ -42,6 +42,7 @@ struct bf_model_opts {
 	size_t readahead_max;	 /* global read-ahead memory cap */
 	size_t readahead_window; /* per-reader window cap */
 	int direct_io;		 /* output objects: direct I/O, no page cache */
+	size_t splice_max;	 /* splice path for reads up to this; 0 off */
 	int page_size; /* list page size (0: 100 jobs, 1000 objects) */
 	uid_t uid;
 	gid_t gid;
@@ -103,6 +104,9 @@ int bf_ctx_check(struct bf_ctx *c, struct bf_err *e);
 const struct bf_model_opts *bf_ctx_opts(const struct bf_ctx *c);
 /* Stops background work; requests after this fail fast with -ESHUTDOWN. */
 void bf_ctx_shutdown(struct bf_ctx *c);
+/* Turns the splice path of output reads on (reads up to max bytes) or
+ * off (0), e.g. when the kernel cannot take spliced replies. */
+void bf_ctx_splice(struct bf_ctx *c, size_t max);
 
 /* Tree operations. parent/node are borrowed; out nodes are the caller's
  * (bf_node_clear). All return 0 or -errno and fill e. */
@@ -165,6 +169,12 @@ ssize_t bf_fh_read(struct bf_ctx *c, struct bf_fh *fh, char *buf, size_t len,
 struct bf_rvec;
 ssize_t bf_fh_readv(struct bf_ctx *c, struct bf_fh *fh, char *buf, size_t len,
 		    uint64_t off, struct bf_rvec *v, struct bf_err *e);
+/* An output object's bytes through a pipe (bf_reader_pipe): > 0, the
+ * caller drains t->fd then calls bf_reader_pipe_done(t); 0, use
+ * bf_fh_readv; -EINTR. */
+struct bf_rpipe;
+ssize_t bf_fh_pipe(struct bf_fh *fh, size_t len, uint64_t off,
+		   struct bf_rpipe *t, struct bf_err *e);
 ssize_t bf_fh_write(struct bf_ctx *c, struct bf_fh *fh, const char *buf,
 		    size_t len, uint64_t off, struct bf_err *e);
 /* close(2) of one descriptor; submits when tgid is the opener's and the

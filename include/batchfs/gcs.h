@@ -23,6 +23,9 @@ struct bf_gcs_opts {
 	unsigned list_page_size;    /* maxResults per list page: 0 = 1000 */
 };
 struct bf_gcs *bf_gcs_new(const struct bf_gcs_opts *o, struct bf_http *http);
+/* Whether an endpoint option names plain http (with or without the
+ * scheme); NULL is Google's https endpoint. */
+int bf_gcs_endpoint_plain(const char *endpoint);
 void bf_gcs_free(struct bf_gcs *g);
 
 struct bf_gcs_object {

@@ -90,6 +90,28 @@ void bf_http_resp_free(struct bf_http_resp *r);
 int bf_http_do(struct bf_http *h, const struct bf_http_req *req,
 	       struct bf_http_resp *resp, struct bf_err *e);
 
+/* A GET over plain http:// whose 2xx body is left in the socket, to be
+ * spliced rather than copied (fs/http/rawget.c). One attempt, no retry,
+ * no redirect; -EPROTONOSUPPORT for https or when a proxy is configured:
+ * callers fall back to bf_http_do. On 0, resp.status and the tracked
+ * headers are set, pre[0..pre_len) holds body bytes that arrived with the
+ * headers and fd is the socket, positioned after them. rcvbuf > 0 sets
+ * SO_RCVBUF (bytes the kernel may hold ahead of the reader). */
+#define BF_RAWGET_HEAD 16384
+struct bf_rawget {
+	int fd;
+	struct bf_http_resp resp;
+	uint64_t length; /* Content-Length, UINT64_MAX if absent */
+	char *pre;
+	size_t pre_len;
+};
+int bf_http_rawget(struct bf_http *h, const char *url,
+		   const char *const *headers, int rcvbuf, struct bf_rawget *g,
+		   struct bf_err *e);
+void bf_rawget_close(struct bf_rawget *g);
+/* Counts body bytes that bypassed libcurl in bf_http_stats.bytes_in. */
+void bf_http_count_in(struct bf_http *h, uint64_t n);
+
 /* Convenience: buffered JSON call (body may be NULL). */
 int bf_http_json(struct bf_http *h, const char *method, const char *url,
 		 const char *json_body, enum bf_retry retry,

@@ -45,6 +45,31 @@ struct bf_rvec {
 ssize_t bf_reader_readv(struct bf_reader *r, char *buf, size_t len,
 			uint64_t off, struct bf_rvec *v, struct bf_err *e);
 void bf_reader_unpin(struct bf_rvec *v);
+/* The splice path (fs/gcs/pipe.c). When the pool allows it and the read
+ * continues a sequential stream, puts exactly the bytes at off (len,
+ * clipped at the end of the object) into a pipe: returns their count and
+ * t->fd, the pipe's read end, which the caller drains (fuse_reply_data with
+ * FUSE_BUF_IS_FD) before calling bf_reader_pipe_done(t) whatever happened.
+ * Returns 0 when the caller must read through bf_reader_readv instead
+ * (not sequential, not allowed, the stream failed: never an error), or
+ * -EINTR. */
+struct bf_rpipe {
+	struct bf_reader *r;
+	int fd;
+	size_t len;
+	uint64_t off;
+};
+ssize_t bf_reader_pipe(struct bf_reader *r, uint64_t off, size_t len,
+		       struct bf_rpipe *t, struct bf_err *e);
+void bf_reader_pipe_done(struct bf_rpipe *t);
+/* The largest read the splice path can carry here (0: none: pipes cannot
+ * be made large enough). Call once at start. */
+size_t bf_reader_splice_probe(void);
+/* Allows the splice path for reads up to max_len (0 turns it off). The
+ * caller checks that the endpoint is plain http:// and that its reply
+ * path takes pipes. Readers opened before keep their state. */
+void bf_reader_pool_set_splice(struct bf_reader_pool *p, size_t max_len);
+
 /* The object grew (append-only export): follow the new generation. */
 void bf_reader_update(struct bf_reader *r, int64_t generation, uint64_t size);
 void bf_reader_close(struct bf_reader *r);
@@ -75,6 +100,7 @@ struct bf_reader_stats {
 	uint64_t direct_reads;	   /* exact-size reads without buffering */
 	uint64_t buffered_bytes;   /* bytes served from blocks */
 	uint64_t budget_denied;	   /* block growth refused by max_bytes */
+	uint64_t spliced_bytes;	   /* bytes handed out by the splice path */
 };
 void bf_reader_pool_stats(struct bf_reader_pool *p, struct bf_reader_stats *s);
 

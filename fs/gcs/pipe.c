@@ -1,0 +1,422 @@
+/* pipe.c - the reader's splice path: a sequential reader's bytes go from
+ * the socket into a pipe, and from there (fuse_reply_data) into the
+ * reading process, without a copy through user space.
+ *
+ * Why: every byte through libcurl is copied twice by the kernel (socket to
+ * our buffer, our buffer to /dev/fuse), where curl itself copies once;
+ * splicing moves the socket's pages into the pipe and the kernel copies
+ * once, into the reader's pages (BENCHMARKS.md). Only for plain http://
+ * endpoints (bf_http_rawget); TLS bodies must be decrypted in user space.
+ *
+ * One ranged GET per stream, from the first read to the object's end; the
+ * socket's receive buffer (SPLICE_RCVBUF) is the read-ahead, filled by the
+ * kernel while no thread of ours runs. A read is served from the stream
+ * only when it starts exactly where the stream is: reads arriving out of
+ * order wait a little for the one before them, and anything else
+ * (backward, a seek, a stream that failed) goes to the block path of
+ * reader.c, which has the retries and the checks. A read either gets all
+ * its bytes into the pipe or none is used: a stream that fails midway is
+ * closed and the read falls back, so no error of this path reaches users
+ * except an interruption.
+ *
+ * Locking: rs->mu guards the stream; a read that holds the stream (busy)
+ * releases rs->mu while the caller drains the pipe. Order: rs->mu, then
+ * r->mu (never the reverse).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "batchfs/http.h"
+#include "batchfs/log.h"
+#include "gcs/gcs_int.h"
+#include "gcs/reader_int.h"
+
+#define PIPE_BYTES (1u << 20)
+#define SPLICE_RCVBUF (4 << 20)
+#define STALL_MS 20000 /* as the http layer's low_speed_secs */
+#define REORDER_MS 5
+/* Reads this far ahead of the stream wait for the ones before them: the
+ * kernel's read-ahead has up to max_background (12) reads in flight. */
+#define REORDER_SPAN (16u << 20)
+#define BUSY_WAIT_MS 2000
+#define MAX_FAILS 3
+
+struct bf_rstream {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct bf_rawget g; /* g.fd < 0: no stream */
+	size_t pre_off;	    /* bytes of g.pre already used */
+	uint64_t pos, end;  /* next byte in the socket; range end */
+	int64_t gen;
+	int pfd[2];
+	size_t pipe_cap;
+	int busy;
+	int fails;
+};
+
+struct bf_rstream *bf_rstream_new(void)
+{
+	struct bf_rstream *rs = calloc(1, sizeof(*rs));
+	pthread_condattr_t ca;
+
+	if (!rs)
+		return NULL;
+	rs->g.fd = -1;
+	rs->pfd[0] = rs->pfd[1] = -1;
+	pthread_mutex_init(&rs->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&rs->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	return rs;
+}
+
+static void drop_pipe(struct bf_rstream *rs)
+{
+	for (int i = 0; i < 2; i++) {
+		if (rs->pfd[i] >= 0)
+			close(rs->pfd[i]);
+		rs->pfd[i] = -1;
+	}
+}
+
+static void stream_close(struct bf_rstream *rs)
+{
+	bf_rawget_close(&rs->g);
+	rs->pre_off = 0;
+}
+
+void bf_rstream_free(struct bf_rstream *rs)
+{
+	if (!rs)
+		return;
+	stream_close(rs);
+	drop_pipe(rs);
+	pthread_mutex_destroy(&rs->mu);
+	pthread_cond_destroy(&rs->cv);
+	free(rs);
+}
+
+size_t bf_reader_splice_probe(void)
+{
+	int p[2];
+	int sz;
+
+	if (pipe2(p, O_CLOEXEC) != 0)
+		return 0;
+	sz = fcntl(p[0], F_SETPIPE_SZ, PIPE_BYTES);
+	close(p[0]);
+	close(p[1]);
+	/* Half the pipe: room for the header page and for socket buffers
+	 * that fill a pipe slot only in part. libfuse's own pipe of the
+	 * reply must hold it too, which it can below 1 MiB less 3 pages. */
+	return sz >= (int)PIPE_BYTES ? PIPE_BYTES / 2 : 0;
+}
+
+void bf_reader_pool_set_splice(struct bf_reader_pool *p, size_t max_len)
+{
+	__atomic_store_n(&p->splice_max, max_len, __ATOMIC_RELAXED);
+}
+
+static void deadline_in(struct timespec *ts, long ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+static int64_t ms_until(const struct timespec *ts)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)(ts->tv_sec - now.tv_sec) * 1000 +
+	       (ts->tv_nsec - now.tv_nsec) / 1000000L;
+}
+
+/* One ranged GET from off to end, checked like read.c checks a 206. */
+static int stream_open(struct bf_reader *r, struct bf_rstream *rs, uint64_t off,
+		       uint64_t end, int64_t gen, struct bf_err *e)
+{
+	char range[80];
+	const char *hdrs[] = {range, NULL};
+	char *url = bf_gcs__media_url(r->g, r->bucket, r->name, gen);
+	uint64_t a, b, t, g;
+	int rc;
+
+	if (!url)
+		return bf_err_set(e, ENOMEM, "out of memory");
+	snprintf(range, sizeof(range), "Range: bytes=%" PRIu64 "-%" PRIu64, off,
+		 end - 1);
+	rc = bf_http_rawget(r->g->http, url, hdrs, SPLICE_RCVBUF, &rs->g, e);
+	free(url);
+	if (rc)
+		return rc;
+	if (rs->g.resp.status != 206 ||
+	    bf_parse_content_range(rs->g.resp.content_range, &a, &b, &t) ||
+	    a != off || b < a ||
+	    (rs->g.length != UINT64_MAX && rs->g.length != b - a + 1)) {
+		rc = bf_err_set(e, EIO, "stream: HTTP %ld, Content-Range '%s'",
+				rs->g.resp.status, rs->g.resp.content_range);
+		goto fail;
+	}
+	if (gen > 0 && rs->g.resp.generation[0] &&
+	    (bf_gcs__parse_u64(rs->g.resp.generation, &g) ||
+	     (int64_t)g != gen)) {
+		rc = bf_err_set(e, ESTALE, "stream: another generation");
+		goto fail;
+	}
+	bf_log_debug("gs://%s/%s: splice stream from %" PRIu64, r->bucket,
+		     r->name, off);
+	rs->pos = off;
+	rs->end = b + 1;
+	rs->gen = gen;
+	rs->pre_off = 0;
+	return 0;
+fail:
+	stream_close(rs);
+	return rc;
+}
+
+static int pipe_ready(struct bf_rstream *rs, size_t len)
+{
+	int sz;
+
+	if (rs->pfd[0] < 0) {
+		if (pipe2(rs->pfd, O_CLOEXEC | O_NONBLOCK) != 0)
+			return -errno;
+		sz = fcntl(rs->pfd[0], F_SETPIPE_SZ, PIPE_BYTES);
+		if (sz < 0)
+			sz = fcntl(rs->pfd[0], F_GETPIPE_SZ);
+		rs->pipe_cap = sz > 0 ? (size_t)sz : 0;
+	}
+	return len <= rs->pipe_cap / 2 ? 0 : -EMSGSIZE;
+}
+
+static int stop_check(struct bf_reader *r)
+{
+	if (bf_cancelled())
+		return -EINTR;
+	if (__atomic_load_n(&r->closing, __ATOMIC_ACQUIRE))
+		return -EBADF;
+	return 0;
+}
+
+/* Puts the stream's next len bytes into the empty pipe. */
+static int fill(struct bf_reader *r, struct bf_rstream *rs, size_t len)
+{
+	size_t have = 0, pre = rs->g.pre_len - rs->pre_off;
+	int64_t last = bf_now_ms();
+	int spins = 0;
+
+	if (pre) {
+		ssize_t k = write(rs->pfd[1], rs->g.pre + rs->pre_off,
+				  pre < len ? pre : len);
+
+		if (k <= 0)
+			return k < 0 ? -errno : -EIO;
+		rs->pre_off += (size_t)k;
+		have = (size_t)k;
+	}
+	while (have < len) {
+		ssize_t k = splice(rs->g.fd, NULL, rs->pfd[1], NULL, len - have,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		struct pollfd p = {.fd = rs->g.fd, .events = POLLIN};
+		int rc;
+
+		if (k > 0) {
+			have += (size_t)k;
+			last = bf_now_ms();
+			spins = 0;
+			continue;
+		}
+		if (k == 0)
+			return -EPIPE; /* the server closed early */
+		if (errno != EAGAIN && errno != EINTR)
+			return -errno;
+		rc = stop_check(r);
+		if (rc)
+			return rc;
+		if (bf_now_ms() - last > STALL_MS)
+			return -ETIMEDOUT;
+		rc = poll(&p, 1, 100);
+		/* Readable yet nothing moved, again and again: the pipe is
+		 * full of part-filled slots. */
+		if (rc > 0 && ++spins > 1000)
+			return -ENOBUFS;
+	}
+	return 0;
+}
+
+/* Whether off continues the stream as the read-ahead detector sees it,
+ * without recording the access. */
+static int sequential(const struct bf_seq *s, uint64_t off)
+{
+	if (!s->started)
+		return off < s->min_window; /* as bf_seq_access counts it */
+	return s->streak >= 1 && off + BF_SEQ_BACK >= s->next &&
+	       off <= s->next + s->max_window;
+}
+
+/* rs->mu held. Waits while another read holds the stream, and a little
+ * for the reads before off when they arrived after it. */
+static int wait_turn(struct bf_reader *r, struct bf_rstream *rs, uint64_t off)
+{
+	struct timespec busy_until, reorder_until;
+
+	deadline_in(&busy_until, BUSY_WAIT_MS);
+	deadline_in(&reorder_until, REORDER_MS);
+	for (;;) {
+		int rc = stop_check(r);
+
+		if (rc)
+			return rc;
+		if (rs->busy) {
+			if (ms_until(&busy_until) <= 0)
+				return -EBUSY;
+			pthread_cond_timedwait(&rs->cv, &rs->mu, &busy_until);
+			continue;
+		}
+		if (rs->g.fd >= 0 && off > rs->pos &&
+		    off - rs->pos <= REORDER_SPAN &&
+		    ms_until(&reorder_until) > 0) {
+			pthread_cond_timedwait(&rs->cv, &rs->mu,
+					       &reorder_until);
+			continue;
+		}
+		return 0;
+	}
+}
+
+ssize_t bf_reader_pipe(struct bf_reader *r, uint64_t off, size_t len,
+		       struct bf_rpipe *t, struct bf_err *e)
+{
+	struct bf_rstream *rs = r->rs;
+	size_t max = __atomic_load_n(&r->p->splice_max, __ATOMIC_RELAXED);
+	uint64_t end;
+	int64_t gen;
+	int rc, seq;
+
+	bf_err_clear(e);
+	t->r = NULL;
+	t->fd = -1;
+	t->len = 0;
+	if (!rs || !max || len > max)
+		return 0;
+	pthread_mutex_lock(&r->mu);
+	end = bf_reader__data_end(r);
+	gen = r->gen;
+	seq = !r->closing && sequential(&r->seq, off);
+	pthread_mutex_unlock(&r->mu);
+	if (!seq || off >= end)
+		return 0;
+	if (len > end - off)
+		len = (size_t)(end - off);
+	if (len < 2 * 4096)
+		return 0; /* libfuse would copy it anyway */
+
+	pthread_mutex_lock(&rs->mu);
+	rc = wait_turn(r, rs, off);
+	if (rc) {
+		pthread_mutex_unlock(&rs->mu);
+		if (rc == -EINTR)
+			return bf_err_set(e, EINTR, "read interrupted");
+		return 0;
+	}
+	if (rs->g.fd >= 0 &&
+	    (off != rs->pos || gen != rs->gen || off + len > rs->end)) {
+		if (off < rs->pos && gen == rs->gen) {
+			/* A straggler behind the stream: the block path. */
+			pthread_mutex_unlock(&rs->mu);
+			return 0;
+		}
+		bf_log_debug("gs://%s/%s: splice stream at %" PRIu64
+			     " left for a read at %" PRIu64,
+			     r->bucket, r->name, rs->pos, off);
+		stream_close(rs);
+	}
+	if (rs->g.fd < 0) {
+		if (rs->fails >= MAX_FAILS)
+			goto fallback;
+		rc = stream_open(r, rs, off, end, gen, e);
+		if (rc)
+			goto failed;
+	}
+	rc = pipe_ready(rs, len);
+	if (rc == 0)
+		rc = fill(r, rs, len);
+	if (rc) {
+		bf_err_set(e, -rc, "stream at %" PRIu64 ": %s", off,
+			   strerror(-rc));
+		goto failed;
+	}
+	rs->busy = 1;
+	t->r = r;
+	t->fd = rs->pfd[0];
+	t->len = len;
+	t->off = off;
+	pthread_mutex_lock(&r->mu);
+	bf_seq_access(&r->seq, off, len);
+	if (!r->streaming) {
+		r->streaming = 1;
+		bf_reader__drop_blocks(r);
+	}
+	pthread_mutex_unlock(&r->mu);
+	pthread_mutex_unlock(&rs->mu);
+	__atomic_add_fetch(&r->p->st.spliced_bytes, len, __ATOMIC_RELAXED);
+	bf_http_count_in(r->g->http, len);
+	return (ssize_t)len;
+
+failed:
+	/* A pipe holding part of a read is useless: start it anew. */
+	stream_close(rs);
+	drop_pipe(rs);
+	if (rc == -EINTR) {
+		pthread_mutex_unlock(&rs->mu);
+		return bf_err_set(e, EINTR, "read interrupted");
+	}
+	rs->fails++;
+	bf_log_debug("gs://%s/%s: splice stream failed (%s), reading through "
+		     "the block path",
+		     r->bucket, r->name, e->msg);
+	bf_err_clear(e);
+fallback:
+	pthread_mutex_lock(&r->mu);
+	r->streaming = 0;
+	pthread_mutex_unlock(&r->mu);
+	pthread_mutex_unlock(&rs->mu);
+	return 0;
+}
+
+void bf_reader_pipe_done(struct bf_rpipe *t)
+{
+	struct bf_rstream *rs;
+	int left = 0;
+
+	if (!t || !t->r)
+		return;
+	rs = t->r->rs;
+	pthread_mutex_lock(&rs->mu);
+	/* The bytes left the socket either way; when the reply failed
+	 * before taking them from the pipe, they are dropped with it. */
+	if (ioctl(rs->pfd[0], FIONREAD, &left) != 0 || left != 0)
+		drop_pipe(rs);
+	rs->pos = t->off + t->len;
+	rs->fails = 0;
+	rs->busy = 0;
+	pthread_cond_broadcast(&rs->cv);
+	pthread_mutex_unlock(&rs->mu);
+	t->r = NULL;
+}
