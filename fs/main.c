@@ -180,6 +180,7 @@ int main(int argc, char *argv[])
 	se = fuse_session_new(&args, &bf_ops, sizeof(bf_ops), &fs);
 	if (!se)
 		goto out_args;
+	fs.se = se;
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_session;
 	sig = 1;

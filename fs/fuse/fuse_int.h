@@ -77,6 +77,7 @@ size_t bf_handles_free(struct bf_handles *hs, struct bf_ctx *ctx);
 /* ---- ops.c ---- */
 struct bf_fs {
 	struct bf_ctx *ctx;
+	struct fuse_session *se;
 	struct bf_itable *it;
 	struct bf_handles *hs;
 	struct fuse_conn_info_opts *conn_opts;

@@ -24,7 +24,13 @@ static struct bf_fs *FS(fuse_req_t req)
 
 static int req_cancelled(void *ud)
 {
-	return fuse_req_interrupted((fuse_req_t)ud);
+	fuse_req_t req = ud;
+	struct bf_fs *fs = fuse_req_userdata(req);
+
+	/* At exit (SIGTERM, unmount) a request waiting on the network is
+	 * abandoned too: the session would otherwise wait for it. */
+	return fuse_req_interrupted(req) ||
+	       (fs->se && fuse_session_exited(fs->se));
 }
 
 static void on_interrupt(fuse_req_t req, void *data)
@@ -699,8 +705,9 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 /* rmdir and unlink: one model call, then the kernel's name goes too. */
 static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
 			 const char *op,
-			 int (*model_rm)(struct bf_ctx *, const struct bf_node *,
-					 const char *, struct bf_err *))
+			 int (*model_rm)(struct bf_ctx *,
+					 const struct bf_node *, const char *,
+					 struct bf_err *))
 {
 	struct bf_node p;
 	struct bf_err e;

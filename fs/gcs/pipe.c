@@ -264,8 +264,9 @@ static int fill(struct bf_reader *r, struct bf_rstream *rs, size_t len)
  * without recording the access. */
 static int sequential(const struct bf_seq *s, uint64_t off)
 {
+	/* The kernel's first read-ahead burst arrives in any order. */
 	if (!s->started)
-		return off < s->min_window; /* as bf_seq_access counts it */
+		return off < REORDER_SPAN;
 	return s->streak >= 1 && off + BF_SEQ_BACK >= s->next &&
 	       off <= s->next + s->max_window;
 }
@@ -318,7 +319,12 @@ ssize_t bf_reader_pipe(struct bf_reader *r, uint64_t off, size_t len,
 	pthread_mutex_lock(&r->mu);
 	end = bf_reader__data_end(r);
 	gen = r->gen;
-	seq = !r->closing && sequential(&r->seq, off);
+	/* While the stream serves, reads near it are its own, whatever the
+	 * detector made of the burst that started it. */
+	seq = !r->closing &&
+	      (sequential(&r->seq, off) ||
+	       (r->streaming && off + BF_SEQ_BACK >= r->seq.next &&
+		off <= r->seq.next + REORDER_SPAN));
 	pthread_mutex_unlock(&r->mu);
 	if (!seq || off >= end)
 		return 0;
@@ -346,6 +352,15 @@ ssize_t bf_reader_pipe(struct bf_reader *r, uint64_t off, size_t len,
 			     " left for a read at %" PRIu64,
 			     r->bucket, r->name, rs->pos, off);
 		stream_close(rs);
+		pthread_mutex_lock(&r->mu);
+		seq = sequential(&r->seq, off);
+		if (!seq)
+			r->streaming = 0; /* a seek: no new stream for it */
+		pthread_mutex_unlock(&r->mu);
+		if (!seq) {
+			pthread_mutex_unlock(&rs->mu);
+			return 0;
+		}
 	}
 	if (rs->g.fd < 0) {
 		if (rs->fails >= MAX_FAILS)

@@ -1,6 +1,7 @@
 /* ctx.c - the mount context: options, the HTTP/auth/Vertex/GCS clients,
  * the read-ahead pool and the job table; the mount-time check. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -151,6 +152,23 @@ void bf_ctx_free(struct bf_ctx *c)
 	bf_waitq_stop(c);
 	bf_waitq_free(c->waitq);
 	bf_jobs_free(c->jobs);
+	if (c->pool && c->http) {
+		struct bf_reader_stats rs;
+		struct bf_http_stats hs;
+
+		/* Where the bytes went, for users and tests (info level). */
+		bf_reader_pool_stats(c->pool, &rs);
+		bf_http_get_stats(c->http, &hs);
+		bf_log_info("totals: output reads: %" PRIu64
+			    " bytes spliced, %" PRIu64
+			    " from read-ahead blocks (%" PRIu64
+			    " window fetches), %" PRIu64
+			    " exact reads; http: %" PRIu64 " requests, %" PRIu64
+			    " connections",
+			    rs.spliced_bytes, rs.buffered_bytes,
+			    rs.window_fetches, rs.direct_reads, hs.requests,
+			    hs.connects);
+	}
 	bf_reader_pool_free(c->pool);
 	bf_gcs_free(c->gcs);
 	bf_vertex_free(c->vx);

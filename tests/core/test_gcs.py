@@ -541,3 +541,94 @@ def test_upload_resumable_persistent_failure_is_bounded(build_dir, emu, bucket,
     assert time.monotonic() - t0 < 100
     rc, _, err = run(build_dir, emu, "stat", bucket, "u/fail")
     assert error_of(err)["name"] == "ENOENT"
+
+
+# --- the splice path (bf_reader_pipe, fs/gcs/pipe.c) ----------------------
+# gcs_cli --pipe drains the pipe with read(2) where the daemon hands it to
+# fuse_reply_data; the bytes and the requests are the same.
+
+def media_gets(emu):
+    return emu.counters()["routes"].get("gcs.media", 0)
+
+
+@pytest.mark.parametrize("bs", [131072, 512 << 10])
+def test_pipe_streams_the_object_in_one_get(build_dir, emu, big, bs):
+    name, data = big
+    before = media_gets(emu)
+    rc, out, err = run(build_dir, emu, "cat", BUCKET, name,
+                       opts=["--stats", "--pipe", "--bs", bs])
+    assert rc == 0, err
+    assert out == data
+    st = stats_of(err)
+    assert st["spliced_bytes"] == len(data), st
+    assert st["window_fetches"] == 0 and st["direct_reads"] == 0, st
+    assert media_gets(emu) - before == 1
+
+
+def test_pipe_reads_arriving_out_of_order(build_dir, emu, big):
+    """Eight threads take 128 KiB chunks in order but reach the reader in
+    any order, as FUSE workers do: the stream serves each in turn, the
+    stragglers go through the block path, and every byte is right."""
+    name, data = big
+    before = media_gets(emu)
+    rc, out, err = run(build_dir, emu, "pcat", BUCKET, name, 8,
+                       opts=["--stats", "--pipe", "--bs", 131072])
+    assert rc == 0, err
+    assert out == data
+    st = stats_of(err)
+    assert st["spliced_bytes"] > 0, st
+    # reordering may restart the stream now and then, never per read
+    assert media_gets(emu) - before < len(data) // 131072 // 2
+
+
+def test_pipe_random_reads_use_the_block_path(build_dir, emu, big):
+    name, data = big
+    rnd = random.Random(17)
+    specs = [(rnd.randrange(0, len(data) + 100),
+              rnd.choice([4096, 65536, 131072, 512 << 10]))
+             for _ in range(25)]
+    # a sequential run in the middle, and a backward step out of it
+    specs += [(2 << 20, 131072), ((2 << 20) + 131072, 131072),
+              ((2 << 20) + 262144, 131072), (1 << 20, 131072),
+              ((2 << 20) + 393216, 131072)]
+    want = b"".join(data[o:o + n] for o, n in specs)
+    rc, out, err = run(build_dir, emu, "pread", BUCKET, name,
+                       *["%d:%d" % s for s in specs],
+                       opts=["--stats", "--pipe"])
+    assert rc == 0, err
+    assert out == want
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=fault_id)
+def test_pipe_faults_fall_back_to_the_block_path(build_dir, emu, big, fault):
+    """Every fault hits the stream's GET first (then one more GET, which
+    may be the block path's or a new stream's): the bytes stay right, and
+    only wrong_range may end in EIO, as on the block path."""
+    name, data = big
+    emu.fault(method="GET", path=MEDIA, **fault)
+    emu.fault(method="GET", path=MEDIA, **dict(fault, times=1))
+    rc, out, err = run(build_dir, emu, "cat", BUCKET, name,
+                       opts=["--pipe", "--bs", 131072], timeout=180)
+    if rc == 0:
+        assert out == data
+    else:
+        assert data.startswith(out)
+        assert error_of(err)["name"] == "EIO", err
+    if fault["kind"] != "wrong_range":
+        assert rc == 0, err
+    assert fault_hits(emu) >= 1
+
+
+def test_pipe_not_used_with_a_proxy(build_dir, emu, big):
+    """libcurl honours http_proxy; the raw GET cannot, so it steps aside
+    (no_proxy keeps libcurl itself off the bogus proxy here)."""
+    name, data = big
+    env = dict(os.environ, http_proxy="http://127.0.0.1:9",
+               no_proxy="127.0.0.1,localhost")
+    p = subprocess.run([cli_path(build_dir), "--endpoint", emu.url,
+                        "--stats", "--pipe", "cat", BUCKET, name],
+                       capture_output=True, timeout=120, env=env)
+    err = p.stderr.decode(errors="replace")
+    assert p.returncode == 0, err
+    assert p.stdout == data
+    assert stats_of(err)["spliced_bytes"] == 0

@@ -3,9 +3,11 @@
  *
  *   gcs_cli [--endpoint URL] [--threshold N] [--chunk N] [--page-size N]
  *           [--pool BYTES] [--window BYTES] [--gen G] [--bs N] [--stats]
- *           [--attempts N] [--budget-ms N] [--readv]
+ *           [--attempts N] [--budget-ms N] [--readv] [--pipe]
  *     (--readv: cat and pread go through bf_reader_readv, writing the
- *     pinned pieces it describes, as the FUSE glue replies with them)
+ *     pinned pieces it describes, as the FUSE glue replies with them;
+ *     --pipe: cat, pcat and pread first try bf_reader_pipe with the splice
+ *     path on, draining the pipe as libfuse would, else read as usual)
  *     list B PREFIX [DELIM]   one JSON line per item / prefix
  *     stat B NAME             the object as JSON
  *     read B NAME OFF LEN     raw bytes to stdout (one bf_gcs_read)
@@ -157,7 +159,35 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-static int use_readv;
+static int use_readv, use_pipe;
+
+/* The splice path: > 0 bytes drained from the pipe into buf, 0 when the
+ * caller must read as usual, or -errno. */
+static ssize_t pipe_in(struct bf_reader *r, char *buf, size_t len,
+		       uint64_t off, struct bf_err *e)
+{
+	struct bf_rpipe t;
+	ssize_t n;
+	size_t got = 0;
+
+	if (!use_pipe)
+		return 0;
+	n = bf_reader_pipe(r, off, len, &t, e);
+	if (n <= 0)
+		return n;
+	while (got < (size_t)n) {
+		ssize_t k = read(t.fd, buf + got, (size_t)n - got);
+
+		if (k <= 0) {
+			n = bf_err_set(e, EIO, "pipe held %zu of %zd bytes",
+				       got, n);
+			break;
+		}
+		got += (size_t)k;
+	}
+	bf_reader_pipe_done(&t);
+	return n;
+}
 
 /* One reader read to stdout: copied into buf, or described by a vector
  * (--readv). Returns bytes read, or -errno. */
@@ -169,6 +199,11 @@ static ssize_t read_out(struct bf_reader *r, char *buf, size_t len,
 	size_t sum = 0;
 	int rc = 0;
 
+	n = pipe_in(r, buf, len, off, e);
+	if (n > 0)
+		rc = write_all(1, buf, (size_t)n);
+	if (n != 0)
+		return rc ? rc : n;
 	if (!use_readv) {
 		n = bf_reader_read(r, buf, len, off, e);
 		if (n > 0)
@@ -214,7 +249,9 @@ static void *pcat_thread(void *arg)
 		if (off >= c->size || __atomic_load_n(&c->rc, __ATOMIC_RELAXED))
 			break;
 		want = c->size - off < c->bs ? (size_t)(c->size - off) : c->bs;
-		n = bf_reader_read(c->r, c->out + off, want, off, &e);
+		n = pipe_in(c->r, c->out + off, want, off, &e);
+		if (n == 0)
+			n = bf_reader_read(c->r, c->out + off, want, off, &e);
 		if (n < 0 || (size_t)n != want) {
 			pthread_mutex_lock(&c->mu);
 			if (!c->rc) {
@@ -268,9 +305,10 @@ static void print_stats(struct bf_reader_pool *p)
 		"{\"stats\":{\"window_fetches\":%" PRIu64
 		",\"prefetches\":%" PRIu64 ",\"direct_reads\":%" PRIu64
 		",\"buffered_bytes\":%" PRIu64 ",\"budget_denied\":%" PRIu64
-		",\"pool_used\":%zu}}\n",
+		",\"spliced_bytes\":%" PRIu64 ",\"pool_used\":%zu}}\n",
 		s.window_fetches, s.prefetches, s.direct_reads,
-		s.buffered_bytes, s.budget_denied, bf_reader_pool_used(p));
+		s.buffered_bytes, s.budget_denied, s.spliced_bytes,
+		bf_reader_pool_used(p));
 }
 
 int main(int argc, char **argv)
@@ -301,6 +339,10 @@ int main(int argc, char **argv)
 		}
 		if (!strcmp(a, "--readv")) {
 			use_readv = 1;
+			continue;
+		}
+		if (!strcmp(a, "--pipe")) {
+			use_pipe = 1;
 			continue;
 		}
 		if (!v)
@@ -383,6 +425,8 @@ int main(int argc, char **argv)
 		if (gen > 0)
 			o.generation = gen;
 		p = bf_reader_pool_new(pool_bytes, window);
+		if (use_pipe)
+			bf_reader_pool_set_splice(p, bf_reader_splice_probe());
 		r = bf_reader_open(p, g, bucket, rest[0], o.generation, o.size);
 		if (!strcmp(cmd, "cat")) {
 			uint64_t off = 0;
