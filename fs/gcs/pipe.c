@@ -42,7 +42,7 @@
 #define PIPE_BYTES (1u << 20)
 #define SPLICE_RCVBUF (4 << 20)
 #define STALL_MS 20000 /* as the http layer's low_speed_secs */
-#define REORDER_MS 5
+#define REORDER_MS 50
 /* Reads this far ahead of the stream wait for the ones before them: the
  * kernel's read-ahead has up to max_background (12) reads in flight. */
 #define REORDER_SPAN (16u << 20)
@@ -98,6 +98,12 @@ void bf_rstream_free(struct bf_rstream *rs)
 {
 	if (!rs)
 		return;
+	/* A read replied from the pipe may still be in bf_reader_pipe_done:
+	 * the kernel can release the file as soon as the reply is in. */
+	pthread_mutex_lock(&rs->mu);
+	while (rs->busy)
+		pthread_cond_wait(&rs->cv, &rs->mu);
+	pthread_mutex_unlock(&rs->mu);
 	stream_close(rs);
 	drop_pipe(rs);
 	pthread_mutex_destroy(&rs->mu);
@@ -330,8 +336,9 @@ ssize_t bf_reader_pipe(struct bf_reader *r, uint64_t off, size_t len,
 		return 0;
 	if (len > end - off)
 		len = (size_t)(end - off);
-	if (len < 2 * 4096)
-		return 0; /* libfuse would copy it anyway */
+	/* Small reads too (libfuse copies those out of the pipe): the page
+	 * cache asks for a page or two now and then, and sending them to the
+	 * block path would leave the stream behind, waiting for them. */
 
 	pthread_mutex_lock(&rs->mu);
 	rc = wait_turn(r, rs, off);
@@ -431,7 +438,8 @@ void bf_reader_pipe_done(struct bf_rpipe *t)
 	rs->pos = t->off + t->len;
 	rs->fails = 0;
 	rs->busy = 0;
-	pthread_cond_broadcast(&rs->cv);
-	pthread_mutex_unlock(&rs->mu);
 	t->r = NULL;
+	pthread_cond_broadcast(&rs->cv);
+	/* From here the reader may be closed and freed (bf_rstream_free). */
+	pthread_mutex_unlock(&rs->mu);
 }
