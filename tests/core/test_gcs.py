@@ -632,3 +632,14 @@ def test_pipe_not_used_with_a_proxy(build_dir, emu, big):
     assert p.returncode == 0, err
     assert p.stdout == data
     assert stats_of(err)["spliced_bytes"] == 0
+
+
+def test_pipe_close_waits_for_the_lease(build_dir, emu, big):
+    """A reader closed while a read still holds its pipe (the kernel may
+    release a file before the replying thread has returned) is freed only
+    after that read ends its lease."""
+    name, data = big
+    rc, out, err = run(build_dir, emu, "leaseclose", BUCKET, name)
+    assert rc == 0, err
+    assert out == data[:512 << 10]
+    assert '{"close": "after"}' in err, err

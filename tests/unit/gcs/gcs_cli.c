@@ -20,6 +20,11 @@
  *     pcat B NAME THREADS     whole object through one bf_reader read by
  *                             THREADS threads at once (chunks of --bs taken
  *                             in order, like FUSE workers), then to stdout
+ *     leaseclose B NAME       takes a 512 KiB pipe lease at 0, closes the
+ *                             reader from another thread, drains the pipe
+ *                             200 ms later and ends the lease; prints
+ *                             {"close": "after"} when the close waited for
+ *                             the lease, "before" when it did not
  *     upload B NAME FILE      upload from FILE (fd; from memory with --mem),
  *                             prints the object; --gen G = ifGenerationMatch
  *     rm B NAME
@@ -163,8 +168,8 @@ static int use_readv, use_pipe;
 
 /* The splice path: > 0 bytes drained from the pipe into buf, 0 when the
  * caller must read as usual, or -errno. */
-static ssize_t pipe_in(struct bf_reader *r, char *buf, size_t len,
-		       uint64_t off, struct bf_err *e)
+static ssize_t pipe_in(struct bf_reader *r, char *buf, size_t len, uint64_t off,
+		       struct bf_err *e)
 {
 	struct bf_rpipe t;
 	ssize_t n;
@@ -293,6 +298,64 @@ static int pcat(struct bf_reader *r, uint64_t size, size_t bs, int nthreads,
 		rc = write_all(1, c.out, size);
 	pthread_mutex_destroy(&c.mu);
 	free(c.out);
+	return rc;
+}
+
+struct closer {
+	struct bf_reader *r;
+	int lease_done; /* __atomic */
+	int waited;
+};
+
+static void *closer_main(void *arg)
+{
+	struct closer *c = arg;
+
+	bf_reader_close(c->r);
+	c->waited = __atomic_load_n(&c->lease_done, __ATOMIC_ACQUIRE);
+	return NULL;
+}
+
+/* The kernel may release a file while the read that replied from its
+ * pipe is still in bf_reader_pipe_done: close must wait for it. */
+static int lease_close(struct bf_gcs *g, const char *bucket, const char *name,
+		       struct bf_err *e)
+{
+	struct bf_gcs_object o = {0};
+	struct bf_reader_pool *p;
+	struct closer c = {0};
+	struct bf_rpipe t;
+	pthread_t th;
+	char *buf;
+	ssize_t n;
+	int rc = bf_gcs_stat(g, bucket, name, &o, e);
+
+	if (rc)
+		return rc;
+	p = bf_reader_pool_new(8u << 20, 0);
+	bf_reader_pool_set_splice(p, bf_reader_splice_probe());
+	c.r = bf_reader_open(p, g, bucket, name, o.generation, o.size);
+	bf_gcs_object_free(&o);
+	buf = malloc(512u << 10);
+	n = bf_reader_pipe(c.r, 0, 512u << 10, &t, e);
+	if (n <= 0) {
+		rc = n < 0 ? (int)n : bf_err_set(e, EIO, "no pipe lease");
+		bf_reader_close(c.r);
+		goto out;
+	}
+	pthread_create(&th, NULL, closer_main, &c);
+	usleep(200000);
+	if (read(t.fd, buf, (size_t)n) != n)
+		rc = bf_err_set(e, EIO, "short pipe");
+	else
+		rc = write_all(1, buf, (size_t)n);
+	__atomic_store_n(&c.lease_done, 1, __ATOMIC_RELEASE);
+	bf_reader_pipe_done(&t);
+	pthread_join(th, NULL);
+	fprintf(stderr, "{\"close\": \"%s\"}\n", c.waited ? "after" : "before");
+out:
+	free(buf);
+	bf_reader_pool_free(p);
 	return rc;
 }
 
@@ -485,6 +548,8 @@ int main(int argc, char **argv)
 			print_stats(p);
 		bf_reader_pool_free(p);
 		bf_gcs_object_free(&o);
+	} else if (!strcmp(cmd, "leaseclose") && nrest == 1) {
+		rc = lease_close(g, bucket, rest[0], &e);
 	} else if (!strcmp(cmd, "upload") && nrest == 2) {
 		struct bf_gcs_object o;
 		struct stat st;
