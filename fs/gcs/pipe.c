@@ -10,14 +10,16 @@
  *
  * One ranged GET per stream, from the first read to the object's end; the
  * socket's receive buffer (SPLICE_RCVBUF) is the read-ahead, filled by the
- * kernel while no thread of ours runs. A read is served from the stream
- * only when it starts exactly where the stream is: reads arriving out of
- * order wait a little for the one before them, and anything else
- * (backward, a seek, a stream that failed) goes to the block path of
- * reader.c, which has the retries and the checks. A read either gets all
- * its bytes into the pipe or none is used: a stream that fails midway is
- * closed and the read falls back, so no error of this path reaches users
- * except an interruption.
+ * kernel while no thread of ours runs. It is kernel memory, but it is
+ * reserved in the pool's read-ahead budget like a block, so -o readahead
+ * caps streams too (32 MiB: eight at once; the others use the blocks). A read
+ * is served from the stream only when it starts exactly where the stream is:
+ * reads arriving out of order wait a little for the one before them, and
+ * anything else (backward, a seek, a stream that failed) goes to the block path
+ * of reader.c, which has the retries and the checks. A read either gets all its
+ * bytes into the pipe or none is used: a stream that fails midway is closed and
+ * the read falls back, so no error of this path reaches users except an
+ * interruption.
  *
  * Locking: rs->mu guards the stream; a read that holds the stream (busy)
  * releases rs->mu while the caller drains the pipe. Order: rs->mu, then
@@ -60,6 +62,7 @@ struct bf_rstream {
 	size_t pipe_cap;
 	int busy;
 	int fails;
+	struct bf_reader_pool *pool; /* set while the budget holds our share */
 };
 
 struct bf_rstream *bf_rstream_new(void)
@@ -92,6 +95,9 @@ static void stream_close(struct bf_rstream *rs)
 {
 	bf_rawget_close(&rs->g);
 	rs->pre_off = 0;
+	if (rs->pool)
+		bf_reader__release(rs->pool, SPLICE_RCVBUF);
+	rs->pool = NULL;
 }
 
 void bf_rstream_free(struct bf_rstream *rs)
@@ -164,12 +170,17 @@ static int stream_open(struct bf_reader *r, struct bf_rstream *rs, uint64_t off,
 
 	if (!url)
 		return bf_err_set(e, ENOMEM, "out of memory");
+	if (bf_reader__reserve(r->p, SPLICE_RCVBUF)) {
+		free(url);
+		return bf_err_set(e, ENOBUFS, "read-ahead budget in use");
+	}
+	rs->pool = r->p;
 	snprintf(range, sizeof(range), "Range: bytes=%" PRIu64 "-%" PRIu64, off,
 		 end - 1);
 	rc = bf_http_rawget(r->g->http, url, hdrs, SPLICE_RCVBUF, &rs->g, e);
 	free(url);
 	if (rc)
-		return rc;
+		goto fail;
 	if (rs->g.resp.status != 206 ||
 	    bf_parse_content_range(rs->g.resp.content_range, &a, &b, &t) ||
 	    a != off || b < a ||
@@ -373,6 +384,10 @@ ssize_t bf_reader_pipe(struct bf_reader *r, uint64_t off, size_t len,
 		if (rs->fails >= MAX_FAILS)
 			goto fallback;
 		rc = stream_open(r, rs, off, end, gen, e);
+		if (rc == -ENOBUFS) {
+			bf_err_clear(e); /* not the stream's fault */
+			goto fallback;
+		}
 		if (rc)
 			goto failed;
 	}

@@ -58,6 +58,16 @@ static void pool_release(struct bf_reader_pool *p, size_t n)
 	__atomic_sub_fetch(&p->used, n, __ATOMIC_RELAXED);
 }
 
+int bf_reader__reserve(struct bf_reader_pool *p, size_t n)
+{
+	return pool_reserve(p, n);
+}
+
+void bf_reader__release(struct bf_reader_pool *p, size_t n)
+{
+	pool_release(p, n);
+}
+
 size_t bf_reader_pool_used(const struct bf_reader_pool *p)
 {
 	return __atomic_load_n(&p->used, __ATOMIC_RELAXED);

@@ -64,6 +64,10 @@ struct bf_reader {
 	struct bf_rstream *rs; /* the splice path's state, or NULL */
 };
 
+/* The pool's byte budget, shared by blocks and streams' receive buffers:
+ * 0 or -ENOMEM. */
+int bf_reader__reserve(struct bf_reader_pool *p, size_t n);
+void bf_reader__release(struct bf_reader_pool *p, size_t n);
 /* Frees the blocks no one uses (the stream needs none). r->mu held. */
 void bf_reader__drop_blocks(struct bf_reader *r);
 uint64_t bf_reader__data_end(const struct bf_reader *r);

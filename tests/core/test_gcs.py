@@ -643,3 +643,23 @@ def test_pipe_close_waits_for_the_lease(build_dir, emu, big):
     assert rc == 0, err
     assert out == data[:512 << 10]
     assert '{"close": "after"}' in err, err
+
+
+def test_pipe_streams_count_against_the_read_ahead_budget(build_dir, emu, big):
+    """A stream's socket buffer (4 MiB) is reserved in the pool's budget:
+    with 2 MiB of budget there is no stream, the blocks serve instead."""
+    name, data = big
+    rc, out, err = run(build_dir, emu, "cat", BUCKET, name,
+                       opts=["--stats", "--pipe", "--pool", 2 << 20,
+                             "--bs", 131072])
+    assert rc == 0, err
+    assert out == data
+    st = stats_of(err)
+    assert st["spliced_bytes"] == 0 and st["pool_used"] == 0, st
+    rc, out, err = run(build_dir, emu, "cat", BUCKET, name,
+                       opts=["--stats", "--pipe", "--pool", 4 << 20,
+                             "--bs", 512 << 10])
+    assert rc == 0, err
+    assert out == data
+    st = stats_of(err)
+    assert st["spliced_bytes"] == len(data) and st["pool_used"] == 0, st
