@@ -411,6 +411,21 @@ def mem_table(R, skipped):
         rows.append(("fresh mount, after `ls -l` of %s jobs and %s objects (twice each)" % (
                      R["meta"].get("jobs"), R["meta"].get("list_objects")),
                      [r.get("hwm_kib") for r in lst or []], [], rc))
+    for key, label in (("seq", "kernel TCP socket memory above its start level, peak (all sockets: the stream's receive buffer, the emulator's send buffer), 1 object"),
+                       ("par", "the same, 4 readers")):
+        res = R.get(key) or {}
+        if not res:
+            continue
+        t = [r.get("tcp_peak_kib") for n in ("batchfs cat", "batchfs dd") for r in res.get(n, [])]
+        d = [r.get("tcp_peak_kib") for n in ("batchfs-dio cat", "batchfs-dio dd")
+             for r in res.get(n, [])]
+        c = [r.get("tcp_peak_kib") for n in ("rclone cat", "rclone dd") for r in res.get(n, [])]
+        cu = S.summary([r.get("tcp_peak_kib") for r in res.get("curl", [])
+                        if r.get("tcp_peak_kib") is not None])
+        if cu:
+            label += "; curl alone: %s MiB" % _fmt(cu, 1, 1 / 1024)
+        rows.append((label, [x for x in t if x is not None], [x for x in d if x is not None],
+                     [x for x in c if x is not None]))
     for label, b, d, c in rows:
         bs, ds, cs = S.summary(b), S.summary(d), S.summary(c)
         out.append("| %s | %s | %s | %s |" % (label, _fmt(bs, 1, 1 / 1024) if bs else NM,

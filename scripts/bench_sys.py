@@ -115,6 +115,19 @@ def thread_count(pid):
         return None
 
 
+def tcp_mem_kib():
+    """Kernel memory of all TCP sockets (/proc/net/sockstat, pages)."""
+    try:
+        with open("/proc/net/sockstat") as f:
+            for line in f:
+                if line.startswith("TCP:"):
+                    w = line.split()
+                    return int(w[w.index("mem") + 1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 class CpuSampler:
     """Samples named processes while a measurement runs.
 
@@ -122,7 +135,9 @@ class CpuSampler:
     seconds of its busiest thread (threads are sampled every `interval`
     seconds, so a thread that dies between samples loses at most one
     interval of its time). Also system busy share of all CPUs and the
-    maximum VmRSS seen.
+    maximum VmRSS seen, and the peak of the kernel's TCP socket memory
+    above its level at the start (the splice path's read-ahead lives in
+    socket buffers, not in the daemon's RSS).
     """
 
     def __init__(self, pids, interval=0.05):
@@ -139,6 +154,8 @@ class CpuSampler:
         self.base = {k: {} for k in self.pids}
         self.last = {k: {} for k in self.pids}
         self.rss_max = {k: 0 for k in self.pids}
+        self.tcp0 = tcp_mem_kib()
+        self.tcp_max = self.tcp0
         for k, p in self.pids.items():
             for tid, (ticks, _start) in thread_ticks(p).items():
                 self.base[k][tid] = ticks
@@ -157,6 +174,9 @@ class CpuSampler:
             rss = status_kib(p, "VmRSS")
             if rss and rss > self.rss_max[k]:
                 self.rss_max[k] = rss
+        tcp = tcp_mem_kib()
+        if tcp is not None and self.tcp_max is not None and tcp > self.tcp_max:
+            self.tcp_max = tcp
 
     def _run(self):
         while not self.stop_ev.wait(self.interval):
@@ -171,6 +191,8 @@ class CpuSampler:
         busy = s1[0] - self.sys0[0]
         total = s1[1] - self.sys0[1]
         self.system_busy = busy / total if total else None
+        self.tcp_peak_kib = (self.tcp_max - self.tcp0
+                             if self.tcp0 is not None else None)
         self.procs = {}
         for k, p in self.pids.items():
             a, b = self.proc0[k], proc_ticks(p)
