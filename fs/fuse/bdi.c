@@ -2,8 +2,9 @@
  *
  * The page cache reads ahead read_ahead_kb of the mount's backing device
  * (128 KiB by default), and that is also the largest READ it sends for
- * page-cache files: small requests cost a round trip each (BENCHMARKS.md:
- * 1 MiB read-ahead made `cat` of an output object 30 % faster). INIT's
+ * page-cache files: small requests cost a round trip each. 512 KiB (one
+ * READ of the splice path's max_read per window) measured best with four
+ * readers, against 1024 and 2048 (BENCHMARKS.md, Experiments). INIT's
  * reply lowers the value (never raises it), so the write must come after
  * INIT: the mount records its device from /proc/self/mountinfo, the first
  * request after INIT writes /sys/class/bdi/MAJ:MIN/read_ahead_kb. Only

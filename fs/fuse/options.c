@@ -114,7 +114,7 @@ void bf_cli_help(void)
 	       "                           cache; default: page cache)\n"
 	       "    -o read_ahead_kb=N     kernel read-ahead of the mount, "
 	       "set when root\n"
-	       "                           (default 1024; 0 keeps the "
+	       "                           (default 512; 0 keeps the "
 	       "kernel's)\n"
 	       "    -o nosplice            never splice output bytes from the "
 	       "socket (the\n"
@@ -197,7 +197,7 @@ int bf_cli_parse(struct fuse_args *args, struct bf_cli *cli)
 	cli->page_size = m->page_size;
 	cli->readahead = m->readahead_max;
 	cli->readahead_window = m->readahead_window;
-	cli->read_ahead_kb = 1024;
+	cli->read_ahead_kb = 512;
 	if (fuse_opt_parse(args, cli, cli_opts, opt_proc) == -1)
 		return -1;
 

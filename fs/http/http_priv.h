@@ -14,6 +14,10 @@
 void bf_http_hdr_reset(struct bf_http_resp *r);
 /* Records one raw header line ("Name: value\r\n") if we track it. */
 void bf_http_hdr_parse(struct bf_http_resp *r, const char *line, size_t len);
+/* The status line and headers of a raw GET's reply (rawget.c), up to and
+ * including the CRLF of the last header; exposed for the fuzzer. */
+struct bf_rawget;
+int bf_http__raw_head(struct bf_rawget *g, const char *head, size_t len);
 /* url with secret query values masked, for logs and messages. */
 void bf_http_url_for_log(const char *url, char *out, size_t n);
 

@@ -208,14 +208,31 @@ static int check_header(struct bf_rawget *g, const char *line, size_t len)
 	return 0;
 }
 
-static int parse_head(struct bf_rawget *g, char *head, size_t len)
+/* "HTTP/1.x NNN ..." up to the first CRLF; strict, no sscanf (whose %d
+ * would skip the CRLF and read on). */
+static int parse_status(const char *p, size_t len)
 {
-	char *p = head, *end = head + len, *eol;
-	int major, minor, status, rc;
+	if (len < 12 || memcmp(p, "HTTP/1.", 7) != 0 || p[7] < '0' ||
+	    p[7] > '9' || p[8] != ' ')
+		return -EPROTO;
+	for (int i = 9; i < 12; i++)
+		if (p[i] < '0' || p[i] > '9')
+			return -EPROTO;
+	if (len > 12 && p[12] != ' ')
+		return -EPROTO;
+	return (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+}
 
-	eol = memmem(p, (size_t)(end - p), "\r\n", 2);
-	if (!eol || sscanf(p, "HTTP/%d.%d %3d", &major, &minor, &status) != 3 ||
-	    major != 1 || status < 100 || status > 599)
+int bf_http__raw_head(struct bf_rawget *g, const char *head, size_t len)
+{
+	const char *p = head, *end = head + len, *eol;
+	int status, rc;
+
+	eol = memmem(p, len, "\r\n", 2);
+	if (!eol)
+		return -EPROTO;
+	status = parse_status(p, (size_t)(eol - p));
+	if (status < 100 || status > 599)
 		return -EPROTO;
 	g->resp.status = status;
 	for (p = eol + 2; p < end; p = eol + 2) {
@@ -255,7 +272,7 @@ static int read_head(struct bf_rawget *g, int64_t deadline)
 		blank = memmem(buf, have, "\r\n\r\n", 4);
 		if (blank) {
 			size_t hl = (size_t)(blank - buf) + 4;
-			int rc = parse_head(g, buf, hl - 2);
+			int rc = bf_http__raw_head(g, buf, hl - 2);
 
 			if (rc)
 				return rc;

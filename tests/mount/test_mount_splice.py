@@ -197,7 +197,7 @@ def test_exit_does_not_wait_for_a_stalled_stream(mount_fs, emu):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root may set read_ahead_kb")
-@pytest.mark.parametrize("kb", [None, 512])
+@pytest.mark.parametrize("kb", [None, 1024])
 def test_kernel_read_ahead_is_raised(mount_fs, kb):
     m = mount_fs(read_ahead_kb=kb)
     os.listdir(m.jobs)  # the first request after INIT sets it
@@ -208,7 +208,7 @@ def test_kernel_read_ahead_is_raised(mount_fs, kb):
             if parts[4] == m.path:
                 dev = parts[2]
     with open("/sys/class/bdi/%s/read_ahead_kb" % dev) as f:
-        assert int(f.read()) == (kb or 1024)
+        assert int(f.read()) == (kb or 512)
 
 
 def test_parallel_readers_each_get_their_stream(mount_fs, emu, tmp_path):

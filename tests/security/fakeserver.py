@@ -6,6 +6,7 @@ reply (huge, endless, deeply nested, out-of-range numbers, ...).
     fs.add("GET", r"batchPredictionJobs/\\d+$", body=b"...", status=200)
     fs.add("GET", r"batchPredictionJobs\\?", stream=endless(b"["))
     fs.add("GET", r"/o\\?", rewrite=lambda body: body[::-1])  # upstream's, changed
+    fs.add("GET", r"alt=media", forward_headers={"X-Pad": "a" * 20000})
     ... mount with endpoint=fs.url ...
     fs.stop()
 
@@ -35,9 +36,10 @@ def endless(chunk, rate=None):
 
 class Rule:
     def __init__(self, method, pattern, status, body, stream, headers, times,
-                 rewrite=None):
+                 rewrite=None, forward_headers=None):
         self.method = method
         self.rewrite = rewrite
+        self.forward_headers = forward_headers
         self.re = re.compile(pattern)
         self.status = status
         self.body = body
@@ -88,9 +90,9 @@ class FakeServer:
         self.httpd.server_close()
 
     def add(self, method, pattern, status=200, body=None, stream=None,
-            headers=None, times=-1, rewrite=None):
+            headers=None, times=-1, rewrite=None, forward_headers=None):
         r = Rule(method, pattern, status, body, stream, headers, times,
-                 rewrite)
+                 rewrite, forward_headers)
         with self.lock:
             self.rules.append(r)
         return r
@@ -118,14 +120,15 @@ class FakeServer:
         body = h.rfile.read(n) if n else b""
         rule = self._match(h.command, h.path)
         try:
-            if rule is None or rule.rewrite:
-                self._forward(h, body, rule.rewrite if rule else None)
+            if rule is None or rule.rewrite or rule.forward_headers:
+                self._forward(h, body, rule.rewrite if rule else None,
+                              rule.forward_headers if rule else None)
             else:
                 self._reply(h, rule)
         except (BrokenPipeError, ConnectionResetError, OSError):
             h.close_connection = True
 
-    def _forward(self, h, body, rewrite=None):
+    def _forward(self, h, body, rewrite=None, extra=None):
         conn = http.client.HTTPConnection(self.up_host, self.up_port,
                                           timeout=60)
         try:
@@ -144,6 +147,8 @@ class FakeServer:
             for k, v in resp.getheaders():
                 if k.lower() not in HOP and k.lower() not in ("server", "date"):
                     h.send_header(k, v)
+            for k, v in (extra or {}).items():
+                h.send_header(k, v)
             h.send_header("Content-Length", str(len(data)))
             h.end_headers()
             if h.command != "HEAD":
