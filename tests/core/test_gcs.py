@@ -364,15 +364,20 @@ def test_read_faults(build_dir, emu, big, fault, off, ln):
     assert fault_hits(emu) >= 1
 
 
+@pytest.mark.parametrize("path", ["blocks", "pipe"])
 @pytest.mark.parametrize("fault", FAULTS, ids=fault_id)
-def test_cat_faults(build_dir, emu, big, fault):
+def test_cat_faults(build_dir, emu, big, fault, path):
+    """pipe: the splice path; every fault hits the stream's GET first, then
+    one more GET (the block path's or a new stream's). Either way the bytes
+    stay right and only wrong_range may end in EIO."""
     name, data = big
     f = dict(fault)
     # hit a later window too, not only the first one
     emu.fault(method="GET", path=MEDIA, **f)
     emu.fault(method="GET", path=MEDIA, **dict(f, times=1))
-    rc, out, err = run(build_dir, emu, "cat", BUCKET, name,
-                       opts=["--bs", 131072])
+    opts = ["--bs", 131072] + (["--pipe"] if path == "pipe" else [])
+    rc, out, err = run(build_dir, emu, "cat", BUCKET, name, opts=opts,
+                       timeout=180)
     if rc == 0:
         assert out == data
     else:
@@ -381,6 +386,7 @@ def test_cat_faults(build_dir, emu, big, fault):
         assert error_of(err)["name"] == "EIO", err
     if fault["kind"] != "wrong_range":
         assert rc == 0, err
+    assert fault_hits(emu) >= 1
 
 
 def test_wrong_range_never_misplaces(build_dir, emu, big):
@@ -597,26 +603,6 @@ def test_pipe_random_reads_use_the_block_path(build_dir, emu, big):
                        opts=["--stats", "--pipe"])
     assert rc == 0, err
     assert out == want
-
-
-@pytest.mark.parametrize("fault", FAULTS, ids=fault_id)
-def test_pipe_faults_fall_back_to_the_block_path(build_dir, emu, big, fault):
-    """Every fault hits the stream's GET first (then one more GET, which
-    may be the block path's or a new stream's): the bytes stay right, and
-    only wrong_range may end in EIO, as on the block path."""
-    name, data = big
-    emu.fault(method="GET", path=MEDIA, **fault)
-    emu.fault(method="GET", path=MEDIA, **dict(fault, times=1))
-    rc, out, err = run(build_dir, emu, "cat", BUCKET, name,
-                       opts=["--pipe", "--bs", 131072], timeout=180)
-    if rc == 0:
-        assert out == data
-    else:
-        assert data.startswith(out)
-        assert error_of(err)["name"] == "EIO", err
-    if fault["kind"] != "wrong_range":
-        assert rc == 0, err
-    assert fault_hits(emu) >= 1
 
 
 def test_pipe_not_used_with_a_proxy(build_dir, emu, big):

@@ -183,13 +183,18 @@ def test_bad_list_reply(proxied, emu, kind):
     print("%s: VmHWM +%.1f MiB" % (kind, grown / MiB))
 
 
-def test_bad_object_list_reply(proxied, emu):
-    mount, fs = proxied
+def finished_job(emu, name):
+    """A job that has finished at once, its output under gs://bkt-out/out."""
     emu.config(pending_seconds=0, queued_seconds=0, row_seconds=0)
     src = put_input(emu, prompts(1))
     emu.make_bucket("bkt-out")
-    job = emu.wait_job(emu.create_job(src, "gs://bkt-out/out",
-                                      display_name="done")["name"])
+    return emu.wait_job(emu.create_job(src, "gs://bkt-out/out",
+                                       display_name=name)["name"])
+
+
+def test_bad_object_list_reply(proxied, emu):
+    mount, fs = proxied
+    job = finished_job(emu, "done")
     rule = fs.add("GET", r"/b/bkt-out/o\?", stream=endless(b"{" * 65536))
     m = mount()
     out = m.job("done", "output")
@@ -295,11 +300,7 @@ def test_media_reply_the_splice_path_refuses(proxied, emu, tmp_path, headers):
     take: the read falls back to libcurl's path and still gets exactly the
     object (or fails cleanly), never bytes framed or placed wrong."""
     mount, fs = proxied
-    emu.config(pending_seconds=0, queued_seconds=0, row_seconds=0)
-    src = put_input(emu, prompts(1))
-    emu.make_bucket("bkt-out")
-    job = emu.wait_job(emu.create_job(src, "gs://bkt-out/out",
-                                      display_name="sp")["name"])
+    job = finished_job(emu, "sp")
     prefix = job["outputInfo"]["gcsOutputDirectory"][len("gs://bkt-out/"):]
     data = os.urandom(3 * MiB + 11)
     emu.put_object("bkt-out", prefix + "/big.bin", data)
