@@ -284,8 +284,7 @@ static int sequential(const struct bf_seq *s, uint64_t off)
 	/* The kernel's first read-ahead burst arrives in any order. */
 	if (!s->started)
 		return off < REORDER_SPAN;
-	return s->streak >= 1 && off + BF_SEQ_BACK >= s->next &&
-	       off <= s->next + s->max_window;
+	return s->streak >= 1 && bf_seq_near(s, off, s->max_window);
 }
 
 /* rs->mu held. Waits while another read holds the stream, and a little
@@ -340,8 +339,7 @@ ssize_t bf_reader_pipe(struct bf_reader *r, uint64_t off, size_t len,
 	 * detector made of the burst that started it. */
 	seq = !r->closing &&
 	      (sequential(&r->seq, off) ||
-	       (r->streaming && off + BF_SEQ_BACK >= r->seq.next &&
-		off <= r->seq.next + REORDER_SPAN));
+	       (r->streaming && bf_seq_near(&r->seq, off, REORDER_SPAN)));
 	pthread_mutex_unlock(&r->mu);
 	if (!seq || off >= end)
 		return 0;

@@ -15,6 +15,11 @@ void bf_seq_init(struct bf_seq *s, size_t min_window, size_t max_window)
 	s->window = s->min_window;
 }
 
+int bf_seq_near(const struct bf_seq *s, uint64_t off, uint64_t ahead)
+{
+	return off + BF_SEQ_BACK >= s->next && off <= s->next + ahead;
+}
+
 int bf_seq_access(struct bf_seq *s, uint64_t off, size_t len)
 {
 	uint64_t end = off + len;
@@ -24,8 +29,7 @@ int bf_seq_access(struct bf_seq *s, uint64_t off, size_t len)
 		s->started = 1;
 		hit = off < s->min_window;
 	} else {
-		hit = off + BF_SEQ_BACK >= s->next &&
-		      off <= s->next + s->max_window;
+		hit = bf_seq_near(s, off, s->max_window);
 	}
 	if (hit) {
 		s->streak++;

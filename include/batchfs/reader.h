@@ -88,6 +88,9 @@ struct bf_seq {
 	size_t window, min_window, max_window;
 };
 void bf_seq_init(struct bf_seq *s, size_t min_window, size_t max_window);
+/* Whether off is near the stream: no more than BF_SEQ_BACK before the
+ * furthest byte read, no more than ahead past it. Records nothing. */
+int bf_seq_near(const struct bf_seq *s, uint64_t off, uint64_t ahead);
 /* Records a read; returns 1 when it is sequential. */
 int bf_seq_access(struct bf_seq *s, uint64_t off, size_t len);
 /* The size of the next window to fetch; doubles the one after. */
