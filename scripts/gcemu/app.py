@@ -23,18 +23,49 @@ DEFAULTS = {
     "require_auth": False,
     "token_lifetime": 3600,
     "gcs_endpoint": None,
+    # Unknowns of Google's behaviour: the kind answer by default, the unkind
+    # one with --pessimistic (README "Unknowns").
+    "echo_keys": True,
+    "retype_keys": False,
+    "running_stats": "counts",
+    "delete_seconds": 0.0,
+    "failed_response_empty": False,
+    "strict_filter": False,
+    "partials": "incremental",
+    "end_time_some_states": False,
 }
+# The unkind answer of every unknown (scripts/emulator --pessimistic and
+# {"pessimistic": true} on /_emulator/config).
+PESSIMISTIC = {
+    "echo_keys": False,
+    "retype_keys": True,
+    "running_stats": "absent",
+    "delete_seconds": 1.0,
+    "failed_response_empty": True,
+    "strict_filter": True,
+    "partials": "beside",
+    "end_time_some_states": True,
+}
+CHOICES = {"running_stats": ("counts", "absent", "unknown"),
+           "partials": ("incremental", "beside")}
 CONFIG_TYPES = {"time_scale": float, "pending_seconds": float,
                 "queued_seconds": float, "row_seconds": float,
                 "export_interval": float, "require_auth": bool,
-                "token_lifetime": int, "gcs_endpoint": str}
+                "token_lifetime": int, "gcs_endpoint": str,
+                "echo_keys": bool, "retype_keys": bool, "running_stats": str,
+                "delete_seconds": float, "failed_response_empty": bool,
+                "strict_filter": bool, "partials": str,
+                "end_time_some_states": bool}
 
 
 class App:
-    def __init__(self, data_dir, project_number=123456789012, buckets=(), **cfg):
+    def __init__(self, data_dir, project_number=123456789012, buckets=(),
+                 pessimistic=False, **cfg):
         self.data_dir = data_dir
         self.project_number = int(project_number)
         self.cfg = dict(DEFAULTS)
+        if pessimistic:
+            self.cfg.update(PESSIMISTIC)
         self.cfg.update({k: v for k, v in cfg.items() if v is not None})
         self.initial_cfg = dict(self.cfg)
         self.initial_buckets = list(buckets)
@@ -186,6 +217,12 @@ class App:
     def set_config(self, body):
         if not isinstance(body, dict):
             raise ApiError(400, "config body must be an object")
+        body = dict(body)
+        if "pessimistic" in body:
+            # Sets every unknown at once; keys given beside it win.
+            on = body.pop("pessimistic")
+            for k, v in PESSIMISTIC.items():
+                body.setdefault(k, v if on else DEFAULTS[k])
         for k, v in body.items():
             if k not in CONFIG_TYPES:
                 raise ApiError(400, "unknown config key %r (known: %s)" %
@@ -198,9 +235,13 @@ class App:
                     "1", "true", "yes")
             else:
                 try:
-                    self.cfg[k] = t(v)
+                    val = t(v)
                 except (TypeError, ValueError):
                     raise ApiError(400, "bad value for %s: %r" % (k, v))
+                if k in CHOICES and val not in CHOICES[k]:
+                    raise ApiError(400, "%s must be one of %s" %
+                                   (k, ", ".join(CHOICES[k])))
+                self.cfg[k] = val
         self.runner.poke()
 
     def reset_counters(self):

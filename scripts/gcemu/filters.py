@@ -59,9 +59,10 @@ def tokenize(text):
 
 
 class Parser:
-    def __init__(self, toks):
+    def __init__(self, toks, strict=False):
         self.toks = toks
         self.i = 0
+        self.strict = strict
 
     def peek(self):
         return self.toks[self.i] if self.i < len(self.toks) else (None, None)
@@ -123,6 +124,9 @@ class Parser:
         k, field = self.take()
         if k != "word":
             raise ValueError("Invalid filter: expected a field name, got %r" % (field,))
+        if self.strict and "-" in field:
+            # AIP-160: '-' is the negation operator, not a name character.
+            raise ValueError("Invalid filter: unexpected '-' in field %r" % field)
         k, op = self.take()
         if k != "op":
             raise ValueError("Invalid filter: expected an operator after %r" % field)
@@ -216,5 +220,7 @@ def compare_num(have, op, want):
     return False
 
 
-def compile(text):
-    return Parser(tokenize(text or "")).parse()
+def compile(text, strict=False):
+    """strict: refuse a field name holding '-' (a label key with a dash), as
+    a server following the AIP-160 grammar may."""
+    return Parser(tokenize(text or ""), strict).parse()

@@ -93,6 +93,21 @@ class GcsClient:
             raise GcsError(st, data)
         return json.loads(data)
 
+    def upload(self, bucket, name, data, ctype="application/octet-stream"):
+        qs = urllib.parse.urlencode({"uploadType": "media", "name": name})
+        st, body = self.request(
+            "POST", "/upload/storage/v1/b/%s/o?%s" % (q(bucket), qs), data,
+            {"Content-Type": ctype, "Content-Length": str(len(data))})
+        if st != 200:
+            raise GcsError(st, body)
+        return json.loads(body)
+
+    def delete(self, bucket, name):
+        st, body = self.request("DELETE", "/storage/v1/b/%s/o/%s" % (
+            q(bucket), q(name)))
+        if st not in (204, 200, 404):
+            raise GcsError(st, body)
+
 
 def q(s):
     return urllib.parse.quote(s, safe="")

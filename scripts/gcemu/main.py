@@ -51,6 +51,9 @@ def parse_args(argv):
     ap.add_argument("--token-lifetime", type=int, default=3600)
     ap.add_argument("--gcs-endpoint", default=None,
                     help="GCS server the job runner uses (default: this emulator)")
+    ap.add_argument("--pessimistic", action="store_true",
+                    help="play the unkind answer of every behaviour Google does "
+                    "not document (README: Unknowns)")
     ap.add_argument("--quiet", action="store_true", help="no request log on stderr")
     ap.add_argument("--help-faults", action="store_true",
                     help="describe fault rules and exit")
@@ -68,7 +71,8 @@ def main(argv):
               time_scale=args.time_scale, pending_seconds=args.pending_seconds,
               queued_seconds=args.queued_seconds, row_seconds=args.row_seconds,
               export_interval=args.export_interval, require_auth=args.require_auth,
-              token_lifetime=args.token_lifetime, gcs_endpoint=args.gcs_endpoint)
+              token_lifetime=args.token_lifetime, gcs_endpoint=args.gcs_endpoint,
+              pessimistic=args.pessimistic)
     server = Server(("127.0.0.1", args.port), app, quiet=args.quiet)
     app.started(server.base_url)
     stop = threading.Event()

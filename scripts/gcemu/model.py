@@ -23,6 +23,7 @@ Rules:
 import hashlib
 import json
 import math
+import re
 
 DEFAULT_MODEL = "gemini-2.0-flash-001"
 
@@ -160,15 +161,83 @@ def sort_keys(v):
     return v
 
 
-def output_row(line, model, processed_time):
-    """Builds the output row (dict) for one parsed input line."""
+NUMERIC_RE = re.compile(r"^-?(0|[0-9]+)(\.[0-9]+)?([eE][-+]?[0-9]+)?$")
+
+
+def numeric_looking(v):
+    return isinstance(v, str) and bool(NUMERIC_RE.match(v))
+
+
+def as_number(v):
+    f = float(v)
+    return int(f) if f.is_integer() and "." not in v and "e" not in v.lower() \
+        else f
+
+
+def retype_numbers(v):
+    """Integers inside the echoed request come back as floats (1 -> 1.0), as
+    an importer with one FLOAT column type would write them."""
+    if isinstance(v, dict):
+        return {k: retype_numbers(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [retype_numbers(x) for x in v]
+    if isinstance(v, int) and not isinstance(v, bool):
+        return float(v)
+    return v
+
+
+def output_row(line, model, processed_time, echo_keys=True, retype=None,
+               empty_failed=False):
+    """Builds the output row (dict) for one parsed input line.
+    echo_keys=False: only status, processed_time, request and response.
+    retype: the set of top-level members whose numeric-looking strings come
+    back as numbers (the importer typed that column as a number), or None.
+    empty_failed: a failed row carries "response": {}."""
     req = line.get("request")
     status, response = predict(req, model)
+    echoed = reserialize(req)
+    if retype is not None:
+        echoed = retype_numbers(echoed)
     row = {"status": status, "processed_time": processed_time,
-           "request": reserialize(req)}
+           "request": echoed}
     if response is not None:
         row["response"] = response
-    for k, v in line.items():
-        if k != "request":
-            row[k] = v
+    elif empty_failed:
+        row["response"] = {}
+    if echo_keys:
+        for k, v in line.items():
+            if k != "request":
+                if retype is not None and k in retype and numeric_looking(v):
+                    v = as_number(v)
+                row[k] = v
     return row
+
+
+def column_types(lines):
+    """The importer's view of the top-level members of the input: one type
+    per member across the file. Returns (retyped, conflict): the members
+    whose numeric-looking strings become numbers, and the first member that
+    is a number on one line and a string on another (None when none)."""
+    kinds = {}
+    for obj in lines:
+        for k, v in obj.items():
+            if k == "request":
+                continue
+            if isinstance(v, bool) or v is None:
+                kind = "other"
+            elif isinstance(v, (int, float)):
+                kind = "num"
+            elif numeric_looking(v):
+                kind = "numstr"
+            elif isinstance(v, str):
+                kind = "str"
+            else:
+                kind = "other"
+            kinds.setdefault(k, set()).add(kind)
+    retyped = set()
+    for k, ks in sorted(kinds.items()):
+        if "num" in ks and "str" in ks:
+            return set(), k
+        if ks <= {"num", "numstr"} and "numstr" in ks:
+            retyped.add(k)
+    return retyped, None

@@ -46,6 +46,9 @@ class Runtime:
         self.last_export = 0.0
         self.run_t = None
         self.cancel_t = None
+        self.retype = None     # members the importer typed as numbers
+        self.parts = []        # partial files written ("beside" mode)
+        self.part_done = 0     # rows in those files
 
 
 class Runner:
@@ -274,6 +277,15 @@ class Runner:
                                         "documentation. Error: line %d has no "
                                         "\"request\" object." % no)
                 lines.append(obj)
+        if self.app.cfg.get("retype_keys"):
+            retyped, conflict = model.column_types(lines)
+            if conflict is not None:
+                raise JobFailure(3, "Failed to import data. Please check 'Prepare "
+                                    "input' section of the batch predictions "
+                                    "documentation. Error: field %r has "
+                                    "incompatible types across lines (a number "
+                                    "on one, a string on another)." % conflict)
+            rt.retype = retyped
         order = list(range(len(lines)))
         random.Random(int(j.id)).shuffle(order)
         rt.lines = lines
@@ -291,12 +303,16 @@ class Runner:
         if upto <= rt.done:
             return
         mdl = j.spec.get("model") or model.DEFAULT_MODEL
+        cfg = self.app.cfg
         ok = failed = 0
         with open(rt.out_path, "ab") as f:
             buf = []
             for k in range(rt.done, upto):
                 line = rt.lines[rt.order[k]]
-                row = model.output_row(line, mdl, processed_time(now_us()))
+                row = model.output_row(
+                    line, mdl, processed_time(now_us()),
+                    echo_keys=cfg.get("echo_keys", True), retype=rt.retype,
+                    empty_failed=cfg.get("failed_response_empty", False))
                 if row["status"]:
                     failed += 1
                 else:
@@ -328,12 +344,35 @@ class Runner:
         rt = j.rt
         bucket, prefix = split_gs(j.output_dir)
         try:
-            self.client().upload_file(
-                bucket, prefix + "/incremental_predictions/predictions.jsonl",
-                rt.out_path, "application/jsonl")
+            if self.app.cfg.get("partials") == "beside":
+                # A new file beside predictions.jsonl with the rows since
+                # the last one (the real names of partial files are unknown).
+                name = "%s/predictions-partial-%05d.jsonl" % (prefix, len(rt.parts) + 1)
+                with open(rt.out_path, "rb") as f:
+                    f.seek(rt.part_done)
+                    data = f.read()
+                self.client().upload(bucket, name, data, "application/jsonl")
+                rt.parts.append(name)
+                rt.part_done += len(data)
+            else:
+                self.client().upload_file(
+                    bucket, prefix + "/incremental_predictions/predictions.jsonl",
+                    rt.out_path, "application/jsonl")
         except (GcsError, OSError) as e:
             raise JobFailure(13, "Failed to export data. %s" % e)
         rt.exported = rt.done
+
+    def drop_some_parts(self, j):
+        """After the final file: every other partial file is deleted, the
+        rest stay beside predictions.jsonl."""
+        rt = j.rt
+        bucket, _ = split_gs(j.output_dir)
+        for name in rt.parts[::2]:
+            try:
+                self.client().delete(bucket, name)
+            except (GcsError, OSError):
+                pass
+        rt.parts = []
 
     def write_final(self, j):
         rt = j.rt
@@ -347,6 +386,8 @@ class Runner:
                                       rt.out_path, "application/jsonl")
         except (GcsError, OSError) as e:
             raise JobFailure(13, "Failed to export data. %s" % e)
+        if rt.parts:
+            self.drop_some_parts(j)
 
     def complete(self, j, state, error=None):
         try:

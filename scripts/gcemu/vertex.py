@@ -6,6 +6,7 @@ import base64
 import random
 import re
 import threading
+import time
 
 from . import filters, model
 from .server import Response
@@ -111,6 +112,12 @@ class Job:
                  "output_dir", "ok", "failed", "total", "cache", "fview",
                  "rt", "lock")
 
+    app = None  # the App, for its runtime config (one per process)
+
+    @staticmethod
+    def cfg():
+        return Job.app.cfg if Job.app is not None else {}
+
     def name(self):
         return "projects/%s/locations/%s/batchPredictionJobs/%s" % (
             self.project_number, self.location, self.id)
@@ -131,6 +138,7 @@ class Job:
             d["error"] = self.error
         if self.output_dir:
             d["outputInfo"] = {"gcsOutputDirectory": self.output_dir}
+        cfg = Job.cfg()
         stats = {}
         if self.ok:
             stats["successfulCount"] = str(self.ok)
@@ -139,12 +147,19 @@ class Job:
         inc = self.incomplete()
         if inc:
             stats["incompleteCount"] = str(inc)
+        if self.state not in TERMINAL:
+            mode = cfg.get("running_stats", "counts")
+            if mode == "absent":
+                stats = {}
+            elif mode == "unknown" and self.state == "JOB_STATE_RUNNING":
+                stats["incompleteCount"] = "-1"
         if stats:
             d["completionStats"] = stats
         d["createTime"] = rfc3339(self.create_us)
         if self.start_us:
             d["startTime"] = rfc3339(self.start_us)
-        if self.end_us:
+        if self.end_us and (not cfg.get("end_time_some_states") or self.state in (
+                "JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED")):
             d["endTime"] = rfc3339(self.end_us)
         d["updateTime"] = rfc3339(self.update_us)
         out = {k: d[k] for k in OUTPUT_ORDER if k in d and not empty(d[k])}
@@ -184,6 +199,7 @@ class Job:
 class Vertex:
     def __init__(self, app):
         self.app = app
+        Job.app = app
         self.lock = threading.RLock()
         self.jobs = {}
         self.order = []  # [(create_us, id)] ascending
@@ -236,6 +252,7 @@ class Vertex:
             return None
         version, project, location, coll, rid, verb = m.groups()
         self.check_project(project)
+        self.settle_ops()
         if coll == "operations":
             if req.method != "GET" or not rid or verb:
                 raise ApiError(404, "Method not found.", "NOT_FOUND")
@@ -397,7 +414,8 @@ class Vertex:
     def list(self, req, location):
         q = req.query
         try:
-            pred = filters.compile(q.get("filter", ""))
+            pred = filters.compile(q.get("filter", ""),
+                                   strict=self.app.cfg.get("strict_filter"))
         except ValueError as e:
             raise invalid(str(e), "filter")
         try:
@@ -469,12 +487,8 @@ class Vertex:
                 raise ApiError(400, "BatchPredictionJob %s is in state %s; only "
                                "finished jobs can be deleted." % (j.name(), j.state),
                                "FAILED_PRECONDITION")
+        delay = float(self.app.cfg.get("delete_seconds") or 0)
         with self.lock:
-            self.jobs.pop(rid, None)
-            try:
-                self.order.remove((j.create_us, j.id))
-            except ValueError:
-                pass
             opid = self.new_id()
             ts = rfc3339(now_us())
             op = {
@@ -487,9 +501,50 @@ class Vertex:
                 "done": True,
                 "response": {"@type": "type.googleapis.com/google.protobuf.Empty"},
             }
-            self.ops[opid] = {"location": location, "json": op}
-        self.app.runner.forget(j)
-        return self.reply(req, op)
+            entry = {"location": location, "json": op}
+            if delay > 0:
+                # Long-running: the job stays until the operation is done.
+                op["done"] = False
+                del op["response"]
+                entry["done_at"] = time.monotonic() + delay
+                entry["job"] = j
+                self.ops[opid] = entry
+                reply = dict(op)
+            else:
+                self.drop_job(j)
+                self.ops[opid] = entry
+                reply = op
+        if delay <= 0:
+            self.app.runner.forget(j)
+        return self.reply(req, reply)
+
+    def drop_job(self, j):
+        with self.lock:
+            self.jobs.pop(j.id, None)
+            try:
+                self.order.remove((j.create_us, j.id))
+            except ValueError:
+                pass
+
+    def settle_ops(self):
+        """Completes delete operations whose time has come."""
+        now = time.monotonic()
+        done = []
+        with self.lock:
+            for entry in self.ops.values():
+                at = entry.get("done_at")
+                if at is not None and now >= at:
+                    entry.pop("done_at")
+                    op = entry["json"]
+                    op["done"] = True
+                    op["response"] = {"@type": "type.googleapis.com/"
+                                               "google.protobuf.Empty"}
+                    op["metadata"]["genericMetadata"]["updateTime"] = rfc3339(now_us())
+                    j = entry.pop("job")
+                    self.drop_job(j)
+                    done.append(j)
+        for j in done:
+            self.app.runner.forget(j)
 
     # --- control ----------------------------------------------------------
     def bulk(self, body):
