@@ -136,6 +136,35 @@ static int check_output(const cJSON *out, struct bf_err *e)
 			  "outputConfig.bigqueryDestination)");
 }
 
+/* Vertex takes at most 64 labels and batchfs adds its client token label,
+ * so a request may bring 63: refuse more here rather than after a round
+ * trip (or, worse, with the token dropped). */
+static int check_labels(const cJSON *labels, struct bf_err *e)
+{
+	const cJSON *l;
+	int n = 0;
+
+	if (!labels || cJSON_IsNull(labels))
+		return 0;
+	if (!cJSON_IsObject(labels))
+		return bf_err_set(e, EINVAL, "labels must be an object of "
+				  "string values");
+	cJSON_ArrayForEach(l, labels)
+	{
+		if (strcmp(l->string, BF_TOKEN_LABEL) != 0 &&
+		    strcmp(l->string, BF_TOKEN_LABEL_OLD) != 0)
+			n++;
+	}
+	if (n > BF_MAX_USER_LABELS)
+		return bf_err_set(e, EINVAL,
+				  "labels: %d given, at most %d (Vertex AI "
+				  "allows %d per job and batchfs adds its "
+				  "own \"%s\" label)",
+				  n, BF_MAX_USER_LABELS,
+				  BF_MAX_USER_LABELS + 1, BF_TOKEN_LABEL);
+	return 0;
+}
+
 int bf_request_prepare(const char *text, size_t len, const char *name,
 		       char **out, struct bf_err *e)
 {
@@ -214,6 +243,9 @@ int bf_request_prepare(const char *text, size_t len, const char *name,
 	if (rc)
 		goto out;
 	rc = check_output(field(root, "outputConfig", "output_config"), e);
+	if (rc)
+		goto out;
+	rc = check_labels(field(root, "labels", NULL), e);
 	if (rc)
 		goto out;
 	dn = field(root, "displayName", "display_name");

@@ -307,6 +307,79 @@ static int expand_model(cJSON *root, struct bf_err *e)
 	return 0;
 }
 
+/* Repeated fields of a batchPredictionJobs.create body, by path of
+ * camelCase names (snake_case accepted at each step). Google's JSON parser
+ * takes a single value for a repeated field as a list of one (the REST
+ * example of Google's own batch page gives "uris": "gs://..."), so batchfs
+ * does too and sends the list. */
+static const char *const repeated_fields[][4] = {
+	{ "inputConfig", "gcsSource", "uris", NULL },
+	{ "instanceConfig", "includedFields", NULL, NULL },
+	{ "instanceConfig", "excludedFields", NULL, NULL },
+	{ "unmanagedContainerModel", "containerSpec", "command", NULL },
+	{ "unmanagedContainerModel", "containerSpec", "args", NULL },
+	{ "unmanagedContainerModel", "containerSpec", "env", NULL },
+	{ "unmanagedContainerModel", "containerSpec", "ports", NULL },
+};
+
+static void snake_of(const char *camel, char *out, size_t n)
+{
+	size_t k = 0;
+
+	for (; *camel && k + 2 < n; camel++) {
+		if (*camel >= 'A' && *camel <= 'Z') {
+			out[k++] = '_';
+			out[k++] = (char)(*camel - 'A' + 'a');
+		} else {
+			out[k++] = *camel;
+		}
+	}
+	out[k] = '\0';
+}
+
+static cJSON *member(const cJSON *o, const char *camel)
+{
+	char snake[64];
+
+	snake_of(camel, snake, sizeof(snake));
+	return field(o, camel, snake);
+}
+
+static int wrap_repeated(cJSON *root, struct bf_err *e)
+{
+	for (size_t i = 0;
+	     i < sizeof(repeated_fields) / sizeof(repeated_fields[0]); i++) {
+		const char *const *path = repeated_fields[i];
+		cJSON *o = root, *v = NULL, *parent = NULL, *arr;
+		size_t k;
+
+		for (k = 0; k < 4 && path[k]; k++) {
+			if (!cJSON_IsObject(o))
+				break;
+			parent = o;
+			v = member(o, path[k]);
+			if (!v)
+				break;
+			o = v;
+		}
+		if (k == 0 || (k < 4 && path[k]) || !v)
+			continue; /* the field is not there */
+		if (cJSON_IsArray(v) || cJSON_IsNull(v))
+			continue;
+		arr = cJSON_CreateArray();
+		if (!arr)
+			return bf_err_set(e, ENOMEM, "out of memory");
+		cJSON_DetachItemViaPointer(parent, v);
+		cJSON_AddItemToArray(arr, v);
+		/* Keep the spelling the user chose. */
+		cJSON_AddItemToObject(parent, v->string ? v->string : path[k - 1],
+				      arr);
+		free(v->string);
+		v->string = NULL;
+	}
+	return 0;
+}
+
 int bf_request_expand(const char *text, size_t len,
 		      const struct bf_request_defaults *d, char **out,
 		      struct bf_err *e)
@@ -325,6 +398,8 @@ int bf_request_expand(const char *text, size_t len,
 		goto out;
 	}
 	rc = expand_model(root, e);
+	if (rc == 0)
+		rc = wrap_repeated(root, e);
 	if (rc == 0)
 		rc = short_form(root, "src", "inputConfig", "input_config", e);
 	if (rc == 0)

@@ -110,6 +110,9 @@ static char *body_with_token(const char *body_json, const char *token,
 			goto nomem;
 	}
 	cJSON_DeleteItemFromObjectCaseSensitive(labels, BF_TOKEN_LABEL);
+	/* A spec copied from a job of an older batchfs carries its token
+	 * under the old key: it is not this create's. */
+	cJSON_DeleteItemFromObjectCaseSensitive(labels, BF_TOKEN_LABEL_OLD);
 	val = cJSON_CreateString(token);
 	if (!val || !cJSON_AddItemToObject(labels, BF_TOKEN_LABEL, val)) {
 		cJSON_Delete(val);

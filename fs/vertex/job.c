@@ -265,9 +265,15 @@ int bf_job_from_cjson(const cJSON *obj, const char *raw, size_t raw_len,
 		goto nomem;
 	if ((rc = fill_locations(obj, &j)))
 		goto nomem;
-	if (dup_str(&j.client_token,
-		    str_get(obj_get(obj, "labels"), BF_TOKEN_LABEL)))
-		goto nomem;
+	{
+		const cJSON *labels = obj_get(obj, "labels");
+		const char *tok = str_get(labels, BF_TOKEN_LABEL);
+
+		if (!tok)
+			tok = str_get(labels, BF_TOKEN_LABEL_OLD);
+		if (dup_str(&j.client_token, tok))
+			goto nomem;
+	}
 	*out = j;
 	return 0;
 nomem:

@@ -17,7 +17,14 @@
 #include "batchfs/err.h"
 #include "batchfs/timefmt.h"
 
-#define BF_TOKEN_LABEL "batchfs-token"
+/* The client token label. Its key has no '-': in the AIP-160 filter
+ * grammar '-' is an operator, and a list filter on labels.batchfs-token
+ * may be refused. Jobs made by batchfs earlier carry the old key; their
+ * token is still read (struct bf_job.client_token). */
+#define BF_TOKEN_LABEL "batchfs_token"
+#define BF_TOKEN_LABEL_OLD "batchfs-token"
+/* Vertex allows 64 labels per job; one is the token. */
+#define BF_MAX_USER_LABELS 63
 
 enum bf_job_state {
 	BF_JOB_UNSPECIFIED = 0,

@@ -129,7 +129,7 @@ def test_create_get_list(emu, cli):
     assert job["create_us"] > 0
     # the token label was added, the caller's labels kept
     labels = server_job(emu, job["id"])["labels"]
-    assert labels == {"team": "core", "batchfs-token": "tok-basic"}
+    assert labels == {"team": "core", "batchfs_token": "tok-basic"}
     assert emu.counters()["jobs_created"] == 1
 
     g = cli("get", job["id"])
@@ -152,8 +152,9 @@ def test_create_replaces_token_label_and_global(emu, cli):
     body = job_body(labels={"batchfs-token": "old", "x": "y"})
     r = cli("create", body_file(cli, body), "tok-new")
     assert r["rc"] == 0, r
+    # the old key (batchfs before the token key lost its '-') goes too
     assert server_job(emu, r["job"]["id"])["labels"] == {
-        "batchfs-token": "tok-new", "x": "y"}
+        "batchfs_token": "tok-new", "x": "y"}
     # body without labels; the global location
     body = job_body()
     del body["labels"]
@@ -187,7 +188,7 @@ def test_list_filter_and_read_mask(emu, cli):
     r = cli("create", body_file(cli), "tok-filter")
     assert r["rc"] == 0, r
     jid = r["job"]["id"]
-    r = cli("list", 'labels.batchfs-token="tok-filter"')
+    r = cli("list", 'labels.batchfs_token="tok-filter"')
     assert r["rc"] == 0, r
     assert [j["id"] for j in r["jobs"]] == [jid]
     r = cli("list", 'state="JOB_STATE_SUCCEEDED"')
@@ -375,7 +376,7 @@ def test_create_lost_response(emu, cli, variant):
               kind="lose_response", **variant)
     r = cli("create", body_file(cli), "tok-lost")
     job = only_job(emu, r)
-    assert job["labels"]["batchfs-token"] == "tok-lost"
+    assert job["labels"]["batchfs_token"] == "tok-lost"
     # found by reconciliation: the create was sent once
     assert emu.counters()["routes"]["vertex.create"] == 1
     assert r["wall"] < 30
