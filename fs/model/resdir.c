@@ -431,7 +431,7 @@ static char *readme(const char *why, const struct bf_join_stats *st)
 		      "Give every input line a unique \"key\", or stage the "
 		      "input through a draft's\ninput.jsonl (mount with -o "
 		      "staging=gs://BUCKET/PREFIX), which adds\n\"key\": "
-		      "\"<line number>\" to lines that have none.\n\n"
+		      "\"line-<line number>\" to lines that have none.\n\n"
 		      "succeeded.jsonl and failed.jsonl hold the output rows "
 		      "as the job wrote them.\n",
 		      reason);

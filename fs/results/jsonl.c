@@ -171,21 +171,29 @@ static int one_line(struct norm *n, uint64_t ln, const char *s, size_t len,
 		n->st.keyed++;
 		rc = bf_wbuf_put(n->w, s, len, e);
 	} else {
+		/* The importer re-types numeric-looking strings (seen:
+		 * "000000" came back as 0), so an added key is never one:
+		 * "line-N". When the user's keys are numbers, the added key
+		 * is the number N, so the column keeps one type. */
+		int number = n->ktype[0] == KT_NUMBER;
 		char num[32];
-		int k = snprintf(num, sizeof(num), "%" PRIu64, ln);
+		int k = snprintf(num, sizeof(num),
+				 number ? "%" PRIu64 : "line-%" PRIu64, ln);
 		const char *brace = memchr(s, '{', len);
-		char head[48];
+		char head[56];
 		int hl;
 
-		rc = note_key(n, ln, "key", num, (size_t)k, KT_STRING, 1,
-			      e);
+		rc = note_key(n, ln, "key", num, (size_t)k,
+			      number ? KT_NUMBER : KT_STRING, 1, e);
 		if (rc < 0)
 			goto out;
 		n->st.assigned++;
 		/* Insert into the original bytes rather than re-print: cJSON
 		 * would round big integers and reformat floats. The object
 		 * has a request, so it is not empty and a ',' fits. */
-		hl = snprintf(head, sizeof(head), "{\"key\":\"%s\",", num);
+		hl = snprintf(head, sizeof(head),
+			      number ? "{\"key\":%s," : "{\"key\":\"%s\",",
+			      num);
 		rc = bf_wbuf_put(n->w, head, (size_t)hl, e);
 		if (rc == 0)
 			rc = bf_wbuf_put(n->w, brace + 1,

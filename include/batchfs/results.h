@@ -37,7 +37,7 @@ struct bf_jsonl_opts {
 struct bf_jsonl_stats {
 	uint64_t lines;	    /* data lines (requests) */
 	uint64_t keyed;	    /* lines that had key or custom_id */
-	uint64_t assigned;  /* lines that got "key": "<line number>" */
+	uint64_t assigned;  /* lines that got "key": "line-<line number>" */
 	uint64_t bytes_in;
 	uint64_t bytes_out;
 };
@@ -45,7 +45,7 @@ struct bf_jsonl_stats {
 /* Reads JSONL from in, checks every line and writes the keyed form to
  * out_fd (out_fd < 0: check only). Each line must be a JSON object whose
  * "request" is an object with a non-empty "contents" array; a line without
- * "key" or "custom_id" gets "key": "<line number>" (1-based) inserted first;
+ * "key" or "custom_id" gets "key": "line-<line number>" (1-based; the bare number when the keys are numbers) inserted first;
  * keys must be unique (a number key counts as its decimal text). Empty lines
  * are allowed only at the end; a UTF-8 BOM is dropped. Errors name the
  * first bad line: -EINVAL "input.jsonl:7: ..." (malformed, not an object,

@@ -256,3 +256,54 @@ def test_flush_from_other_processes_never_submits(mnt, emu, tmp_path):
     assert mnt.read("kids", "error") == ""
     assert jobs_created(emu) == 1
     assert mnt.read("kids", "state").startswith("JOB_STATE_")
+
+
+def test_uris_as_a_string_is_accepted(mnt, emu):
+    # Google's own REST example writes "uris": "gs://..." (proto3 JSON
+    # takes a single value for a repeated field); so does batchfs.
+    body = json.loads(request_text(emu))
+    src = body["inputConfig"]["gcsSource"]["uris"][0]
+    body["inputConfig"]["gcsSource"]["uris"] = src
+    body["instanceConfig"] = {"excluded_fields": "key"}
+    os.mkdir(mnt.job("one-uri"))
+    with open(mnt.job("one-uri", "request.json"), "w") as f:
+        f.write(json.dumps(body))
+    assert mnt.read("one-uri", "error") == ""
+    spec = json.loads(mnt.read("one-uri", "job.json"))
+    assert spec["inputConfig"]["gcsSource"]["uris"] == [src]
+    ic = spec["instanceConfig"]
+    assert ic.get("excludedFields", ic.get("excluded_fields")) == ["key"]
+
+
+def test_more_than_63_labels_is_einval_before_sending(mnt, emu):
+    body = json.loads(request_text(emu))
+    body["labels"] = {"l%d" % i: "v" for i in range(64)}
+    os.mkdir(mnt.job("labels"))
+    with pytest.raises(OSError) as ei:
+        with open(mnt.job("labels", "request.json"), "w") as f:
+            f.write(json.dumps(body))
+    assert ei.value.errno == errno.EINVAL
+    assert "labels" in mnt.read("labels", "error")
+    assert emu.counters()["routes"].get("vertex.create", 0) == 0
+    del body["labels"]["l63"]
+    with open(mnt.job("labels", "request.json"), "w") as f:
+        f.write(json.dumps(body))
+    job = json.loads(mnt.read("labels", "job.json"))
+    assert len(job["labels"]) == 64 and "batchfs_token" in job["labels"]
+
+
+def test_lost_create_with_a_strict_filter_makes_one_job(mnt, emu, tmp_path):
+    # A server that refuses '-' in a filter's label key (AIP-160 makes '-'
+    # an operator) must still find the job by its token.
+    emu.config(strict_filter=True)
+    src = tmp_path / "r.json"
+    src.write_text(request_text(emu))
+    os.mkdir(mnt.job("strict"))
+    emu.fault(method="POST", path="batchPredictionJobs$", kind="lose_response",
+              status=503)
+    subprocess.run(["cp", str(src), mnt.job("strict", "request.json")],
+                   check=True)
+    assert jobs_created(emu) == 1
+    assert emu.counters()["routes"]["vertex.create"] == 1
+    mnt.wait_state("strict")
+    assert jobs_created(emu) == 1

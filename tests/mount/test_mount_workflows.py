@@ -74,7 +74,7 @@ def test_input_jsonl_is_checked_keyed_and_uploaded(mount_fs, emu):
     rows[2]["custom_id"] = "cid"
     write(mnt.job("s1", "input.jsonl"), lines(rows))
     got = mnt.read("s1", "input.jsonl").splitlines()
-    assert [json.loads(l).get("key") for l in got] == ["1", "mine", None]
+    assert [json.loads(l).get("key") for l in got] == ["line-1", "mine", None]
     assert json.loads(got[2])["custom_id"] == "cid"
     # the uploaded object is the keyed text
     assert emu.get_object("stage", "pre/s1/input.jsonl").decode() == \
@@ -285,7 +285,7 @@ def check_by_input(by, rows, model_name="gemini-2.5-flash"):
     assert len(by) == len(rows)
     for i, (line, row) in enumerate(zip(by, rows), 1):
         out = json.loads(line)
-        assert out["key"] == str(i)
+        assert out["key"] == "line-%d" % i
         status, resp = model.predict(row["request"], model_name)
         assert out["status"] == status
         if resp is not None:
@@ -308,11 +308,11 @@ def test_results_join_output_to_input(mount_fs, emu):
     ok = open(os.path.join(res, "succeeded.jsonl")).read().splitlines()
     bad = open(os.path.join(res, "failed.jsonl")).read().splitlines()
     assert sorted(json.loads(l)["key"] for l in ok) == \
-        ["1", "2", "4", "5", "7", "8"]
-    assert sorted(json.loads(l)["key"] for l in bad) == ["3", "6"]
+        ["line-%d" % i for i in (1, 2, 4, 5, 7, 8)]
+    assert sorted(json.loads(l)["key"] for l in bad) == ["line-3", "line-6"]
     retry = [json.loads(l) for l in
              open(os.path.join(res, "retry.jsonl")).read().splitlines()]
-    assert [r["key"] for r in retry] == ["3", "6"]
+    assert [r["key"] for r in retry] == ["line-3", "line-6"]
     assert retry[0]["request"] == rows[2]["request"]
     for f in os.listdir(res):
         p = os.path.join(res, f)
@@ -337,7 +337,7 @@ def test_results_incomplete_rows_of_a_cancelled_job(mount_fs, emu):
     assert open(mnt.job("c", "wait")).read() == "JOB_STATE_CANCELLED\n"
     by = [json.loads(l) for l in
           open(mnt.job("c", "results", "by-input.jsonl")).read().splitlines()]
-    assert [b["key"] for b in by] == [str(i) for i in range(1, 13)]
+    assert [b["key"] for b in by] == ["line-%d" % i for i in range(1, 13)]
     inc = [b["key"] for b in by if b.get("status") == "incomplete"]
     done = [b["key"] for b in by if "response" in b]
     assert inc and done and len(inc) + len(done) == 12
@@ -512,7 +512,7 @@ def test_results_grow_while_the_job_runs(mount_fs, emu):
         time.sleep(0.2)
     assert partial, "no partial results seen while running"
     # rows not exported yet show as incomplete, in input order
-    assert [b["key"] for b in partial] == [str(i) for i in range(1, 16)]
+    assert [b["key"] for b in partial] == ["line-%d" % i for i in range(1, 16)]
     assert any(b.get("status") == "incomplete" for b in partial)
     assert open(mnt.job("g", "wait")).read() == "JOB_STATE_SUCCEEDED\n"
     with open(mnt.job("g", "results", "by-input.jsonl")) as f:

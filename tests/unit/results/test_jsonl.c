@@ -40,10 +40,10 @@ static void keys_added(void)
 			 "{\"key\":\"a\"," REQ "}\n"
 			 "{\"custom_id\":\"c\"," REQ "}\n"
 			 "{" REQ ",\"n\":12345678901234567890.50}";
-	const char *want = "{\"key\":\"1\"," REQ "}\n"
+	const char *want = "{\"key\":\"line-1\"," REQ "}\n"
 			   "{\"key\":\"a\"," REQ "}\n"
 			   "{\"custom_id\":\"c\"," REQ "}\n"
-			   "{\"key\":\"4\"," REQ ",\"n\":12345678901234567890.50}\n";
+			   "{\"key\":\"line-4\"," REQ ",\"n\":12345678901234567890.50}\n";
 	size_t chunks[] = { 0, 1, 3, 17 };
 
 	for (size_t i = 0; i < 4; i++) {
@@ -65,7 +65,7 @@ static void blank_crlf_bom(void)
 	struct run r = norm("\xef\xbb\xbf{" REQ "}\r\n{ " REQ "}\r\n\r\n  \n", 5);
 
 	CHECK_INT(r.rc, 0);
-	CHECK_STR(r.out, "{\"key\":\"1\"," REQ "}\n{\"key\":\"2\", " REQ "}\n");
+	CHECK_STR(r.out, "{\"key\":\"line-1\"," REQ "}\n{\"key\":\"line-2\", " REQ "}\n");
 	free(r.out);
 
 	/* numbers as keys, all of the same type */
@@ -99,6 +99,8 @@ static void fails(const char *in, size_t len, int err, const char *msg)
 
 static void errors(void)
 {
+	struct run r;
+
 	FAILS("", EINVAL, "input.jsonl: empty (no requests)");
 	FAILS("\n\n \n", EINVAL, "input.jsonl: empty");
 	FAILS("{" REQ "}\n{\"request\":{\"contents\":[}}\n", EINVAL,
@@ -123,15 +125,25 @@ static void errors(void)
 	/* duplicates: explicit, and an explicit key equal to a line number */
 	FAILS("{\"key\":\"a\"," REQ "}\n{" REQ "}\n{\"key\":\"a\"," REQ "}\n",
 	      EINVAL, "input.jsonl:3: duplicate key \"a\" (lines 1 and 3)");
-	FAILS("{\"key\":\"2\"," REQ "}\n{" REQ "}\n", EINVAL,
-	      "input.jsonl:2: duplicate key \"2\" (lines 1 and 2)");
+	FAILS("{\"key\":\"line-2\"," REQ "}\n{" REQ "}\n", EINVAL,
+	      "input.jsonl:2: duplicate key \"line-2\" (lines 1 and 2)");
 	FAILS("{\"custom_id\":\"x\"," REQ "}\n{\"custom_id\":\"x\"," REQ "}\n",
 	      EINVAL, "duplicate key \"x\" (lines 1 and 2)");
 	/* importer's one type per member */
 	FAILS("{\"key\":1," REQ "}\n{\"key\":\"b\"," REQ "}\n", EINVAL,
 	      "input.jsonl:2: \"key\" is a string here but a number on line 1");
-	FAILS("{\"key\":1," REQ "}\n{" REQ "}\n", EINVAL,
-	      "input.jsonl:2: no \"key\"");
+	/* an added key is never numeric-looking (the importer re-types
+	 * those), and is a number when the user's keys are numbers */
+	r = norm("{\"key\":7," REQ "}\n{" REQ "}\n", 0);
+	CHECK_INT(r.rc, 0);
+	CHECK_STR(r.out, "{\"key\":7," REQ "}\n{\"key\":2," REQ "}\n");
+	free(r.out);
+	r = norm("{\"key\":\"000000\"," REQ "}\n{" REQ "}\n", 0);
+	CHECK_INT(r.rc, 0);
+	CHECK_STR(r.out, "{\"key\":\"000000\"," REQ "}\n{\"key\":\"line-2\"," REQ "}\n");
+	free(r.out);
+	FAILS("{\"key\":2," REQ "}\n{" REQ "}\n", EINVAL,
+	      "input.jsonl:2: duplicate key \"2\"");
 	/* binary */
 	FAILS("{" REQ "}\n{\"request\":{\"contents\":[\"\xff\xfe\"]}}\n",
 	      EINVAL, "input.jsonl:2: not UTF-8 text");
