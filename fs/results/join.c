@@ -3,7 +3,16 @@
  * index remembers, per key, where the winning row is (a final file's row
  * beats an incremental export's). Then the spool is read once to write
  * succeeded/failed, and the input once to write by-input (rows re-read
- * from the spool) and retry. Memory: the index, one row, fixed buffers. */
+ * from the spool) and retry. Memory: the index, one row, fixed buffers.
+ *
+ * Rows are matched by key when every row carries one (a key's canonical
+ * text: the importer may echo "000000" as 0). When rows echo no key, they
+ * are matched by the content of their echoed request: the index holds, per
+ * row, a fingerprint of the request and its occurrence number in its file,
+ * and input line N with the k-th copy of a request gets that request's k-th
+ * row. So identical requests each get one row, a row is never counted
+ * twice (files repeating rows repeat their occurrence numbers), and a line
+ * whose row is not a success is retried, never one that succeeded. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,13 +31,20 @@ enum {
 	R_FINAL = 2,   /* ... from a final file */
 	R_OK_ROW = 4,      /* ... and it succeeded */
 	R_USED = 8,    /* an input line had the key */
+	R_NOKEY = 16,  /* the row echoes no key */
+	R_FPENT = 32,  /* a request fingerprint entry (not a key's) */
 };
+/* Index namespaces: a key, a row's request (+ occurrence), an input
+ * request's occurrence counter. */
+enum { NS_KEY = 'k', NS_ROW = 'r', NS_IN = 'i' };
+#define FPKEY_LEN (1 + BF_FP_LEN + 8)
 
 /* Spool record: header, key bytes, row bytes. */
 struct rec {
 	uint32_t rowlen;
 	uint32_t keylen; /* UINT32_MAX: the row has no key */
 	uint32_t flags;	 /* REC_OK, REC_FINAL */
+	uint32_t fplen;	 /* 0 or FPKEY_LEN: the request's index key */
 };
 enum { REC_OK = 1, REC_FINAL = 2 };
 
@@ -38,7 +54,9 @@ struct bf_join {
 	int spool;
 	struct bf_wbuf *w;
 	struct bf_kset *idx;
+	struct bf_kset *occ; /* this file's request counts (add_output) */
 	int have_final;
+	int by_request;	/* rows carry no keys: match by request */
 	struct bf_join_stats st;
 };
 
@@ -85,17 +103,74 @@ void bf_join_free(struct bf_join *j)
 	free(j);
 }
 
+/* The index key of the n-th copy of a request. */
+static void fp_key(char out[FPKEY_LEN], int ns,
+		   const unsigned char fp[BF_FP_LEN], uint64_t n)
+{
+	out[0] = (char)ns;
+	memcpy(out + 1, fp, BF_FP_LEN);
+	memcpy(out + 1 + BF_FP_LEN, &n, 8);
+}
+
+/* The next occurrence number of fp in counter set s. */
+static int next_occ(struct bf_kset *s, const unsigned char fp[BF_FP_LEN],
+		    uint64_t *n)
+{
+	char k[FPKEY_LEN];
+	struct bf_kval *v;
+
+	fp_key(k, NS_IN, fp, 0);
+	if (bf_kset_put(s, k, sizeof(k), &v) < 0)
+		return -ENOMEM;
+	*n = v->off++;
+	return 0;
+}
+
+/* Records the row at rowoff as the one for index key k, unless a final
+ * row already holds it. */
+static int index_row(struct bf_join *j, const char *k, size_t klen,
+		     uint64_t rowoff, size_t len, int final, uint32_t flags,
+		     int count_dup, struct bf_err *e)
+{
+	struct bf_kval *v;
+	int rc = bf_kset_put(j->idx, k, klen, &v);
+
+	if (rc < 0)
+		return bf_err_set(e, ENOMEM, "out of memory");
+	if (rc == 0) {
+		if (count_dup)
+			j->st.dup_rows++;
+		/* An incremental row never replaces a final one; otherwise
+		 * the later row is the newer. */
+		if ((v->flags & R_FINAL) && !final)
+			return 0;
+	}
+	v->off = rowoff;
+	v->len = (uint32_t)len;
+	v->flags = R_PRESENT | (final ? R_FINAL : 0) | flags;
+	return 0;
+}
+
 static int add_row(struct bf_join *j, const char *s, size_t len, int final,
 		   struct bf_err *e)
 {
-	cJSON *row = cJSON_ParseWithLength(s, len);
-	struct rec r = { .rowlen = (uint32_t)len, .keylen = UINT32_MAX };
-	struct bf_kval *v;
-	uint64_t rowoff;
+	cJSON *row;
+	struct rec r = { .keylen = UINT32_MAX };
+	unsigned char fp[BF_FP_LEN];
+	char fk[FPKEY_LEN], ck[512];
+	uint64_t rowoff, n;
 	char *key = NULL;
 	size_t klen = 0;
-	int rc = 0;
+	int rc = 0, have_fp;
 
+	/* Rows are spooled from their '{', so one can be re-opened to put
+	 * the input's key in front. */
+	while (len > 0 && strchr(" \t\r", *s)) {
+		s++;
+		len--;
+	}
+	r.rowlen = (uint32_t)len;
+	row = cJSON_ParseWithLength(s, len);
 	if (!row || !cJSON_IsObject(row)) {
 		/* Not a row; nothing to match it with or to count as an
 		 * answer. */
@@ -111,37 +186,44 @@ static int add_row(struct bf_join *j, const char *s, size_t len, int final,
 		rc = bf_err_set(e, ENOMEM, "out of memory");
 		goto out;
 	}
-	if (rc == 1)
+	if (rc == 1) {
+		ck[0] = NS_KEY;
+		klen = 1 + bf_match_key(key, klen, ck + 1, sizeof(ck) - 1);
 		r.keylen = (uint32_t)klen;
-	else
+	} else {
 		j->st.keyless_rows++;
-	rowoff = j->w->total + sizeof(r) + (rc == 1 ? klen : 0);
-	rc = bf_wbuf_put(j->w, &r, sizeof(r), e);
-	if (rc == 0 && key)
-		rc = bf_wbuf_put(j->w, key, klen, e);
-	if (rc == 0)
-		rc = bf_wbuf_put(j->w, s, len, e);
-	if (rc < 0 || !key)
-		goto out;
-	rc = bf_kset_put(j->idx, key, klen, &v);
-	if (rc < 0) {
+	}
+	have_fp = bf_match_request(
+		cJSON_GetObjectItemCaseSensitive(row, "request"), fp);
+	if (have_fp < 0) {
 		rc = bf_err_set(e, ENOMEM, "out of memory");
 		goto out;
 	}
-	if (rc == 0) {
-		j->st.dup_rows++;
-		/* An incremental row never replaces a final one; otherwise
-		 * the later row is the newer. */
-		if ((v->flags & R_FINAL) && !final) {
-			rc = 0;
+	if (have_fp) {
+		if (next_occ(j->occ, fp, &n) < 0) {
+			rc = bf_err_set(e, ENOMEM, "out of memory");
 			goto out;
 		}
+		fp_key(fk, NS_ROW, fp, n);
+		r.fplen = FPKEY_LEN;
 	}
-	v->off = rowoff;
-	v->len = (uint32_t)len;
-	v->flags = R_PRESENT | (final ? R_FINAL : 0) |
-		   ((r.flags & REC_OK) ? R_OK_ROW : 0);
-	rc = 0;
+	rowoff = j->w->total + sizeof(r) + (r.keylen != UINT32_MAX ? klen : 0) +
+		 r.fplen;
+	rc = bf_wbuf_put(j->w, &r, sizeof(r), e);
+	if (rc == 0 && r.keylen != UINT32_MAX)
+		rc = bf_wbuf_put(j->w, ck, klen, e);
+	if (rc == 0 && r.fplen)
+		rc = bf_wbuf_put(j->w, fk, r.fplen, e);
+	if (rc == 0)
+		rc = bf_wbuf_put(j->w, s, len, e);
+	if (rc == 0 && r.keylen != UINT32_MAX)
+		rc = index_row(j, ck, klen, rowoff, len, final,
+			       (r.flags & REC_OK) ? R_OK_ROW : 0, 1, e);
+	if (rc == 0 && r.fplen)
+		rc = index_row(j, fk, r.fplen, rowoff, len, final,
+			       ((r.flags & REC_OK) ? R_OK_ROW : 0) | R_FPENT |
+				       (r.keylen == UINT32_MAX ? R_NOKEY : 0),
+			       r.keylen == UINT32_MAX, e);
 out:
 	free(key);
 	cJSON_Delete(row);
@@ -175,6 +257,11 @@ int bf_join_add_output(struct bf_join *j, bf_read_fn rd, void *ud, int final,
 	size_t len;
 	int rc;
 
+	/* Occurrences count within one file: a later export repeating an
+	 * earlier one's rows repeats their numbers. */
+	j->occ = bf_kset_new();
+	if (!j->occ)
+		return bf_err_set(e, ENOMEM, "out of memory");
 	bf_lines_init(&l, rd, ud, j->max_line);
 	while ((rc = next_nonblank(&l, &s, &len, e)) == 1) {
 		rc = add_row(j, s, len, final, e);
@@ -182,6 +269,8 @@ int bf_join_add_output(struct bf_join *j, bf_read_fn rd, void *ud, int final,
 			break;
 	}
 	bf_lines_free(&l);
+	bf_kset_free(j->occ);
+	j->occ = NULL;
 	return rc < 0 ? rc : 0;
 }
 
@@ -223,11 +312,17 @@ static int split(struct bf_join *j, struct bf_wbuf *ok, struct bf_wbuf *bad,
 		if (rc < 0)
 			break;
 		rowoff = off + sizeof(r);
-		if (r.keylen != UINT32_MAX) {
+		{
+			uint32_t kl = r.keylen != UINT32_MAX ? r.keylen : 0;
+			/* By request: the fingerprint decides; by key: the
+			 * key. */
+			int use_fp = j->by_request && r.fplen;
+			int use_key = !j->by_request && r.keylen != UINT32_MAX;
+			uint32_t need = kl + r.fplen;
 			struct bf_kval *v;
 
-			if (r.keylen > kcap) {
-				char *p = realloc(key, r.keylen);
+			if (need > kcap) {
+				char *p = realloc(key, need);
 
 				if (!p) {
 					rc = bf_err_set(e, ENOMEM,
@@ -235,18 +330,25 @@ static int split(struct bf_join *j, struct bf_wbuf *ok, struct bf_wbuf *bad,
 					break;
 				}
 				key = p;
-				kcap = r.keylen;
+				kcap = need;
 			}
-			rc = bf_pread_full(j->spool, key, r.keylen, rowoff, e);
-			if (rc < 0)
-				break;
-			rowoff += r.keylen;
-			v = bf_kset_get(j->idx, key, r.keylen);
-			if (!v || v->off != rowoff)
-				goto next; /* replaced by another row */
-		} else if (j->have_final && !(r.flags & REC_FINAL)) {
-			j->st.dup_rows++;
-			goto next;
+			if (need) {
+				rc = bf_pread_full(j->spool, key, need, rowoff,
+						   e);
+				if (rc < 0)
+					break;
+			}
+			rowoff += need;
+			if (use_fp || use_key) {
+				v = use_fp ? bf_kset_get(j->idx, key + kl,
+							 r.fplen)
+					   : bf_kset_get(j->idx, key, kl);
+				if (!v || v->off != rowoff)
+					goto next; /* replaced by another row */
+			} else if (j->have_final && !(r.flags & REC_FINAL)) {
+				j->st.dup_rows++;
+				goto next;
+			}
 		}
 		w = (r.flags & REC_OK) ? ok : bad;
 		if (r.flags & REC_OK)
@@ -288,6 +390,37 @@ static int incomplete(struct bf_wbuf *w, const char *field, const cJSON *k,
 
 /* One input line -> its by-input line and, unless it succeeded, a retry
  * line. Returns 1 when the input cannot be matched (st->keys says why). */
+/* The row at v (which echoes no key) with the input's key member put in
+ * front, so by-input lines name their line's key either way. */
+static int copy_keyed(struct bf_join *j, const struct bf_kval *v,
+		      const char *field, const cJSON *item, struct bf_wbuf *by,
+		      char *tmp, size_t tmplen, struct bf_err *e)
+{
+	char *k = cJSON_PrintUnformatted(item);
+	int rc;
+
+	if (!k)
+		return bf_err_set(e, ENOMEM, "out of memory");
+	rc = bf_wbuf_put(by, "{\"", 2, e);
+	if (rc == 0)
+		rc = bf_wbuf_put(by, field, strlen(field), e);
+	if (rc == 0)
+		rc = bf_wbuf_put(by, "\":", 2, e);
+	if (rc == 0)
+		rc = bf_wbuf_put(by, k, strlen(k), e);
+	free(k);
+	/* The row starts with '{' (spooled so); "{}" has no request, so
+	 * a fingerprinted row has a member and takes a ','. */
+	if (rc == 0)
+		rc = bf_wbuf_put(by, ",", 1, e);
+	if (rc == 0)
+		rc = copy_range(j->spool, v->off + 1, v->len - 1, by, tmp,
+				tmplen, e);
+	return rc;
+}
+
+/* One input line -> its by-input line and, unless it succeeded, a retry
+ * line. Returns 1 when the input cannot be matched (st->keys says why). */
 static int match_line(struct bf_join *j, const char *s, size_t len,
 		      uint64_t ln, struct bf_wbuf *by, struct bf_wbuf *retry,
 		      char *tmp, size_t tmplen, struct bf_err *e)
@@ -296,24 +429,54 @@ static int match_line(struct bf_join *j, const char *s, size_t len,
 	const cJSON *item = NULL;
 	const char *fname = NULL;
 	struct bf_kval *v;
+	unsigned char fp[BF_FP_LEN];
+	char ik[FPKEY_LEN], ck[512];
 	char *key = NULL;
-	size_t klen;
-	int rc;
+	size_t klen = 0;
+	uint64_t n;
+	int rc, keyed;
 
-	rc = line && cJSON_IsObject(line)
-		     ? bf_row_key(line, &key, &klen, &item, &fname)
-		     : 0;
-	if (rc == -ENOMEM) {
+	keyed = line && cJSON_IsObject(line)
+			? bf_row_key(line, &key, &klen, &item, &fname)
+			: 0;
+	if (keyed == -ENOMEM) {
 		rc = bf_err_set(e, ENOMEM, "out of memory");
 		goto out;
 	}
-	if (rc != 1) {
-		j->st.keys = BF_JOIN_NO_KEYS;
-		j->st.bad_line = ln;
-		rc = 1;
-		goto out;
+	if (j->by_request) {
+		rc = line && cJSON_IsObject(line)
+			     ? bf_match_request(
+				       cJSON_GetObjectItemCaseSensitive(
+					       line, "request"),
+				       fp)
+			     : 0;
+		if (rc < 0) {
+			rc = bf_err_set(e, ENOMEM, "out of memory");
+			goto out;
+		}
+		if (rc == 0) {
+			j->st.keys = BF_JOIN_NO_KEYS;
+			j->st.bad_line = ln;
+			rc = 1;
+			goto out;
+		}
+		if (next_occ(j->idx, fp, &n) < 0) {
+			rc = bf_err_set(e, ENOMEM, "out of memory");
+			goto out;
+		}
+		fp_key(ik, NS_ROW, fp, n);
+		rc = bf_kset_put(j->idx, ik, sizeof(ik), &v);
+	} else {
+		if (keyed != 1) {
+			j->st.keys = BF_JOIN_NO_KEYS;
+			j->st.bad_line = ln;
+			rc = 1;
+			goto out;
+		}
+		ck[0] = NS_KEY;
+		klen = 1 + bf_match_key(key, klen, ck + 1, sizeof(ck) - 1);
+		rc = bf_kset_put(j->idx, ck, klen, &v);
 	}
-	rc = bf_kset_put(j->idx, key, klen, &v);
 	if (rc < 0) {
 		rc = bf_err_set(e, ENOMEM, "out of memory");
 		goto out;
@@ -325,13 +488,20 @@ static int match_line(struct bf_join *j, const char *s, size_t len,
 		goto out;
 	}
 	v->flags |= R_USED;
-	if (v->flags & R_PRESENT) {
+	if ((v->flags & R_PRESENT) && (v->flags & R_NOKEY) && keyed == 1) {
+		rc = copy_keyed(j, v, fname, item, by, tmp, tmplen, e);
+		if (rc == 0)
+			rc = bf_wbuf_put(by, "\n", 1, e);
+	} else if (v->flags & R_PRESENT) {
 		rc = copy_range(j->spool, v->off, v->len, by, tmp, tmplen, e);
 		if (rc == 0)
 			rc = bf_wbuf_put(by, "\n", 1, e);
-	} else {
+	} else if (keyed == 1) {
 		j->st.incomplete++;
 		rc = incomplete(by, fname, item, e);
+	} else {
+		j->st.incomplete++;
+		rc = bf_wbuf_put(by, "{\"status\":\"incomplete\"}\n", 24, e);
 	}
 	if (rc == 0 && (v->flags & (R_PRESENT | R_OK_ROW)) != (R_PRESENT | R_OK_ROW)) {
 		rc = bf_wbuf_put(retry, s, len, e);
@@ -369,7 +539,8 @@ static void count_unmatched(void *ud, struct bf_kval *v)
 {
 	struct bf_join *j = ud;
 
-	if ((v->flags & R_PRESENT) && !(v->flags & R_USED))
+	if ((v->flags & R_PRESENT) && !(v->flags & R_USED) &&
+	    !(v->flags & R_FPENT) == !j->by_request)
 		j->st.unmatched++;
 }
 
@@ -427,6 +598,8 @@ int bf_join_finish(struct bf_join *j, bf_read_fn input, void *ud,
 			goto out;
 		}
 	}
+	/* Rows that echo no key can only be matched by their request. */
+	j->by_request = j->st.rows > 0 && j->st.keyless_rows == j->st.rows;
 	rc = bf_wbuf_flush(j->w, e);
 	if (rc == 0)
 		rc = split(j, w[OK], w[BAD], tmp, tmplen, e);

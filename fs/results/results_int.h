@@ -83,6 +83,20 @@ int bf_row_key(const cJSON *row, char **key, size_t *klen,
 /* status absent or "" and a non-null response. */
 int bf_row_ok(const cJSON *row);
 
+/* ---- matching rows to lines (match.c) --------------------------------- */
+
+#define BF_FP_LEN 16
+
+/* A key's canonical text in out (cap bytes; returns its length): a
+ * numeric-looking key as its numeric text ("000000" -> "0"), as the
+ * importer re-types it; anything else as is. */
+size_t bf_match_key(const char *key, size_t klen, char *out, size_t cap);
+/* A fingerprint of a request's content that survives the echo in an
+ * output row: members in any order, null members added, numbers re-typed
+ * (1, 1.0 and "1" are one). 1 when made, 0 when req is not an object (or
+ * nested too deep), -ENOMEM. */
+int bf_match_request(const cJSON *req, unsigned char fp[BF_FP_LEN]);
+
 /* Valid UTF-8 without NUL bytes (overlongs, surrogates refused). */
 int bf_utf8_text(const char *s, size_t n);
 

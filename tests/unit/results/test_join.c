@@ -293,6 +293,96 @@ static void empty_and_errors(void)
 	CHECK(j == NULL);
 }
 
+/* Rows that echo no key: matched by their echoed request, whose members
+ * come back reordered, with null members added and numbers re-typed. */
+#define RQ(t, n) "\"request\":{\"contents\":[{\"parts\":[{\"text\":\"" t \
+		 "\"}],\"role\":\"user\"}],\"generationConfig\":{\"topK\":" n "}}"
+#define ECHO(t, n) "\"request\":{\"generationConfig\":{\"topK\":" n "}," \
+		   "\"contents\":[{\"role\":\"user\",\"parts\":[{\"fileData\":" \
+		   "null,\"text\":\"" t "\"}]}]}"
+#define ROKT(t, n, a) "\"status\":\"\",\"processed_time\":\"x\"," ECHO(t, n) \
+		      ",\"response\":{\"a\":\"" a "\"}}"
+#define ROK(t, n, a) "{" ROKT(t, n, a)
+#define RBADT(t, n) "\"status\":\"Bad\"," ECHO(t, n) ",\"response\":{}}"
+#define RBAD(t, n) "{" RBADT(t, n)
+
+static void keyless_rows_match_by_request(void)
+{
+	static const char input[] =
+		"{\"key\":\"line-1\"," RQ("a", "1") "}\n"
+		"{\"key\":\"line-2\"," RQ("same", "2") "}\n"
+		"{\"key\":\"line-3\"," RQ("b", "3") "}\n"
+		"{\"key\":\"line-4\"," RQ("same", "2") "}\n"
+		"{\"key\":\"line-5\"," RQ("same", "2") "}\n"
+		"{\"key\":\"line-6\"," RQ("c", "6") "}\n";
+	struct bf_join *j = new_join();
+	struct out o;
+
+	/* out of order; numbers re-typed (2 -> 2.0, 3 -> "3"); the three
+	 * identical requests: two rows, one failed; "c" not done */
+	add(j, ROK("same", "2.0", "s1") "\n" ROK("b", "\"3\"", "b") "\n"
+	       RBAD("same", "2") "\n" ROK("a", "1", "a") "\n", 1, 0);
+	o = finish(j, input, 7);
+	CHECK_INT(o.rc, 0);
+	CHECK_INT(o.st.keys, BF_JOIN_KEYED);
+	CHECK_INT(o.st.keyless_rows, 4);
+	CHECK_INT(o.st.succeeded, 3);
+	CHECK_INT(o.st.failed, 1);
+	CHECK_INT(o.st.incomplete, 2);
+	CHECK_INT(o.st.unmatched, 0);
+	/* each line gets exactly one row, the input's key put in front */
+	CHECK_STR(o.by,
+		  "{\"key\":\"line-1\"," ROKT("a", "1", "a") "\n"
+		  "{\"key\":\"line-2\"," ROKT("same", "2.0", "s1") "\n"
+		  "{\"key\":\"line-3\"," ROKT("b", "\"3\"", "b") "\n"
+		  "{\"key\":\"line-4\"," RBADT("same", "2") "\n"
+		  "{\"key\":\"line-5\",\"status\":\"incomplete\"}\n"
+		  "{\"key\":\"line-6\",\"status\":\"incomplete\"}\n");
+	/* never a line that succeeded: one more "same" and "c" */
+	CHECK_STR(o.retry, "{\"key\":\"line-4\"," RQ("same", "2") "}\n"
+		  "{\"key\":\"line-5\"," RQ("same", "2") "}\n"
+		  "{\"key\":\"line-6\"," RQ("c", "6") "}\n");
+	out_free(&o);
+
+	/* partial files: an export repeating an earlier one's rows, and a
+	 * file left beside the final one, never count a row twice */
+	j = new_join();
+	add(j, ROK("same", "2", "s1") "\n", 0, 0);
+	add(j, ROK("same", "2", "s1") "\n" ROK("a", "1", "a") "\n", 0, 0);
+	o = finish(j, input, 0);
+	CHECK_INT(o.st.succeeded, 2);
+	CHECK_INT(o.st.incomplete, 4);
+	CHECK_STR(o.retry, "{\"key\":\"line-3\"," RQ("b", "3") "}\n"
+		  "{\"key\":\"line-4\"," RQ("same", "2") "}\n"
+		  "{\"key\":\"line-5\"," RQ("same", "2") "}\n"
+		  "{\"key\":\"line-6\"," RQ("c", "6") "}\n");
+	out_free(&o);
+
+	/* input without keys: matched all the same */
+	j = new_join();
+	add(j, ROK("b", "3", "b") "\n", 1, 0);
+	o = finish(j, "{" RQ("a", "1") "}\n{" RQ("b", "3") "}\n", 0);
+	CHECK_INT(o.st.keys, BF_JOIN_KEYED);
+	CHECK_STR(o.by, "{\"status\":\"incomplete\"}\n" ROK("b", "3", "b") "\n");
+	CHECK_STR(o.retry, "{" RQ("a", "1") "}\n");
+	out_free(&o);
+}
+
+/* The importer re-types numeric-looking key strings: "000000" -> 0. */
+static void numeric_keys_retyped(void)
+{
+	struct bf_join *j = new_join();
+	struct out o;
+
+	add(j, OK("0", "z") "\n" OK("17", "s") "\n", 1, 0);
+	o = finish(j, "{\"key\":\"000000\"," REQ("a") "}\n"
+		      "{\"key\":\"17\"," REQ("b") "}\n", 0);
+	CHECK_INT(o.rc, 0);
+	CHECK_INT(o.st.incomplete, 0);
+	CHECK_STR(o.retry, "");
+	out_free(&o);
+}
+
 int main(void)
 {
 	final_beats_incremental(0, 0);
@@ -304,5 +394,7 @@ int main(void)
 	custom_ids_numbers_and_strays();
 	keys_missing_or_repeated();
 	empty_and_errors();
+	keyless_rows_match_by_request();
+	numeric_keys_retyped();
 	return CHECK_DONE();
 }
