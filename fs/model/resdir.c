@@ -220,6 +220,7 @@ static ssize_t chain_read(void *ud, char *buf, size_t len, struct bf_err *e)
 
 struct collect {
 	const char *bucket;
+	size_t plen; /* the listed prefix's length */
 	struct obj *v;
 	size_t n, cap;
 	int oom;
@@ -248,8 +249,10 @@ static int collect_cb(void *ud, const struct bf_gcs_object *o)
 	*x = (struct obj){ .bucket = strdup(cl->bucket),
 			   .name = strdup(o->name), .gen = o->generation,
 			   .size = o->size };
-	/* Exports made while the job runs; anything else is a final file. */
-	x->final = !strstr(o->name, "incremental_predictions/");
+	/* Final: the job's predictions.jsonl at the directory's root, once
+	 * the job has ended (decided in list_outputs). The names of partial
+	 * exports are not documented, and some may stay beside it. */
+	x->final = strcmp(o->name + cl->plen, "predictions.jsonl") == 0;
 	cl->n++;
 	if (!x->bucket || !x->name)
 		cl->oom = 1;
@@ -314,8 +317,8 @@ static int take_snap(struct bf_mjob *j, struct snap *s)
 	return s->uris ? 0 : -ENOMEM;
 }
 
-static int list_outputs(struct bf_ctx *c, const char *dir, struct obj **v,
-			size_t *n, struct bf_err *e)
+static int list_outputs(struct bf_ctx *c, const char *dir, int terminal,
+			struct obj **v, size_t *n, struct bf_err *e)
 {
 	struct collect cl = { 0 };
 	char *bucket = NULL, *prefix = NULL, *p = NULL;
@@ -333,6 +336,7 @@ static int list_outputs(struct bf_ctx *c, const char *dir, struct obj **v,
 		prefix = p;
 	}
 	cl.bucket = bucket;
+	cl.plen = strlen(prefix);
 	rc = bf_gcs_list(c->gcs, bucket, prefix, NULL, collect_cb, NULL, &cl,
 			 e);
 	if (cl.oom)
@@ -340,6 +344,26 @@ static int list_outputs(struct bf_ctx *c, const char *dir, struct obj **v,
 	if (rc < 0) {
 		objs_free(cl.v, cl.n);
 	} else {
+		size_t k = 0;
+		int have_final = 0;
+
+		/* While the job runs, everything is partial. Once it has
+		 * ended, its final file alone holds every row: partial files
+		 * left beside it would only repeat them. */
+		for (size_t i = 0; i < cl.n; i++) {
+			if (!terminal)
+				cl.v[i].final = 0;
+			have_final |= cl.v[i].final;
+		}
+		for (size_t i = 0; i < cl.n; i++) {
+			if (have_final && !cl.v[i].final) {
+				free(cl.v[i].bucket);
+				free(cl.v[i].name);
+				continue;
+			}
+			cl.v[k++] = cl.v[i];
+		}
+		cl.n = k;
 		if (cl.n)
 			qsort(cl.v, cl.n, sizeof(*cl.v), by_kind);
 		*v = cl.v;
@@ -454,7 +478,7 @@ static int compute(struct bf_ctx *c, const struct snap *s,
 	int rc;
 
 	*out = NULL;
-	rc = list_outputs(c, s->outdir, &outs, &nouts, e);
+	rc = list_outputs(c, s->outdir, s->terminal, &outs, &nouts, e);
 	if (rc == 0)
 		rc = stat_inputs(c, s, &ins, &nins, &why, e);
 	if (rc)

@@ -32,18 +32,53 @@ static int64_t clamp(int64_t v)
 	return v < 0 ? 0 : v > ((int64_t)1 << 50) ? (int64_t)1 << 50 : v;
 }
 
+/* Counts the service did not report: no completionStats while the job
+ * runs, or a counter of -1 (unknown). A total guessed from them would show
+ * a bogus percentage and estimate. */
+static int counts_unknown(const struct bf_job *j)
+{
+	int live = !bf_job_state_terminal(j->state) &&
+		   j->state != BF_JOB_PENDING && j->state != BF_JOB_QUEUED &&
+		   j->state != BF_JOB_UNSPECIFIED;
+
+	return (live && j->no_stats) || j->succeeded < 0 || j->failed < 0 ||
+	       j->incomplete < 0;
+}
+
+static int unknown_counts(const struct bf_job *j, int64_t t0, int64_t t1,
+			  struct bf_buf *b)
+{
+	char el[32];
+	int rc;
+
+	rc = bf_buf_printf(b, "%s counts not reported",
+			   bf_job_state_name(j->state));
+	if (rc == 0 && !j->no_stats && j->succeeded >= 0 && j->failed >= 0)
+		rc = bf_buf_printf(b, " succeeded=%" PRId64 " failed=%" PRId64,
+				   clamp(j->succeeded), clamp(j->failed));
+	if (rc == 0 && t0 > 0 && t1 >= t0) {
+		dur(el, sizeof(el), (t1 - t0) / 1000000);
+		rc = bf_buf_printf(b, " elapsed=%s", el);
+	}
+	return rc ? rc : bf_buf_puts(b, "\n");
+}
+
 int bf_render_progress_at(const struct bf_job *j, int64_t now_us,
 			  struct bf_buf *b)
 {
 	int64_t ok = clamp(j->succeeded), bad = clamp(j->failed);
 	int64_t done = ok + bad, total = done + clamp(j->incomplete);
 	int64_t t0 = j->start_us ? j->start_us : j->create_us;
-	int64_t t1 = bf_job_state_terminal(j->state) && j->end_us ? j->end_us
-								   : now_us;
+	/* endTime may be set only for some final states: updateTime is
+	 * when a finished job last changed, so its end. */
+	int64_t tend = j->end_us ? j->end_us : j->update_us;
+	int64_t t1 = bf_job_state_terminal(j->state) && tend ? tend : now_us;
 	int pct = total > 0 ? (int)(done * 100 / total) : 0;
 	char bar[21], el[32], eta[32] = "";
 	int rc, fill;
 
+	if (counts_unknown(j))
+		return unknown_counts(j, t0, t1, b);
 	if (total == 0 && j->state == BF_JOB_SUCCEEDED)
 		pct = 100;
 	fill = pct / 5;

@@ -251,6 +251,7 @@ int bf_job_from_cjson(const cJSON *obj, const char *raw, size_t raw_len,
 
 	const cJSON *st = obj_get(obj, "completionStats");
 
+	j.no_stats = !cJSON_IsObject(st);
 	j.succeeded = i64_get(st, "successfulCount");
 	j.failed = i64_get(st, "failedCount");
 	j.incomplete = i64_get(st, "incompleteCount");

@@ -55,6 +55,9 @@ struct bf_job {
 	enum bf_job_state state;
 	int64_t create_us, start_us, end_us, update_us; /* epoch us, 0 absent */
 	int64_t succeeded, failed, incomplete;	       /* completionStats */
+	/* completionStats absent (a running job's may be); a counter that
+	 * is not a count (incompleteCount -1: unknown) reads as -1. */
+	int no_stats;
 	int error_code;	    /* google.rpc.Status code (gRPC), 0 none */
 	char *error_message;
 	char *input_uri;    /* first gcsSource.uris[] or bigquerySource.inputUri */

@@ -65,11 +65,21 @@ int main(void)
 	CHECK_STR(at(&j, 5000 * S, &b),
 		  "JOB_STATE_SUCCEEDED 10/10 100% succeeded=10 failed=0 "
 		  "incomplete=0 [####################] elapsed=1m30s\n");
-	/* unknown counters (-1) are shown, not counted */
-	j.state = BF_JOB_RUNNING;
+	/* endTime absent on a finished job: elapsed stops at updateTime */
 	j.end_us = 0;
+	j.update_us = 1160 * S;
+	CHECK(strstr(at(&j, 5000 * S, &b), " elapsed=1m00s\n") != NULL);
+	/* unknown counters (-1): no bogus 100% or estimate */
+	j.state = BF_JOB_RUNNING;
 	j.incomplete = -1;
-	CHECK(strstr(at(&j, 1200 * S, &b), "10/10 100%") != NULL);
+	CHECK_STR(at(&j, 1200 * S, &b),
+		  "JOB_STATE_RUNNING counts not reported succeeded=10 "
+		  "failed=0 elapsed=1m40s\n");
+	/* no completionStats while running */
+	j.incomplete = 0;
+	j.no_stats = 1;
+	CHECK_STR(at(&j, 1200 * S, &b),
+		  "JOB_STATE_RUNNING counts not reported elapsed=1m40s\n");
 	bf_buf_free(&b);
 	return CHECK_DONE();
 }
