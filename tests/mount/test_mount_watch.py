@@ -66,7 +66,11 @@ def test_cancel_of_finished_job_reports_error(mnt, emu):
     assert ei.value.errno in (errno.EINVAL, errno.EPERM, errno.EBUSY)
 
 
-def test_rmdir_busy_while_running_then_deletes(mnt, emu):
+def test_rmdir_busy_while_running_then_deletes(mount_fs, emu_any):
+    # pessimistic: the delete Operation is done only after a while, and
+    # rmdir returns once it is (the job is gone when rmdir returns)
+    emu = emu_any
+    mnt = mount_fs()
     emu.config(row_seconds=0.3)
     submit(mnt, emu, "r1", n=30)
     mnt.wait_state("r1", ("JOB_STATE_RUNNING",))
