@@ -187,7 +187,7 @@ static ssize_t fdsrc_read(void *ud, char *buf, size_t len, struct bf_err *e)
  * writer. Serialised with submits of the draft. */
 int bf_input_stage(struct bf_ctx *c, struct bf_mjob *j, struct bf_err *e)
 {
-	struct bf_jsonl_stats st;
+	struct bf_jsonl_stats st = { 0 };
 	struct bf_draft *d = j->d;
 	struct fdsrc src = { .fd = -1 };
 	char *name = NULL, *bucket = NULL, *prefix = NULL, *obj = NULL;
@@ -220,6 +220,20 @@ int bf_input_stage(struct bf_ctx *c, struct bf_mjob *j, struct bf_err *e)
 		goto out;
 	}
 	rc = bf_jsonl_normalize(fdsrc_read, &src, out, NULL, &st, e);
+	if (rc == -EINVAL && st.wants_number_keys) {
+		/* Lines without a key came before the user's number keys:
+		 * key them with numbers from the start, so the importer sees
+		 * one type. */
+		struct bf_jsonl_opts o = { .number_keys = 1 };
+
+		src.off = 0;
+		if (ftruncate(out, 0) < 0 || lseek(out, 0, SEEK_SET) < 0) {
+			rc = bf_err_set(e, errno, "input.jsonl: %m");
+			goto out;
+		}
+		bf_err_clear(e);
+		rc = bf_jsonl_normalize(fdsrc_read, &src, out, &o, &st, e);
+	}
 	if (rc)
 		goto out;
 	rc = bf_staging_parse(c->o.staging, &bucket, &prefix, e);

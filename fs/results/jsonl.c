@@ -23,6 +23,7 @@ struct norm {
 	 * fails the job, so it fails here, with the line to fix. */
 	enum key_type ktype[2];
 	uint64_t kline[2];
+	int number_keys; /* opts: added keys are numbers */
 	struct bf_jsonl_stats st;
 };
 
@@ -75,6 +76,9 @@ static int note_key(struct norm *n, uint64_t ln, const char *field,
 	if (klen == 0)
 		return bf_err_set(e, EINVAL, "%s:%" PRIu64 ": \"%s\" is empty",
 				  n->fname, ln, field);
+	if (n->ktype[fi] == KT_STRING && t == KT_NUMBER && !n->number_keys &&
+	    n->st.assigned && !assigned && n->st.keyed == 0 && fi == 0)
+		n->st.wants_number_keys = 1; /* only added keys so far */
 	if (n->ktype[fi] && n->ktype[fi] != t && assigned)
 		return bf_err_set(e, EINVAL,
 				  "%s:%" PRIu64 ": no \"key\", and the one "
@@ -175,7 +179,7 @@ static int one_line(struct norm *n, uint64_t ln, const char *s, size_t len,
 		 * "000000" came back as 0), so an added key is never one:
 		 * "line-N". When the user's keys are numbers, the added key
 		 * is the number N, so the column keeps one type. */
-		int number = n->ktype[0] == KT_NUMBER;
+		int number = n->ktype[0] == KT_NUMBER || n->number_keys;
 		char num[32];
 		int k = snprintf(num, sizeof(num),
 				 number ? "%" PRIu64 : "line-%" PRIu64, ln);
@@ -232,6 +236,7 @@ int bf_jsonl_normalize(bf_read_fn rd, void *ud, int out_fd,
 	if (!o)
 		o = &def;
 	n.fname = o->name ? o->name : "input.jsonl";
+	n.number_keys = o->number_keys;
 	max_bytes = o->max_bytes ? o->max_bytes : BF_JSONL_MAX_BYTES;
 	w = malloc(sizeof(*w));
 	n.keys = bf_kset_new();

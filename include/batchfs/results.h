@@ -32,6 +32,7 @@ struct bf_jsonl_opts {
 	uint64_t max_bytes; /* whole input; 0 = BF_JSONL_MAX_BYTES */
 	size_t max_line;    /* one line; 0 = BF_JSONL_MAX_LINE */
 	const char *name;   /* file name in messages; NULL = "input.jsonl" */
+	int number_keys;    /* added keys are numbers from the first line */
 };
 
 struct bf_jsonl_stats {
@@ -40,6 +41,9 @@ struct bf_jsonl_stats {
 	uint64_t assigned;  /* lines that got "key": "line-<line number>" */
 	uint64_t bytes_in;
 	uint64_t bytes_out;
+	/* Failed because a key added as a string met the user's number keys
+	 * on a later line: normalize again with number_keys set. */
+	int wants_number_keys;
 };
 
 /* Reads JSONL from in, checks every line and writes the keyed form to

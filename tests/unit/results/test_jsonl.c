@@ -144,6 +144,23 @@ static void errors(void)
 	free(r.out);
 	FAILS("{\"key\":2," REQ "}\n{" REQ "}\n", EINVAL,
 	      "input.jsonl:2: duplicate key \"2\"");
+	/* lines without a key before the user's number keys: the caller is
+	 * told to key with numbers, and doing so gives one type */
+	r = norm_len("{" REQ "}\n{\"key\":7," REQ "}\n",
+		     strlen("{" REQ "}\n{\"key\":7," REQ "}\n"), 0, NULL);
+	CHECK_INT(r.rc, -EINVAL);
+	CHECK_INT(r.st.wants_number_keys, 1);
+	free(r.out);
+	{
+		struct bf_jsonl_opts o = { .number_keys = 1 };
+
+		r = norm_len("{" REQ "}\n{\"key\":7," REQ "}\n",
+			     strlen("{" REQ "}\n{\"key\":7," REQ "}\n"), 0,
+			     &o);
+		CHECK_INT(r.rc, 0);
+		CHECK_STR(r.out, "{\"key\":1," REQ "}\n{\"key\":7," REQ "}\n");
+		free(r.out);
+	}
 	/* binary */
 	FAILS("{" REQ "}\n{\"request\":{\"contents\":[\"\xff\xfe\"]}}\n",
 	      EINVAL, "input.jsonl:2: not UTF-8 text");
