@@ -251,6 +251,9 @@ enum { BF_RF_OK, BF_RF_BAD, BF_RF_BY, BF_RF_RETRY, BF_RF_N };
 struct bf_resset;
 struct bf_rescache;
 void bf_rescache_free(struct bf_rescache *rc);
+/* Distinct output rows seen by the last results/ computation; -1 when
+ * none was made. Lock-free (a counter), for progress. */
+int64_t bf_results_rows_seen(struct bf_rescache *rc);
 /* The job's current result set (a reference; bf_resset_put). */
 int bf_results_get(struct bf_ctx *c, struct bf_mjob *j, struct bf_resset **out,
 		   struct bf_err *e);
@@ -266,6 +269,10 @@ ssize_t bf_resset_read(const struct bf_resset *s, const char *name, char *buf,
 
 /* ---- waitfile.c ---- */
 /* progress with a bar, elapsed time and (running) the time left. */
+/* As bf_render_progress_at; rows >= 0 is the number of output rows already
+ * exported, shown when the service reports no counts. */
+int bf_render_progress_rows(const struct bf_job *j, int64_t now_us,
+			    int64_t rows, struct bf_buf *b);
 int bf_render_progress_at(const struct bf_job *j, int64_t now_us,
 			  struct bf_buf *b);
 /* waitq.c */

@@ -33,6 +33,7 @@ struct bf_resset {
 	int final;
 	char *sig;
 	int64_t made_ms, mtime_us;
+	int64_t rows; /* distinct output rows read (succeeded + failed) */
 };
 
 struct bf_rescache {
@@ -41,7 +42,14 @@ struct bf_rescache {
 	struct bf_resset *cur;
 	int computing;
 	uint64_t gen;
+	int64_t rows; /* distinct output rows at the last computation + 1;
+		       * 0 unknown. Atomic: progress reads it without locks */
 };
+
+int64_t bf_results_rows_seen(struct bf_rescache *rc)
+{
+	return rc ? __atomic_load_n(&rc->rows, __ATOMIC_RELAXED) - 1 : -1;
+}
 
 static int cached_sets;
 
@@ -529,6 +537,7 @@ static int compute(struct bf_ctx *c, const struct snap *s,
 	if (why || st.keys != BF_JOIN_KEYED)
 		set->readme = readme(why, &st);
 	set->final = s->terminal;
+	set->rows = (int64_t)(st.succeeded + st.failed);
 	set->sig = sig;
 	sig = NULL;
 	set->made_ms = bf_now_ms();
@@ -637,6 +646,7 @@ int bf_results_get(struct bf_ctx *c, struct bf_mjob *j,
 		}
 		/* Bounded descriptors: beyond MAX_CACHED sets the result
 		 * serves this caller only. */
+		__atomic_store_n(&rc_->rows, set->rows + 1, __ATOMIC_RELAXED);
 		if (__atomic_add_fetch(&cached_sets, 1, __ATOMIC_RELAXED) <=
 		    MAX_CACHED)
 			rc_->cur = set_get(set);

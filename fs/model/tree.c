@@ -215,7 +215,10 @@ int bf_render_node(struct bf_ctx *c, const struct bf_node *n, struct bf_buf *b,
 			rc = bf_render_state(&j->job, b);
 			break;
 		case BF_K_PROGRESS:
-			rc = bf_render_progress_at(&j->job, bf_wall_us(), b);
+			/* rows results/ already read: free to know */
+			rc = bf_render_progress_rows(
+				&j->job, bf_wall_us(),
+				bf_results_rows_seen(j->res), b);
 			break;
 		case BF_K_ERROR:
 			rc = bf_render_error(&j->job, b);

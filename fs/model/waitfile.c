@@ -46,7 +46,7 @@ static int counts_unknown(const struct bf_job *j)
 }
 
 static int unknown_counts(const struct bf_job *j, int64_t t0, int64_t t1,
-			  struct bf_buf *b)
+			  int64_t rows, struct bf_buf *b)
 {
 	char el[32];
 	int rc;
@@ -56,6 +56,8 @@ static int unknown_counts(const struct bf_job *j, int64_t t0, int64_t t1,
 	if (rc == 0 && !j->no_stats && j->succeeded >= 0 && j->failed >= 0)
 		rc = bf_buf_printf(b, " succeeded=%" PRId64 " failed=%" PRId64,
 				   clamp(j->succeeded), clamp(j->failed));
+	if (rc == 0 && rows >= 0)
+		rc = bf_buf_printf(b, " exported=%" PRId64, clamp(rows));
 	if (rc == 0 && t0 > 0 && t1 >= t0) {
 		dur(el, sizeof(el), (t1 - t0) / 1000000);
 		rc = bf_buf_printf(b, " elapsed=%s", el);
@@ -65,6 +67,12 @@ static int unknown_counts(const struct bf_job *j, int64_t t0, int64_t t1,
 
 int bf_render_progress_at(const struct bf_job *j, int64_t now_us,
 			  struct bf_buf *b)
+{
+	return bf_render_progress_rows(j, now_us, -1, b);
+}
+
+int bf_render_progress_rows(const struct bf_job *j, int64_t now_us,
+			    int64_t rows, struct bf_buf *b)
 {
 	int64_t ok = clamp(j->succeeded), bad = clamp(j->failed);
 	int64_t done = ok + bad, total = done + clamp(j->incomplete);
@@ -78,7 +86,7 @@ int bf_render_progress_at(const struct bf_job *j, int64_t now_us,
 	int rc, fill;
 
 	if (counts_unknown(j))
-		return unknown_counts(j, t0, t1, b);
+		return unknown_counts(j, t0, t1, rows, b);
 	if (total == 0 && j->state == BF_JOB_SUCCEEDED)
 		pct = 100;
 	fill = pct / 5;

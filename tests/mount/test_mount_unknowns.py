@@ -92,6 +92,9 @@ def test_progress_when_counts_are_not_reported(mount_fs, emu):
         prog = mnt.read(name, "progress")
         assert prog.startswith("JOB_STATE_RUNNING counts not reported"), prog
         assert "%" not in prog and "eta=" not in prog and "elapsed=" in prog
+        # rows results/ has already read are shown: free to know
+        results(mnt, name, "succeeded.jsonl")
+        assert "exported=" in mnt.read(name, "progress")
         job = json.loads(mnt.read(name, "job.json"))
         emu.finish_job(job["name"])
 

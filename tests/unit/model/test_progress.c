@@ -80,6 +80,11 @@ int main(void)
 	j.no_stats = 1;
 	CHECK_STR(at(&j, 1200 * S, &b),
 		  "JOB_STATE_RUNNING counts not reported elapsed=1m40s\n");
+	/* the rows results/ already read, when known */
+	bf_buf_reset(&b);
+	CHECK_INT(bf_render_progress_rows(&j, 1200 * S, 7, &b), 0);
+	CHECK_STR(b.data, "JOB_STATE_RUNNING counts not reported exported=7 "
+			  "elapsed=1m40s\n");
 	bf_buf_free(&b);
 	return CHECK_DONE();
 }
