@@ -575,5 +575,5 @@ def test_large_input_is_staged_resumably(mount_fs, emu):
     assert len(data) > 8 << 20
     got = data.decode().splitlines()
     assert len(got) == 10000
-    assert json.loads(got[9999])["key"] == "10000"
+    assert json.loads(got[9999])["key"] == "line-10000"
     assert emu.counters()["routes"].get("gcs.upload.chunk", 0) >= 2
