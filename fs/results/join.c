@@ -157,7 +157,7 @@ static int add_row(struct bf_join *j, const char *s, size_t len, int final,
 	cJSON *row;
 	struct rec r = { .keylen = UINT32_MAX };
 	unsigned char fp[BF_FP_LEN];
-	char fk[FPKEY_LEN], ck[512];
+	char fk[FPKEY_LEN], *ck = NULL;
 	uint64_t rowoff, n;
 	char *key = NULL;
 	size_t klen = 0;
@@ -187,8 +187,14 @@ static int add_row(struct bf_join *j, const char *s, size_t len, int final,
 		goto out;
 	}
 	if (rc == 1) {
+		/* a numeric key's canonical text is at most 24 bytes */
+		ck = malloc(klen + 32);
+		if (!ck) {
+			rc = bf_err_set(e, ENOMEM, "out of memory");
+			goto out;
+		}
 		ck[0] = NS_KEY;
-		klen = 1 + bf_match_key(key, klen, ck + 1, sizeof(ck) - 1);
+		klen = 1 + bf_match_key(key, klen, ck + 1, klen + 31);
 		r.keylen = (uint32_t)klen;
 	} else {
 		j->st.keyless_rows++;
@@ -225,6 +231,7 @@ static int add_row(struct bf_join *j, const char *s, size_t len, int final,
 				       (r.keylen == UINT32_MAX ? R_NOKEY : 0),
 			       r.keylen == UINT32_MAX, e);
 out:
+	free(ck);
 	free(key);
 	cJSON_Delete(row);
 	return rc;
@@ -430,7 +437,7 @@ static int match_line(struct bf_join *j, const char *s, size_t len,
 	const char *fname = NULL;
 	struct bf_kval *v;
 	unsigned char fp[BF_FP_LEN];
-	char ik[FPKEY_LEN], ck[512];
+	char ik[FPKEY_LEN], *ck = NULL;
 	char *key = NULL;
 	size_t klen = 0;
 	uint64_t n;
@@ -473,8 +480,13 @@ static int match_line(struct bf_join *j, const char *s, size_t len,
 			rc = 1;
 			goto out;
 		}
+		ck = malloc(klen + 32);
+		if (!ck) {
+			rc = bf_err_set(e, ENOMEM, "out of memory");
+			goto out;
+		}
 		ck[0] = NS_KEY;
-		klen = 1 + bf_match_key(key, klen, ck + 1, sizeof(ck) - 1);
+		klen = 1 + bf_match_key(key, klen, ck + 1, klen + 31);
 		rc = bf_kset_put(j->idx, ck, klen, &v);
 	}
 	if (rc < 0) {
@@ -509,6 +521,7 @@ static int match_line(struct bf_join *j, const char *s, size_t len,
 			rc = bf_wbuf_put(retry, "\n", 1, e);
 	}
 out:
+	free(ck);
 	free(key);
 	cJSON_Delete(line);
 	return rc;
