@@ -446,6 +446,10 @@ static char *readme(const char *why, const struct bf_join_stats *st)
 
 	if (why)
 		reason = strdup(why);
+	else if (st->keys == BF_JOIN_UNMATCHED)
+		rc = asprintf(&reason, "the output rows carry no keys and %"
+			      PRIu64 " of them echo a request that matches no "
+			      "input line", st->unmatched);
 	else if (st->keys == BF_JOIN_DUP_KEYS)
 		rc = asprintf(&reason, "the key on line %" PRIu64 " of the "
 			      "input appears on an earlier line too",

@@ -620,6 +620,14 @@ int bf_join_finish(struct bf_join *j, bf_read_fn input, void *ud,
 		rc = by_input(j, input, ud, w[BY], w[RETRY], tmp, tmplen, e);
 	if (rc < 0)
 		goto out;
+	bf_kset_each(j->idx, count_unmatched, j);
+	/* Matched by request, a row that fits no line means the echo
+	 * differs from the input in a way not foreseen: a line shown as
+	 * incomplete may have succeeded, and retrying it would pay twice. */
+	if (rc == 0 && input && j->by_request && j->st.unmatched) {
+		j->st.keys = BF_JOIN_UNMATCHED;
+		rc = 1;
+	}
 	if (rc == 1 || !input) {
 		if (!input)
 			j->st.keys = BF_JOIN_NO_KEYS;
@@ -628,7 +636,6 @@ int bf_join_finish(struct bf_join *j, bf_read_fn input, void *ud,
 		w[BY]->fd = w[RETRY]->fd = -1;
 		rc = 0;
 	}
-	bf_kset_each(j->idx, count_unmatched, j);
 	for (int i = 0; i < NW && rc == 0; i++) {
 		int *fd[] = { &out->succeeded, &out->failed, &out->by_input,
 			      &out->retry };

@@ -120,6 +120,8 @@ enum bf_join_keys {
 	BF_JOIN_KEYED = 0,	/* every input line has a unique key */
 	BF_JOIN_NO_KEYS,	/* some input line has neither key nor custom_id */
 	BF_JOIN_DUP_KEYS,	/* an input key appears twice */
+	BF_JOIN_UNMATCHED,	/* rows without keys whose request matches no
+				 * input line (unmatched says how many) */
 };
 
 struct bf_join_stats {

@@ -368,6 +368,24 @@ static void keyless_rows_match_by_request(void)
 	out_free(&o);
 }
 
+/* A keyless row whose echoed request matches no line: which lines it
+ * answered is unknown, so no retry.jsonl that could pay twice. */
+static void keyless_rows_that_match_nothing(void)
+{
+	struct bf_join *j = new_join();
+	struct out o;
+
+	add(j, ROK("a", "1", "a") "\n" ROK("changed", "1", "x") "\n", 1, 0);
+	o = finish(j, "{\"key\":\"line-1\"," RQ("a", "1") "}\n"
+		      "{\"key\":\"line-2\"," RQ("b", "1") "}\n", 0);
+	CHECK_INT(o.rc, 0);
+	CHECK_INT(o.st.keys, BF_JOIN_UNMATCHED);
+	CHECK_INT(o.st.unmatched, 1);
+	CHECK(o.by == NULL && o.retry == NULL);
+	CHECK_INT(o.st.succeeded, 2);
+	out_free(&o);
+}
+
 /* The importer re-types numeric-looking key strings: "000000" -> 0. */
 static void numeric_keys_retyped(void)
 {
@@ -395,6 +413,7 @@ int main(void)
 	keys_missing_or_repeated();
 	empty_and_errors();
 	keyless_rows_match_by_request();
+	keyless_rows_that_match_nothing();
 	numeric_keys_retyped();
 	return CHECK_DONE();
 }
