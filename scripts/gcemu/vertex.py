@@ -204,6 +204,7 @@ class Vertex:
         self.jobs = {}
         self.order = []  # [(create_us, id)] ascending
         self.ops = {}
+        self.pending_ops = []  # delete Operations not done yet
         self.rng = random.Random()
 
     def reset(self):
@@ -211,6 +212,7 @@ class Vertex:
             self.jobs = {}
             self.order = []
             self.ops = {}
+            self.pending_ops = []
 
     def new_id(self):
         while True:
@@ -509,6 +511,7 @@ class Vertex:
                 entry["done_at"] = time.monotonic() + delay
                 entry["job"] = j
                 self.ops[opid] = entry
+                self.pending_ops.append(entry)
                 reply = dict(op)
             else:
                 self.drop_job(j)
@@ -528,12 +531,15 @@ class Vertex:
 
     def settle_ops(self):
         """Completes delete operations whose time has come."""
+        if not self.pending_ops:
+            return
         now = time.monotonic()
         done = []
         with self.lock:
-            for entry in self.ops.values():
+            for entry in list(self.pending_ops):
                 at = entry.get("done_at")
                 if at is not None and now >= at:
+                    self.pending_ops.remove(entry)
                     entry.pop("done_at")
                     op = entry["json"]
                     op["done"] = True
