@@ -454,6 +454,11 @@ static char *readme(const char *why, const struct bf_join_stats *st)
 		rc = asprintf(&reason, "the key on line %" PRIu64 " of the "
 			      "input appears on an earlier line too",
 			      st->bad_line);
+	else if (st->by_request)
+		rc = asprintf(&reason, "the output rows carry no keys and "
+			      "line %" PRIu64 " of the input has no "
+			      "\"request\" object to match them by",
+			      st->bad_line);
 	else
 		rc = asprintf(&reason, "line %" PRIu64 " of the input has "
 			      "neither \"key\" nor \"custom_id\"",

@@ -613,6 +613,7 @@ int bf_join_finish(struct bf_join *j, bf_read_fn input, void *ud,
 	}
 	/* Rows that echo no key can only be matched by their request. */
 	j->by_request = j->st.rows > 0 && j->st.keyless_rows == j->st.rows;
+	j->st.by_request = j->by_request;
 	rc = bf_wbuf_flush(j->w, e);
 	if (rc == 0)
 		rc = split(j, w[OK], w[BAD], tmp, tmplen, e);

@@ -71,6 +71,11 @@ int bf_vertex_find_by_token(struct bf_vertex *v, const char *client_token,
 	*out = (struct bf_job){0};
 	if (!vx_valid_token(client_token))
 		return bf_err_set(e, EINVAL, "invalid client token");
+	/* Only the current key is looked up: a token is made per draft and
+	 * drafts live in one mount's memory, so every token looked up was
+	 * sent by this version, under this key. (A filter on the old key,
+	 * batchfs-token, may be refused anyway: '-' is an AIP-160 operator.)
+	 * find_cb still accepts a job carrying the token under either key. */
 	if (asprintf(&filter, "labels.%s=\"%s\"", BF_TOKEN_LABEL,
 		     client_token) < 0)
 		return bf_err_set(e, ENOMEM, "out of memory");

@@ -134,6 +134,7 @@ struct bf_join_stats {
 	uint64_t incomplete;	/* input lines without an output row */
 	uint64_t unmatched;	/* keyed rows whose key is not in the input */
 	enum bf_join_keys keys;
+	int by_request;		/* rows carry no keys: matched by request */
 	uint64_t bad_line;	/* BF_JOIN_NO_KEYS / DUP: the first such line */
 };
 
