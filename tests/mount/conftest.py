@@ -14,21 +14,10 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from mounthelp import mount_fs  # noqa: E402,F401 (the fixture)
+from mounthelp import emu_any, mount_fs  # noqa: E402,F401 (fixtures)
 
 
 @pytest.fixture
 def mnt(mount_fs):
     return mount_fs()
 
-
-@pytest.fixture(params=["kind", "pessimistic"])
-def emu_any(request, emu):
-    """The emulator playing the kind side of every behaviour Google leaves
-    undocumented, then (second run) the unkind side of all of them
-    (scripts/emulator --pessimistic). Workflow tests take this instead of
-    `emu` to run against both."""
-    emu.pessimistic = request.param == "pessimistic"
-    if emu.pessimistic:
-        emu.config(pessimistic=True)
-    return emu

@@ -125,6 +125,18 @@ def mount_fs(emu, build_dir, tmp_path):
     stop_all(mounts)
 
 
+@pytest.fixture(params=["kind", "pessimistic"])
+def emu_any(request, emu):
+    """The emulator playing the kind side of every behaviour Google leaves
+    undocumented, then (second run) the unkind side of all of them
+    (scripts/emulator --pessimistic). Workflow tests take this instead of
+    `emu` to run against both."""
+    emu.pessimistic = request.param == "pessimistic"
+    if emu.pessimistic:
+        emu.config(pessimistic=True)
+    return emu
+
+
 def stop_all(mounts, then=None):
     """Stops (and checks) every mount, runs then(), and raises the first
     failure only after the last mount is down."""

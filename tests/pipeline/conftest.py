@@ -7,4 +7,4 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "mount"))
 
-from mounthelp import mount_fs  # noqa: E402,F401 (the fixture)
+from mounthelp import emu_any, mount_fs  # noqa: E402,F401 (fixtures)

@@ -53,7 +53,7 @@ lines=$(wc -l <"$WORK/by-input.jsonl")
 i=1
 while [ $i -le $N ]; do
 	line=$(head -n $i "$WORK/by-input.jsonl" | tail -n 1)
-	printf '%s\n' "$line" | grep -q "\"key\": \"line-$i\"" ||
+	printf '%s\n' "$line" | grep -q "\"key\": *\"line-$i\"" ||
 		fail "line $i of by-input.jsonl has another key: $line"
 	printf '%s\n' "$line" | grep -q "\"text\": \"prompt $i\"" ||
 		fail "line $i of by-input.jsonl is not about prompt $i"
@@ -78,11 +78,11 @@ cat "$MNT/jobs/$J2/wait" >/dev/null
 
 # 5: the second job covers exactly the failed rows, in input order
 cp "$MNT/jobs/$J2/results/by-input.jsonl" "$WORK/retry-by-input.jsonl"
-keys=$(sed -n 's/.*"key": "line-\([0-9]*\)".*/\1/p' "$WORK/retry-by-input.jsonl" |
+keys=$(sed -n 's/.*"key": *"line-\([0-9]*\)".*/\1/p' "$WORK/retry-by-input.jsonl" |
 	tr '\n' ' ')
 [ "$keys" = "4 9 15 " ] || fail "second job covered keys '$keys'"
 for k in 4 9 15; do
-	grep "\"key\": \"line-$k\"" "$WORK/retry-by-input.jsonl" |
+	grep "\"key\": *\"line-$k\"" "$WORK/retry-by-input.jsonl" |
 		grep -q "\"text\": \"prompt $k\"" ||
 		fail "retry of row $k is not prompt $k"
 done
