@@ -14,7 +14,7 @@
 struct bf_cli {
 	struct bf_model_opts m;
 	char *project, *location, *endpoint, *storage_endpoint;
-	char *credentials, *token_file, *loglevel, *staging;
+	char *credentials, *token_file, *loglevel, *staging, *state_dir;
 	int no_auth;
 	double refresh, list_ttl, attr_timeout, entry_timeout;
 	double negative_timeout, final_timeout;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "batchfs/results.h"
 #include "fuse/fuse_int.h"
@@ -39,6 +40,7 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("read_ahead_kb=%u", read_ahead_kb),
 	OPT("loglevel=%s", loglevel),
 	OPT("staging=%s", staging),
+	OPT("state_dir=%s", state_dir),
 	/* fstab-only words: mount(8) passes them on; they mean nothing
 	 * here. */
 	FUSE_OPT_KEY("auto", KEY_DISCARD),
@@ -126,6 +128,10 @@ void bf_cli_help(void)
 	       "is uploaded, as\n"
 	       "                           PREFIX/NAME/input.jsonl (default: "
 	       "none)\n"
+	       "    -o state_dir=DIR       where creates in flight are "
+	       "journalled (default:\n"
+	       "                           $XDG_STATE_HOME/batchfs, else "
+	       "~/.local/state/batchfs)\n"
 	       "    -o auto,noauto,user,nouser,users,_netdev,nofail   "
 	       "accepted for fstab, ignored\n"
 	       "Always set: fsname=batchfs:PROJECT/LOCATION, "
@@ -162,6 +168,35 @@ static int absolutize(char **p, const char *what)
 	free(*p);
 	*p = strdup(buf);
 	return *p ? 0 : -1;
+}
+
+/* -o state_dir, else the XDG state directory; made absolute because the
+ * daemon changes to / when it detaches. */
+static int state_dir_default(char **p)
+{
+	const char *x = getenv("XDG_STATE_HOME"), *h = getenv("HOME");
+	char cwd[PATH_MAX];
+
+	if (!*p) {
+		if (x && x[0] == '/') {
+			if (asprintf(p, "%s/batchfs", x) < 0)
+				return -1;
+		} else if (h && h[0] == '/') {
+			if (asprintf(p, "%s/.local/state/batchfs", h) < 0)
+				return -1;
+		}
+		return 0;
+	}
+	if ((*p)[0] != '/') {
+		char *abs;
+
+		if (!getcwd(cwd, sizeof(cwd)) ||
+		    asprintf(&abs, "%s/%s", cwd, *p) < 0)
+			return -1;
+		free(*p);
+		*p = abs;
+	}
+	return 0;
 }
 
 static int parse_level(const char *s, enum bf_log_level *out)
@@ -219,6 +254,11 @@ int bf_cli_parse(struct fuse_args *args, struct bf_cli *cli)
 	if (absolutize(&cli->credentials, "credentials") ||
 	    absolutize(&cli->token_file, "token"))
 		return -1;
+	if (state_dir_default(&cli->state_dir)) {
+		fprintf(stderr, "batchfs: state_dir: out of memory\n");
+		return -1;
+	}
+	m->state_dir = cli->state_dir;
 	if (cli->refresh < 0 || cli->list_ttl < 0 || cli->attr_timeout < 0 ||
 	    cli->entry_timeout < 0 || cli->negative_timeout < 0 ||
 	    cli->final_timeout < 0) {
@@ -275,4 +315,5 @@ void bf_cli_free(struct bf_cli *cli)
 	free(cli->token_file);
 	free(cli->loglevel);
 	free(cli->staging);
+	free(cli->state_dir);
 }

@@ -138,6 +138,8 @@ int bf_ctx_new(const struct bf_model_opts *o, struct bf_ctx **out,
 		rc = bf_err_set(e, ENOMEM, "out of memory");
 		goto fail;
 	}
+	c->journal = bf_journal_open(o->state_dir, c->o.project, o->location,
+				     o->endpoint);
 	*out = c;
 	return 0;
 fail:
@@ -152,6 +154,7 @@ void bf_ctx_free(struct bf_ctx *c)
 	bf_waitq_stop(c);
 	bf_waitq_free(c->waitq);
 	bf_jobs_free(c->jobs);
+	bf_journal_free(c->journal);
 	if (c->pool && c->http) {
 		struct bf_reader_stats rs;
 		struct bf_http_stats hs;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "batchfs/http.h"
 #include "batchfs/log.h"
@@ -110,6 +111,83 @@ static int find_by_token(struct bf_ctx *c, const char *token,
 	return 0;
 }
 
+/* Sleeps ms, 0 or -EINTR when the caller was interrupted. */
+static int sleep_cancellable(long ms)
+{
+	while (ms > 0) {
+		long s = ms > 100 ? 100 : ms;
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = s * 1000000L};
+
+		if (bf_cancelled())
+			return -EINTR;
+		nanosleep(&ts, NULL);
+		ms -= s;
+	}
+	return bf_cancelled() ? -EINTR : 0;
+}
+
+/* Settles what an earlier mount's creates of this name, cut short by a
+ * crash, left in the journal: each token is looked up until its create
+ * can no longer make a job. 0 and *out: that create made a job of this
+ * very request, which this draft adopts; 1: none did, send ours; -EEXIST:
+ * it made a job of another request; -errno: cannot tell. */
+static int resolve_journal(struct bf_ctx *c, struct bf_draft *d,
+			   const char *name, const char *hash,
+			   struct bf_job *out, struct bf_err *e)
+{
+	struct bf_jentry v[8];
+	int n = bf_journal_find(c->journal, name, v, 8), rc;
+
+	for (int i = 0; i < n; i++) {
+		if (strcmp(v[i].token, d->token) == 0)
+			continue; /* this draft's own, handled by d->sent */
+		bf_log_info("jobs/%s: an earlier create (%s=%s) may still "
+			    "make a job; looking it up",
+			    name, BF_TOKEN_LABEL, v[i].token);
+		for (;;) {
+			rc = find_by_token(c, v[i].token, out, e);
+			if (rc == 0)
+				break;
+			if (rc != -ENOENT)
+				return rc;
+			if ((int64_t)(bf_wall_us() / 1000) >= v[i].deadline_ms)
+				break;
+			if (sleep_cancellable(1000))
+				return bf_err_set(e, EINTR, "interrupted while "
+					"waiting for an earlier create of %s",
+					name);
+		}
+		bf_journal_drop(c->journal, v[i].token);
+		if (rc == -ENOENT) {
+			bf_log_info("jobs/%s: the earlier create made no job",
+				    name);
+			continue;
+		}
+		if (strcmp(v[i].hash, hash) == 0) {
+			bf_log_info("jobs/%s: adopting job %s, made by an "
+				    "earlier mount's create of this request",
+				    name, out->id);
+			return 0;
+		}
+		rc = bf_err_set(e, EEXIST, "an earlier mount's create made job "
+				"%s named %s from another request", out->id,
+				name);
+		bf_job_free(out);
+		return rc;
+	}
+	return 1;
+}
+
+/* Whether a failed create may still have made a job. */
+static int outcome_unknown(int rc, const struct bf_err *e)
+{
+	if (e->http_status >= 400 && e->http_status <= 499 &&
+	    e->http_status != 408 && e->http_status != 429)
+		return 0;
+	return rc == -EIO || rc == -ETIMEDOUT || rc == -EAGAIN ||
+	       rc == -EINTR || rc == -ECANCELED;
+}
+
 static void record_failure(struct bf_mjob *j, const struct bf_err *e)
 {
 	char line[700], *s;
@@ -130,6 +208,7 @@ int bf_draft_submit(struct bf_ctx *c, struct bf_mjob *j, const char *text,
 	struct bf_draft *d = j->d;
 	struct bf_job job;
 	char *name = NULL, *body = NULL, *expanded = NULL;
+	char hash[65];
 	size_t explen = 0;
 	int rc;
 
@@ -162,6 +241,14 @@ int bf_draft_submit(struct bf_ctx *c, struct bf_mjob *j, const char *text,
 	rc = bf_request_prepare(expanded, explen, name, &body, e);
 	if (rc)
 		goto out;
+	bf_journal_hash(body, hash);
+	if (!d->sent && c->journal) {
+		rc = resolve_journal(c, d, name, hash, &job, e);
+		if (rc == 0)
+			goto accepted;
+		if (rc < 0)
+			goto out;
+	}
 	if (d->sent) {
 		/* An earlier attempt may have created the job even though
 		 * it reported a failure: never send a second create. */
@@ -177,10 +264,28 @@ int bf_draft_submit(struct bf_ctx *c, struct bf_mjob *j, const char *text,
 		bf_err_clear(e);
 	}
 	d->sent = 1;
+	if (c->journal) {
+		struct bf_jentry en = {0};
+		struct bf_err je;
+
+		snprintf(en.name, sizeof(en.name), "%s", name);
+		snprintf(en.token, sizeof(en.token), "%s", d->token);
+		memcpy(en.hash, hash, sizeof(en.hash));
+		en.deadline_ms = bf_wall_us() / 1000 + BF_VERTEX_CREATE_WINDOW_MS;
+		bf_err_clear(&je);
+		/* Journalled is what makes a crash now safe; without it the
+		 * create still goes out, as before the journal existed. */
+		if (bf_journal_put(c->journal, &en, &je))
+			bf_log_warn("jobs/%s: create not journalled: %s", name,
+				    je.msg);
+	}
 	rc = bf_vertex_create(c->vx, body, d->token, &job, e);
+	if (rc && !outcome_unknown(rc, e))
+		bf_journal_drop(c->journal, d->token);
 	if (rc)
 		goto out;
 accepted:
+	bf_journal_drop(c->journal, d->token);
 	bf_log_info("jobs/%s: submitted as job %s", name, job.id);
 	bf_jobs_accept(c, j, &job);
 	/* The spec of the job is read back from the job from now on. */

@@ -31,6 +31,7 @@ struct bf_model_opts {
 	const char *credentials;      /* credentials file; NULL = ADC */
 	const char *token_file;	      /* fixed bearer token file */
 	const char *staging;	      /* gs://BUCKET/PREFIX for input.jsonl */
+	const char *state_dir;	      /* creates in flight; NULL: none */
 	int no_auth;		      /* send no Authorization header */
 	double refresh;		      /* s between re-fetches of a live job */
 	double list_ttl;	      /* s a jobs/ listing stays fresh */

@@ -91,6 +91,28 @@ int bf_input_expand_request(struct bf_ctx *c, struct bf_mjob *j,
 			    const char *name, const char *text, size_t len,
 			    char **out, size_t *outlen, struct bf_err *e);
 
+/* ---- journal.c: creates in flight, on disk ---- */
+struct bf_journal;
+struct bf_jentry {
+	char name[BF_NAME_MAX + 1]; /* the job directory */
+	char token[64];		    /* client token label */
+	char hash[65];		    /* sha256 of the create body, hex */
+	int64_t deadline_ms;	    /* wall clock: no job appears after */
+};
+/* The journal of project+location+endpoint below state_dir (made 0700);
+ * NULL when state_dir is unset or unusable (logged). */
+struct bf_journal *bf_journal_open(const char *state_dir, const char *project,
+				   const char *location, const char *endpoint);
+void bf_journal_free(struct bf_journal *jn);
+void bf_journal_hash(const char *body, char out[65]);
+/* Writes en atomically and durably (tmp, fsync, rename, fsync dir). */
+int bf_journal_put(struct bf_journal *jn, const struct bf_jentry *en,
+		   struct bf_err *e);
+void bf_journal_drop(struct bf_journal *jn, const char *token);
+/* Up to max entries for directory name; their count. */
+int bf_journal_find(struct bf_journal *jn, const char *name,
+		    struct bf_jentry *out, size_t max);
+
 /* ---- drafts ---- */
 struct bf_tmpfile {
 	char *name;
@@ -228,6 +250,7 @@ struct bf_ctx {
 	struct bf_reader_pool *pool;
 	struct bf_jobs *jobs;
 	struct bf_waitq *waitq;
+	struct bf_journal *journal; /* NULL: no state_dir */
 	int shutdown;
 	int64_t start_us;
 	int page_size;

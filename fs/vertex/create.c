@@ -31,6 +31,8 @@
 #define PER_CALL_BUDGET_MS 60000L
 /* After a POST that timed out: how long a job may take to show up. */
 #define CREATE_GRACE_MS 15000L
+_Static_assert(CREATE_BUDGET_MS + CREATE_GRACE_MS <= BF_VERTEX_CREATE_WINDOW_MS,
+	       "the journal waits out BF_VERTEX_CREATE_WINDOW_MS");
 
 struct find_ctx {
 	const char *token;

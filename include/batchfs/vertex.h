@@ -25,6 +25,9 @@
 #define BF_TOKEN_LABEL_OLD "batchfs-token"
 /* Vertex allows 64 labels per job; one is the token. */
 #define BF_MAX_USER_LABELS 63
+/* From its start, how long a bf_vertex_create may make a job: its budget
+ * plus the time a job may take to show after the last POST timed out. */
+#define BF_VERTEX_CREATE_WINDOW_MS 165000L
 
 enum bf_job_state {
 	BF_JOB_UNSPECIFIED = 0,

@@ -40,7 +40,8 @@ class Mount:
         os.chmod(key, 0o600)
         o = {"project": "test-project", "endpoint": emu.url,
              "storage_endpoint": emu.url, "credentials": key,
-             "refresh": "0.3", "list_ttl": "0.3"}
+             "refresh": "0.3", "list_ttl": "0.3",
+             "state_dir": os.path.join(workdir, "state")}
         o.update(opts)
         self.opts = ",".join(k if v is True else "%s=%s" % (k, v)
                              for k, v in o.items() if v is not None)

@@ -1,0 +1,117 @@
+"""Issue 16, round 2: what survives a crash of the daemon, and names that
+keep meaning one job for the life of a mount.
+
+A create in flight is journalled in -o state_dir before its POST; a mount
+started after a crash settles the journal before it sends a create of the
+same name (SEMANTICS.md, "Creates in flight")."""
+import errno
+import glob
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from mounthelp import jobs_created, request_text
+
+
+def journal_files(state):
+    return glob.glob(os.path.join(state, "creates-*", "*.json"))
+
+
+def wait_for(cond, timeout, what):
+    deadline = time.time() + timeout
+    while not cond():
+        assert time.time() < deadline, "timed out waiting for " + what
+        time.sleep(0.05)
+
+
+def fault_hits(emu):
+    return sum(f["hits"] for f in emu.control("GET", "faults")["faults"])
+
+
+def crash(m):
+    """kill -9 the daemon and clear its stale mount."""
+    m.proc.send_signal(signal.SIGKILL)
+    m.proc.wait(timeout=15)
+    subprocess.run(["fusermount3", "-u", "-z", m.path], check=False)
+
+
+def test_crash_during_create_then_resubmit_makes_one_job(mount_fs, emu,
+                                                         tmp_path):
+    state = str(tmp_path / "state")
+    text = request_text(emu)
+    src = tmp_path / "request.json"
+    src.write_text(text)
+    emu.fault(method="POST", path="batchPredictionJobs$", kind="stall",
+              seconds=20)
+    a = mount_fs(state_dir=state)
+    os.mkdir(a.job("r"))
+    cp = subprocess.Popen(["cp", str(src), a.job("r", "request.json")],
+                          stderr=subprocess.PIPE)
+    wait_for(lambda: fault_hits(emu) == 1, 30, "the create POST")
+    t_post = time.time()
+    assert len(journal_files(state)) == 1
+    crash(a)
+    assert cp.wait(timeout=30) != 0  # the user's close() failed
+    b = mount_fs(state_dir=state)
+    os.mkdir(b.job("r"))
+    t0 = time.time()
+    with open(b.job("r", "request.json"), "w") as f:
+        f.write(text)  # close() settles the journal, then adopts the job
+    # The stalled POST makes its job 20 s after it arrived: count after.
+    time.sleep(max(0, t_post + 22 - time.time()))
+    assert jobs_created(emu) == 1
+    jobs = emu.request("GET", emu.jobs_path())[2].get(
+        "batchPredictionJobs", [])
+    assert len(jobs) == 1, jobs
+    with open(b.job("r", "job.json")) as f:
+        assert json.load(f)["name"] == jobs[0]["name"]
+    assert journal_files(state) == []
+    assert time.time() - t0 < 60
+
+
+def test_stale_journal_entry_does_not_block_a_submit(mount_fs, emu, tmp_path):
+    state = str(tmp_path / "state")
+    m = mount_fs(state_dir=state)
+    (d,) = glob.glob(os.path.join(state, "creates-*"))
+    stale = os.path.join(d, "bf-deadbeef.json")
+    with open(stale, "w") as f:
+        json.dump({"version": 1, "name": "s", "token": "bf-deadbeef",
+                   "body_sha256": "0" * 64,
+                   "deadline_unix_ms": (time.time() - 1) * 1000}, f)
+    os.mkdir(m.job("s"))
+    with open(m.job("s", "request.json"), "w") as f:
+        f.write(request_text(emu))
+    assert jobs_created(emu) == 1
+    assert not os.path.exists(stale)
+
+
+def test_journal_is_private_and_holds_no_secret(mount_fs, emu, tmp_path):
+    state = str(tmp_path / "state")
+    text = request_text(emu)
+    emu.fault(method="POST", path="batchPredictionJobs$", kind="stall",
+              seconds=2)
+    m = mount_fs(state_dir=state)
+    os.mkdir(m.job("p"))
+    cp = subprocess.Popen(["cp", "/dev/stdin", m.job("p", "request.json")],
+                          stdin=subprocess.PIPE)
+    cp.stdin.write(text.encode())
+    cp.stdin.close()
+    wait_for(lambda: journal_files(state), 30, "the journal entry")
+    (path,) = journal_files(state)
+    assert os.stat(path).st_mode & 0o077 == 0
+    assert os.stat(os.path.dirname(path)).st_mode & 0o077 == 0
+    with open(path) as f:
+        entry = json.load(f)
+    assert entry["name"] == "p"
+    assert set(entry) == {"version", "name", "token", "body_sha256",
+                          "deadline_unix_ms"}
+    with open(emu.key_file) as f:
+        key = json.load(f)["private_key"]
+    with open(path) as f:
+        assert key[40:80] not in f.read()
+    assert cp.wait(timeout=60) == 0
+    assert journal_files(state) == []
