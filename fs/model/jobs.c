@@ -18,6 +18,10 @@ struct bf_jobs {
 	struct bf_mjob **v;
 	size_t n, cap;
 	struct bf_hmap *by_name, *by_id;
+	/* Names that a job of this mount's listing had and lost (it was
+	 * deleted): not given to another job while the mount lives. */
+	char **retired;
+	size_t nretired, capretired;
 	int64_t listed_ms; /* 0: never listed or invalidated */
 	int have_listing;  /* one pass succeeded at least once */
 	int listing;
@@ -50,6 +54,9 @@ void bf_jobs_free(struct bf_jobs *t)
 	for (size_t i = 0; i < t->n; i++)
 		bf_mjob_put(t->v[i]);
 	free(t->v);
+	for (size_t i = 0; i < t->nretired; i++)
+		free(t->retired[i]);
+	free(t->retired);
 	bf_hmap_free(t->by_name);
 	bf_hmap_free(t->by_id);
 	pthread_mutex_destroy(&t->lock);
@@ -117,9 +124,42 @@ static int table_add(struct bf_jobs *t, struct bf_mjob *j)
 	return 0;
 }
 
-static void table_drop_at(struct bf_jobs *t, size_t i)
+static void retire(struct bf_jobs *t, const char *name)
+{
+	char *s;
+
+	if (t->nretired == t->capretired) {
+		size_t cap = t->capretired ? t->capretired * 2 : 16;
+		char **v = realloc(t->retired, cap * sizeof(*v));
+
+		if (!v)
+			return;
+		t->retired = v;
+		t->capretired = cap;
+	}
+	s = strdup(name);
+	if (s)
+		t->retired[t->nretired++] = s;
+}
+
+/* mkdir of a retired name: this mount's own doing, so it may have it. */
+static void unretire(struct bf_jobs *t, const char *name)
+{
+	for (size_t i = 0; i < t->nretired; i++) {
+		if (strcmp(t->retired[i], name) == 0) {
+			free(t->retired[i]);
+			t->retired[i] = t->retired[--t->nretired];
+			return;
+		}
+	}
+}
+
+static void table_drop_at(struct bf_jobs *t, size_t i, int keep_name)
 {
 	struct bf_mjob *j = t->v[i];
+
+	if (keep_name && !j->draft && j->name)
+		retire(t, j->name);
 
 	if (j->name && bf_hmap_get(t->by_name, j->name) == j)
 		bf_hmap_del(t->by_name, j->name);
@@ -133,22 +173,28 @@ static void table_drop_at(struct bf_jobs *t, size_t i)
 	bf_mjob_put(j);
 }
 
-/* Recomputes every directory name; table lock held. The job fields are
- * copied under each entry's lock: a fetch may replace them meanwhile. */
+/* Names the entries that have none yet; table lock held. A name, once
+ * given, stays with its entry (a draft, then the job it became) for the
+ * life of the mount, and a retired name is not given again: so a name
+ * never changes meaning, whatever later listings bring. The job fields
+ * are copied under each entry's lock: a fetch may replace them meanwhile. */
 static int rename_all(struct bf_jobs *t)
 {
-	struct bf_name_in *in = calloc(t->n ? t->n : 1, sizeof(*in));
+	size_t n = t->n + t->nretired;
+	struct bf_name_in *in = calloc(n ? n : 1, sizeof(*in));
 	char **disp = calloc(t->n ? t->n : 1, sizeof(*disp));
 	int rc = -ENOMEM;
 
 	if (!in || !disp)
 		goto out;
+	for (size_t i = 0; i < t->nretired; i++)
+		in[t->n + i].fixed = t->retired[i];
 	for (size_t i = 0; i < t->n; i++) {
 		struct bf_mjob *j = t->v[i];
 
-		if (j->draft) {
-			/* The name of a draft changes only under the table
-			 * lock, which we hold. */
+		if (j->name) {
+			/* Names change only under the table lock, which we
+			 * hold. */
 			in[i].fixed = j->name;
 			continue;
 		}
@@ -160,7 +206,7 @@ static int rename_all(struct bf_jobs *t)
 		in[i].display = disp[i];
 		in[i].id = j->id;
 	}
-	rc = bf_names_assign(in, t->n);
+	rc = bf_names_assign(in, n);
 	if (rc == 0) {
 		bf_hmap_clear(t->by_name);
 		for (size_t i = 0; i < t->n; i++) {
@@ -168,6 +214,8 @@ static int rename_all(struct bf_jobs *t)
 			t->v[i]->name = in[i].out;
 			bf_hmap_put(t->by_name, in[i].out, t->v[i]);
 		}
+		for (size_t i = t->n; i < n; i++)
+			free(in[i].out);
 	}
 out:
 	for (size_t i = 0; disp && i < t->n; i++)
@@ -245,7 +293,7 @@ static void merge(struct bf_ctx *c, struct bf_jobs *t, struct collect *cl)
 		/* A job we just created may not be listed yet. */
 		if (j->local && now < j->keep_until_ms)
 			continue;
-		table_drop_at(t, i);
+		table_drop_at(t, i, 1);
 	}
 	if (rename_all(t))
 		bf_log_warn("jobs: out of memory while naming jobs");
@@ -561,6 +609,7 @@ int bf_jobs_add_draft(struct bf_ctx *c, const char *name, struct bf_mjob **out,
 		bf_mjob_put(j);
 		return bf_err_set(e, EEXIST, "a job named %s exists", name);
 	}
+	unretire(t, name);
 	if (table_add(t, j) || bf_hmap_put(t->by_name, j->name, j)) {
 		if (t->n && t->v[t->n - 1] == j)
 			t->n--;
@@ -580,7 +629,7 @@ void bf_jobs_remove(struct bf_ctx *c, struct bf_mjob *j)
 	pthread_mutex_lock(&t->lock);
 	for (size_t i = 0; i < t->n; i++) {
 		if (t->v[i] == j) {
-			table_drop_at(t, i);
+			table_drop_at(t, i, 1);
 			break;
 		}
 	}
@@ -596,7 +645,7 @@ void bf_jobs_accept(struct bf_ctx *c, struct bf_mjob *j, struct bf_job *created)
 	 * the new job as an entry of its own: this entry is that job. */
 	for (size_t i = 0; i < t->n; i++) {
 		if (t->v[i] != j && strcmp(t->v[i]->id, created->id) == 0) {
-			table_drop_at(t, i);
+			table_drop_at(t, i, 0);
 			break;
 		}
 	}

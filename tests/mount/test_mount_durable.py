@@ -115,3 +115,69 @@ def test_journal_is_private_and_holds_no_secret(mount_fs, emu, tmp_path):
         assert key[40:80] not in f.read()
     assert cp.wait(timeout=60) == 0
     assert journal_files(state) == []
+
+
+def job_name(m, d):
+    with open(m.job(d, "job.json")) as f:
+        return json.load(f)["name"]
+
+
+def relist(m, times=3):
+    """A few listing passes (list_ttl is 0.3 s in tests)."""
+    for _ in range(times):
+        time.sleep(0.4)
+        os.listdir(m.jobs)
+
+
+def test_submitted_name_stays_bound_to_its_job(mount_fs, emu):
+    """Two mounts submit the same name at about the same time: each keeps
+    its own job as NAME and sees the other's as NAME~ID, listing after
+    listing; a cancel through one mount's NAME/ctl cancels its own job."""
+    emu.config(row_seconds=0.5)
+    text = request_text(emu, n=40)
+    a = mount_fs()
+    b = mount_fs()
+    os.mkdir(a.job("r"))
+    os.mkdir(b.job("r"))
+    with open(a.job("r", "request.json"), "w") as f:
+        f.write(text)
+    with open(b.job("r", "request.json"), "w") as f:
+        f.write(text)  # the newer of the two
+    ja, jb = job_name(a, "r"), job_name(b, "r")
+    assert ja != jb
+    ida, idb = ja.rsplit("/", 1)[1], jb.rsplit("/", 1)[1]
+    for _ in range(3):
+        relist(a, 1)
+        relist(b, 1)
+        assert job_name(a, "r") == ja
+        assert job_name(b, "r") == jb
+        assert job_name(a, "r~" + idb) == jb
+        assert job_name(b, "r~" + ida) == ja
+    with open(b.job("r", "ctl"), "w") as f:
+        f.write("cancel\n")
+    b.wait_state("r", ("JOB_STATE_CANCELLED",))
+    assert emu.get_job(ja)["state"] != "JOB_STATE_CANCELLED"
+
+
+def test_name_of_a_deleted_job_is_not_given_to_another(mnt, emu):
+    """The oldest of jobs listed together gets NAME; when it is deleted,
+    the other keeps NAME~ID for the life of the mount."""
+    from mounthelp import prompts, put_input
+    src = put_input(emu, prompts(1))
+    emu.config(time_scale=0)
+    x = emu.create_job(src, "gs://bkt-in/out", display_name="d")
+    time.sleep(0.01)
+    y = emu.create_job(src, "gs://bkt-in/out", display_name="d")
+    idy = y["name"].rsplit("/", 1)[1]
+    relist(mnt, 1)
+    assert job_name(mnt, "d") == x["name"]
+    assert job_name(mnt, "d~" + idy) == y["name"]
+    st = emu.request("DELETE", "/v1/" + x["name"])[0]
+    assert st == 200, st
+    deadline = time.time() + 10
+    while "d" in os.listdir(mnt.jobs):
+        assert time.time() < deadline
+        time.sleep(0.1)
+    relist(mnt)
+    assert "d" not in os.listdir(mnt.jobs)
+    assert job_name(mnt, "d~" + idy) == y["name"]
