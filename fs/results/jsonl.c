@@ -1,12 +1,14 @@
 /* jsonl.c - a draft's input.jsonl before it is staged: every line checked
  * the way the batch importer would fail on it, and every line given a key
- * so each output row can be traced back. Streams: one line plus the set of
- * keys is all it holds. */
+ * so each output row can be traced back. Streams: it holds one line and a
+ * bounded run of key hashes (dupkeys.c); repeated keys are found after the
+ * pass and confirmed by reading the keys back from the output. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -16,7 +18,7 @@ enum key_type { KT_NONE = 0, KT_STRING, KT_NUMBER };
 
 struct norm {
 	const char *fname;
-	struct bf_kset *keys;
+	struct bf_dupk *keys;
 	struct bf_wbuf *w;
 	/* The importer infers one column type per member across the whole
 	 * file: a key that is a number on one line and a string on another
@@ -70,8 +72,6 @@ static int note_key(struct norm *n, uint64_t ln, const char *field,
 		    int assigned, struct bf_err *e)
 {
 	int fi = strcmp(field, "key") == 0 ? 0 : 1;
-	struct bf_kval *v;
-	int rc;
 
 	if (klen == 0)
 		return bf_err_set(e, EINVAL, "%s:%" PRIu64 ": \"%s\" is empty",
@@ -97,17 +97,7 @@ static int note_key(struct norm *n, uint64_t ln, const char *field,
 		n->ktype[fi] = t;
 		n->kline[fi] = ln;
 	}
-	rc = bf_kset_put(n->keys, key, klen, &v);
-	if (rc < 0)
-		return bf_err_set(e, ENOMEM, "out of memory");
-	if (rc == 0)
-		return bf_err_set(e, EINVAL,
-				  "%s:%" PRIu64 ": duplicate key \"%.*s\" "
-				  "(lines %" PRIu64 " and %" PRIu64 ")",
-				  n->fname, ln, (int)(klen > 200 ? 200 : klen),
-				  key, v->off, ln);
-	v->off = ln;
-	return 0;
+	return bf_dupk_add(n->keys, fi, key, klen, ln, e);
 }
 
 static int one_line(struct norm *n, uint64_t ln, const char *s, size_t len,
@@ -212,6 +202,122 @@ out:
 	return rc;
 }
 
+struct prd {
+	int fd;
+	uint64_t off, end;
+};
+
+static ssize_t prd_read(void *ud, char *buf, size_t len, struct bf_err *e)
+{
+	struct prd *r = ud;
+	ssize_t k;
+
+	if (r->off >= r->end)
+		return 0;
+	if (len > r->end - r->off)
+		len = (size_t)(r->end - r->off);
+	do {
+		k = pread(r->fd, buf, len, (off_t)r->off);
+	} while (k < 0 && errno == EINTR);
+	if (k < 0)
+		return bf_err_set(e, errno, "input.jsonl copy: %m");
+	if (k == 0)
+		return bf_err_set(e, EIO, "input.jsonl copy shrank");
+	r->off += (uint64_t)k;
+	return k;
+}
+
+#define MAX_PAIRS 16
+
+struct seen_key {
+	uint64_t line;
+	char *key;
+	size_t klen;
+	const char *field;
+};
+
+static int line_cmp(const void *a, const void *b)
+{
+	const struct seen_key *x = a, *y = b;
+
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/* The repeated key with the smallest second line among lines before
+ * upto: -EINVAL naming it, 0 when there is none. The candidates' keys are
+ * read back from the keyed output (its lines are the input's lines). */
+static int find_duplicate(struct norm *n, int fd, uint64_t bytes,
+			  uint64_t upto, struct bf_err *e)
+{
+	uint64_t pairs[MAX_PAIRS][2];
+	struct seen_key want[2 * MAX_PAIRS];
+	struct prd src = {.fd = fd, .end = bytes};
+	struct bf_lines l;
+	size_t nw = 0, got = 0;
+	char *s;
+	size_t len;
+	int np, rc;
+
+	np = bf_dupk_pairs(n->keys, pairs, MAX_PAIRS, e);
+	if (np <= 0)
+		return np;
+	memset(want, 0, sizeof(want));
+	for (int i = 0; i < np; i++) {
+		want[nw++].line = pairs[i][0];
+		want[nw++].line = pairs[i][1];
+	}
+	qsort(want, nw, sizeof(*want), line_cmp);
+	bf_lines_init(&l, prd_read, &src, BF_JSONL_MAX_LINE);
+	while (got < nw && (rc = bf_lines_next(&l, &s, &len, e)) == 1) {
+		cJSON *row = NULL;
+		const cJSON *item;
+		const char *field = NULL;
+		char *key = NULL;
+		size_t klen = 0;
+
+		if (l.lineno != want[got].line)
+			continue;
+		row = cJSON_ParseWithLength(s, len);
+		if (row && bf_row_key(row, &key, &klen, &item, &field) == 1) {
+			for (size_t i = got; i < nw && want[i].line == l.lineno;
+			     i++) {
+				want[i].key = i == got ? key : NULL;
+				want[i].klen = klen;
+				want[i].field = field;
+			}
+		}
+		cJSON_Delete(row);
+		while (got < nw && want[got].line == l.lineno)
+			got++;
+	}
+	bf_lines_free(&l);
+	rc = 0;
+	for (int i = 0; i < np && !rc; i++) {
+		struct seen_key *a = NULL, *b = NULL;
+
+		if (pairs[i][1] >= upto)
+			break;
+		for (size_t k = 0; k < nw; k++) {
+			if (!a && want[k].line == pairs[i][0] && want[k].key)
+				a = &want[k];
+			if (!b && want[k].line == pairs[i][1] && want[k].key)
+				b = &want[k];
+		}
+		if (a && b && a->klen == b->klen &&
+		    strcmp(a->field, b->field) == 0 &&
+		    memcmp(a->key, b->key, a->klen) == 0)
+			rc = bf_err_set(e, EINVAL,
+					"%s:%" PRIu64 ": duplicate key \"%.*s\" "
+					"(lines %" PRIu64 " and %" PRIu64 ")",
+					n->fname, pairs[i][1],
+					(int)(b->klen > 200 ? 200 : b->klen),
+					b->key, pairs[i][0], pairs[i][1]);
+	}
+	for (size_t k = 0; k < nw; k++)
+		free(want[k].key);
+	return rc;
+}
+
 static int blank(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -228,7 +334,8 @@ int bf_jsonl_normalize(bf_read_fn rd, void *ud, int out_fd,
 	struct norm n = { 0 };
 	struct bf_lines l;
 	struct bf_wbuf *w;
-	uint64_t first_blank = 0, max_bytes;
+	uint64_t first_blank = 0, max_bytes, err_line = 0;
+	int own_fd = -1;
 	char *s;
 	size_t len;
 	int rc;
@@ -239,10 +346,18 @@ int bf_jsonl_normalize(bf_read_fn rd, void *ud, int out_fd,
 	n.number_keys = o->number_keys;
 	max_bytes = o->max_bytes ? o->max_bytes : BF_JSONL_MAX_BYTES;
 	w = malloc(sizeof(*w));
-	n.keys = bf_kset_new();
+	n.keys = bf_dupk_new(o->key_run);
 	if (!w || !n.keys) {
 		rc = bf_err_set(e, ENOMEM, "out of memory");
 		goto out;
+	}
+	if (out_fd < 0) {
+		/* Repeated keys are confirmed from the keyed copy. */
+		out_fd = own_fd = bf_spool_open(NULL, e);
+		if (out_fd < 0) {
+			rc = out_fd;
+			goto out;
+		}
 	}
 	bf_wbuf_init(w, out_fd);
 	n.w = w;
@@ -271,11 +386,33 @@ int bf_jsonl_normalize(bf_read_fn rd, void *ud, int out_fd,
 					"%s:%" PRIu64 ": empty line (only "
 					"trailing empty lines are allowed)",
 					n.fname, first_blank);
+			err_line = first_blank;
 			break;
 		}
 		rc = one_line(&n, l.lineno, s, len, e);
-		if (rc < 0)
+		if (rc < 0) {
+			if (rc == -EINVAL)
+				err_line = l.lineno;
 			break;
+		}
+	}
+	if (rc == 0 || err_line) {
+		/* A repeated key before the first bad line is reported
+		 * instead: the error names the first line that is wrong. */
+		struct bf_err de;
+		int drc;
+
+		bf_err_clear(&de);
+		drc = bf_wbuf_flush(w, &de);
+		if (drc == 0)
+			drc = find_duplicate(&n, out_fd, w->total,
+					     err_line ? err_line : UINT64_MAX,
+					     &de);
+		if (drc < 0) {
+			rc = drc;
+			if (e)
+				*e = de;
+		}
 	}
 	if (rc == -EFBIG && strncmp(e ? e->msg : "", "line ", 5) == 0) {
 		char msg[sizeof(e->msg)];
@@ -296,7 +433,9 @@ int bf_jsonl_normalize(bf_read_fn rd, void *ud, int out_fd,
 	if (st)
 		*st = n.st;
 out:
-	bf_kset_free(n.keys);
+	bf_dupk_free(n.keys);
+	if (own_fd >= 0)
+		close(own_fd);
 	free(w);
 	return rc < 0 ? rc : 0;
 }

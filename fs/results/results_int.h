@@ -34,6 +34,22 @@ void bf_kset_each(struct bf_kset *s, void (*fn)(void *ud, struct bf_kval *v),
 /* Bytes held (table + arena), for tests of the memory bound. */
 size_t bf_kset_bytes(const struct bf_kset *s);
 
+/* ---- dupkeys.c: repeated keys among many lines, bounded memory ---- */
+struct bf_dupk;
+/* run_records: records sorted in memory at once (0: 1 Mi = 16 MiB). */
+struct bf_dupk *bf_dupk_new(size_t run_records);
+void bf_dupk_free(struct bf_dupk *d);
+/* Notes the key of line (field: 0 "key", 1 "custom_id"). */
+int bf_dupk_add(struct bf_dupk *d, int field, const char *key, size_t klen,
+		uint64_t line, struct bf_err *e);
+/* Once, after the last add: up to max pairs of lines whose key hashes are
+ * equal (the first two lines of each such group), smallest second line
+ * first; their count or -errno. Keys of a pair may still differ. */
+int bf_dupk_pairs(struct bf_dupk *d, uint64_t (*out)[2], size_t max,
+		  struct bf_err *e);
+/* Most bytes held at once, for tests of the memory bound. */
+size_t bf_dupk_bytes(const struct bf_dupk *d);
+
 /* ---- lines ------------------------------------------------------------- */
 
 struct bf_lines {

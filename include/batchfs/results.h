@@ -33,6 +33,7 @@ struct bf_jsonl_opts {
 	size_t max_line;    /* one line; 0 = BF_JSONL_MAX_LINE */
 	const char *name;   /* file name in messages; NULL = "input.jsonl" */
 	int number_keys;    /* added keys are numbers from the first line */
+	size_t key_run;	    /* keys hashed and sorted at once; 0 = 1 Mi */
 };
 
 struct bf_jsonl_stats {
@@ -55,7 +56,8 @@ struct bf_jsonl_stats {
  * first bad line: -EINVAL "input.jsonl:7: ..." (malformed, not an object,
  * no contents, duplicate key "k" (lines 3 and 7), not UTF-8, empty file),
  * -EFBIG past a size cap, or the read/write errno. Memory: one line plus
- * the set of keys. st may be NULL. */
+ * a run of 16-byte key records (key_run of them), whatever the number of
+ * lines; more go to a temporary file. st may be NULL. */
 int bf_jsonl_normalize(bf_read_fn rd, void *ud, int out_fd,
 		       const struct bf_jsonl_opts *o,
 		       struct bf_jsonl_stats *st, struct bf_err *e);

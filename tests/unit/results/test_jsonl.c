@@ -222,8 +222,84 @@ static void read_error(void)
 	CHECK_STR(e.msg, "test: read failed");
 }
 
+/* n lines keyed k0..k(n-1), except that line dup_b repeats line dup_a's
+ * key and line bad is not JSON (0: none). */
+static char *many(int n, int dup_a, int dup_b, int bad)
+{
+	size_t cap = (size_t)n * 120 + 1, len = 0;
+	char *s = malloc(cap);
+
+	for (int i = 1; i <= n; i++) {
+		int k = i == dup_b ? dup_a : i;
+
+		if (i == bad)
+			len += (size_t)snprintf(s + len, cap - len, "{oops\n");
+		else
+			len += (size_t)snprintf(s + len, cap - len,
+						"{\"key\":\"k%d\"," REQ "}\n", k);
+	}
+	return s;
+}
+
+static struct run norm_run(const char *in, size_t run)
+{
+	struct bf_jsonl_opts o = { .key_run = run };
+
+	return norm_len(in, strlen(in), 1 << 16, &o);
+}
+
+/* Keys are hashed into sorted runs of key_run records that spill to disk;
+ * a repeat is found across runs, and the one reported is the first line
+ * that repeats a key, as a streaming check would. */
+static void duplicates_across_runs(void)
+{
+	char *in = many(5000, 3, 4990, 0);
+	struct run r = norm_run(in, 64);
+
+	CHECK_INT(r.rc, -EINVAL);
+	CHECK_STR(r.e.msg, "input.jsonl:4990: duplicate key \"k3\" "
+			   "(lines 3 and 4990)");
+	free(r.out);
+	free(in);
+	/* two repeats: the one whose second line comes first wins */
+	in = many(5000, 2000, 2100, 0);
+	memcpy(strstr(in, "\"k4999\""), "\"k1   \"", 7);
+	memcpy(strstr(in, "\"k1   \""), "\"k1\"   ", 7);
+	r = norm_run(in, 64);
+	CHECK_INT(r.rc, -EINVAL);
+	CHECK_STR(r.e.msg, "input.jsonl:2100: duplicate key \"k2000\" "
+			   "(lines 2000 and 2100)");
+	free(r.out);
+	free(in);
+	/* a repeat before a bad line is what fails; after it, the line */
+	in = many(3000, 10, 20, 2500);
+	r = norm_run(in, 64);
+	CHECK_STR(r.e.msg, "input.jsonl:20: duplicate key \"k10\" "
+			   "(lines 10 and 20)");
+	free(r.out);
+	free(in);
+	in = many(3000, 10, 2900, 2500);
+	r = norm_run(in, 64);
+	if (!strstr(r.e.msg, "input.jsonl:2500:"))
+		fprintf(stderr, "got: %s\n", r.e.msg);
+	CHECK(strstr(r.e.msg, "input.jsonl:2500:") != NULL);
+	free(r.out);
+	free(in);
+	/* no repeat: everything passes, in memory or spilled */
+	in = many(3000, 0, 0, 0);
+	r = norm_run(in, 64);
+	CHECK_INT(r.rc, 0);
+	CHECK_INT((int)r.st.lines, 3000);
+	free(r.out);
+	r = norm_run(in, 0);
+	CHECK_INT(r.rc, 0);
+	free(r.out);
+	free(in);
+}
+
 int main(void)
 {
+	duplicates_across_runs();
 	keys_added();
 	blank_crlf_bom();
 	errors();
