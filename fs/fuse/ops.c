@@ -702,6 +702,36 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	bf_node_clear(&p);
 }
 
+/* Symlinks, hard links and device nodes are never made here. EPERM, as
+ * the tree's other refusals; ENOSYS would be remembered by the kernel. */
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name)
+{
+	(void)link;
+	(void)parent;
+	(void)name;
+	fuse_reply_err(req, EPERM);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent,
+		    const char *name)
+{
+	(void)ino;
+	(void)parent;
+	(void)name;
+	fuse_reply_err(req, EPERM);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
+{
+	(void)parent;
+	(void)name;
+	(void)mode;
+	(void)rdev;
+	fuse_reply_err(req, EPERM);
+}
+
 /* rmdir and unlink: one model call, then the kernel's name goes too. */
 static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
 			 const char *op,
@@ -815,5 +845,8 @@ const struct fuse_lowlevel_ops bf_ops = {
 	.unlink = op_unlink,
 	.rename = op_rename,
 	.statfs = op_statfs,
+	.symlink = op_symlink,
+	.link = op_link,
+	.mknod = op_mknod,
 	/* No getxattr/listxattr: ENOSYS once and the kernel stops asking. */
 };

@@ -181,3 +181,23 @@ def test_name_of_a_deleted_job_is_not_given_to_another(mnt, emu):
     relist(mnt)
     assert "d" not in os.listdir(mnt.jobs)
     assert job_name(mnt, "d~" + idy) == y["name"]
+
+
+def test_symlink_link_and_mknod_are_eperm(mnt, emu):
+    os.mkdir(mnt.job("draft"))
+    with open(mnt.job("draft", "request.json"), "w"):
+        pass
+    for where in (mnt.jobs, mnt.job("draft"), mnt.path):
+        with pytest.raises(OSError) as ei:
+            os.symlink("x", os.path.join(where, "l"))
+        assert ei.value.errno == errno.EPERM
+        with pytest.raises(OSError) as ei:
+            os.mkfifo(os.path.join(where, "f"))
+        assert ei.value.errno == errno.EPERM
+    with pytest.raises(OSError) as ei:
+        os.link(mnt.job("draft", "request.json"), mnt.job("draft", "h"))
+    assert ei.value.errno == errno.EPERM
+    # Asked again: the kernel did not turn it into a remembered ENOSYS.
+    with pytest.raises(OSError) as ei:
+        os.symlink("x", os.path.join(mnt.jobs, "l"))
+    assert ei.value.errno == errno.EPERM
