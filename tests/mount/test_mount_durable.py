@@ -201,3 +201,29 @@ def test_symlink_link_and_mknod_are_eperm(mnt, emu):
     with pytest.raises(OSError) as ei:
         os.symlink("x", os.path.join(mnt.jobs, "l"))
     assert ei.value.errno == errno.EPERM
+
+
+def test_input_jsonl_after_acceptance_is_eperm_to_write(mount_fs, emu):
+    """Right after the submit (while the kernel may still know the name)
+    and later: writing input.jsonl is EPERM, reading it ENOENT."""
+    emu.make_bucket("stage")
+    emu.make_bucket("bkt-out")
+    m = mount_fs(staging="gs://stage/pre", attr_timeout=5, entry_timeout=5)
+    os.mkdir(m.job("i"))
+    with open(m.job("i", "input.jsonl"), "w") as f:
+        f.write('{"request":{"contents":[1]}}\n')
+    os.stat(m.job("i", "input.jsonl"))
+    with open(m.job("i", "request.json"), "w") as f:
+        f.write(json.dumps({"model": "gemini-2.5-flash",
+                            "dest": "gs://bkt-out/i/"}))
+    for _ in range(2):
+        with pytest.raises(OSError) as ei:
+            open(m.job("i", "input.jsonl"), "w")
+        assert ei.value.errno == errno.EPERM
+        with pytest.raises(OSError) as ei:
+            os.open(m.job("i", "input.jsonl"), os.O_WRONLY | os.O_APPEND)
+        assert ei.value.errno in (errno.EPERM, errno.ENOENT)
+        with pytest.raises(OSError) as ei:
+            open(m.job("i", "input.jsonl"))
+        assert ei.value.errno == errno.ENOENT
+        time.sleep(1.2)
