@@ -274,6 +274,7 @@ static void merge(struct bf_ctx *c, struct bf_jobs *t, struct collect *cl)
 		}
 		pthread_mutex_lock(&j->lock);
 		j->seen = pass;
+		j->listed = 1;
 		/* A fetch in flight will land a reply as new as ours. */
 		if (!j->fetching &&
 		    (!j->have_job || nj->update_us >= j->job.update_us)) {
@@ -290,9 +291,13 @@ static void merge(struct bf_ctx *c, struct bf_jobs *t, struct collect *cl)
 
 		if (j->draft || j->seen == pass)
 			continue;
-		/* A job we just created may not be listed yet. */
-		if (j->local && now < j->keep_until_ms)
+		/* A job we just created may not be listed yet; once a
+		 * listing showed it, its absence means it was deleted. The
+		 * unlisted ones are asked for by id after the pass. */
+		if (j->local && !j->listed && now < j->keep_until_ms) {
+			j->verify = 1;
 			continue;
+		}
 		table_drop_at(t, i, 1);
 	}
 	if (rename_all(t))
@@ -304,6 +309,8 @@ static int list_pass(struct bf_ctx *c, struct bf_err *e)
 {
 	struct bf_jobs *t = c->jobs;
 	struct collect cl = {0};
+	struct bf_mjob *verify[8];
+	size_t nv = 0;
 	struct bf_err err;
 	int rc;
 
@@ -320,7 +327,18 @@ static int list_pass(struct bf_ctx *c, struct bf_err *e)
 	t->last_rc = rc;
 	t->last_err = err;
 	pthread_cond_broadcast(&t->cond);
+	for (size_t i = 0; rc == 0 && i < t->n && nv < 8; i++)
+		if (t->v[i]->verify) {
+			t->v[i]->verify = 0;
+			verify[nv++] = bf_mjob_get(t->v[i]);
+		}
 	pthread_mutex_unlock(&t->lock);
+	/* This mount's jobs the listing did not show: a GET tells a job not
+	 * listed yet from one deleted (a 404 drops it). */
+	for (size_t i = 0; i < nv; i++) {
+		bf_mjob_fresh(c, verify[i], 1, NULL);
+		bf_mjob_put(verify[i]);
+	}
 	for (size_t i = 0; i < cl.n; i++)
 		bf_job_free(&cl.v[i]);
 	free(cl.v);

@@ -179,6 +179,8 @@ struct bf_mjob {
 	int64_t ctime_us;      /* directory times for drafts */
 	uint64_t seen;	       /* listing pass that last saw it */
 	int64_t keep_until_ms; /* local jobs survive listings until then */
+	int listed;	       /* a listing showed it (table lock) */
+	int verify;	       /* local, unlisted: GET it (table lock) */
 	uint64_t fetch_gen;
 	int fetch_rc;
 	struct bf_err fetch_err;

@@ -227,3 +227,26 @@ def test_input_jsonl_after_acceptance_is_eperm_to_write(mount_fs, emu):
             open(m.job("i", "input.jsonl"))
         assert ei.value.errno == errno.ENOENT
         time.sleep(1.2)
+
+
+@pytest.mark.parametrize("listed_first", [True, False])
+def test_own_job_deleted_elsewhere_goes_within_list_ttl(mount_fs, emu,
+                                                        listed_first):
+    emu.config(time_scale=0)
+    m = mount_fs(list_ttl=1)
+    os.mkdir(m.job("own"))
+    with open(m.job("own", "request.json"), "w") as f:
+        f.write(request_text(emu))
+    name = job_name(m, "own")
+    emu.wait_job(name)  # a running job cannot be deleted
+    if listed_first:
+        relist(m, 4)
+        assert "own" in os.listdir(m.jobs)
+    st = emu.request("DELETE", "/v1/" + name)[0]
+    assert st == 200, st
+    deadline = time.time() + 1 + 3  # list_ttl, and room for a slow machine
+    while "own" in os.listdir(m.jobs):
+        assert time.time() < deadline, "deleted job still listed"
+        time.sleep(0.1)
+    with pytest.raises(FileNotFoundError):
+        os.stat(m.job("own", "state"))
