@@ -226,7 +226,7 @@ int bf_auth_token(struct bf_auth *a, char *out, size_t n, struct bf_err *e)
 	char *tok;
 	long life;
 	int64_t now;
-	int rc;
+	int rc, force;
 
 	if (!a || a->src == BF_SRC_NONE)
 		return 1;
@@ -259,11 +259,17 @@ int bf_auth_token(struct bf_auth *a, char *out, size_t n, struct bf_err *e)
 				goto fail;
 			continue;
 		}
-		if (!a->token && now < a->fail_until)
+		/* A rotated key file is worth trying at once. */
+		if (!a->token && now < a->fail_until &&
+		    !bf_auth_cred_changed(a))
 			goto fail;
 
+		force = a->flight_rc == -EACCES || a->cred_refused;
+		a->cred_refused = 0;
 		a->refreshing = 1;
 		pthread_mutex_unlock(&a->mu);
+		/* A key rotated in place, or refused: read the file again. */
+		bf_auth_reload(a, force);
 		bf_err_clear(&ferr);
 		tok = NULL;
 		life = 0;
@@ -321,6 +327,7 @@ void bf_auth_invalidate(struct bf_auth *a, const char *token)
 		if (a->src == BF_SRC_TOKEN_FILE) {
 			a->token_reread = 1;
 		} else if (a->src != BF_SRC_TOKEN_ENV) {
+			a->cred_refused = 1;
 			bf_free_secret(a->token);
 			a->token = NULL;
 			a->refresh_at = a->expires_at = 0;

@@ -46,6 +46,10 @@ struct bf_auth {
 
 	/* service_account / authorized_user */
 	char *path; /* credential file */
+	char *origin;	      /* how it was found, for messages */
+	char *opt_token_uri;  /* bf_auth_opts.token_uri, for a reload */
+	struct stat cred_st;  /* identity of the file when loaded (mu) */
+	int cred_refused;     /* a 401 since: re-read the file (mu) */
 	char *token_uri;
 	char *client_email;
 	char *key_id;
@@ -87,6 +91,14 @@ struct bf_auth {
 int bf_auth_load(struct bf_auth *a, const struct bf_auth_opts *o,
 		 struct bf_err *e);
 void bf_auth_unload(struct bf_auth *a);
+/* A key file is rotated in place: 1 when the credential file is no longer
+ * the one loaded (inode, size or mtime), else 0; mu held. */
+int bf_auth_cred_changed(struct bf_auth *a);
+/* Loads the credential file again when it changed, or when force (its
+ * credential was refused); swaps the new credential in under mu, keeps the
+ * old one when the file does not load (logged). Only the refreshing thread
+ * calls it. 1 reloaded, 0 not. */
+int bf_auth_reload(struct bf_auth *a, int force);
 
 /* grant.c: one token from the configured source. On success *token is a
  * malloc'd secret (caller wipes) and *lifetime_s its expires_in. */

@@ -328,7 +328,10 @@ static int load_cred_file(struct bf_auth *a, const struct bf_auth_opts *o,
 		rc = load_quota_project(a, j, path, origin, e);
 	if (rc == 0) {
 		a->path = strdup(path);
-		if (!a->path)
+		a->origin = strdup(origin);
+		a->opt_token_uri = xstrdup(o->token_uri);
+		a->cred_st = st;
+		if (!a->path || !a->origin)
 			rc = bf_err_set(e, ENOMEM, "out of memory");
 	}
 out:
@@ -485,6 +488,99 @@ int bf_auth_load(struct bf_auth *a, const struct bf_auth_opts *o,
 	return load_metadata(a, o, e);
 }
 
+static int same_identity(const struct stat *x, const struct stat *y)
+{
+	return x->st_dev == y->st_dev && x->st_ino == y->st_ino &&
+	       x->st_size == y->st_size &&
+	       x->st_mtim.tv_sec == y->st_mtim.tv_sec &&
+	       x->st_mtim.tv_nsec == y->st_mtim.tv_nsec;
+}
+
+int bf_auth_cred_changed(struct bf_auth *a)
+{
+	struct stat st;
+
+	if ((a->src != BF_SRC_SERVICE_ACCOUNT &&
+	     a->src != BF_SRC_AUTHORIZED_USER) ||
+	    !a->path || stat(a->path, &st) < 0)
+		return 0;
+	return !same_identity(&st, &a->cred_st);
+}
+
+#define SWAP(f)                                                                \
+	do {                                                                   \
+		__typeof__(a->f) t_ = a->f;                                    \
+		a->f = n->f;                                                   \
+		n->f = t_;                                                     \
+	} while (0)
+
+/* The fields of a credential, which a reload replaces. */
+static void swap_cred(struct bf_auth *a, struct bf_auth *n)
+{
+	char d[sizeof(a->describe)];
+
+	SWAP(src);
+	SWAP(pkey);
+	SWAP(token_uri);
+	SWAP(client_email);
+	SWAP(key_id);
+	SWAP(client_id);
+	SWAP(client_secret);
+	SWAP(refresh_token);
+	SWAP(cred_st);
+	memcpy(d, a->describe, sizeof(d));
+	memcpy(a->describe, n->describe, sizeof(d));
+	memcpy(n->describe, d, sizeof(d));
+}
+
+int bf_auth_reload(struct bf_auth *a, int force)
+{
+	struct bf_auth_opts o = {.token_uri = a->opt_token_uri};
+	struct bf_auth *n;
+	struct bf_err e;
+	char *path, *origin;
+	int changed, rc;
+
+	pthread_mutex_lock(&a->mu);
+	changed = bf_auth_cred_changed(a);
+	path = a->path && (changed || force) ? strdup(a->path) : NULL;
+	origin = a->origin ? strdup(a->origin) : NULL;
+	pthread_mutex_unlock(&a->mu);
+	if (!path || !origin) {
+		free(path);
+		free(origin);
+		return 0;
+	}
+	n = calloc(1, sizeof(*n));
+	if (!n) {
+		free(path);
+		free(origin);
+		return 0;
+	}
+	n->allow_insecure = a->allow_insecure;
+	bf_err_clear(&e);
+	rc = load_cred_file(n, &o, path, origin, &e);
+	if (rc == 0) {
+		pthread_mutex_lock(&a->mu);
+		swap_cred(a, n);
+		pthread_mutex_unlock(&a->mu);
+		bf_log_info("auth: %s %s: using %s",
+			    changed ? "credential file changed" :
+				      "credential refused, re-read",
+			    path, a->describe);
+	} else if (changed) {
+		/* Possibly caught mid-write: the next refresh looks again. */
+		bf_log_warn("auth: credential file %s changed but does not "
+			    "load (%s); keeping the loaded one",
+			    path, e.msg);
+	}
+	bf_auth_unload(n);
+	free(n);
+	free(path);
+	free(origin);
+	return rc == 0;
+}
+
 void bf_auth_unload(struct bf_auth *a)
 {
 	EVP_PKEY_free(a->pkey);
@@ -492,6 +588,8 @@ void bf_auth_unload(struct bf_auth *a)
 	free(a->project);
 	free(a->quota_project);
 	free(a->path);
+	free(a->origin);
+	free(a->opt_token_uri);
 	free(a->token_uri);
 	free(a->client_email);
 	free(a->key_id);

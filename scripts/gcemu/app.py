@@ -197,6 +197,8 @@ class App:
         if p == "counters" and m == "DELETE":
             self.reset_counters()
             return Response.json({})
+        if p == "keys:rotate" and m == "POST":
+            return Response.json(self.oauth.rotate_key())
         if p == "tokens:expire" or p == "tokens/expire":
             self.oauth.expire_all()
             return Response.json({})

@@ -153,6 +153,16 @@ class OAuth:
                 json.dump(obj, f, indent=2)
             os.replace(tmp, p)
 
+    def rotate_key(self):
+        """A new service account key replaces the old one (which stops
+        signing valid JWTs); the key files in the data dir are rewritten."""
+        pem, n, e = self.make_key()
+        with self.lock:
+            self.key_id = secrets.token_hex(20)
+            self.pem, self.n, self.e = pem, n, e
+        self.write_files(self.app.base_url)
+        return {"private_key_id": self.key_id}
+
     # --- tokens -----------------------------------------------------------
     def issue(self):
         lifetime = int(self.app.cfg["token_lifetime"])

@@ -250,3 +250,24 @@ def test_own_job_deleted_elsewhere_goes_within_list_ttl(mount_fs, emu,
         time.sleep(0.1)
     with pytest.raises(FileNotFoundError):
         os.stat(m.job("own", "state"))
+
+
+def test_rotated_key_file_is_read_again(mnt, emu):
+    """The key is rotated (the old one refused) and the file replaced in
+    place: the mount goes on without a remount."""
+    emu.config(require_auth=True)
+    os.mkdir(mnt.job("k"))
+    key = mnt.argv[3].split("credentials=")[1].split(",")[0]
+    emu.control("POST", "keys:rotate")
+    emu.control("POST", "tokens:expire")
+    time.sleep(0.4)
+    with pytest.raises(OSError) as ei:
+        os.listdir(mnt.jobs)  # the old key is refused
+    assert ei.value.errno == errno.EACCES
+    tmp = key + ".new"
+    with open(emu.key_file) as src, open(tmp, "w") as dst:
+        dst.write(src.read())
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, key)
+    time.sleep(0.4)
+    assert "k" in os.listdir(mnt.jobs)
