@@ -21,6 +21,11 @@
 #include "model/model_int.h"
 
 #define MAX_CACHED 64 /* result sets kept (4 descriptors each) */
+/* A set whose files total at most this is held in memory, without
+ * descriptors, and such sets are kept up to a budget of bytes: a walk over
+ * thousands of jobs with few or no rows computes each once. */
+#define SMALL_SET (64 * 1024)
+#define SMALL_BUDGET (32 * 1024 * 1024)
 
 static const char *const rf_names[BF_RF_N] = {
 	"succeeded.jsonl", "failed.jsonl", "by-input.jsonl", "retry.jsonl"};
@@ -28,6 +33,8 @@ static const char *const rf_names[BF_RF_N] = {
 struct bf_resset {
 	int refs;
 	int fd[BF_RF_N];
+	char *mem[BF_RF_N]; /* a small set's files, instead of fd */
+	size_t mem_bytes;   /* of a set held in memory, else 0 */
 	uint64_t size[BF_RF_N];
 	char *readme;
 	int final;
@@ -51,7 +58,40 @@ int64_t bf_results_rows_seen(struct bf_rescache *rc)
 	return rc ? __atomic_load_n(&rc->rows, __ATOMIC_RELAXED) - 1 : -1;
 }
 
-static int cached_sets;
+static int cached_sets;	  /* sets with descriptors in caches */
+static size_t cached_bytes; /* bytes of in-memory sets in caches */
+
+static int has_file(const struct bf_resset *s, int i)
+{
+	return s->fd[i] >= 0 || s->mem[i];
+}
+
+/* Takes a set into a job's cache, or 0 when the caches are full. */
+static int cache_admit(struct bf_resset *s)
+{
+	if (s->mem_bytes) {
+		if (__atomic_add_fetch(&cached_bytes, s->mem_bytes,
+				       __ATOMIC_RELAXED) <= SMALL_BUDGET)
+			return 1;
+		__atomic_sub_fetch(&cached_bytes, s->mem_bytes,
+				   __ATOMIC_RELAXED);
+		return 0;
+	}
+	if (__atomic_add_fetch(&cached_sets, 1, __ATOMIC_RELAXED) <=
+	    MAX_CACHED)
+		return 1;
+	__atomic_sub_fetch(&cached_sets, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static void cache_release(struct bf_resset *s)
+{
+	if (s->mem_bytes)
+		__atomic_sub_fetch(&cached_bytes, s->mem_bytes,
+				   __ATOMIC_RELAXED);
+	else
+		__atomic_sub_fetch(&cached_sets, 1, __ATOMIC_RELAXED);
+}
 
 static struct bf_resset *set_get(struct bf_resset *s)
 {
@@ -63,9 +103,11 @@ void bf_resset_put(struct bf_resset *s)
 {
 	if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
-	for (int i = 0; i < BF_RF_N; i++)
+	for (int i = 0; i < BF_RF_N; i++) {
 		if (s->fd[i] >= 0)
 			close(s->fd[i]);
+		free(s->mem[i]);
+	}
 	free(s->readme);
 	free(s->sig);
 	free(s);
@@ -76,7 +118,7 @@ void bf_rescache_free(struct bf_rescache *rc)
 	if (!rc)
 		return;
 	if (rc->cur) {
-		__atomic_sub_fetch(&cached_sets, 1, __ATOMIC_RELAXED);
+		cache_release(rc->cur);
 		bf_resset_put(rc->cur);
 	}
 	pthread_mutex_destroy(&rc->lock);
@@ -102,7 +144,7 @@ int bf_resset_file(const struct bf_resset *s, const char *name,
 		return 0;
 	}
 	for (int i = 0; i < BF_RF_N; i++) {
-		if (s->fd[i] >= 0 && strcmp(name, rf_names[i]) == 0) {
+		if (has_file(s, i) && strcmp(name, rf_names[i]) == 0) {
 			*size = s->size[i];
 			return 0;
 		}
@@ -117,7 +159,7 @@ size_t bf_resset_names(const struct bf_resset *s, const char **v)
 	if (s->readme)
 		v[n++] = "README";
 	for (int i = 0; i < BF_RF_N; i++)
-		if (s->fd[i] >= 0)
+		if (has_file(s, i))
 			v[n++] = rf_names[i];
 	return n;
 }
@@ -141,6 +183,10 @@ ssize_t bf_resset_read(const struct bf_resset *s, const char *name,
 	for (int i = 0; i < BF_RF_N; i++) {
 		if (strcmp(name, rf_names[i]) != 0)
 			continue;
+		if (s->mem[i]) {
+			memcpy(buf, s->mem[i] + off, len);
+			return (ssize_t)len;
+		}
 		do {
 			n = pread(s->fd[i], buf, len, (off_t)off);
 		} while (n < 0 && errno == EINTR);
@@ -480,6 +526,57 @@ static char *readme(const char *why, const struct bf_join_stats *st)
 	return rc < 0 ? NULL : s;
 }
 
+static int read_all(int fd, char *p, uint64_t n)
+{
+	uint64_t off = 0;
+
+	while (off < n) {
+		ssize_t k = pread(fd, p + off, (size_t)(n - off), (off_t)off);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		off += (uint64_t)k;
+	}
+	return 0;
+}
+
+/* A small set moves into memory: no descriptors, and cheap to keep. */
+static void to_memory(struct bf_resset *set)
+{
+	uint64_t total = 0;
+	char *m[BF_RF_N] = {0};
+	int i;
+
+	for (i = 0; i < BF_RF_N; i++)
+		if (set->fd[i] >= 0)
+			total += set->size[i];
+	if (total > SMALL_SET)
+		return;
+	for (i = 0; i < BF_RF_N; i++) {
+		if (set->fd[i] < 0)
+			continue;
+		m[i] = malloc(set->size[i] + 1);
+		if (!m[i] || read_all(set->fd[i], m[i], set->size[i]) < 0)
+			break;
+	}
+	if (i < BF_RF_N) {
+		for (i = 0; i < BF_RF_N; i++)
+			free(m[i]);
+		return;
+	}
+	set->mem_bytes = sizeof(*set) + (size_t)total +
+			 (set->readme ? strlen(set->readme) : 0);
+	for (i = 0; i < BF_RF_N; i++) {
+		if (set->fd[i] < 0)
+			continue;
+		close(set->fd[i]);
+		set->fd[i] = -1;
+		set->mem[i] = m[i];
+	}
+}
+
 static int compute(struct bf_ctx *c, const struct snap *s,
 		   const char *old_sig, struct bf_resset **out,
 		   struct bf_err *e)
@@ -551,6 +648,7 @@ static int compute(struct bf_ctx *c, const struct snap *s,
 	sig = NULL;
 	set->made_ms = bf_now_ms();
 	set->mtime_us = bf_wall_us();
+	to_memory(set);
 	*out = set;
 	if (st.bad_rows)
 		bf_log_info("results: %" PRIu64 " output lines were not JSON "
@@ -626,6 +724,7 @@ int bf_results_get(struct bf_ctx *c, struct bf_mjob *j,
 				"no results here: query the table instead.\n");
 			set->made_ms = bf_now_ms();
 			set->mtime_us = bf_wall_us();
+			to_memory(set);
 		}
 		rc = set ? 0 : -ENOMEM;
 	} else if (rc == 0) {
@@ -649,18 +748,16 @@ int bf_results_get(struct bf_ctx *c, struct bf_mjob *j,
 		rc = 0;
 	} else if (rc == 0) {
 		if (rc_->cur) {
+			cache_release(rc_->cur);
 			bf_resset_put(rc_->cur);
 			rc_->cur = NULL;
-			__atomic_sub_fetch(&cached_sets, 1, __ATOMIC_RELAXED);
 		}
-		/* Bounded descriptors: beyond MAX_CACHED sets the result
-		 * serves this caller only. */
 		__atomic_store_n(&rc_->rows, set->rows + 1, __ATOMIC_RELAXED);
-		if (__atomic_add_fetch(&cached_sets, 1, __ATOMIC_RELAXED) <=
-		    MAX_CACHED)
+		/* Bounded: beyond MAX_CACHED sets with descriptors, or
+		 * SMALL_BUDGET bytes of small ones, the result serves this
+		 * caller only. */
+		if (cache_admit(set))
 			rc_->cur = set_get(set);
-		else
-			__atomic_sub_fetch(&cached_sets, 1, __ATOMIC_RELAXED);
 		*out = set;
 	}
 	pthread_mutex_unlock(&rc_->lock);

@@ -271,3 +271,36 @@ def test_rotated_key_file_is_read_again(mnt, emu):
     os.replace(tmp, key)
     time.sleep(0.4)
     assert "k" in os.listdir(mnt.jobs)
+
+
+def read_tree(root):
+    n = 0
+    for d, _, files in os.walk(root):
+        for f in files:
+            with open(os.path.join(d, f), "rb") as fh:
+                fh.read()
+            n += 1
+    return n
+
+
+def gcs_requests(emu):
+    return sum(v for k, v in emu.counters()["routes"].items()
+               if k.startswith("gcs."))
+
+
+def test_walking_many_finished_jobs_twice_costs_one_pass(mount_fs, emu):
+    """A find | xargs cat over more jobs than the results cache held (64):
+    each job's results are computed once, and a second walk makes no
+    Cloud Storage request."""
+    n = 100
+    emu.make_bucket("bulk-bucket")
+    emu.control("POST", "jobs:bulk", {"count": n})
+    m = mount_fs(list_ttl=3600)
+    before = gcs_requests(emu)
+    files = read_tree(m.jobs)
+    first = gcs_requests(emu) - before
+    assert files >= n * 8
+    assert first <= 3 * n, first
+    before = gcs_requests(emu)
+    assert read_tree(m.jobs) == files
+    assert gcs_requests(emu) - before == 0
