@@ -99,6 +99,11 @@ void bf_journal_free(struct bf_journal *jn)
 	free(jn);
 }
 
+const char *bf_journal_dir(const struct bf_journal *jn)
+{
+	return jn->dir;
+}
+
 void bf_journal_hash(const char *body, char out[65])
 {
 	unsigned char md[32];

@@ -104,6 +104,7 @@ struct bf_jentry {
 struct bf_journal *bf_journal_open(const char *state_dir, const char *project,
 				   const char *location, const char *endpoint);
 void bf_journal_free(struct bf_journal *jn);
+const char *bf_journal_dir(const struct bf_journal *jn);
 void bf_journal_hash(const char *body, char out[65]);
 /* Writes en atomically and durably (tmp, fsync, rename, fsync dir). */
 int bf_journal_put(struct bf_journal *jn, const struct bf_jentry *en,
