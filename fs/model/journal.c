@@ -67,7 +67,6 @@ struct bf_journal *bf_journal_open(const char *state_dir, const char *project,
 {
 	struct bf_journal *jn;
 	uint64_t h = 1469598103934665603ULL;
-	int rc;
 
 	if (!state_dir || !*state_dir)
 		return NULL;
@@ -80,14 +79,8 @@ struct bf_journal *bf_journal_open(const char *state_dir, const char *project,
 		free(jn);
 		return NULL;
 	}
-	rc = mkdir_p(jn->dir);
-	if (rc) {
-		bf_log_warn("journal: cannot make %s: %s; creates in flight "
-			    "are not journalled",
-			    jn->dir, strerror(-rc));
-		bf_journal_free(jn);
-		return NULL;
-	}
+	/* Made at the first create: a mount that submits nothing leaves
+	 * no trace. */
 	return jn;
 }
 
@@ -148,9 +141,14 @@ int bf_journal_put(struct bf_journal *jn, const struct bf_jentry *en,
 		   struct bf_err *e)
 {
 	char *path = NULL, *tmp = NULL, *text = NULL;
-	cJSON *o = cJSON_CreateObject();
+	cJSON *o;
 	int fd = -1, rc;
 
+	rc = mkdir_p(jn->dir);
+	if (rc)
+		return bf_err_set(e, -rc, "journal %s: %s", jn->dir,
+				  strerror(-rc));
+	o = cJSON_CreateObject();
 	if (!o || !cJSON_AddNumberToObject(o, "version", 1) ||
 	    !cJSON_AddStringToObject(o, "name", en->name) ||
 	    !cJSON_AddStringToObject(o, "token", en->token) ||

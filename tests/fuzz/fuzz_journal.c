@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fuzz.h"
@@ -33,6 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	jn = bf_journal_open(state, "p", "l", "http://e");
 	FUZZ_ASSERT(jn);
+	mkdir(bf_journal_dir(jn), 0700);
 	snprintf(path, sizeof(path), "%s/bf-x.json", bf_journal_dir(jn));
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	FUZZ_ASSERT(fd >= 0);

@@ -76,7 +76,12 @@ def test_crash_during_create_then_resubmit_makes_one_job(mount_fs, emu,
 def test_stale_journal_entry_does_not_block_a_submit(mount_fs, emu, tmp_path):
     state = str(tmp_path / "state")
     m = mount_fs(state_dir=state)
+    assert not os.path.exists(state)  # made at the first create
+    os.mkdir(m.job("first"))
+    with open(m.job("first", "request.json"), "w") as f:
+        f.write(request_text(emu))
     (d,) = glob.glob(os.path.join(state, "creates-*"))
+    assert os.listdir(d) == []
     stale = os.path.join(d, "bf-deadbeef.json")
     with open(stale, "w") as f:
         json.dump({"version": 1, "name": "s", "token": "bf-deadbeef",
@@ -85,7 +90,7 @@ def test_stale_journal_entry_does_not_block_a_submit(mount_fs, emu, tmp_path):
     os.mkdir(m.job("s"))
     with open(m.job("s", "request.json"), "w") as f:
         f.write(request_text(emu))
-    assert jobs_created(emu) == 1
+    assert jobs_created(emu) == 2
     assert not os.path.exists(stale)
 
 
