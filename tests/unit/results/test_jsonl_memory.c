@@ -80,7 +80,12 @@ int main(void)
 	CHECK_INT((int)st.lines, (int)N);
 	grew = maxrss_kb() - before;
 	fprintf(stderr, "%ld lines: peak RSS grew by %ld KiB\n", N, grew);
+#ifndef __SANITIZE_ADDRESS__
 	CHECK(grew < 40 * 1024);
+#else
+	/* ASan's quarantine and shadow memory swamp the figure. */
+	(void)grew;
+#endif
 	close(fd);
 
 	/* The repeat is confirmed from the keyed copy: give it a file. */
