@@ -73,6 +73,31 @@ def test_crash_during_create_then_resubmit_makes_one_job(mount_fs, emu,
     assert time.time() - t0 < 60
 
 
+def test_resubmit_of_another_request_after_a_crash_is_eexist(mount_fs, emu,
+                                                             tmp_path):
+    state = str(tmp_path / "state")
+    emu.fault(method="POST", path="batchPredictionJobs$", kind="stall",
+              seconds=5)
+    a = mount_fs(state_dir=state)
+    os.mkdir(a.job("r"))
+    cp = subprocess.Popen(["cp", "/dev/stdin", a.job("r", "request.json")],
+                          stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    cp.stdin.write(request_text(emu, n=2).encode())
+    cp.stdin.close()
+    wait_for(lambda: fault_hits(emu) == 1, 30, "the create POST")
+    crash(a)
+    cp.wait(timeout=30)
+    b = mount_fs(state_dir=state)
+    os.mkdir(b.job("r"))
+    with pytest.raises(OSError) as ei:
+        with open(b.job("r", "request.json"), "w") as f:
+            f.write(request_text(emu, dest="gs://bkt-out/other"))
+    assert ei.value.errno == errno.EEXIST
+    assert "another request" in b.read("r", "error")
+    assert jobs_created(emu) == 1
+    assert journal_files(state) == []
+
+
 def test_stale_journal_entry_does_not_block_a_submit(mount_fs, emu, tmp_path):
     state = str(tmp_path / "state")
     m = mount_fs(state_dir=state)
