@@ -24,6 +24,7 @@
 #include "model/model_int.h"
 
 #define JOURNAL_MAX_FILE 16384
+#define PRUNE_AFTER_MS (24LL * 3600 * 1000) /* entries of other names */
 
 struct bf_journal {
 	char *dir;
@@ -244,6 +245,7 @@ static int read_entry(int dfd, const char *fname, struct bf_jentry *en)
 int bf_journal_find(struct bf_journal *jn, const char *name,
 		    struct bf_jentry *out, size_t max)
 {
+	int64_t now_ms = (int64_t)(bf_wall_us() / 1000);
 	DIR *d;
 	struct dirent *de;
 	size_t n = 0;
@@ -263,6 +265,10 @@ int bf_journal_find(struct bf_journal *jn, const char *name,
 		}
 		if (strcmp(out[n].name, name) == 0)
 			n++;
+		else if (out[n].deadline_ms + PRUNE_AFTER_MS < now_ms)
+			/* Whatever job it made shows in the listing by now,
+			 * and holds the name. */
+			bf_journal_drop(jn, out[n].token);
 	}
 	closedir(d);
 	return (int)n;

@@ -112,11 +112,17 @@ def test_stale_journal_entry_does_not_block_a_submit(mount_fs, emu, tmp_path):
         json.dump({"version": 1, "name": "s", "token": "bf-deadbeef",
                    "body_sha256": "0" * 64,
                    "deadline_unix_ms": (time.time() - 1) * 1000}, f)
+    old = os.path.join(d, "bf-0ld.json")  # another name, two days old
+    with open(old, "w") as f:
+        json.dump({"version": 1, "name": "gone", "token": "bf-0ld",
+                   "body_sha256": "0" * 64,
+                   "deadline_unix_ms": (time.time() - 2 * 86400) * 1000}, f)
     os.mkdir(m.job("s"))
     with open(m.job("s", "request.json"), "w") as f:
         f.write(request_text(emu))
     assert jobs_created(emu) == 2
     assert not os.path.exists(stale)
+    assert not os.path.exists(old)
 
 
 def test_journal_is_private_and_holds_no_secret(mount_fs, emu, tmp_path):
