@@ -565,8 +565,8 @@ int bf_auth_reload(struct bf_auth *a, int force)
 		swap_cred(a, n);
 		pthread_mutex_unlock(&a->mu);
 		bf_log_info("auth: %s %s: using %s",
-			    changed ? "credential file changed" :
-				      "credential refused, re-read",
+			    changed ? "credential file changed"
+				    : "credential refused, re-read",
 			    path, a->describe);
 	} else if (changed) {
 		/* Possibly caught mid-write: the next refresh looks again. */

@@ -153,7 +153,9 @@ static int resolve_journal(struct bf_ctx *c, struct bf_draft *d,
 			if ((int64_t)(bf_wall_us() / 1000) >= v[i].deadline_ms)
 				break;
 			if (sleep_cancellable(1000))
-				return bf_err_set(e, EINTR, "interrupted while "
+				return bf_err_set(
+					e, EINTR,
+					"interrupted while "
 					"waiting for an earlier create of %s",
 					name);
 		}
@@ -169,9 +171,10 @@ static int resolve_journal(struct bf_ctx *c, struct bf_draft *d,
 				    name, out->id);
 			return 0;
 		}
-		rc = bf_err_set(e, EEXIST, "an earlier mount's create made job "
-				"%s named %s from another request", out->id,
-				name);
+		rc = bf_err_set(e, EEXIST,
+				"an earlier mount's create made job "
+				"%s named %s from another request",
+				out->id, name);
 		bf_job_free(out);
 		return rc;
 	}
@@ -271,7 +274,8 @@ int bf_draft_submit(struct bf_ctx *c, struct bf_mjob *j, const char *text,
 		snprintf(en.name, sizeof(en.name), "%s", name);
 		snprintf(en.token, sizeof(en.token), "%s", d->token);
 		memcpy(en.hash, hash, sizeof(en.hash));
-		en.deadline_ms = bf_wall_us() / 1000 + BF_VERTEX_CREATE_WINDOW_MS;
+		en.deadline_ms =
+			bf_wall_us() / 1000 + BF_VERTEX_CREATE_WINDOW_MS;
 		bf_err_clear(&je);
 		/* Journalled is what makes a crash now safe; without it the
 		 * create still goes out, as before the journal existed. */

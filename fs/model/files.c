@@ -217,7 +217,8 @@ int bf_model_open(struct bf_ctx *c, const struct bf_node *n, int flags,
 	case BF_K_INPUT:
 		pthread_mutex_lock(&j->lock);
 		if (w && !j->draft && !j->gone)
-			rc = bf_err_set(e, EPERM, "the job was submitted; its "
+			rc = bf_err_set(e, EPERM,
+					"the job was submitted; its "
 					"files are generated");
 		else if (!j->draft || j->gone || !j->d->in.present)
 			rc = bf_err_set(e, ENOENT, "no such file");

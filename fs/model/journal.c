@@ -229,11 +229,11 @@ static int read_entry(int dfd, const char *fname, struct bf_jentry *en)
 	    strlen(name->valuestring) <= BF_NAME_MAX &&
 	    strlen(tok->valuestring) < sizeof(en->token) &&
 	    strlen(hash->valuestring) == 64 &&
-	    strspn(tok->valuestring, "abcdefghijklmnopqrstuvwxyz0123456789_-") ==
+	    strspn(tok->valuestring,
+		   "abcdefghijklmnopqrstuvwxyz0123456789_-") ==
 		    strlen(tok->valuestring)) {
 		snprintf(en->name, sizeof(en->name), "%s", name->valuestring);
-		snprintf(en->token, sizeof(en->token), "%s",
-			 tok->valuestring);
+		snprintf(en->token, sizeof(en->token), "%s", tok->valuestring);
 		snprintf(en->hash, sizeof(en->hash), "%s", hash->valuestring);
 		en->deadline_ms = (int64_t)dl->valuedouble;
 		rc = 0;

@@ -58,7 +58,7 @@ int64_t bf_results_rows_seen(struct bf_rescache *rc)
 	return rc ? __atomic_load_n(&rc->rows, __ATOMIC_RELAXED) - 1 : -1;
 }
 
-static int cached_sets;	  /* sets with descriptors in caches */
+static int cached_sets;	    /* sets with descriptors in caches */
 static size_t cached_bytes; /* bytes of in-memory sets in caches */
 
 static int has_file(const struct bf_resset *s, int i)
@@ -77,8 +77,7 @@ static int cache_admit(struct bf_resset *s)
 				   __ATOMIC_RELAXED);
 		return 0;
 	}
-	if (__atomic_add_fetch(&cached_sets, 1, __ATOMIC_RELAXED) <=
-	    MAX_CACHED)
+	if (__atomic_add_fetch(&cached_sets, 1, __ATOMIC_RELAXED) <= MAX_CACHED)
 		return 1;
 	__atomic_sub_fetch(&cached_sets, 1, __ATOMIC_RELAXED);
 	return 0;

@@ -246,8 +246,8 @@ static int line_cmp(const void *a, const void *b)
 /* The repeated key with the smallest second line among lines before
  * upto: -EINVAL naming it, 0 when there is none. The candidates' keys are
  * read back from the keyed output (its lines are the input's lines). */
-static int find_duplicate(struct norm *n, int fd, uint64_t bytes,
-			  uint64_t upto, struct bf_err *e)
+static int find_duplicate(struct norm *n, int fd, uint64_t bytes, uint64_t upto,
+			  struct bf_err *e)
 {
 	uint64_t pairs[MAX_PAIRS][2];
 	struct seen_key want[2 * MAX_PAIRS];
