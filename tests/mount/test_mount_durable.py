@@ -340,3 +340,29 @@ def test_walking_many_finished_jobs_twice_costs_one_pass(mount_fs, emu):
     before = gcs_requests(emu)
     assert read_tree(m.jobs) == files
     assert gcs_requests(emu) - before == 0
+
+
+def test_ctrl_c_ends_the_wait_for_an_earlier_create(mount_fs, emu, tmp_path):
+    state = str(tmp_path / "state")
+    text = request_text(emu)
+    src = tmp_path / "request.json"
+    src.write_text(text)
+    emu.fault(method="POST", path="batchPredictionJobs$", kind="stall",
+              seconds=10)
+    a = mount_fs(state_dir=state)
+    os.mkdir(a.job("r"))
+    cp = subprocess.Popen(["cp", str(src), a.job("r", "request.json")],
+                          stderr=subprocess.PIPE)
+    wait_for(lambda: fault_hits(emu) == 1, 30, "the create POST")
+    crash(a)
+    cp.wait(timeout=30)
+    b = mount_fs(state_dir=state)
+    os.mkdir(b.job("r"))
+    t0 = time.time()
+    r = subprocess.run(["timeout", "-s", "INT", "2", "cp", str(src),
+                        b.job("r", "request.json")], stderr=subprocess.PIPE)
+    assert r.returncode != 0
+    assert time.time() - t0 < 15
+    assert len(journal_files(state)) == 1  # still unresolved
+    # Let the stalled create land before the emulator is reset.
+    wait_for(lambda: jobs_created(emu) == 1, 30, "the stalled create")
