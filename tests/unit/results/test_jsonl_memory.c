@@ -39,7 +39,7 @@ static ssize_t gen_read(void *ud, char *buf, size_t len, struct bf_err *e)
 			if (g->dup_last && g->i == g->n)
 				g->len = (size_t)snprintf(
 					g->line, sizeof(g->line),
-					"{\"key\":\"17\",\"request\":"
+					"{\"key\":\"line-17\",\"request\":"
 					"{\"contents\":[1]}}\n");
 			else
 				g->len = (size_t)snprintf(
@@ -93,7 +93,7 @@ int main(void)
 	fd = fileno(tmpfile());
 	rc = bf_jsonl_normalize(gen_read, &g, fd, NULL, &st, &e);
 	CHECK_INT(rc, -EINVAL);
-	CHECK_STR(e.msg, "input.jsonl:300000: duplicate key \"17\" "
+	CHECK_STR(e.msg, "input.jsonl:300000: duplicate key \"line-17\" "
 			 "(lines 17 and 300000)");
 	return CHECK_DONE();
 }
