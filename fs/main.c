@@ -2,12 +2,16 @@
  * with one cheap call before mounting (a bad setup fails here, at the
  * shell), mount, daemonize unless -f, serve, and tear down cleanly. */
 #include <errno.h>
+#include <limits.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
 #include <fuse_lowlevel.h>
+#include <openssl/crypto.h>
+#include <unistd.h>
 
 #include "batchfs/gcs.h"
 #include "batchfs/log.h"
@@ -16,13 +20,15 @@
 
 static void usage(const char *prog)
 {
-	printf("usage: %s [options] MOUNTPOINT\n\n"
+	printf("usage: %s [options] [SOURCE] MOUNTPOINT\n\n"
 	       "Mounts the Vertex AI batch prediction jobs of a project and "
 	       "location.\n"
 	       "Example (the local emulator):\n"
 	       "  %s -o project=test-project,endpoint=http://127.0.0.1:8080,"
 	       "storage_endpoint=http://127.0.0.1:8080,credentials=key.json "
-	       "/mnt/batch\n\n",
+	       "/mnt/batch\n"
+	       "SOURCE (as mount -t fuse.batchfs passes it): batchfs, none or "
+	       "batchfs:PROJECT[/LOCATION].\n\n",
 	       prog, prog);
 }
 
@@ -133,18 +139,37 @@ int main(int argc, char *argv[])
 		goto out_args;
 	}
 	if (fo.show_version) {
+		/* Ours first; then the libraries actually loaded. */
 		printf("batchfs version %s\n", BATCHFS_VERSION);
-		printf("FUSE library version %s\n", fuse_pkgversion());
+		printf("libfuse version %s\n", fuse_pkgversion());
+		printf("libcurl version %s\n",
+		       curl_version_info(CURLVERSION_NOW)->version);
+		printf("%s\n", OpenSSL_version(OPENSSL_VERSION));
+		fflush(stdout);
 		fuse_lowlevel_version();
 		ret = 0;
 		goto out_args;
 	}
 	if (!fo.mountpoint) {
-		fprintf(stderr, "usage: %s [options] MOUNTPOINT (see -h)\n",
+		fprintf(stderr,
+			"usage: %s [options] [SOURCE] MOUNTPOINT (see -h)\n",
 			argv[0]);
 		goto out_args;
 	}
+	/* Before any network call: a mistyped option fails at once. */
+	if (bf_cli_check_fuse(&args) != 0)
+		goto out_args;
 	bf_log_init(1, fo.debug ? BF_LOG_DEBUG : cli.level);
+	bf_log_set_json(cli.log_format && !strcmp(cli.log_format, "json"));
+	if (cli.log_file) {
+		int lrc = bf_log_open_file(cli.log_file);
+
+		if (lrc) {
+			fprintf(stderr, "batchfs: log_file %s: %s\n",
+				cli.log_file, strerror(-lrc));
+			goto out_args;
+		}
+	}
 	bf_fuse_log_bridge();
 
 	if (check_setup(&cli, &project) != 0)
@@ -210,6 +235,21 @@ int main(int argc, char *argv[])
 	}
 	bf_log_info("serving %s (project %s, location %s)", fo.mountpoint,
 		    project, cli.m.location);
+	{
+		/* systemd (Type=notify): the mount is there and requests
+		 * are served from here on. MAINPID: we may have forked. */
+		char st[PATH_MAX + 64];
+		int nrc;
+
+		snprintf(st, sizeof(st),
+			 "READY=1\nMAINPID=%ld\nSTATUS=serving %s",
+			 (long)getpid(), fo.mountpoint);
+		nrc = bf_sd_notify(st);
+		if (nrc)
+			bf_log_warn(
+				"cannot notify systemd ($NOTIFY_SOCKET): %s",
+				strerror(-nrc));
+	}
 
 	if (fo.singlethread) {
 		ret = fuse_session_loop(se);
@@ -231,6 +271,7 @@ int main(int argc, char *argv[])
 		ret = fuse_session_loop_mt(se, lc);
 	}
 	ret = ret ? 1 : 0;
+	bf_sd_notify("STOPPING=1");
 
 out_session:
 	if (mounted)
@@ -255,5 +296,6 @@ out_args:
 	free(fo.mountpoint);
 	fuse_opt_free_args(&args);
 	bf_cli_free(&cli);
+	bf_log_close();
 	return ret;
 }

@@ -15,6 +15,9 @@ struct bf_cli {
 	struct bf_model_opts m;
 	char *project, *location, *endpoint, *storage_endpoint;
 	char *credentials, *token_file, *loglevel, *staging, *state_dir;
+	char *log_file, *log_format;
+	char *pos[3]; /* non-option arguments: [SOURCE] MOUNTPOINT */
+	int npos;
 	int no_auth;
 	double refresh, list_ttl, attr_timeout, entry_timeout;
 	double negative_timeout, final_timeout;
@@ -31,6 +34,10 @@ struct bf_cli {
 int bf_cli_parse(struct fuse_args *args, struct bf_cli *cli);
 void bf_cli_help(void);
 void bf_cli_free(struct bf_cli *cli);
+/* Lets libfuse judge the options left in args (after fuse_parse_cmdline)
+ * the way the mount will, without mounting: a mistyped option is reported
+ * in one line before any network call. -1 with the message on stderr. */
+int bf_cli_check_fuse(const struct fuse_args *args);
 
 /* ---- inode.c ---- */
 struct bf_itable;

@@ -1,6 +1,7 @@
 /* options.c - the -o options of batchfs (one fuse_opt table), their
  * defaults, environment fallbacks and the -h text. */
 #include <limits.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,8 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("loglevel=%s", loglevel),
 	OPT("staging=%s", staging),
 	OPT("state_dir=%s", state_dir),
+	OPT("log_file=%s", log_file),
+	OPT("log_format=%s", log_format),
 	/* fstab-only words: mount(8) passes them on; they mean nothing
 	 * here. */
 	FUSE_OPT_KEY("auto", KEY_DISCARD),
@@ -56,10 +59,101 @@ static const struct fuse_opt cli_opts[] = {
 static int opt_proc(void *data, const char *arg, int key,
 		    struct fuse_args *outargs)
 {
-	(void)data;
-	(void)arg;
+	struct bf_cli *cli = data;
+
 	(void)outargs;
+	if (key == FUSE_OPT_KEY_NONOPT) {
+		/* Kept aside: mount.fuse3 passes SOURCE before the
+		 * mount point; bf_cli_parse sorts them out. */
+		if (cli->npos >= 3)
+			return 0;
+		cli->pos[cli->npos] = strdup(arg);
+		return cli->pos[cli->npos++] ? 0 : -1;
+	}
 	return key == KEY_DISCARD ? 0 : 1;
+}
+
+/* "batchfs SOURCE MOUNTPOINT": SOURCE is "batchfs", "none" or
+ * "batchfs:PROJECT[/LOCATION]" (the fsname), which gives project= and
+ * location= unless the options set them. */
+static int apply_source(struct bf_cli *cli, const char *src)
+{
+	const char *spec, *slash;
+
+	if (!strcmp(src, "batchfs") || !strcmp(src, "none"))
+		return 0;
+	if (strncmp(src, "batchfs:", 8) != 0) {
+		fprintf(stderr,
+			"batchfs: SOURCE must be 'batchfs' or "
+			"'batchfs:PROJECT[/LOCATION]', not '%s'\n",
+			src);
+		return -1;
+	}
+	spec = src + 8;
+	slash = strchr(spec, '/');
+	if (!cli->project && (slash ? slash > spec : *spec != '\0')) {
+		cli->project = slash ? strndup(spec, (size_t)(slash - spec))
+				     : strdup(spec);
+		if (!cli->project)
+			return -1;
+	}
+	if (!cli->location && slash && slash[1]) {
+		cli->location = strdup(slash + 1);
+		if (!cli->location)
+			return -1;
+	}
+	return 0;
+}
+
+static char trial_msg[512];
+
+/* libfuse writes one message in pieces (the unknown options one by one):
+ * they are joined here, and only the first message is kept. */
+static void trial_log(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	size_t n = strlen(trial_msg);
+	char *nl;
+
+	if (level > FUSE_LOG_ERR || (n && trial_msg[n - 1] == '\n') ||
+	    n + 1 >= sizeof(trial_msg))
+		return;
+	vsnprintf(trial_msg + n, sizeof(trial_msg) - n, fmt, ap);
+	nl = strchr(trial_msg, '\n');
+	if (nl)
+		nl[1] = '\0';
+}
+
+int bf_cli_check_fuse(const struct fuse_args *args)
+{
+	struct fuse_args a = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_session *se = NULL;
+	const char *m;
+	int rc = -1;
+
+	for (int i = 0; i < args->argc; i++)
+		if (fuse_opt_add_arg(&a, args->argv[i]) != 0)
+			goto out;
+	/* What main adds once the project is known. */
+	if (fuse_opt_add_arg(&a, "-ofsname=batchfs:check,subtype=batchfs,"
+				 "default_permissions") != 0)
+		goto out;
+	trial_msg[0] = '\0';
+	fuse_set_log_func(trial_log);
+	se = fuse_session_new(&a, &bf_ops, sizeof(bf_ops), NULL);
+	fuse_set_log_func(NULL);
+	if (se) {
+		fuse_session_destroy(se);
+		rc = 0;
+		goto out;
+	}
+	m = trial_msg;
+	if (!strncmp(m, "fuse: ", 6))
+		m += 6;
+	fprintf(stderr, "batchfs: %.*s (see batchfs -h)\n",
+		(int)strcspn(m, "\n"), *m ? m : "invalid options");
+out:
+	fuse_opt_free_args(&a);
+	return rc;
 }
 
 void bf_cli_help(void)
@@ -132,6 +226,11 @@ void bf_cli_help(void)
 	       "journalled (default:\n"
 	       "                           $XDG_STATE_HOME/batchfs, else "
 	       "~/.local/state/batchfs)\n"
+	       "    -o log_file=PATH       append log records to PATH "
+	       "instead of syslog (daemon)\n"
+	       "                           or stderr (-f) (default: none)\n"
+	       "    -o log_format=FORMAT   text or json, one object a line "
+	       "(default: text)\n"
 	       "    -o auto,noauto,user,nouser,users,_netdev,nofail   "
 	       "accepted for fstab, ignored\n"
 	       "Always set: fsname=batchfs:PROJECT/LOCATION, "
@@ -140,8 +239,7 @@ void bf_cli_help(void)
 	       "/etc/fuse.conf).\n\n",
 	       d.location, d.refresh, d.list_ttl, d.attr_timeout,
 	       d.entry_timeout, d.negative_timeout, d.final_timeout,
-	       d.max_request, d.page_size, d.readahead_max,
-	       d.readahead_window);
+	       d.max_request, d.page_size, d.readahead_max, d.readahead_window);
 }
 
 static char *env_or(char *v, const char *env)
@@ -235,6 +333,25 @@ int bf_cli_parse(struct fuse_args *args, struct bf_cli *cli)
 	cli->read_ahead_kb = 512;
 	if (fuse_opt_parse(args, cli, cli_opts, opt_proc) == -1)
 		return -1;
+	if (cli->npos > 2) {
+		fprintf(stderr,
+			"batchfs: unexpected argument '%s' (usage: "
+			"batchfs [options] [SOURCE] MOUNTPOINT)\n",
+			cli->pos[2]);
+		return -1;
+	}
+	if (cli->npos == 2 && apply_source(cli, cli->pos[0]) != 0)
+		return -1;
+	if (cli->npos && fuse_opt_add_arg(args, cli->pos[cli->npos - 1]) != 0)
+		return -1;
+	if (cli->log_format && strcmp(cli->log_format, "text") != 0 &&
+	    strcmp(cli->log_format, "json") != 0) {
+		fprintf(stderr,
+			"batchfs: log_format must be text or json, not "
+			"\"%s\"\n",
+			cli->log_format);
+		return -1;
+	}
 
 	cli->project = env_or(cli->project, "GOOGLE_CLOUD_PROJECT");
 	cli->location = env_or(cli->location, "GOOGLE_CLOUD_LOCATION");
@@ -250,6 +367,19 @@ int bf_cli_parse(struct fuse_args *args, struct bf_cli *cli)
 			"debug, not \"%s\"\n",
 			cli->loglevel);
 		return -1;
+	}
+	if (cli->log_file && cli->log_file[0] != '/') {
+		/* The file may not exist yet: realpath would refuse it. */
+		char cwd[PATH_MAX], *abs;
+
+		if (!getcwd(cwd, sizeof(cwd)) ||
+		    asprintf(&abs, "%s/%s", cwd, cli->log_file) < 0) {
+			fprintf(stderr, "batchfs: log_file %s: %m\n",
+				cli->log_file);
+			return -1;
+		}
+		free(cli->log_file);
+		cli->log_file = abs;
 	}
 	if (absolutize(&cli->credentials, "credentials") ||
 	    absolutize(&cli->token_file, "token"))
@@ -316,4 +446,8 @@ void bf_cli_free(struct bf_cli *cli)
 	free(cli->loglevel);
 	free(cli->staging);
 	free(cli->state_dir);
+	free(cli->log_file);
+	free(cli->log_format);
+	for (int i = 0; i < cli->npos; i++)
+		free(cli->pos[i]);
 }

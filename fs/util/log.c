@@ -1,4 +1,5 @@
-/* log.c - one-line log records to stderr or syslog, with secret redaction.
+/* log.c - one-line log records to stderr, syslog or a file (-o log_file=),
+ * as text or JSON (-o log_format=json), with secret redaction.
  *
  * Every line passes through bf_redact before it leaves the process, so a
  * token that slips into a format argument (a curl error, a server message
@@ -6,6 +7,8 @@
  * into a fixed stack buffer: logging never allocates and never fails.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +27,8 @@ static int log_to_stderr = 1;
 static int log_syslog_open;
 static volatile int log_level = BF_LOG_INFO;
 static void (*log_sink)(enum bf_log_level, const char *);
+static int log_fd = -1; /* -o log_file=, O_APPEND: wins over both */
+static int log_json;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 static const int level_syslog[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
@@ -38,6 +43,99 @@ void bf_log_init(int to_stderr, enum bf_log_level level)
 		log_syslog_open = 1;
 	}
 	pthread_mutex_unlock(&log_lock);
+}
+
+int bf_log_open_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+
+	if (fd < 0)
+		return -errno;
+	pthread_mutex_lock(&log_lock);
+	if (log_fd >= 0)
+		close(log_fd);
+	log_fd = fd;
+	pthread_mutex_unlock(&log_lock);
+	return 0;
+}
+
+void bf_log_set_json(int on)
+{
+	log_json = on;
+}
+
+void bf_log_close(void)
+{
+	pthread_mutex_lock(&log_lock);
+	if (log_fd >= 0)
+		close(log_fd);
+	log_fd = -1;
+	pthread_mutex_unlock(&log_lock);
+}
+
+/* Appends s as the body of a JSON string (no quotes) to out[*n..cap),
+ * dropping what does not fit; the line is already one line and redacted. */
+static void json_escape(char *out, size_t cap, size_t *n, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char esc[8];
+		size_t k;
+
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			k = 2;
+		} else if (c < 0x20 || c == 0x7f) {
+			k = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", c);
+		} else {
+			esc[0] = (char)c;
+			k = 1;
+		}
+		if (*n + k >= cap)
+			return;
+		memcpy(out + *n, esc, k);
+		*n += k;
+	}
+	out[*n] = '\0';
+}
+
+/* One record, text or JSON, with time, thread and level; ends in \n. */
+static size_t format_record(char *out, size_t cap, enum bf_log_level level,
+			    const char *line)
+{
+	struct timespec ts;
+	struct tm tm;
+	char stamp[32];
+	size_t n;
+	int k;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!log_json) {
+		k = snprintf(out, cap, "%s.%03ldZ batchfs[%ld] %s: %s\n", stamp,
+			     ts.tv_nsec / 1000000, (long)syscall(SYS_gettid),
+			     level_names[level], line);
+		if (k < 0)
+			return 0;
+		if ((size_t)k >= cap) {
+			out[cap - 2] = '\n';
+			return cap - 1;
+		}
+		return (size_t)k;
+	}
+	k = snprintf(out, cap,
+		     "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"pid\":%ld,"
+		     "\"tid\":%ld,\"msg\":\"",
+		     stamp, ts.tv_nsec / 1000000, level_names[level],
+		     (long)getpid(), (long)syscall(SYS_gettid));
+	if (k < 0 || (size_t)k >= cap)
+		return 0;
+	n = (size_t)k;
+	json_escape(out, cap - 3, &n, line);
+	memcpy(out + n, "\"}\n", 4);
+	return n + 3;
 }
 
 void bf_log_set_level(enum bf_log_level level)
@@ -83,17 +181,23 @@ void bf_log(enum bf_log_level level, const char *fmt, ...)
 	pthread_mutex_lock(&log_lock);
 	if (log_sink) {
 		log_sink(level, line);
-	} else if (log_to_stderr) {
-		struct timespec ts;
-		struct tm tm;
-		char stamp[32];
+	} else if (log_fd >= 0 || log_to_stderr) {
+		char rec[LOG_LINE_MAX * 2 + 128];
+		size_t len = format_record(rec, sizeof(rec), level, line);
+		ssize_t w;
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		gmtime_r(&ts.tv_sec, &tm);
-		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-		fprintf(stderr, "%s.%03ldZ batchfs[%ld] %s: %s\n", stamp,
-			ts.tv_nsec / 1000000, (long)syscall(SYS_gettid),
-			level_names[level], line);
+		/* One write per record: O_APPEND keeps records whole when
+		 * logrotate's copytruncate or another writer is around. */
+		do
+			w = write(log_fd >= 0 ? log_fd : 2, rec, len);
+		while (w < 0 && errno == EINTR);
+	} else if (log_json) {
+		char rec[LOG_LINE_MAX * 2 + 128];
+		size_t len = format_record(rec, sizeof(rec), level, line);
+
+		if (len)
+			rec[len - 1] = '\0';
+		syslog(level_syslog[level], "%s", rec);
 	} else {
 		syslog(level_syslog[level], "%s", line);
 	}

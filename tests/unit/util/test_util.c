@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -521,6 +522,71 @@ static void test_log(void)
 	bf_log_set_sink(NULL);
 }
 
+static char *slurp(const char *path)
+{
+	static char buf[8192];
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (!f)
+		return buf;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* -o log_file= and -o log_format=json: one record a line, secrets masked
+ * in both formats, quotes and control bytes escaped in JSON. */
+static void test_log_file_formats(void)
+{
+	char path[] = "/tmp/bf_logXXXXXX";
+	int fd = mkstemp(path);
+	char *t;
+
+	CHECK(fd >= 0);
+	close(fd);
+	bf_log_init(1, BF_LOG_INFO);
+	CHECK_INT(bf_log_open_file(path), 0);
+	bf_log_set_json(0);
+	bf_log_info("text Authorization: Bearer ya29.TOPSECRET1 end");
+	bf_log_set_json(1);
+	bf_log_warn("json {\"access_token\":\"TOPSECRET2\"} \"q\" \\ tab\there");
+	bf_log_debug("not at this level");
+	bf_log_set_json(0);
+	bf_log_close();
+	t = slurp(path);
+	CHECK(strstr(t, "TOPSECRET") == NULL);
+	CHECK(strstr(t, " info: text Authorization: Bearer *** end\n") != NULL);
+	CHECK(strstr(t, "\"level\":\"warn\"") != NULL);
+	CHECK(strstr(t, "\"msg\":\"json {\\\"access_token\\\":\\\"***\\\"} "
+			"\\\"q\\\" \\\\ tab\\u0009here\"}\n") != NULL);
+	CHECK(strncmp(strchr(t, '\n') + 1, "{\"time\":\"", 9) == 0);
+	CHECK(strstr(t, "not at this level") == NULL);
+	{
+		int lines = 0;
+
+		for (char *p = t; *p; p++)
+			lines += *p == '\n';
+		CHECK_INT(lines, 2);
+	}
+	unlink(path);
+	CHECK_INT(bf_log_open_file("/nonexistent-dir/x.log"), -ENOENT);
+	bf_log_init(1, BF_LOG_WARN);
+}
+
+static void test_sd_notify_env(void)
+{
+	unsetenv("NOTIFY_SOCKET");
+	CHECK_INT(bf_sd_notify("READY=1"), 0);
+	setenv("NOTIFY_SOCKET", "relative/path", 1);
+	CHECK_INT(bf_sd_notify("READY=1"), -EINVAL);
+	setenv("NOTIFY_SOCKET", "/nonexistent-dir/notify", 1);
+	CHECK(bf_sd_notify("READY=1") < 0);
+	unsetenv("NOTIFY_SOCKET");
+}
+
 int main(void)
 {
 	test_http_table();
@@ -532,5 +598,7 @@ int main(void)
 	test_redact();
 	test_buf();
 	test_log();
+	test_log_file_formats();
+	test_sd_notify_env();
 	return CHECK_DONE();
 }
