@@ -196,9 +196,7 @@ class Storage:
 
     # --- buckets ----------------------------------------------------------
     def create_bucket(self, name, labels=None, location=None, storage_class=None):
-        if not isinstance(name, str) or not BUCKET_RE.match(name) or \
-                ".." in name or len(name) > 222 or \
-                (len(name) > 63 and "." not in name):
+        if not valid_bucket_name(name):
             raise gerr(400, "Invalid bucket name: '%s'" % name, "invalid")
         with self.lock:
             if name in self.buckets:
@@ -524,6 +522,13 @@ class Storage:
         else:
             raw = "n" + last_item
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def valid_bucket_name(name):
+    """Cloud Storage's bucket naming rules (the subset the emulator checks)."""
+    return isinstance(name, str) and bool(BUCKET_RE.match(name)) and \
+        ".." not in name and len(name) <= 222 and \
+        (len(name) <= 63 or "." in name)
 
 
 def validate_name(name):

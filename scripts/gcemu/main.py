@@ -8,6 +8,7 @@ import tempfile
 import threading
 
 from .app import App
+from .gcs import valid_bucket_name
 from .server import Server
 
 FAULT_HELP = """fault rules (POST /_emulator/faults, JSON):
@@ -57,7 +58,14 @@ def parse_args(argv):
     ap.add_argument("--quiet", action="store_true", help="no request log on stderr")
     ap.add_argument("--help-faults", action="store_true",
                     help="describe fault rules and exit")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    for b in args.bucket:
+        if not valid_bucket_name(b):
+            # argparse's convention: one line, status 2 (no traceback)
+            ap.exit(2, "emulator: invalid --bucket name %r: 3-63 characters "
+                    "of a-z, 0-9, '-', '_' and '.', starting and ending "
+                    "with a letter or digit\n" % b)
+    return args
 
 
 def main(argv):

@@ -5,6 +5,8 @@ import json
 import os
 import urllib.parse
 
+import pytest
+
 from emuhelp import q
 
 
@@ -389,3 +391,20 @@ def test_unencoded_slash_in_object_path_is_not_found(emu):
     assert st == 404
     st, _, e = emu.request("GET", "/storage/v1/b/bkt/o/a%2Fb?alt=media", raw=True)
     assert st == 200
+
+
+@pytest.mark.parametrize("name", ["Bad Name!", "ab", "ends-with-dash-", "a..b"])
+def test_invalid_bucket_option_is_one_line_and_status_2(name, tmp_path):
+    """scripts/emulator --bucket with a name Cloud Storage refuses: one
+    line on stderr and exit status 2 (argparse's), not a traceback."""
+    import subprocess
+    root = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    r = subprocess.run(["/usr/bin/python3",
+                        os.path.join(root, "scripts", "emulator"), "--port",
+                        "0", "--data", str(tmp_path), "--bucket", name],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert "--bucket" in r.stderr and repr(name) in r.stderr
+    assert r.stdout == ""

@@ -3,6 +3,8 @@ unmounting leaves no daemon."""
 import os
 import subprocess
 
+import pytest
+
 from mounthelp import Mount
 
 
@@ -125,3 +127,118 @@ def test_unmount_leaves_no_daemon(emu, build_dir, tmp_path):
     m.stop()  # fusermount3 -u; the daemon must exit by itself
     assert not os.path.exists("/proc/%d" % pid) or \
         open("/proc/%d/stat" % pid).read().split()[2] == "Z"
+
+
+def test_version_names_batchfs_first_then_its_libraries(build_dir):
+    r = run_batchfs(build_dir, "-V")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("batchfs version "), lines
+    text = "\n".join(lines[1:4])
+    assert "libfuse version 3." in text
+    assert "libcurl version " in text
+    assert "OpenSSL " in text
+
+
+def test_mistyped_option_fails_in_one_line_before_the_network(build_dir,
+                                                               tmp_path):
+    """The endpoint is unreachable: were it tried first, the error would
+    be a transport error after seconds of retries, not the option."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    r = run_batchfs(build_dir, "-o", "project=p,no_auth,"
+                    "endpoint=http://127.0.0.1:9,"
+                    "storage_endpoint=http://127.0.0.1:9,refrehs=1",
+                    str(mnt), timeout=120)
+    assert r.returncode != 0
+    assert r.stderr.count("\n") == 1, r.stderr
+    assert "refrehs=1" in r.stderr and r.stderr.startswith("batchfs: ")
+    assert "127.0.0.1" not in r.stderr
+
+
+def test_bad_log_format_and_extra_argument_fail_at_once(build_dir, tmp_path):
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    r = run_batchfs(build_dir, "-o", "project=p,no_auth,log_format=xml",
+                    str(mnt))
+    assert r.returncode != 0 and "log_format" in r.stderr
+    r = run_batchfs(build_dir, "-o", "project=p,no_auth", "batchfs",
+                    str(mnt), "/x")
+    assert r.returncode != 0 and "unexpected argument" in r.stderr
+    r = run_batchfs(build_dir, "-o", "project=p,no_auth", "sshfs#h:",
+                    str(mnt))
+    assert r.returncode != 0 and "SOURCE must be" in r.stderr
+
+
+def test_source_argument_as_mount_fuse3_passes_it(emu, build_dir, tmp_path):
+    """mount -t fuse.batchfs (through mount.fuse3) runs
+    `batchfs SOURCE MOUNTPOINT -o OPTS`; batchfs:PROJECT/LOCATION gives
+    the project and location."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION")}
+    r = run_batchfs(build_dir, "batchfs:test-project/europe-west4",
+                    str(mnt), "-o", "rw,nosuid,nodev,no_auth,endpoint=%s,"
+                    "storage_endpoint=%s" % (emu.url, emu.url), env=env)
+    assert r.returncode == 0, r.stderr
+    try:
+        with open("/proc/self/mountinfo") as f:
+            line = [l for l in f if " %s " % mnt in l][0]
+        assert "batchfs:test-project/europe-west4" in line
+        assert sorted(os.listdir(str(mnt))) == ["README", "by-id", "jobs"]
+    finally:
+        subprocess.run(["fusermount3", "-u", str(mnt)], check=True)
+
+
+def test_log_file_json_records(emu, mount_fs, tmp_path):
+    log = tmp_path / "batchfs.log"
+    m = mount_fs(no_auth=True, credentials=None, loglevel="info",
+                 log_file=str(log), log_format="json")
+    os.listdir(m.jobs)
+    import json
+    import time
+    deadline = time.time() + 30
+    while True:
+        lines = log.read_text().splitlines() if log.exists() else []
+        recs = [json.loads(l) for l in lines]
+        if any("serving" in r["msg"] for r in recs):
+            break
+        assert time.time() < deadline, lines
+        time.sleep(0.05)
+    for r in recs:
+        assert set(r) == {"time", "level", "pid", "tid", "msg"}, r
+        assert r["level"] in ("error", "warn", "info", "debug")
+        assert r["time"].endswith("Z")
+    # the file got the records, not stderr
+    assert "serving" not in m.stderr()
+
+
+@pytest.mark.parametrize("abstract", [False, True])
+def test_sd_notify_ready_once_mounted(emu, build_dir, tmp_path, abstract):
+    """As under systemd Type=notify: READY=1 arrives on $NOTIFY_SOCKET once
+    the mount is there."""
+    import socket
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    if abstract:
+        name = "@batchfs-test-%d-%d" % (os.getpid(), id(tmp_path))
+        sock.bind("\0" + name[1:])
+    else:
+        name = str(tmp_path / "notify")
+        sock.bind(name)
+    sock.settimeout(60)
+    m = Mount(emu, build_dir, str(tmp_path), {})
+    m.argv = list(m.argv)
+    env = dict(os.environ, NOTIFY_SOCKET=name)
+    m.err = open(m.stderr_path, "ab")
+    m.proc = subprocess.Popen(m.argv, stdout=m.err, stderr=m.err, env=env)
+    try:
+        msg = sock.recv(4096).decode()
+        fields = dict(l.split("=", 1) for l in msg.splitlines())
+        assert fields["READY"] == "1", msg
+        assert fields["MAINPID"] == str(m.proc.pid)
+        assert os.path.ismount(m.path)
+        assert sorted(os.listdir(m.path)) == ["README", "by-id", "jobs"]
+    finally:
+        m.stop()
+        sock.close()
