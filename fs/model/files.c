@@ -568,6 +568,27 @@ static int buf_write_at(struct bf_buf *b, const char *p, size_t len,
 	return 0;
 }
 
+void bf_mjob_note_op(struct bf_mjob *j, const char *op, int rc,
+		     const struct bf_err *e)
+{
+	char line[700], *s = NULL;
+
+	if (rc) {
+		bf_err_format(e, line, sizeof(line));
+		if (asprintf(&s, "%s failed: %s%s%s\n", op, strerror(-rc),
+			     line[0] ? ": " : "", line) < 0)
+			s = NULL;
+	}
+	pthread_mutex_lock(&j->lock);
+	if (!j->draft) {
+		free(j->submit_err);
+		j->submit_err = s;
+		s = NULL;
+	}
+	pthread_mutex_unlock(&j->lock);
+	free(s);
+}
+
 static ssize_t ctl_write(struct bf_ctx *c, struct bf_fh *fh, const char *buf,
 			 size_t len, struct bf_err *e)
 {
@@ -609,6 +630,9 @@ static ssize_t ctl_write(struct bf_ctx *c, struct bf_fh *fh, const char *buf,
 				"\"cancel\" or \"refresh\")",
 				cmd);
 	}
+	/* The errno alone says little ("Device or resource busy"): the
+	 * reason stays in `error` until the next ctl command succeeds. */
+	bf_mjob_note_op(j, cmd, rc, e);
 	return rc ? rc : (ssize_t)len;
 }
 

@@ -174,7 +174,9 @@ struct bf_mjob {
 	int have_job;
 	int64_t fetched_ms;
 	int fetching;
-	char *submit_err; /* why the last submission failed, or NULL */
+	/* Why the last submission failed (draft), or the last ctl command
+	 * or rmdir (job); shown in `error`; NULL when it succeeded. */
+	char *submit_err;
 	struct bf_draft *d;
 	struct bf_outcache *out;
 	int64_t ctime_us;      /* directory times for drafts */
@@ -344,5 +346,10 @@ int bf_out_entry(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
 #define BF_MAX_TMPFILES 64
 /* Is name one of the files batchfs generates in a job directory? */
 int child_is_reserved(const char *name);
+
+/* files.c: keeps, for `error`, why operation OP on job j failed (rc < 0,
+ * reason in e), or forgets the last failure (rc == 0). Takes j->lock. */
+void bf_mjob_note_op(struct bf_mjob *j, const char *op, int rc,
+		     const struct bf_err *e);
 
 #endif

@@ -77,6 +77,8 @@ int bf_model_rmdir(struct bf_ctx *c, const struct bf_node *parent,
 		rc = 0;
 	}
 out:
+	if (rc && !draft)
+		bf_mjob_note_op(j, "rmdir", rc, e);
 	bf_mjob_put(j);
 	return rc;
 }

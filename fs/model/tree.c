@@ -222,6 +222,9 @@ int bf_render_node(struct bf_ctx *c, const struct bf_node *n, struct bf_buf *b,
 			break;
 		case BF_K_ERROR:
 			rc = bf_render_error(&j->job, b);
+			/* then why the last ctl command or rmdir failed */
+			if (!rc && j->submit_err)
+				rc = bf_buf_puts(b, j->submit_err);
 			break;
 		case BF_K_JOBJSON:
 			rc = bf_render_jobjson(&j->job, b);

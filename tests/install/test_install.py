@@ -188,3 +188,49 @@ def test_installed_helper_finds_the_installed_daemon(installed, tmp_path):
     assert out.returncode != 0
     assert "batchfs:" in out.stderr
     assert not os.path.ismount(str(mnt))
+
+
+def test_usr_local_install_mounts_with_mount_t(installed, build_dir, emu,
+                                               tmp_path):
+    """meson install with the default /usr/local prefix: mount(8) looks for
+    mount.fuse.batchfs only in /sbin, so it runs fuse3's /sbin/mount.fuse,
+    which runs `batchfs SOURCE MOUNTPOINT -o OPTS` through sh's default
+    PATH (it passes no environment), which has /usr/local/bin. batchfs
+    must take that SOURCE argument."""
+    import json
+    opts = {o["name"]: o["value"] for o in json.loads(subprocess.run(
+        ["meson", "introspect", "--buildoptions", build_dir],
+        capture_output=True, text=True, check=True).stdout)}
+    if opts["prefix"] != "/usr/local":
+        pytest.skip("build directory's prefix is %s" % opts["prefix"])
+    if os.geteuid() != 0:
+        pytest.skip("mount(8) and /usr/local/bin need root")
+    if not shutil.which("mount.fuse3"):
+        pytest.skip("fuse3's mount.fuse3 is missing")
+    target = "/usr/local/bin/batchfs"
+    if os.path.lexists(target) or os.path.lexists("/sbin/mount.fuse.batchfs"):
+        pytest.skip("batchfs is already installed on this machine")
+    shutil.copy2(os.path.join(installed["bin"], "batchfs"), target)
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    try:
+        emu.create_job("gs://b/in.jsonl", "gs://b/out", display_name="loc")
+        # fstab-only words as a boot-time fstab line would give them
+        r = subprocess.run(
+            ["mount", "-t", "fuse.batchfs",
+             "batchfs:test-project/us-central1", str(mnt), "-o",
+             "no_auth,endpoint=%s,storage_endpoint=%s,_netdev,nofail,"
+             "x-systemd.automount" % (emu.url, emu.url)],
+            capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert os.path.ismount(str(mnt))
+        assert os.listdir(str(mnt / "jobs")) == ["loc"]
+        with open("/proc/self/mountinfo") as f:
+            line = [l for l in f if " %s " % mnt in l][0]
+        assert "fuse.batchfs" in line
+        assert "batchfs:test-project/us-central1" in line
+    finally:
+        if os.path.ismount(str(mnt)):
+            subprocess.run(["umount", str(mnt)], check=False)
+        os.unlink(target)
+    assert not os.path.ismount(str(mnt))
