@@ -66,6 +66,35 @@ def test_cancel_of_finished_job_reports_error(mnt, emu):
     assert ei.value.errno in (errno.EINVAL, errno.EPERM, errno.EBUSY)
 
 
+def test_failed_cancel_and_rmdir_say_why_in_error(mnt, emu):
+    """The errno alone (EBUSY) does not say why: `error` keeps the last
+    failed ctl command's or rmdir's reason until one succeeds."""
+    submit(mnt, emu, "c3")
+    mnt.wait_state("c3")
+    assert mnt.read("c3", "error") == ""
+    # the server refuses to cancel a finished job (FAILED_PRECONDITION)
+    with pytest.raises(OSError) as ei:
+        with open(mnt.job("c3", "ctl"), "w") as f:
+            f.write("cancel\n")
+    err = mnt.read("c3", "error")
+    assert err.startswith("cancel failed: %s" % os.strerror(ei.value.errno)), err
+    assert ei.value.errno == errno.EBUSY
+    assert "FAILED_PRECONDITION" in err and err.count("\n") == 1, err
+    # a command that works forgets it
+    with open(mnt.job("c3", "ctl"), "w") as f:
+        f.write("refresh\n")
+    assert mnt.read("c3", "error") == ""
+    emu.fault(method="DELETE", path="batchPredictionJobs/", kind="status",
+              status=403, body={"error": {"code": 403,
+                                          "status": "PERMISSION_DENIED",
+                                          "message": "no delete for you"}})
+    with pytest.raises(OSError) as ei:
+        os.rmdir(mnt.job("c3"))
+    assert ei.value.errno == errno.EACCES
+    err = mnt.read("c3", "error")
+    assert err.startswith("rmdir failed: ") and "no delete for you" in err, err
+
+
 def test_rmdir_busy_while_running_then_deletes(mount_fs, emu_any):
     # pessimistic: the delete Operation is done only after a while, and
     # rmdir returns once it is (the job is gone when rmdir returns)
