@@ -552,7 +552,8 @@ static void test_log_file_formats(void)
 	bf_log_set_json(0);
 	bf_log_info("text Authorization: Bearer ya29.TOPSECRET1 end");
 	bf_log_set_json(1);
-	bf_log_warn("json {\"access_token\":\"TOPSECRET2\"} \"q\" \\ tab\there");
+	bf_log_warn(
+		"json {\"access_token\":\"TOPSECRET2\"} \"q\" \\ tab\there");
 	bf_log_debug("not at this level");
 	bf_log_set_json(0);
 	bf_log_close();
