@@ -88,6 +88,26 @@ static void json_escape(char *out, size_t cap, size_t *n, const char *s)
 			k = 2;
 		} else if (c < 0x20 || c == 0x7f) {
 			k = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", c);
+		} else if (c >= 0x80) {
+			/* A whole valid UTF-8 sequence passes; a stray byte
+			 * (a server's Latin-1, a cut sequence) would make the
+			 * line invalid JSON, so it becomes U+FFFD. */
+			size_t want = c >= 0xf0 && c < 0xf5   ? 4
+				      : c >= 0xe0	      ? 3
+				      : c >= 0xc2 && c < 0xe0 ? 2
+							      : 0;
+			size_t ok = want > 1;
+
+			for (size_t i = 1; ok && i < want; i++)
+				ok = ((unsigned char)s[i] & 0xc0) == 0x80;
+			if (ok && want <= sizeof(esc)) {
+				memcpy(esc, s, want);
+				k = want;
+				s += want - 1;
+			} else {
+				memcpy(esc, "\\ufffd", 6);
+				k = 6;
+			}
 		} else {
 			esc[0] = (char)c;
 			k = 1;

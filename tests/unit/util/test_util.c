@@ -554,6 +554,7 @@ static void test_log_file_formats(void)
 	bf_log_set_json(1);
 	bf_log_warn(
 		"json {\"access_token\":\"TOPSECRET2\"} \"q\" \\ tab\there");
+	bf_log_warn("utf8 \xc3\xa9 latin1 \xe9 cut \xe2\x82");
 	bf_log_debug("not at this level");
 	bf_log_set_json(0);
 	bf_log_close();
@@ -565,12 +566,15 @@ static void test_log_file_formats(void)
 			"\\\"q\\\" \\\\ tab\\u0009here\"}\n") != NULL);
 	CHECK(strncmp(strchr(t, '\n') + 1, "{\"time\":\"", 9) == 0);
 	CHECK(strstr(t, "not at this level") == NULL);
+	/* valid UTF-8 kept, stray bytes replaced: the line stays JSON */
+	CHECK(strstr(t, "\"msg\":\"utf8 \xc3\xa9 latin1 \\ufffd cut "
+			"\\ufffd\\ufffd\"}\n") != NULL);
 	{
 		int lines = 0;
 
 		for (char *p = t; *p; p++)
 			lines += *p == '\n';
-		CHECK_INT(lines, 2);
+		CHECK_INT(lines, 3);
 	}
 	unlink(path);
 	CHECK_INT(bf_log_open_file("/nonexistent-dir/x.log"), -ENOENT);
