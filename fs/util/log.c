@@ -93,7 +93,7 @@ static void json_escape(char *out, size_t cap, size_t *n, const char *s)
 			 * (a server's Latin-1, a cut sequence) would make the
 			 * line invalid JSON, so it becomes U+FFFD. */
 			size_t want = c >= 0xf0 && c < 0xf5   ? 4
-				      : c >= 0xe0	      ? 3
+				      : c >= 0xe0 && c < 0xf0 ? 3
 				      : c >= 0xc2 && c < 0xe0 ? 2
 							      : 0;
 			size_t ok = want > 1;
