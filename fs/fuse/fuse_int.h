@@ -15,6 +15,7 @@ struct bf_cli {
 	struct bf_model_opts m;
 	char *project, *location, *endpoint, *storage_endpoint;
 	char *credentials, *token_file, *loglevel, *staging, *state_dir;
+	char *uid, *gid, *umask; /* as given; parsed into m */
 	char *log_file, *log_format;
 	char *pos[3]; /* non-option arguments: [SOURCE] MOUNTPOINT */
 	int npos;

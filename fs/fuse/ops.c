@@ -340,11 +340,25 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		return;
 	bf_err_clear(&e);
 	begin(req);
-	if (to_set & FUSE_SET_ATTR_SIZE)
+	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
+		      FUSE_SET_ATTR_GID)) {
+		struct bf_chattr ch = {
+			.set = (to_set & FUSE_SET_ATTR_MODE ? BF_CHATTR_MODE
+							    : 0) |
+			       (to_set & FUSE_SET_ATTR_UID ? BF_CHATTR_UID : 0) |
+			       (to_set & FUSE_SET_ATTR_GID ? BF_CHATTR_GID : 0),
+			.mode = attr->st_mode,
+			.uid = attr->st_uid,
+			.gid = attr->st_gid,
+		};
+
+		rc = bf_model_chattr(FS(req)->ctx, &n, &ch, &e);
+	}
+	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE))
 		rc = bf_model_truncate(FS(req)->ctx, &n,
 				       (uint64_t)attr->st_size, &e);
-	/* Times and modes are generated: accepted and ignored, so touch,
-	 * cp -p and editors do not fail. */
+	/* Times are generated: accepted and ignored, so touch and editors
+	 * do not fail. */
 	if (rc == 0) {
 		if (has_fh(&n, fi))
 			rc = bf_fh_getattr(FS(req)->ctx, FH(fi), &a, &e);

@@ -44,6 +44,9 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("state_dir=%s", state_dir),
 	OPT("log_file=%s", log_file),
 	OPT("log_format=%s", log_format),
+	OPT("uid=%s", uid),
+	OPT("gid=%s", gid),
+	OPT("umask=%s", umask),
 	/* fstab-only words: mount(8) passes them on; they mean nothing
 	 * here. */
 	FUSE_OPT_KEY("auto", KEY_DISCARD),
@@ -231,12 +234,18 @@ void bf_cli_help(void)
 	       "                           or stderr (-f) (default: none)\n"
 	       "    -o log_format=FORMAT   text or json, one object a line "
 	       "(default: text)\n"
+	       "    -o uid=N,gid=N         owner and group of every file "
+	       "(default: the mounting\n"
+	       "                           user's; numeric ids)\n"
+	       "    -o umask=OOO           octal bits taken from every "
+	       "file's mode (default 000)\n"
 	       "    -o auto,noauto,user,nouser,users,_netdev,nofail   "
 	       "accepted for fstab, ignored\n"
 	       "Always set: fsname=batchfs:PROJECT/LOCATION, "
 	       "subtype=batchfs, default_permissions.\n"
-	       "Other users need -o allow_other (and user_allow_other in "
-	       "/etc/fuse.conf).\n\n",
+	       "Other users need -o allow_other (and, when not mounting as "
+	       "root,\nuser_allow_other in /etc/fuse.conf); the kernel "
+	       "checks their access\nagainst uid, gid and the modes.\n\n",
 	       d.location, d.refresh, d.list_ttl, d.attr_timeout,
 	       d.entry_timeout, d.negative_timeout, d.final_timeout,
 	       d.max_request, d.page_size, d.readahead_max, d.readahead_window);
@@ -420,6 +429,27 @@ int bf_cli_parse(struct fuse_args *args, struct bf_cli *cli)
 	m->readahead_max = cli->readahead;
 	m->readahead_window = cli->readahead_window;
 	m->direct_io = cli->direct_io;
+	if (cli->uid && bf_perm_parse_uid(cli->uid, &m->uid)) {
+		fprintf(stderr,
+			"batchfs: uid must be a numeric user id (e.g. "
+			"uid=1000), not \"%s\"\n",
+			cli->uid);
+		return -1;
+	}
+	if (cli->gid && bf_perm_parse_gid(cli->gid, &m->gid)) {
+		fprintf(stderr,
+			"batchfs: gid must be a numeric group id (e.g. "
+			"gid=1000), not \"%s\"\n",
+			cli->gid);
+		return -1;
+	}
+	if (cli->umask && bf_perm_parse_umask(cli->umask, &m->umask)) {
+		fprintf(stderr,
+			"batchfs: umask must be octal, 000 to 777 (e.g. "
+			"umask=027), not \"%s\"\n",
+			cli->umask);
+		return -1;
+	}
 	if (cli->staging) {
 		char *b, *p;
 		struct bf_err e;
@@ -450,4 +480,7 @@ void bf_cli_free(struct bf_cli *cli)
 	free(cli->log_format);
 	for (int i = 0; i < cli->npos; i++)
 		free(cli->pos[i]);
+	free(cli->uid);
+	free(cli->gid);
+	free(cli->umask);
 }

@@ -303,6 +303,8 @@ int bf_model_create(struct bf_ctx *c, const struct bf_node *parent,
 		if ((flags & O_EXCL) && !j->d->req_absent)
 			rc = bf_err_set(e, EEXIST, "request.json exists");
 		else {
+			if (j->d->req_absent) /* a new file */
+				j->d->req_mode = 0;
 			j->d->req_absent = 0;
 			bf_buf_reset(&j->d->req);
 			j->d->req_mtime_us = bf_wall_us();

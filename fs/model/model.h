@@ -45,10 +45,16 @@ struct bf_model_opts {
 	int direct_io;		 /* output objects: direct I/O, no page cache */
 	size_t splice_max;	 /* splice path for reads up to this; 0 off */
 	int page_size; /* list page size (0: 100 jobs, 1000 objects) */
-	uid_t uid;
-	gid_t gid;
+	uid_t uid;		 /* owner of every node (-o uid) */
+	gid_t gid;		 /* group of every node (-o gid) */
+	mode_t umask;		 /* taken from every natural mode (-o umask) */
 };
 void bf_model_opts_default(struct bf_model_opts *o);
+/* -o uid=, gid= (decimal ids) and umask= (octal, at most 0777) strictly
+ * parsed: 0, or -1 when s is not one. */
+int bf_perm_parse_uid(const char *s, uid_t *out);
+int bf_perm_parse_gid(const char *s, gid_t *out);
+int bf_perm_parse_umask(const char *s, mode_t *out);
 
 enum bf_kind {
 	BF_K_NONE = 0,
@@ -144,6 +150,18 @@ int bf_model_rename(struct bf_ctx *c, const struct bf_node *parent,
 		    const char *newname, unsigned int flags, struct bf_err *e);
 int bf_model_truncate(struct bf_ctx *c, const struct bf_node *n, uint64_t size,
 		      struct bf_err *e);
+/* chmod and chown (perm.c): owner, group and modes follow from the mount's
+ * options, so a change is -EPERM; asking for what the node already has is
+ * 0. */
+enum { BF_CHATTR_MODE = 1, BF_CHATTR_UID = 2, BF_CHATTR_GID = 4 };
+struct bf_chattr {
+	int set; /* BF_CHATTR_* */
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+};
+int bf_model_chattr(struct bf_ctx *c, const struct bf_node *n,
+		    const struct bf_chattr *want, struct bf_err *e);
 /* Target of a symlink node (by-id/ID -> "../jobs/NAME"); caller frees. */
 int bf_model_readlink(struct bf_ctx *c, const struct bf_node *n, char **out,
 		      struct bf_err *e);

@@ -74,6 +74,7 @@ struct bf_input {
 	int staged;   /* checked, keyed and uploaded as it is now */
 	uint64_t gen; /* bumped by every change */
 	char *uri;    /* gs:// of the staged copy */
+	mode_t mode;  /* set by chmod (perm.c), 0: the natural one */
 };
 void bf_input_free(struct bf_input *in);
 /* j->lock held: */
@@ -119,6 +120,7 @@ struct bf_tmpfile {
 	char *name;
 	struct bf_buf data;
 	int64_t mtime_us;
+	mode_t mode; /* set by chmod (perm.c), 0: the natural one */
 	struct bf_tmpfile *next;
 };
 struct bf_draft {
@@ -128,6 +130,7 @@ struct bf_draft {
 	char token[64];		/* client token, one per draft */
 	int sent;		/* a create may have reached the server */
 	int req_absent;		/* request.json unlinked or renamed away */
+	mode_t req_mode;	/* request.json's, set by chmod; 0: natural */
 	struct bf_input in;	/* input.jsonl (-o staging) */
 	pthread_mutex_t submit_lock;
 };
@@ -329,6 +332,28 @@ int bf_wf_lookup(struct bf_ctx *c, const struct bf_node *parent,
 		 const char *name, struct bf_node *out, struct bf_err *e);
 int bf_wf_opendir(struct bf_ctx *c, const struct bf_node *n, struct bf_dir *d,
 		  size_t *cap, struct bf_err *e);
+
+/* ---- perm.c: owner, group and modes ---- */
+/* The mode a node of natural mode `natural` shows: natural & ~umask. */
+mode_t bf_perm_mode(const struct bf_model_opts *o, mode_t natural);
+/* st's mode, uid and gid for a node of natural mode `natural`. */
+void bf_perm_fill(const struct bf_model_opts *o, struct stat *st,
+		  mode_t natural);
+/* The files a user writes in a draft (request.json, input.jsonl, scratch
+ * files) keep the mode chmod gives them, within their natural 0644 and the
+ * umask: the mode of one whose stored mode is `stored` (0: none). */
+#define BF_DRAFT_FILE_MODE (S_IFREG | 0644)
+static inline mode_t bf_perm_draft(mode_t stored)
+{
+	return stored ? stored : BF_DRAFT_FILE_MODE;
+}
+/* Whether want may be applied to a node of kind with attributes cur: 0
+ * when it asks for nothing the node does not have, 1 when the node keeps
+ * modes (settable) and want's mode is within its natural mode and the
+ * umask (then store it), else -EPERM. */
+int bf_perm_chattr(const struct bf_model_opts *o, enum bf_kind kind,
+		   const struct stat *cur, int settable,
+		   const struct bf_chattr *want, struct bf_err *e);
 
 /* ---- tree.c ---- */
 /* Appends an entry to a directory snapshot (moves *node). */

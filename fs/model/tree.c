@@ -143,13 +143,11 @@ void bf_attr_fill(struct bf_ctx *c, struct bf_attr *a, mode_t mode,
 	memset(a, 0, sizeof(*a));
 	if (mtime_us <= 0)
 		mtime_us = c->start_us;
-	a->st.st_mode = mode;
+	bf_perm_fill(&c->o, &a->st, mode);
 	a->st.st_nlink = S_ISDIR(mode) ? 2 : 1;
 	a->st.st_size = (off_t)size;
 	a->st.st_blksize = 1 << 20; /* stdio and Python read 1 MiB at once */
 	a->st.st_blocks = (blkcnt_t)((size + 511) / 512);
-	a->st.st_uid = c->o.uid;
-	a->st.st_gid = c->o.gid;
 	a->st.st_mtim.tv_sec = mtime_us / 1000000;
 	a->st.st_mtim.tv_nsec = (mtime_us % 1000000) * 1000;
 	a->st.st_ctim = a->st.st_mtim;
@@ -339,12 +337,13 @@ int bf_model_getattr(struct bf_ctx *c, const struct bf_node *n,
 		pthread_mutex_unlock(&j->lock);
 		return rc;
 	case BF_K_REQUEST: {
-		int draft;
+		mode_t mode = S_IFREG | 0444;
 
 		pthread_mutex_lock(&j->lock);
-		draft = j->draft;
+		if (j->draft)
+			mode = bf_perm_draft(j->d ? j->d->req_mode : 0);
 		pthread_mutex_unlock(&j->lock);
-		return gen_attr(c, n, S_IFREG | (draft ? 0644 : 0444), a, e);
+		return gen_attr(c, n, mode, a, e);
 	}
 	case BF_K_JOBJSON:
 	case BF_K_STATE:
@@ -402,7 +401,7 @@ int bf_model_getattr(struct bf_ctx *c, const struct bf_node *n,
 		pthread_mutex_lock(&j->lock);
 		t = bf_draft_tmp_find(j->d, n->sub);
 		if (t)
-			bf_attr_fill(c, a, S_IFREG | 0644, t->data.len,
+			bf_attr_fill(c, a, bf_perm_draft(t->mode), t->data.len,
 				     t->mtime_us, c->o.attr_timeout);
 		else
 			rc = bf_err_set(e, ENOENT, "no such file");

@@ -115,8 +115,8 @@ int bf_wf_getattr(struct bf_ctx *c, const struct bf_node *n,
 			/* No kernel caching: it leaves the directory when
 			 * the draft is submitted, and a cached name would
 			 * answer ENOENT where a lookup gives EPERM. */
-			bf_attr_fill(c, a, S_IFREG | 0644, j->d->in.len,
-				     j->d->in.mtime_us, 0);
+			bf_attr_fill(c, a, bf_perm_draft(j->d->in.mode),
+				     j->d->in.len, j->d->in.mtime_us, 0);
 	} else if (j->draft) {
 		rc = bf_err_set(e, ENOENT, "not in a draft");
 	} else if (n->kind == BF_K_WAIT) {
