@@ -404,3 +404,12 @@ def test_bad_uid_gid_umask_fail_before_any_request(emu, build_dir, tmp_path,
     assert "unknown option" not in r.stderr
     assert emu.counters()["total"] == before  # no network call
     assert not os.path.ismount(str(mnt))
+
+
+def test_help_names_uid_gid_umask(build_dir):
+    r = subprocess.run([os.path.join(build_dir, "fs", "batchfs"), "-h"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0
+    for opt in ("uid=", "gid=", "umask=", "default_permissions",
+                "user_allow_other"):
+        assert opt in r.stdout, opt
