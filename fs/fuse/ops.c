@@ -546,13 +546,14 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct bf_err e;
 	int rc;
 
-	(void)mode;
 	if (get_node(req, parent, &p))
 		return;
 	bf_err_clear(&e);
 	begin(req);
 	rc = bf_model_create(FS(req)->ctx, &p, name, fi->flags,
 			     caller_tgid(req), &n, &a, &fh, &e);
+	if (rc == 0)
+		bf_model_created(FS(req)->ctx, &n, mode, &a);
 	if (rc) {
 		fail(req, "create", &p, name, rc, &e);
 	} else {

@@ -162,6 +162,10 @@ struct bf_chattr {
 };
 int bf_model_chattr(struct bf_ctx *c, const struct bf_node *n,
 		    const struct bf_chattr *want, struct bf_err *e);
+/* A draft file n just made by create(2) with mode (the caller's umask
+ * applied): keeps what of it lies within 0644 & ~umask; a's mode follows. */
+void bf_model_created(struct bf_ctx *c, const struct bf_node *n, mode_t mode,
+		      struct bf_attr *a);
 /* Target of a symlink node (by-id/ID -> "../jobs/NAME"); caller frees. */
 int bf_model_readlink(struct bf_ctx *c, const struct bf_node *n, char **out,
 		      struct bf_err *e);

@@ -148,6 +148,24 @@ static mode_t *draft_slot(struct bf_mjob *j, const struct bf_node *n)
 	}
 }
 
+void bf_model_created(struct bf_ctx *c, const struct bf_node *n, mode_t mode,
+		      struct bf_attr *a)
+{
+	mode_t max = bf_perm_mode(&c->o, BF_DRAFT_FILE_MODE) & 0777;
+	mode_t bits = mode & max, *slot;
+
+	if (!n->job)
+		return;
+	pthread_mutex_lock(&n->job->lock);
+	slot = draft_slot(n->job, n);
+	if (slot) {
+		/* Narrowed only: a file made 0755 is 0644, as with a umask. */
+		*slot = bits == max ? 0 : S_IFREG | bits;
+		a->st.st_mode = S_IFREG | bits;
+	}
+	pthread_mutex_unlock(&n->job->lock);
+}
+
 int bf_model_chattr(struct bf_ctx *c, const struct bf_node *n,
 		    const struct bf_chattr *want, struct bf_err *e)
 {

@@ -337,13 +337,21 @@ def test_chmod_and_chown_are_eperm(mnt, emu):
     assert mnt.read("d", "notes.txt") == "a"
     os.truncate(mnt.job("d", "request.json"), 0)
     assert os.stat(mnt.job("d", "request.json")).st_size == 0
+    # create(2) keeps what of its mode lies within 0644 (and the umask).
+    um = os.umask(0)
+    os.umask(um)
+    for i, mode in enumerate((0o600, 0o640, 0o755, 0o666, 0o000)):
+        p = mnt.job("d", "c%d" % i)
+        os.close(os.open(p, os.O_CREAT | os.O_WRONLY | os.O_EXCL, mode))
+        assert stat.S_IMODE(os.stat(p).st_mode) == mode & ~um & 0o644, \
+            oct(mode)
     # A new request.json (after unlink) starts from the natural mode.
     os.chmod(mnt.job("d", "request.json"), 0o600)
     os.unlink(mnt.job("d", "request.json"))
     with open(mnt.job("d", "request.json"), "w"):
         pass
     assert stat.S_IMODE(os.stat(mnt.job("d", "request.json")).st_mode) == \
-        0o644
+        0o644 & ~um
 
 
 def test_install_into_a_draft(mnt, emu, tmp_path):
