@@ -112,6 +112,11 @@ def helper(args, env=None, cwd=None):
     # what mount(8) passes for the fstab line
     (["batchfs", "/mnt/batch", "-o", "rw,project=p,location=l,_netdev"],
      ["/opt/bin/batchfs", "-o", "rw,project=p,location=l", "/mnt/batch"]),
+    # the README's shared mount: uid, gid and umask reach batchfs
+    (["batchfs", "/mnt/batch", "-o", "rw,project=p,allow_other,uid=1000,"
+      "gid=1000,umask=007,_netdev"],
+     ["/opt/bin/batchfs", "-o", "rw,project=p,allow_other,uid=1000,"
+      "gid=1000,umask=007", "/mnt/batch"]),
     # every fstab-only word and systemd's x- options go; FUSE ones stay
     (["batchfs", "/mnt/b", "-o", "defaults,auto,noauto,user,nouser,users,"
       "owner,group,nofail,_netdev,x-systemd.automount,comment=x,"
