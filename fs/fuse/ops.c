@@ -333,6 +333,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 {
 	struct bf_node n;
 	struct bf_attr a;
+	struct bf_chattr ch;
 	struct bf_err e;
 	int rc = 0;
 
@@ -340,20 +341,15 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		return;
 	bf_err_clear(&e);
 	begin(req);
-	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
-		      FUSE_SET_ATTR_GID)) {
-		struct bf_chattr ch = {
-			.set = (to_set & FUSE_SET_ATTR_MODE ? BF_CHATTR_MODE
-							    : 0) |
-			       (to_set & FUSE_SET_ATTR_UID ? BF_CHATTR_UID : 0) |
-			       (to_set & FUSE_SET_ATTR_GID ? BF_CHATTR_GID : 0),
-			.mode = attr->st_mode,
-			.uid = attr->st_uid,
-			.gid = attr->st_gid,
-		};
-
+	/* chmod, chown: the model decides (EPERM unless nothing changes). */
+	ch.set = (to_set & FUSE_SET_ATTR_MODE ? BF_CHATTR_MODE : 0) |
+		 (to_set & FUSE_SET_ATTR_UID ? BF_CHATTR_UID : 0) |
+		 (to_set & FUSE_SET_ATTR_GID ? BF_CHATTR_GID : 0);
+	ch.mode = attr->st_mode;
+	ch.uid = attr->st_uid;
+	ch.gid = attr->st_gid;
+	if (ch.set)
 		rc = bf_model_chattr(FS(req)->ctx, &n, &ch, &e);
-	}
 	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE))
 		rc = bf_model_truncate(FS(req)->ctx, &n,
 				       (uint64_t)attr->st_size, &e);

@@ -45,9 +45,9 @@ struct bf_model_opts {
 	int direct_io;		 /* output objects: direct I/O, no page cache */
 	size_t splice_max;	 /* splice path for reads up to this; 0 off */
 	int page_size; /* list page size (0: 100 jobs, 1000 objects) */
-	uid_t uid;		 /* owner of every node (-o uid) */
-	gid_t gid;		 /* group of every node (-o gid) */
-	mode_t umask;		 /* taken from every natural mode (-o umask) */
+	uid_t uid;     /* owner of every node (-o uid) */
+	gid_t gid;     /* group of every node (-o gid) */
+	mode_t umask;  /* taken from every natural mode (-o umask) */
 };
 void bf_model_opts_default(struct bf_model_opts *o);
 /* -o uid=, gid= (decimal ids) and umask= (octal, at most 0777) strictly

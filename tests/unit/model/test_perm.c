@@ -84,9 +84,8 @@ static void modes(void)
 	CHECK_INT(st.st_gid, 567);
 }
 
-static int chattr_s(const struct bf_model_opts *o, enum bf_kind k,
-		    mode_t have, int settable, int set, mode_t mode, uid_t uid,
-		    gid_t gid)
+static int chattr_s(const struct bf_model_opts *o, enum bf_kind k, mode_t have,
+		    int settable, int set, mode_t mode, uid_t uid, gid_t gid)
 {
 	struct stat st;
 	struct bf_chattr w = {.set = set, .mode = mode, .uid = uid, .gid = gid};
@@ -116,8 +115,8 @@ static void chmod_chown(void)
 	CHECK_INT(chattr(&o, BF_K_JOBS, S_IFDIR | 0755, BF_CHATTR_MODE,
 			 S_IFDIR | 0750, 0, 0),
 		  0);
-	CHECK_INT(chattr(&o, BF_K_JOBS, S_IFDIR | 0755, BF_CHATTR_MODE,
-			 0750, 0, 0),
+	CHECK_INT(chattr(&o, BF_K_JOBS, S_IFDIR | 0755, BF_CHATTR_MODE, 0750, 0,
+			 0),
 		  0);
 	CHECK_INT(chattr(&o, BF_K_STATE, S_IFREG | 0444,
 			 BF_CHATTR_UID | BF_CHATTR_GID, 0, 1000, 100),
@@ -135,12 +134,12 @@ static void chmod_chown(void)
 	CHECK_INT(chattr(&o, BF_K_CTL, S_IFREG | 0200, BF_CHATTR_MODE,
 			 S_IFREG | 0600, 0, 0),
 		  -EPERM);
-	CHECK_INT(chattr(&o, BF_K_STATE, S_IFREG | 0444, BF_CHATTR_UID, 0, 0,
-			 0),
-		  -EPERM);
-	CHECK_INT(chattr(&o, BF_K_STATE, S_IFREG | 0444, BF_CHATTR_GID, 0, 0,
-			 0),
-		  -EPERM);
+	CHECK_INT(
+		chattr(&o, BF_K_STATE, S_IFREG | 0444, BF_CHATTR_UID, 0, 0, 0),
+		-EPERM);
+	CHECK_INT(
+		chattr(&o, BF_K_STATE, S_IFREG | 0444, BF_CHATTR_GID, 0, 0, 0),
+		-EPERM);
 	CHECK_INT(chattr(&o, BF_K_STATE, S_IFREG | 0444,
 			 BF_CHATTR_MODE | BF_CHATTR_UID, 0440, 0, 0),
 		  -EPERM);
@@ -148,18 +147,18 @@ static void chmod_chown(void)
 	CHECK_INT(chattr(&o, BF_K_STATE, S_IFREG | 0444, 0, 0, 0, 0), 0);
 	/* A submitted request.json: install -m 644 chmods after the close
 	 * that submitted; only write bits differ, so it is not refused. */
-	CHECK_INT(chattr(&o, BF_K_REQUEST, S_IFREG | 0444, BF_CHATTR_MODE,
-			 0644, 0, 0),
+	CHECK_INT(chattr(&o, BF_K_REQUEST, S_IFREG | 0444, BF_CHATTR_MODE, 0644,
+			 0, 0),
 		  0);
-	CHECK_INT(chattr(&o, BF_K_REQUEST, S_IFREG | 0444, BF_CHATTR_MODE,
-			 0666, 0, 0),
+	CHECK_INT(chattr(&o, BF_K_REQUEST, S_IFREG | 0444, BF_CHATTR_MODE, 0666,
+			 0, 0),
 		  0);
 	/* ... but read bits it would not have are. */
-	CHECK_INT(chattr(&o, BF_K_REQUEST, S_IFREG | 0444, BF_CHATTR_MODE,
-			 0600, 0, 0),
+	CHECK_INT(chattr(&o, BF_K_REQUEST, S_IFREG | 0444, BF_CHATTR_MODE, 0600,
+			 0, 0),
 		  -EPERM);
-	CHECK_INT(chattr(&o, BF_K_REQUEST, S_IFREG | 0444, BF_CHATTR_MODE,
-			 0755, 0, 0),
+	CHECK_INT(chattr(&o, BF_K_REQUEST, S_IFREG | 0444, BF_CHATTR_MODE, 0755,
+			 0, 0),
 		  -EPERM);
 	/* Other read-only files get no such leeway. */
 	CHECK_INT(chattr(&o, BF_K_STATE, S_IFREG | 0444, BF_CHATTR_MODE, 0644,
@@ -170,8 +169,8 @@ static void chmod_chown(void)
 	CHECK_INT(chattr_s(&o, BF_K_REQUEST, S_IFREG | 0644, 1, BF_CHATTR_MODE,
 			   0600, 0, 0),
 		  1);
-	CHECK_INT(chattr_s(&o, BF_K_TEMP, S_IFREG | 0644, 1, BF_CHATTR_MODE,
-			   0, 0, 0),
+	CHECK_INT(chattr_s(&o, BF_K_TEMP, S_IFREG | 0644, 1, BF_CHATTR_MODE, 0,
+			   0, 0),
 		  1);
 	CHECK_INT(chattr_s(&o, BF_K_TEMP, S_IFREG | 0600, 1, BF_CHATTR_MODE,
 			   0640, 0, 0),
