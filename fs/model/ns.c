@@ -249,6 +249,7 @@ int bf_model_rename(struct bf_ctx *c, const struct bf_node *parent,
 		t->data.max = c->o.max_request;
 		bf_buf_init(&j->d->req, c->o.max_request);
 		t->mtime_us = j->d->req_mtime_us;
+		t->mode = j->d->req_mode; /* the file moves, mode and all */
 		j->d->req_absent = 1;
 		goto out;
 	}

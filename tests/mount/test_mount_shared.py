@@ -345,6 +345,16 @@ def test_chmod_and_chown_are_eperm(mnt, emu):
         os.close(os.open(p, os.O_CREAT | os.O_WRONLY | os.O_EXCL, mode))
         assert stat.S_IMODE(os.stat(p).st_mode) == mode & ~um & 0o644, \
             oct(mode)
+    # rename moves a file's mode with it (vim's backup of request.json).
+    os.chmod(mnt.job("d", "request.json"), 0o600)
+    os.rename(mnt.job("d", "request.json"), mnt.job("d", "request.json~"))
+    assert stat.S_IMODE(os.stat(mnt.job("d", "request.json~")).st_mode) == \
+        0o600
+    os.rename(mnt.job("d", "c0"), mnt.job("d", "c9"))
+    assert stat.S_IMODE(os.stat(mnt.job("d", "c9")).st_mode) == \
+        0o600 & ~um
+    with open(mnt.job("d", "request.json"), "w"):
+        pass
     # A new request.json (after unlink) starts from the natural mode.
     os.chmod(mnt.job("d", "request.json"), 0o600)
     os.unlink(mnt.job("d", "request.json"))
