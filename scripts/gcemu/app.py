@@ -33,6 +33,8 @@ DEFAULTS = {
     "strict_filter": False,
     "partials": "incremental",
     "end_time_some_states": False,
+    "latency_ms": 0.0,
+    "stream_bytes_per_second": 0,
 }
 # The unkind answer of every unknown (scripts/emulator --pessimistic and
 # {"pessimistic": true} on /_emulator/config).
@@ -55,7 +57,8 @@ CONFIG_TYPES = {"time_scale": float, "pending_seconds": float,
                 "echo_keys": bool, "retype_keys": bool, "running_stats": str,
                 "delete_seconds": float, "failed_response_empty": bool,
                 "strict_filter": bool, "partials": str,
-                "end_time_some_states": bool}
+                "end_time_some_states": bool,
+                "latency_ms": float, "stream_bytes_per_second": int}
 
 
 class App:
@@ -75,6 +78,7 @@ class App:
         self.counters = {}
         self.total = 0
         self.jobs_created = 0
+        self.streams = self.streams_max = 0  # media bodies being sent
         self.faults = Faults()
         self.storage = Storage(self, data_dir)
         self.gcs = GcsApi(self, self.storage)
@@ -106,10 +110,17 @@ class App:
         with self.counter_lock:
             self.total += 1
 
+    def media_streams(self, d):
+        """A client's media body starts (+1) or ends (-1) being sent."""
+        with self.counter_lock:
+            self.streams += d
+            self.streams_max = max(self.streams_max, self.streams)
+
     def counters_json(self):
         with self.counter_lock:
             return {"total": self.total, "routes": dict(self.counters),
-                    "jobs_created": self.jobs_created}
+                    "jobs_created": self.jobs_created,
+                    "media_streams_max": self.streams_max}
 
     # --- dispatch -------------------------------------------------------------
     @staticmethod
@@ -251,6 +262,7 @@ class App:
             self.counters = {}
             self.total = 0
             self.jobs_created = 0
+            self.streams_max = self.streams
 
     def reset(self):
         self.runner.reset()

@@ -165,6 +165,8 @@ class GcsApi:
     # --- media ----------------------------------------------------------------
     def media(self, req, bucket, name, rule):
         self.app.count("gcs.media")
+        if req.header("Range"):
+            self.app.count("gcs.media.ranged")
         with self.st.lock:
             o = self.st.lookup(bucket, name, req.query.get("generation"))
             self.st.check_preconditions(o, req.query, get=True)
@@ -222,6 +224,7 @@ class GcsApi:
                     headers.append(("Content-Range", "bytes %d-%d/%d" %
                                     (start, start + length - 1, size)))
         r = Response.send_file(link, start, length, status, headers)
+        r.media = not req.internal  # counted in media_streams_max
         if link != path:
             r.cleanup = link
         return r

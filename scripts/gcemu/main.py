@@ -55,6 +55,11 @@ def parse_args(argv):
     ap.add_argument("--pessimistic", action="store_true",
                     help="play the unkind answer of every behaviour Google does "
                     "not document (README: Unknowns)")
+    ap.add_argument("--latency-ms", type=float, default=0.0,
+                    help="WAN model: delay every response's status line by N ms")
+    ap.add_argument("--stream-bytes-per-second", type=int, default=0,
+                    help="WAN model: throttle each response body to N bytes/s "
+                    "(one TCP stream's limit; 0 = off)")
     ap.add_argument("--quiet", action="store_true", help="no request log on stderr")
     ap.add_argument("--help-faults", action="store_true",
                     help="describe fault rules and exit")
@@ -80,7 +85,9 @@ def main(argv):
               queued_seconds=args.queued_seconds, row_seconds=args.row_seconds,
               export_interval=args.export_interval, require_auth=args.require_auth,
               token_lifetime=args.token_lifetime, gcs_endpoint=args.gcs_endpoint,
-              pessimistic=args.pessimistic)
+              pessimistic=args.pessimistic,
+              latency_ms=args.latency_ms,
+              stream_bytes_per_second=args.stream_bytes_per_second)
     server = Server(("127.0.0.1", args.port), app, quiet=args.quiet)
     app.started(server.base_url)
     stop = threading.Event()

@@ -167,6 +167,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     sys_version = ""
     rbufsize = 256 * 1024
     wbufsize = 0
+    exempt = False  # control route or the job runner: no WAN model
 
     def setup(self):
         super().setup()
@@ -200,6 +201,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         req = Request(self)
         t0 = time.time()
         is_control = req.raw_path.startswith("/_emulator/")
+        self.exempt = is_control or req.internal
         rule = None
         if not is_control:
             ranged = req.method == "GET" and bool(req.header("Range"))
@@ -237,9 +239,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             st = int(rule.get("status", 503))
             lost, resp = resp, self.fault_status_response(req, rule, st)
             resp.cleanup = getattr(lost, "cleanup", None)
+        media = getattr(resp, "media", False)
+        if media:
+            app.media_streams(1)
         try:
             self.write(resp, rule)
         finally:
+            if media:
+                app.media_streams(-1)
             cleanup = getattr(resp, "cleanup", None)
             if cleanup:
                 try:
@@ -293,17 +300,30 @@ class Handler(http.server.BaseHTTPRequestHandler):
             lines.append("Connection: close")
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
 
+    def wan(self):
+        """The WAN model (--latency-ms, --stream-bytes-per-second): the
+        status line's delay in seconds and the body's rate (0 = none).
+        Control routes and the job runner's own requests are exempt."""
+        if self.exempt:
+            return 0.0, 0
+        cfg = self.server.app.cfg
+        return (max(0.0, float(cfg.get("latency_ms") or 0)) / 1000.0,
+                max(0, int(cfg.get("stream_bytes_per_second") or 0)))
+
     def write(self, resp, rule=None):
         length = resp.content_length()
         head = self.head_bytes(resp, length)
         sock = self.connection
         kind = rule.kind if rule else None
         no_body = self.command == "HEAD" or resp.status in (204, 304)
+        delay, bps = self.wan()
+        if delay:
+            time.sleep(delay)
         if no_body:
             sock.sendall(head)
             return
-        if kind in ("stall_body", "truncate", "slow"):
-            self.write_faulty(head, resp, rule)
+        if kind in ("stall_body", "truncate", "slow") or (bps and length):
+            self.write_faulty(head, resp, rule, bps)
             return
         if resp.file is None:
             sock.sendall(head + resp.body)
@@ -338,17 +358,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 done += len(d)
                 yield d
 
-    def write_faulty(self, head, resp, rule):
+    def write_faulty(self, head, resp, rule, stream_bps=0):
+        """A body with a fault rule's effect, or throttled to stream_bps
+        (the WAN model's per-response limit; the lower rate wins)."""
         sock = self.connection
         sock.sendall(head)
-        kind = rule.kind
-        after = int(rule.get("after_bytes", 0))
+        kind = rule.kind if rule else None
+        after = int(rule.get("after_bytes", 0)) if rule else 0
         bps = float(rule.get("bytes_per_second", 1 << 20)) if kind == "slow" else 0
         sent = 0
         stalled = False
         step = 64 * 1024
         if bps:
             step = max(1, min(step, int(bps / 20) or 1))
+        if stream_bps and (not bps or stream_bps < bps):
+            bps = float(stream_bps)
+            # ~50 sends a second: smooth enough, cheap in Python.
+            step = max(16 * 1024, min(1 << 20, int(bps / 50)))
         t0 = time.time()
         for chunk in self.body_chunks(resp, step):
             if kind in ("stall_body", "truncate") and sent + len(chunk) > after \

@@ -181,3 +181,40 @@ def test_faults_skip_job_runner_unless_internal(emu):
 def test_bad_rule(emu):
     st, _, e = emu.request("POST", "/_emulator/faults", {"kind": "nope"})
     assert st == 400
+
+
+def test_wan_model_latency_and_stream_rate(emu, obj):
+    """--latency-ms / --stream-bytes-per-second, set at runtime: every reply
+    waits, each body is throttled on its own (two at once take as long as
+    one), the control API is exempt, and ranged media GETs are counted."""
+    import threading
+    emu.control("DELETE", "counters")
+    emu.config(latency_ms=300, stream_bytes_per_second=1 << 20)
+    t0 = time.time()
+    st, _, _ = emu.request("GET", obj.replace("?alt=media", ""))
+    assert st == 200 and time.time() - t0 >= 0.29
+    t0 = time.time()
+    emu.counters()
+    assert time.time() - t0 < 0.25  # control routes are exempt
+
+    out = {}
+
+    def get(i):
+        out[i] = emu.request("GET", obj, headers={"Range": "bytes=0-524287"},
+                             raw=True)
+
+    t0 = time.time()
+    ths = [threading.Thread(target=get, args=(i,)) for i in range(2)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join()
+    assert all(out[i][0] == 206 and out[i][2] == DATA[:524288] for i in out)
+    assert time.time() - t0 >= 0.3 + 0.45  # latency + 512 KiB at 1 MiB/s
+    c = emu.counters()
+    assert c["routes"]["gcs.media.ranged"] == 2
+    assert c["media_streams_max"] == 2
+    emu.config(latency_ms=None, stream_bytes_per_second=None)
+    t0 = time.time()
+    st, _, b = emu.request("GET", obj, raw=True)
+    assert st == 200 and b == DATA and time.time() - t0 < 0.9
