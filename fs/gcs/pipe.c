@@ -62,6 +62,10 @@ struct bf_rstream {
 	size_t pipe_cap;
 	int busy;
 	int fails;
+	int slow;	   /* left for parallel ranges (ahead.c): for good */
+	int64_t t_open;	   /* when the stream opened, ms */
+	uint64_t off_open; /* where */
+	int64_t wait_ms;   /* spent waiting on its socket */
 	struct bf_reader_pool *pool; /* set while the budget holds our share */
 };
 
@@ -201,6 +205,9 @@ static int stream_open(struct bf_reader *r, struct bf_rstream *rs, uint64_t off,
 	rs->end = b + 1;
 	rs->gen = gen;
 	rs->pre_off = 0;
+	rs->t_open = bf_now_ms();
+	rs->off_open = off;
+	rs->wait_ms = 0;
 	return 0;
 fail:
 	stream_close(rs);
@@ -251,6 +258,7 @@ static int fill(struct bf_reader *r, struct bf_rstream *rs, size_t len)
 		ssize_t k = splice(rs->g.fd, NULL, rs->pfd[1], NULL, len - have,
 				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		struct pollfd p = {.fd = rs->g.fd, .events = POLLIN};
+		int64_t t0;
 		int rc;
 
 		if (k > 0) {
@@ -268,7 +276,9 @@ static int fill(struct bf_reader *r, struct bf_rstream *rs, size_t len)
 			return rc;
 		if (bf_now_ms() - last > STALL_MS)
 			return -ETIMEDOUT;
+		t0 = bf_now_ms();
 		rc = poll(&p, 1, 100);
+		rs->wait_ms += bf_now_ms() - t0;
 		/* Readable yet nothing moved, again and again: the pipe is
 		 * full of part-filled slots. */
 		if (rc > 0 && ++spins > 1000)
@@ -378,8 +388,20 @@ ssize_t bf_reader_pipe(struct bf_reader *r, uint64_t off, size_t len,
 			return 0;
 		}
 	}
+	if (rs->g.fd >= 0 &&
+	    bf_ahead_splice_slow(rs->pos - rs->off_open,
+				 bf_now_ms() - rs->t_open, rs->wait_ms)) {
+		/* One connection that the network holds back (a WAN):
+		 * the block path's parallel ranges do better. */
+		bf_log_debug("gs://%s/%s: splice stream slow, parallel ranges "
+			     "from %" PRIu64,
+			     r->bucket, r->name, off);
+		stream_close(rs);
+		rs->slow = 1;
+		__atomic_add_fetch(&r->p->st.splice_slow, 1, __ATOMIC_RELAXED);
+	}
 	if (rs->g.fd < 0) {
-		if (rs->fails >= MAX_FAILS)
+		if (rs->slow || rs->fails >= MAX_FAILS)
 			goto fallback;
 		rc = stream_open(r, rs, off, end, gen, e);
 		if (rc == -ENOBUFS) {

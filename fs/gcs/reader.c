@@ -35,57 +35,7 @@
 
 static void stat_add(uint64_t *f, uint64_t n)
 {
-	__atomic_add_fetch(f, n, __ATOMIC_RELAXED);
-}
-
-static int pool_reserve(struct bf_reader_pool *p, size_t n)
-{
-	size_t cur = __atomic_load_n(&p->used, __ATOMIC_RELAXED);
-
-	do {
-		if (cur > p->max_bytes || n > p->max_bytes - cur) {
-			stat_add(&p->st.budget_denied, 1);
-			return -ENOMEM;
-		}
-	} while (!__atomic_compare_exchange_n(&p->used, &cur, cur + n, 1,
-					      __ATOMIC_RELAXED,
-					      __ATOMIC_RELAXED));
-	return 0;
-}
-
-static void pool_release(struct bf_reader_pool *p, size_t n)
-{
-	__atomic_sub_fetch(&p->used, n, __ATOMIC_RELAXED);
-}
-
-int bf_reader__reserve(struct bf_reader_pool *p, size_t n)
-{
-	return pool_reserve(p, n);
-}
-
-void bf_reader__release(struct bf_reader_pool *p, size_t n)
-{
-	pool_release(p, n);
-}
-
-size_t bf_reader_pool_used(const struct bf_reader_pool *p)
-{
-	return __atomic_load_n(&p->used, __ATOMIC_RELAXED);
-}
-
-void bf_reader_pool_stats(struct bf_reader_pool *p, struct bf_reader_stats *s)
-{
-	s->window_fetches =
-		__atomic_load_n(&p->st.window_fetches, __ATOMIC_RELAXED);
-	s->prefetches = __atomic_load_n(&p->st.prefetches, __ATOMIC_RELAXED);
-	s->direct_reads =
-		__atomic_load_n(&p->st.direct_reads, __ATOMIC_RELAXED);
-	s->buffered_bytes =
-		__atomic_load_n(&p->st.buffered_bytes, __ATOMIC_RELAXED);
-	s->budget_denied =
-		__atomic_load_n(&p->st.budget_denied, __ATOMIC_RELAXED);
-	s->spliced_bytes =
-		__atomic_load_n(&p->st.spliced_bytes, __ATOMIC_RELAXED);
+	bf_pool__stat(f, n);
 }
 
 static void *worker_main(void *arg);
@@ -129,8 +79,7 @@ void bf_reader_pool_free(struct bf_reader_pool *p)
 
 /* ---- filling a block --------------------------------------------------- */
 
-static struct job *plan_prefetch(struct bf_reader *r);
-static void enqueue(struct bf_reader_pool *p, struct job *j);
+static void enqueue(struct bf_reader_pool *p, struct job *list);
 
 struct fillctx {
 	struct bf_reader *r;
@@ -180,11 +129,12 @@ static int fill_block(struct bf_reader *r, struct block *b, struct bf_err *e)
 		if ((size_t)n < len && gen == r->gen &&
 		    off + (uint64_t)n < r->eof_at)
 			r->eof_at = off + (uint64_t)n;
-		/* Chain the next window in the same critical section: a
+		bf_ahead_landed(r, (size_t)n);
+		/* Chain the next windows in the same critical section: a
 		 * consumer that already took this block's last bytes must
 		 * find the next load started, not a miss. */
 		if (r->seq.streak)
-			next = plan_prefetch(r);
+			next = bf_ahead_plan(r);
 	} else {
 		b->st = B_EMPTY;
 		b->filled = 0;
@@ -202,37 +152,54 @@ static int fill_block(struct bf_reader *r, struct block *b, struct bf_err *e)
 	return rc;
 }
 
-/* Makes b hold at least *win bytes (at least want), within the budget;
- * shrinks *win when only a smaller buffer fits. r->mu held; b idle. */
+/* Makes b hold at least *win bytes (at least want), within the budget and
+ * the reader's fair share of it; shrinks *win when only a smaller buffer
+ * fits. want 0: a prefetch, kept strictly within the share and never
+ * smaller than MIN_WINDOW / 4. r->mu held; b idle. */
 static int ensure_cap(struct bf_reader *r, struct block *b, size_t *win,
 		      size_t want)
 {
 	size_t target = *win;
+	size_t share = bf_pool__share(r->p, r->held);
+	size_t others = r->held - b->cap; /* the reader's other blocks */
+	size_t floor = want ? want : MIN_WINDOW / 4;
 
+	if (target > b->cap && others + target > share) {
+		size_t room = others < share ? share - others : 0;
+
+		target = room > b->cap ? room : b->cap;
+		if (target < want)
+			target = want; /* a read's own bytes: the pool decides */
+	}
 	while (target > b->cap) {
-		if (pool_reserve(r->p, target - b->cap) == 0) {
-			char *d = malloc(target);
+		if (bf_pool__take(r->p, &r->held, target - b->cap) == 0) {
+			char *d = bf_pool__alloc(target);
 
 			if (!d) {
-				pool_release(r->p, target - b->cap);
+				bf_pool__give(r->p, &r->held, target - b->cap);
 				return -ENOMEM;
 			}
 			/* Old contents are not needed: no realloc copy. */
-			free(b->data);
-			r->held += target - b->cap;
+			bf_pool__free(b->data, b->cap);
 			b->data = d;
 			b->cap = target;
 			break;
 		}
 		target /= 2;
-		if (target < want || target < MIN_WINDOW / 4)
+		if (target < floor || target < MIN_WINDOW / 4)
 			break;
 	}
-	if (b->cap < want || !b->cap)
+	if (b->cap < floor || !b->cap)
 		return -ENOMEM;
 	if (*win > b->cap)
 		*win = b->cap;
 	return 0;
+}
+
+int bf_reader__ensure_cap(struct bf_reader *r, struct block *b, size_t *win,
+			  size_t want)
+{
+	return ensure_cap(r, b, win, want);
 }
 
 static void start_load(struct bf_reader *r, struct block *b, uint64_t off,
@@ -246,6 +213,12 @@ static void start_load(struct bf_reader *r, struct block *b, uint64_t off,
 	b->err = 0;
 	b->gen = r->gen;
 	b->epoch++;
+}
+
+void bf_reader__start_load(struct bf_reader *r, struct block *b, uint64_t off,
+			   size_t len)
+{
+	start_load(r, b, off, len);
 }
 
 static uint64_t data_end(const struct bf_reader *r)
@@ -265,14 +238,18 @@ void bf_reader__drop_blocks(struct bf_reader *r)
 
 		if (b->st == B_LOADING || b->pins || !b->cap)
 			continue;
-		free(b->data);
-		pool_release(r->p, b->cap);
-		r->held -= b->cap;
-		b->data = NULL;
-		b->cap = 0;
-		b->st = B_EMPTY;
-		b->filled = b->len = 0;
+		bf_reader__free_block(r, b);
 	}
+}
+
+void bf_reader__free_block(struct bf_reader *r, struct block *b)
+{
+	bf_pool__free(b->data, b->cap);
+	bf_pool__give(r->p, &r->held, b->cap);
+	b->data = NULL;
+	b->cap = 0;
+	b->st = B_EMPTY;
+	b->filled = b->len = 0;
 }
 
 static struct block *find_block(struct bf_reader *r, uint64_t pos)
@@ -319,19 +296,32 @@ static struct block *pick_block(struct bf_reader *r)
 
 /* ---- prefetch ---------------------------------------------------------- */
 
-static void enqueue(struct bf_reader_pool *p, struct job *j)
+/* Queues a list of jobs (linked by next) and wakes a worker for each,
+ * starting threads while none is idle. */
+static void enqueue(struct bf_reader_pool *p, struct job *list)
 {
+	int idle;
+
 	pthread_mutex_lock(&p->mu);
-	j->next = NULL;
-	if (p->tail)
-		p->tail->next = j;
-	else
-		p->head = j;
-	p->tail = j;
-	if (p->idle == 0 && p->nthreads < MAX_WORKERS &&
-	    pthread_create(&p->threads[p->nthreads], NULL, worker_main, p) == 0)
-		p->nthreads++;
-	pthread_cond_signal(&p->cv);
+	idle = p->idle; /* each one woken takes one job */
+	while (list) {
+		struct job *j = list;
+
+		list = j->next;
+		j->next = NULL;
+		if (p->tail)
+			p->tail->next = j;
+		else
+			p->head = j;
+		p->tail = j;
+		if (idle > 0)
+			idle--;
+		else if (p->nthreads < MAX_WORKERS &&
+			 pthread_create(&p->threads[p->nthreads], NULL,
+					worker_main, p) == 0)
+			p->nthreads++;
+		pthread_cond_signal(&p->cv);
+	}
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -341,51 +331,9 @@ static uint64_t block_end(const struct block *b)
 	return b->off + (b->st == B_LOADING ? b->len : b->filled);
 }
 
-/* As soon as the consumer is inside the newest block (even while that one
- * still loads), load the next window into the other block. Two requests
- * overlap then, which hides the per-request latency that a strictly serial
- * chain of ranges pays on every window. Called with r->mu held; returns a
- * job to enqueue after unlocking, or NULL. */
-static struct job *plan_prefetch(struct bf_reader *r)
+uint64_t bf_reader__block_end(const struct block *b)
 {
-	struct block *top = NULL, *other = NULL;
-	uint64_t start, end;
-	size_t win;
-	struct job *j;
-
-	if (r->closing || r->streaming || !r->p->max_bytes)
-		return NULL;
-	for (int i = 0; i < NBLOCKS; i++) {
-		struct block *b = &r->b[i];
-
-		if (b->st != B_EMPTY && (!top || block_end(b) > block_end(top)))
-			top = b;
-	}
-	if (!top || r->seq.next < top->off)
-		return NULL;
-	start = block_end(top);
-	end = data_end(r);
-	if (start >= end)
-		return NULL;
-	for (int i = 0; i < NBLOCKS; i++)
-		if (&r->b[i] != top)
-			other = &r->b[i];
-	if (other->pins || other->st == B_LOADING ||
-	    (other->st == B_READY && block_end(other) > r->seq.next))
-		return NULL;
-	win = bf_seq_take_window(&r->seq);
-	if (win > end - start)
-		win = (size_t)(end - start);
-	if (ensure_cap(r, other, &win, 1))
-		return NULL;
-	j = malloc(sizeof(*j));
-	if (!j)
-		return NULL;
-	start_load(r, other, start, win);
-	r->busy++;
-	j->r = r;
-	j->bi = (int)(other - r->b);
-	return j;
+	return block_end(b);
 }
 
 static int fill_cancelled(void *ud)
@@ -473,6 +421,7 @@ struct bf_reader *bf_reader_open(struct bf_reader_pool *p, struct bf_gcs *g,
 	r->size = size;
 	r->eof_at = UINT64_MAX;
 	bf_seq_init(&r->seq, MIN_WINDOW, p->max_window);
+	bf_ahead_init(r);
 	if (__atomic_load_n(&p->splice_max, __ATOMIC_RELAXED))
 		r->rs = bf_rstream_new(); /* NULL: no splice path, no harm */
 	pthread_mutex_init(&r->mu, NULL);
@@ -607,6 +556,8 @@ static ssize_t read_impl(struct bf_reader *r, char *buf, size_t len,
 		if (b && b->st == B_LOADING && pos >= b->off + b->filled) {
 			unsigned ep = b->epoch;
 
+			if (seq)
+				bf_ahead_waited(r);
 			if (wait_a_bit(r)) {
 				rc = bf_err_set(e, EINTR, "read interrupted");
 				goto out;
@@ -654,6 +605,7 @@ static ssize_t read_impl(struct bf_reader *r, char *buf, size_t len,
 		if (seq && ends_at(r, pos)) {
 			/* The load ending here is about to chain the next
 			 * window; wait for it rather than load our own. */
+			bf_ahead_waited(r);
 			if (wait_a_bit(r)) {
 				rc = bf_err_set(e, EINTR, "read interrupted");
 				goto out;
@@ -664,15 +616,23 @@ static ssize_t read_impl(struct bf_reader *r, char *buf, size_t len,
 		 * (random, a backward reorder, no budget) read exactly. */
 		if (seq && pos >= front && r->p->max_bytes &&
 		    want <= r->p->max_window && (b = pick_block(r))) {
-			size_t win = bf_seq_take_window(&r->seq);
+			size_t win = bf_ahead_window(r);
 
 			if (win < want)
 				win = want;
 			if (win > end - pos)
 				win = (size_t)(end - pos);
+			bf_ahead_waited(r);
 			if (ensure_cap(r, b, &win, want) == 0) {
+				struct job *more;
+
 				start_load(r, b, pos, win);
+				/* The windows after ours start now, in
+				 * parallel, not after ours has landed. */
+				more = bf_ahead_plan(r);
 				pthread_mutex_unlock(&r->mu);
+				if (more)
+					enqueue(r->p, more);
 				rc = fill_block(r, b, e);
 				pthread_mutex_lock(&r->mu);
 				if (rc && b->gen != r->gen &&
@@ -719,7 +679,7 @@ static ssize_t read_impl(struct bf_reader *r, char *buf, size_t len,
 	}
 	rc = (ssize_t)done;
 	if (seq)
-		pf = plan_prefetch(r);
+		pf = bf_ahead_plan(r);
 out:
 	if (rc < 0 && v)
 		unpin_locked(v);
@@ -783,8 +743,8 @@ void bf_reader_close(struct bf_reader *r)
 	pthread_mutex_unlock(&r->mu);
 
 	for (int i = 0; i < NBLOCKS; i++)
-		free(r->b[i].data);
-	pool_release(p, r->held);
+		bf_pool__free(r->b[i].data, r->b[i].cap);
+	bf_pool__give(p, &r->held, r->held);
 	bf_rstream_free(r->rs);
 	pthread_mutex_destroy(&r->mu);
 	pthread_cond_destroy(&r->cv);

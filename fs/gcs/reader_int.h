@@ -9,8 +9,10 @@
 #include "batchfs/err.h"
 #include "batchfs/reader.h"
 
-#define NBLOCKS 2
-#define MAX_WORKERS 4
+/* Blocks per reader: up to this many windows in flight or waiting. */
+#define NBLOCKS 16
+/* Loader threads per mount (each one transfer at a time). */
+#define MAX_WORKERS 32
 
 struct job {
 	struct bf_reader *r;
@@ -20,7 +22,8 @@ struct job {
 
 struct bf_reader_pool {
 	size_t max_bytes, max_window;
-	size_t used; /* __atomic */
+	size_t used;	  /* __atomic */
+	unsigned holders; /* readers holding blocks; __atomic */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct job *head, *tail;
@@ -62,12 +65,56 @@ struct bf_reader {
 	int closing;
 	int streaming;	       /* the splice stream serves; no prefetch */
 	struct bf_rstream *rs; /* the splice path's state, or NULL */
+	/* ahead.c: how many loads to keep in flight, and whether more paid. */
+	struct {
+		int streams;	  /* target loads in flight */
+		int frozen;	  /* growing stopped paying */
+		int misses;	  /* epochs in a row that did not pay */
+		int waited;	  /* the consumer waited on the network */
+		uint64_t bytes;	  /* landed this epoch */
+		int64_t t0;	  /* epoch start, ms */
+		double best;	  /* best rate so far, bytes/ms */
+	} ah;
 };
 
-/* The pool's byte budget, shared by blocks and streams' receive buffers:
- * 0 or -ENOMEM. */
+/* pool.c. The pool's byte budget, shared by blocks and streams' receive
+ * buffers: 0 or -ENOMEM. */
 int bf_reader__reserve(struct bf_reader_pool *p, size_t n);
 void bf_reader__release(struct bf_reader_pool *p, size_t n);
+/* The same for a reader's blocks, *held its total: a reader holding
+ * anything counts in the fair share. */
+int bf_pool__take(struct bf_reader_pool *p, size_t *held, size_t n);
+void bf_pool__give(struct bf_reader_pool *p, size_t *held, size_t n);
+/* What one reader holding `held` may hold: the budget split evenly among
+ * the readers that hold blocks. */
+size_t bf_pool__share(const struct bf_reader_pool *p, size_t held);
+void bf_pool__stat(uint64_t *f, uint64_t n);
+/* A block's memory (mapped; NULL on failure) and its release. */
+char *bf_pool__alloc(size_t n);
+void bf_pool__free(char *d, size_t n);
+void bf_pool__stat_max(uint64_t *f, uint64_t v);
+
+/* reader.c, for ahead.c (r->mu held). */
+int bf_reader__ensure_cap(struct bf_reader *r, struct block *b, size_t *win,
+			  size_t want);
+void bf_reader__start_load(struct bf_reader *r, struct block *b, uint64_t off,
+			   size_t len);
+uint64_t bf_reader__block_end(const struct block *b);
+/* Frees b's memory (idle, unpinned) and gives it back to the pool. */
+void bf_reader__free_block(struct bf_reader *r, struct block *b);
+
+/* ahead.c: parallel read-ahead. The plan is a list of jobs (linked by
+ * next) to enqueue after unlocking. r->mu held by all but none. */
+void bf_ahead_init(struct bf_reader *r);
+struct job *bf_ahead_plan(struct bf_reader *r);
+void bf_ahead_waited(struct bf_reader *r);
+/* The size of a load at the consumer (a miss): as a prefetch now. */
+size_t bf_ahead_window(struct bf_reader *r);
+void bf_ahead_landed(struct bf_reader *r, size_t n);
+/* Whether a splice stream that moved `bytes` in `ms`, `wait_ms` of them
+ * waiting on its socket, is slow enough that parallel ranges serve the
+ * reader better (a per-connection limit, as over a WAN). */
+int bf_ahead_splice_slow(uint64_t bytes, int64_t ms, int64_t wait_ms);
 /* Frees the blocks no one uses (the stream needs none). r->mu held. */
 void bf_reader__drop_blocks(struct bf_reader *r);
 uint64_t bf_reader__data_end(const struct bf_reader *r);

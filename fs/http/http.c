@@ -188,6 +188,13 @@ static int setup_attempt(struct bf_http *h, struct xfer *x,
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, 20L);
 	curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, h->o.recv_buffer);
+	/* Streams (media ranges) on HTTP/1.1: parallel ranges must each
+	 * have a TCP connection of their own, never share one HTTP/2
+	 * connection's window (gcsfuse's default too); the rest as curl
+	 * likes (HTTP/2 over TLS where offered). */
+	curl_easy_setopt(c, CURLOPT_HTTP_VERSION,
+			 rq->on_body ? (long)CURL_HTTP_VERSION_1_1
+				     : (long)CURL_HTTP_VERSION_2TLS);
 	/* Streams are byte ranges of stored objects: transcoding would
 	 * shift offsets. JSON may come compressed. */
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING,

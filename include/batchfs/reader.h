@@ -1,10 +1,12 @@
 /* reader.h - sequential read-ahead over bf_gcs_read for one open object.
  *
  * A reader detects sequential access and fetches windows that grow from
- * 1 MiB to max_window, from one streaming ranged GET where it can; random
+ * 1 MiB to max_window ahead of the reader, several ranged GETs at once on
+ * separate connections, more of them while that raises throughput; random
  * access falls back to exact-size ranges. All readers share one pool whose
- * byte budget caps read-ahead memory; when the pool is exhausted reads are
- * served synchronously without buffering.
+ * byte budget caps read-ahead memory (each reader at most its fair share);
+ * when the pool is exhausted reads are served synchronously without
+ * buffering.
  */
 #ifndef BATCHFS_READER_H
 #define BATCHFS_READER_H
@@ -104,6 +106,9 @@ struct bf_reader_stats {
 	uint64_t buffered_bytes;   /* bytes served from blocks */
 	uint64_t budget_denied;	   /* block growth refused by max_bytes */
 	uint64_t spliced_bytes;	   /* bytes handed out by the splice path */
+	uint64_t loads_max;	   /* most window loads of one reader at once */
+	uint64_t splice_slow;	   /* splice streams left for parallel ranges */
+	uint64_t used_max;	   /* most of the budget in use at once */
 };
 void bf_reader_pool_stats(struct bf_reader_pool *p, struct bf_reader_stats *s);
 

@@ -368,10 +368,12 @@ static void print_stats(struct bf_reader_pool *p)
 		"{\"stats\":{\"window_fetches\":%" PRIu64
 		",\"prefetches\":%" PRIu64 ",\"direct_reads\":%" PRIu64
 		",\"buffered_bytes\":%" PRIu64 ",\"budget_denied\":%" PRIu64
-		",\"spliced_bytes\":%" PRIu64 ",\"pool_used\":%zu}}\n",
+		",\"spliced_bytes\":%" PRIu64 ",\"loads_max\":%" PRIu64
+		",\"splice_slow\":%" PRIu64 ",\"used_max\":%" PRIu64
+		",\"pool_used\":%zu}}\n",
 		s.window_fetches, s.prefetches, s.direct_reads,
 		s.buffered_bytes, s.budget_denied, s.spliced_bytes,
-		bf_reader_pool_used(p));
+		s.loads_max, s.splice_slow, s.used_max, bf_reader_pool_used(p));
 }
 
 int main(int argc, char **argv)
