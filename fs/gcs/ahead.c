@@ -73,7 +73,7 @@ void bf_ahead_landed(struct bf_reader *r, size_t n)
 			bf_log_debug("gs://%s/%s: %d loads in flight (%.0f MB/s)",
 				     r->bucket, r->name, r->ah.streams,
 				     rate / 1000);
-		} else if (++r->ah.misses >= 2) {
+		} else if (++r->ah.misses >= 3) {
 			r->ah.frozen = 1;
 			bf_log_debug("gs://%s/%s: %d loads in flight: more did "
 				     "not pay (%.0f MB/s)",

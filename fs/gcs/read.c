@@ -23,6 +23,8 @@
 #define MAX_SKIP (16u << 20)
 /* Reads that make no progress (server keeps answering short) give up. */
 #define MAX_IDLE_ROUNDS 4
+/* curl's buffer for one of several parallel loads (BF_GCS_READ_PARALLEL). */
+#define PARALLEL_RCVBUF (128L << 10)
 
 struct rd {
 	char *buf;
@@ -199,7 +201,8 @@ char *bf_gcs__media_url(struct bf_gcs *g, const char *bucket,
 
 ssize_t bf_gcs_read_ex(struct bf_gcs *g, const char *bucket, const char *name,
 		       int64_t gen, uint64_t off, char *buf, size_t len,
-		       bf_gcs_progress_fn progress, void *ud, struct bf_err *e)
+		       bf_gcs_progress_fn progress, void *ud, int flags,
+		       struct bf_err *e)
 {
 	struct rd r = {
 		.buf = buf,
@@ -233,6 +236,9 @@ ssize_t bf_gcs_read_ex(struct bf_gcs *g, const char *bucket, const char *name,
 			.on_body = rd_on_body,
 			.on_retry = rd_on_retry,
 			.ud = &r,
+			.recv_buffer = (flags & BF_GCS_READ_PARALLEL)
+					       ? PARALLEL_RCVBUF
+					       : 0,
 		};
 		struct bf_http_resp resp = {0};
 		size_t before = r.got;
@@ -309,5 +315,5 @@ ssize_t bf_gcs_read(struct bf_gcs *g, const char *bucket, const char *name,
 		    struct bf_err *e)
 {
 	return bf_gcs_read_ex(g, bucket, name, gen, off, buf, len, NULL, NULL,
-			      e);
+			      0, e);
 }

@@ -110,16 +110,18 @@ static int fill_block(struct bf_reader *r, struct block *b, struct bf_err *e)
 	size_t len;
 	int64_t gen;
 	ssize_t n;
-	int rc = 0;
+	int rc = 0, parallel;
 
 	pthread_mutex_lock(&r->mu);
 	off = b->off;
 	len = b->len;
 	gen = b->gen;
+	parallel = r->ah.streams > 2;
 	pthread_mutex_unlock(&r->mu);
 	stat_add(&r->p->st.window_fetches, 1);
 	n = bf_gcs_read_ex(r->g, r->bucket, r->name, gen, off, b->data, len,
-			   fill_progress, &c, &le);
+			   fill_progress, &c,
+			   parallel ? BF_GCS_READ_PARALLEL : 0, &le);
 	pthread_mutex_lock(&r->mu);
 	if (n >= 0) {
 		b->filled = (size_t)n;

@@ -12,7 +12,7 @@
 /* Blocks per reader: up to this many windows in flight or waiting. */
 #define NBLOCKS 16
 /* Loader threads per mount (each one transfer at a time). */
-#define MAX_WORKERS 32
+#define MAX_WORKERS 16
 
 struct job {
 	struct bf_reader *r;

@@ -187,7 +187,9 @@ static int setup_attempt(struct bf_http *h, struct xfer *x,
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPIDLE, 60L);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, 20L);
 	curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, h->o.recv_buffer);
+	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, rq->recv_buffer > 0
+							 ? rq->recv_buffer
+							 : h->o.recv_buffer);
 	/* Streams (media ranges) on HTTP/1.1: parallel ranges must each
 	 * have a TCP connection of their own, never share one HTTP/2
 	 * connection's window (gcsfuse's default too); the rest as curl

@@ -80,9 +80,13 @@ int bf_gcs_delete(struct bf_gcs *g, const char *bucket, const char *name,
  * grows, also across resumed attempts). A nonzero return stops the read
  * with -ECANCELED. progress may be NULL. */
 typedef int (*bf_gcs_progress_fn)(void *ud, size_t got);
+/* flags: BF_GCS_READ_PARALLEL, one of several loads at once, each on its
+ * own connection: a small receive buffer (each connection is slow, and
+ * buffers of many at once would add up). */
+#define BF_GCS_READ_PARALLEL 1
 ssize_t bf_gcs_read_ex(struct bf_gcs *g, const char *bucket, const char *name,
 		       int64_t gen, uint64_t off, char *buf, size_t len,
-		       bf_gcs_progress_fn progress, void *ud,
+		       bf_gcs_progress_fn progress, void *ud, int flags,
 		       struct bf_err *e);
 
 /* Pure parsers (exposed for tests).

@@ -56,6 +56,7 @@ struct bf_http_req {
 	enum bf_retry retry;
 	long timeout_ms; /* per attempt; 0 = opts (streams: none, stall only) */
 	long budget_ms;	 /* whole call; 0 = opts */
+	long recv_buffer; /* CURLOPT_BUFFERSIZE; 0 = opts */
 
 	/* Streaming. When on_body is set, a 2xx body is handed over in chunks
 	 * instead of being buffered; return 0 to go on or -errno to stop.
