@@ -113,7 +113,7 @@ static size_t window(struct bf_reader *r, size_t share)
 
 size_t bf_ahead_window(struct bf_reader *r)
 {
-	return window(r, bf_pool__share(r->p, r->held));
+	return window(r, bf_pool__share(r->p, &r->pm));
 }
 
 /* Whether the consumer is done with b's bytes. */
@@ -142,7 +142,7 @@ static struct block *free_block(struct bf_reader *r)
  * readers arrived since it took them). */
 static void trim(struct bf_reader *r, size_t share)
 {
-	for (int i = 0; i < NBLOCKS && r->held > share; i++) {
+	for (int i = 0; i < NBLOCKS && r->pm.held > share; i++) {
 		struct block *b = &r->b[i];
 
 		if (b->pins || !b->cap || (b->st != B_EMPTY && !consumed(r, b)))
@@ -161,7 +161,7 @@ struct job *bf_ahead_plan(struct bf_reader *r)
 
 	if (r->closing || r->streaming || !r->p->max_bytes)
 		return NULL;
-	share = bf_pool__share(r->p, r->held);
+	share = bf_pool__share(r->p, &r->pm);
 	trim(r, share);
 	for (int i = 0; i < NBLOCKS; i++) {
 		struct block *b = &r->b[i];

@@ -44,31 +44,50 @@ void bf_reader__release(struct bf_reader_pool *p, size_t n)
 	__atomic_sub_fetch(&p->used, n, __ATOMIC_RELAXED);
 }
 
-int bf_pool__take(struct bf_reader_pool *p, size_t *held, size_t n)
+void bf_pool__join(struct bf_reader_pool *p, struct bf_pool_member *m)
 {
+	if (!m->in) {
+		m->in = 1;
+		__atomic_add_fetch(&p->holders, 1, __ATOMIC_RELAXED);
+	}
+}
+
+void bf_pool__leave(struct bf_reader_pool *p, struct bf_pool_member *m)
+{
+	if (m->in) {
+		m->in = 0;
+		__atomic_sub_fetch(&p->holders, 1, __ATOMIC_RELAXED);
+	}
+}
+
+int bf_pool__take(struct bf_reader_pool *p, struct bf_pool_member *m, size_t n)
+{
+	/* Asking makes a member even when refused: the others' share
+	 * shrinks, so they give memory back for this one. */
+	bf_pool__join(p, m);
 	if (bf_reader__reserve(p, n))
 		return -ENOMEM;
-	if (!*held && n)
-		__atomic_add_fetch(&p->holders, 1, __ATOMIC_RELAXED);
-	*held += n;
+	m->held += n;
 	return 0;
 }
 
-void bf_pool__give(struct bf_reader_pool *p, size_t *held, size_t n)
+void bf_pool__give(struct bf_reader_pool *p, struct bf_pool_member *m,
+		   size_t n)
 {
 	if (!n)
 		return;
 	bf_reader__release(p, n);
-	*held -= n;
-	if (!*held)
-		__atomic_sub_fetch(&p->holders, 1, __ATOMIC_RELAXED);
+	m->held -= n;
+	if (!m->held)
+		bf_pool__leave(p, m);
 }
 
-size_t bf_pool__share(const struct bf_reader_pool *p, size_t held)
+size_t bf_pool__share(const struct bf_reader_pool *p,
+		      const struct bf_pool_member *m)
 {
 	unsigned n = __atomic_load_n(&p->holders, __ATOMIC_RELAXED);
 
-	if (!held)
+	if (!m->in)
 		n++; /* the asker is about to become one */
 	return p->max_bytes / (n ? n : 1);
 }

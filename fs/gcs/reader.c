@@ -162,8 +162,8 @@ static int ensure_cap(struct bf_reader *r, struct block *b, size_t *win,
 		      size_t want)
 {
 	size_t target = *win;
-	size_t share = bf_pool__share(r->p, r->held);
-	size_t others = r->held - b->cap; /* the reader's other blocks */
+	size_t share = bf_pool__share(r->p, &r->pm);
+	size_t others = r->pm.held - b->cap; /* the reader's other blocks */
 	size_t floor = want ? want : MIN_WINDOW / 4;
 
 	if (target > b->cap && others + target > share) {
@@ -174,11 +174,11 @@ static int ensure_cap(struct bf_reader *r, struct block *b, size_t *win,
 			target = want; /* a read's own bytes: the pool decides */
 	}
 	while (target > b->cap) {
-		if (bf_pool__take(r->p, &r->held, target - b->cap) == 0) {
+		if (bf_pool__take(r->p, &r->pm, target - b->cap) == 0) {
 			char *d = bf_pool__alloc(target);
 
 			if (!d) {
-				bf_pool__give(r->p, &r->held, target - b->cap);
+				bf_pool__give(r->p, &r->pm, target - b->cap);
 				return -ENOMEM;
 			}
 			/* Old contents are not needed: no realloc copy. */
@@ -247,7 +247,7 @@ void bf_reader__drop_blocks(struct bf_reader *r)
 void bf_reader__free_block(struct bf_reader *r, struct block *b)
 {
 	bf_pool__free(b->data, b->cap);
-	bf_pool__give(r->p, &r->held, b->cap);
+	bf_pool__give(r->p, &r->pm, b->cap);
 	b->data = NULL;
 	b->cap = 0;
 	b->st = B_EMPTY;
@@ -278,22 +278,27 @@ static int ends_at(const struct bf_reader *r, uint64_t pos)
 	return 0;
 }
 
-/* An idle block to load into: empty first, else the one ending lowest. */
+/* An idle block to load into: one with memory, empty or else the one
+ * ending lowest; a block without memory last (the budget may be spent). */
 static struct block *pick_block(struct bf_reader *r)
 {
-	struct block *best = NULL;
+	struct block *best = NULL, *bare = NULL;
 
 	for (int i = 0; i < NBLOCKS; i++) {
 		struct block *b = &r->b[i];
 
 		if (b->st == B_LOADING || b->pins)
 			continue;
+		if (!b->cap) {
+			bare = bare ? bare : b;
+			continue;
+		}
 		if (b->st == B_EMPTY)
 			return b;
 		if (!best || b->off + b->filled < best->off + best->filled)
 			best = b;
 	}
-	return best;
+	return best ? best : bare;
 }
 
 /* ---- prefetch ---------------------------------------------------------- */
@@ -746,7 +751,8 @@ void bf_reader_close(struct bf_reader *r)
 
 	for (int i = 0; i < NBLOCKS; i++)
 		bf_pool__free(r->b[i].data, r->b[i].cap);
-	bf_pool__give(p, &r->held, r->held);
+	bf_pool__give(p, &r->pm, r->pm.held);
+	bf_pool__leave(p, &r->pm);
 	bf_rstream_free(r->rs);
 	pthread_mutex_destroy(&r->mu);
 	pthread_cond_destroy(&r->cv);

@@ -33,6 +33,13 @@ struct bf_reader_pool {
 	size_t splice_max; /* largest read for the splice path; 0 = off */
 };
 
+/* A reader's part in the budget: what its blocks hold, and whether it
+ * counts in the fair share (it holds memory, or asked for some). */
+struct bf_pool_member {
+	size_t held;
+	int in;
+};
+
 enum bstate { B_EMPTY, B_LOADING, B_READY };
 
 struct block {
@@ -60,7 +67,7 @@ struct bf_reader {
 	uint64_t size, eof_at; /* eof_at: where a fill found the end */
 	struct bf_seq seq;
 	struct block b[NBLOCKS];
-	size_t held; /* bytes reserved in the pool */
+	struct bf_pool_member pm; /* bytes reserved in the pool (pm.held) */
 	int busy;    /* prefetch jobs queued or running */
 	int closing;
 	int streaming;	       /* the splice stream serves; no prefetch */
@@ -81,13 +88,15 @@ struct bf_reader {
  * buffers: 0 or -ENOMEM. */
 int bf_reader__reserve(struct bf_reader_pool *p, size_t n);
 void bf_reader__release(struct bf_reader_pool *p, size_t n);
-/* The same for a reader's blocks, *held its total: a reader holding
- * anything counts in the fair share. */
-int bf_pool__take(struct bf_reader_pool *p, size_t *held, size_t n);
-void bf_pool__give(struct bf_reader_pool *p, size_t *held, size_t n);
-/* What one reader holding `held` may hold: the budget split evenly among
- * the readers that hold blocks. */
-size_t bf_pool__share(const struct bf_reader_pool *p, size_t held);
+int bf_pool__take(struct bf_reader_pool *p, struct bf_pool_member *m,
+		  size_t n);
+void bf_pool__give(struct bf_reader_pool *p, struct bf_pool_member *m,
+		   size_t n);
+void bf_pool__join(struct bf_reader_pool *p, struct bf_pool_member *m);
+void bf_pool__leave(struct bf_reader_pool *p, struct bf_pool_member *m);
+/* What one member may hold: the budget split evenly among the members. */
+size_t bf_pool__share(const struct bf_reader_pool *p,
+		      const struct bf_pool_member *m);
 void bf_pool__stat(uint64_t *f, uint64_t n);
 /* A block's memory (mapped; NULL on failure) and its release. */
 char *bf_pool__alloc(size_t n);

@@ -20,6 +20,9 @@
  *     pcat B NAME THREADS     whole object through one bf_reader read by
  *                             THREADS threads at once (chunks of --bs taken
  *                             in order, like FUSE workers), then to stdout
+ *     mcat B NAME N           N readers of the object at once, each its own
+ *                             bf_reader of one pool, in threads; their N
+ *                             copies to stdout, in order
  *     leaseclose B NAME       takes a 512 KiB pipe lease at 0, closes the
  *                             reader from another thread, drains the pipe
  *                             200 ms later and ends the lease; prints
@@ -301,6 +304,73 @@ static int pcat(struct bf_reader *r, uint64_t size, size_t bs, int nthreads,
 	return rc;
 }
 
+struct mcat {
+	struct bf_reader *r;
+	char *out;
+	uint64_t size;
+	size_t bs;
+	int rc;
+	struct bf_err e;
+};
+
+static void *mcat_thread(void *arg)
+{
+	struct mcat *c = arg;
+	uint64_t off = 0;
+
+	while (off < c->size) {
+		size_t want = c->size - off < c->bs ? (size_t)(c->size - off)
+						    : c->bs;
+		ssize_t n = bf_reader_read(c->r, c->out + off, want, off,
+					   &c->e);
+
+		if (n <= 0) {
+			c->rc = n < 0 ? (int)n
+				      : bf_err_set(&c->e, EIO,
+						   "early EOF at %" PRIu64,
+						   off);
+			break;
+		}
+		off += (uint64_t)n;
+	}
+	return NULL;
+}
+
+/* n readers of one object at once, each its own bf_reader of pool p (as
+ * n processes reading n files of a mount); their copies to stdout in
+ * order. */
+static int mcat(struct bf_reader_pool *p, struct bf_gcs *g,
+		const char *bucket, const char *name, int64_t gen,
+		uint64_t size, size_t bs, int n, struct bf_err *e)
+{
+	struct mcat c[16];
+	pthread_t t[16];
+	int rc = 0;
+
+	if (n < 1 || n > 16)
+		return bf_err_set(e, EINVAL, "1..16 readers");
+	for (int i = 0; i < n; i++) {
+		c[i] = (struct mcat){.size = size, .bs = bs};
+		c[i].r = bf_reader_open(p, g, bucket, name, gen, size);
+		c[i].out = malloc(size ? size : 1);
+	}
+	for (int i = 0; i < n; i++)
+		pthread_create(&t[i], NULL, mcat_thread, &c[i]);
+	for (int i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < n; i++) {
+		if (!rc && c[i].rc) {
+			rc = c[i].rc;
+			*e = c[i].e;
+		}
+		if (!rc)
+			rc = write_all(1, c[i].out, size);
+		bf_reader_close(c[i].r);
+		free(c[i].out);
+	}
+	return rc;
+}
+
 struct closer {
 	struct bf_reader *r;
 	int lease_done; /* __atomic */
@@ -477,6 +547,7 @@ int main(int argc, char **argv)
 		free(buf);
 	} else if ((!strcmp(cmd, "cat") && nrest == 1) ||
 		   (!strcmp(cmd, "pcat") && nrest == 2) ||
+		   (!strcmp(cmd, "mcat") && nrest == 2) ||
 		   (!strcmp(cmd, "pread") && nrest >= 1)) {
 		struct bf_gcs_object o = {0};
 		struct bf_reader_pool *p;
@@ -511,6 +582,9 @@ int main(int argc, char **argv)
 			free(buf);
 		} else if (!strcmp(cmd, "pcat")) {
 			rc = pcat(r, o.size, bs, atoi(rest[1]), &e);
+		} else if (!strcmp(cmd, "mcat")) {
+			rc = mcat(p, g, bucket, rest[0], o.generation, o.size,
+				  bs, atoi(rest[1]), &e);
 		} else {
 			for (int k = 1; k < nrest && !rc; k++) {
 				if (!strncmp(rest[k], "sleep:", 6)) {
