@@ -17,6 +17,10 @@
  * such a rise stop the growth. Latency is hidden: the next windows are
  * requested while the consumer still works through the ones before.
  *
+ * How big: the detector's window (1 MiB doubling to max_window), but no
+ * more than one load moves in LOAD_MS at the rate loads have had, so a
+ * slow stream gets smaller windows and more of them in parallel.
+ *
  * Memory: a reader holds at most its fair share of the pool's budget
  * (bf_pool__share; -o readahead split among the readers holding blocks;
  * a reader over it frees consumed blocks first), windows shrink to
@@ -33,6 +37,7 @@
 #include "gcs/reader_int.h"
 
 #define EPOCH_MS 200
+#define LOAD_MS 400
 #define PAR_WINDOW (2u << 20)
 /* A splice stream is judged after this long: slower than this while the
  * reader waited on its socket, parallel ranges do better. */
@@ -50,11 +55,18 @@ void bf_ahead_waited(struct bf_reader *r)
 	r->ah.waited = 1;
 }
 
-void bf_ahead_landed(struct bf_reader *r, size_t n)
+void bf_ahead_landed(struct bf_reader *r, size_t n, int64_t ms)
 {
 	int64_t now = bf_now_ms(), dt;
 	double rate;
 
+	if (n >= MIN_WINDOW / 4) {
+		double lr = (double)n / (double)(ms > 0 ? ms : 1);
+
+		r->ah.load_rate = r->ah.load_rate
+					  ? (3 * r->ah.load_rate + lr) / 4
+					  : lr;
+	}
 	if (!r->ah.t0) {
 		r->ah.t0 = now;
 		r->ah.bytes = 0;
@@ -95,12 +107,23 @@ int bf_ahead_splice_slow(uint64_t bytes, int64_t ms, int64_t wait_ms)
 	return (double)bytes / (double)ms < SPLICE_MIN_RATE;
 }
 
-/* The window of the next load: the detector's, at most share/streams once
- * loads run in parallel. */
+/* The window of the next load: the detector's, no more than one load
+ * moves in LOAD_MS at the rate loads have had (a slow stream gets small
+ * windows and more company, not a long wait), and at most share/streams
+ * once loads run in parallel. */
 static size_t window(struct bf_reader *r, size_t share)
 {
 	size_t win = bf_seq_take_window(&r->seq);
 	size_t per = share / (size_t)r->ah.streams;
+
+	if (r->ah.load_rate > 0) {
+		double cap = r->ah.load_rate * LOAD_MS;
+
+		if (cap < MIN_WINDOW)
+			cap = MIN_WINDOW;
+		if ((double)win > cap)
+			win = (size_t)cap & ~(size_t)0xffff;
+	}
 
 	if (r->ah.streams > 2) {
 		if (per < PAR_WINDOW)

@@ -111,6 +111,7 @@ static int fill_block(struct bf_reader *r, struct block *b, struct bf_err *e)
 	int64_t gen;
 	ssize_t n;
 	int rc = 0, parallel;
+	int64_t t0;
 
 	pthread_mutex_lock(&r->mu);
 	off = b->off;
@@ -119,6 +120,7 @@ static int fill_block(struct bf_reader *r, struct block *b, struct bf_err *e)
 	parallel = r->ah.streams > 2;
 	pthread_mutex_unlock(&r->mu);
 	stat_add(&r->p->st.window_fetches, 1);
+	t0 = bf_now_ms();
 	n = bf_gcs_read_ex(r->g, r->bucket, r->name, gen, off, b->data, len,
 			   fill_progress, &c,
 			   parallel ? BF_GCS_READ_PARALLEL : 0, &le);
@@ -131,7 +133,7 @@ static int fill_block(struct bf_reader *r, struct block *b, struct bf_err *e)
 		if ((size_t)n < len && gen == r->gen &&
 		    off + (uint64_t)n < r->eof_at)
 			r->eof_at = off + (uint64_t)n;
-		bf_ahead_landed(r, (size_t)n);
+		bf_ahead_landed(r, (size_t)n, bf_now_ms() - t0);
 		/* Chain the next windows in the same critical section: a
 		 * consumer that already took this block's last bytes must
 		 * find the next load started, not a miss. */

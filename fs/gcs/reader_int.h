@@ -81,6 +81,7 @@ struct bf_reader {
 		uint64_t bytes;	  /* landed this epoch */
 		int64_t t0;	  /* epoch start, ms */
 		double best;	  /* best rate so far, bytes/ms */
+		double load_rate; /* of one load, bytes/ms (0: not yet) */
 	} ah;
 };
 
@@ -119,7 +120,8 @@ struct job *bf_ahead_plan(struct bf_reader *r);
 void bf_ahead_waited(struct bf_reader *r);
 /* The size of a load at the consumer (a miss): as a prefetch now. */
 size_t bf_ahead_window(struct bf_reader *r);
-void bf_ahead_landed(struct bf_reader *r, size_t n);
+/* A load of n bytes landed after ms. */
+void bf_ahead_landed(struct bf_reader *r, size_t n, int64_t ms);
 /* Whether a splice stream that moved `bytes` in `ms`, `wait_ms` of them
  * waiting on its socket, is slow enough that parallel ranges serve the
  * reader better (a per-connection limit, as over a WAN). */

@@ -7,6 +7,7 @@ import select
 import subprocess
 import time
 
+import pytest
 from gcemu import model
 
 from mounthelp import MODEL, put_input, prompts, request_text
@@ -53,9 +54,17 @@ def test_cat_output_matches_model(mnt, emu):
     assert text.encode() == raw
 
 
-def test_random_reads(mnt, emu):
+def wan_model(emu, on):
+    """The emulator's WAN model: 20 ms per reply, 4 MB/s per response."""
+    if on:
+        emu.config(latency_ms=20, stream_bytes_per_second=4_000_000)
+
+
+@pytest.mark.parametrize("wan", [False, True], ids=["local", "wan"])
+def test_random_reads(mnt, emu, wan):
     submit(mnt, emu, "o2", n=25)
     mnt.wait_state("o2")
+    wan_model(emu, wan)
     bucket, prefix = output_dir(mnt, "o2")
     raw = emu.get_object(bucket, prefix + "/predictions.jsonl")
     fd = os.open(mnt.job("o2", "output", "predictions.jsonl"), os.O_RDONLY)
@@ -67,8 +76,10 @@ def test_random_reads(mnt, emu):
         os.close(fd)
 
 
-def test_tail_f_sees_rows_arrive(mnt, emu):
+@pytest.mark.parametrize("wan", [False, True], ids=["local", "wan"])
+def test_tail_f_sees_rows_arrive(mnt, emu, wan):
     emu.config(row_seconds=0.15, export_interval=0.4)
+    wan_model(emu, wan)
     submit(mnt, emu, "t1", n=24)
     inc = mnt.job("t1", "output", "incremental_predictions",
                   "predictions.jsonl")
