@@ -26,19 +26,19 @@ class BenchError(Exception):
 # --- the emulator -------------------------------------------------------------
 
 class Emulator:
-    def __init__(self, data, logf, extra_args=()):
+    def __init__(self, data, logf):
         self.data = data
         self.proc = subprocess.Popen(
             ["/usr/bin/python3", EMULATOR, "--port", "0", "--data", data,
-             "--bucket", BUCKET, "--time-scale", "0", "--quiet"] + list(extra_args),
+             "--bucket", BUCKET, "--time-scale", "0", "--quiet"],
             stdout=subprocess.PIPE, stderr=logf, text=True)
         line = ""
         t0 = time.time()
         while time.time() - t0 < 30:
             line = self.proc.stdout.readline().strip()
-            if line.startswith(("http://", "https://")) or self.proc.poll() is not None:
+            if line.startswith("http://") or self.proc.poll() is not None:
                 break
-        if not line.startswith(("http://", "https://")):
+        if not line.startswith("http://"):
             self.stop()
             raise BenchError("emulator did not start (%r); see %s" % (line, logf.name))
         self.url = line
