@@ -63,9 +63,8 @@ void bf_ahead_landed(struct bf_reader *r, size_t n, int64_t ms)
 	if (n >= MIN_WINDOW / 4) {
 		double lr = (double)n / (double)(ms > 0 ? ms : 1);
 
-		r->ah.load_rate = r->ah.load_rate
-					  ? (3 * r->ah.load_rate + lr) / 4
-					  : lr;
+		r->ah.load_rate =
+			r->ah.load_rate ? (3 * r->ah.load_rate + lr) / 4 : lr;
 	}
 	if (!r->ah.t0) {
 		r->ah.t0 = now;
@@ -82,9 +81,9 @@ void bf_ahead_landed(struct bf_reader *r, size_t n, int64_t ms)
 			r->ah.streams *= 2;
 			if (r->ah.streams > NBLOCKS)
 				r->ah.streams = NBLOCKS;
-			bf_log_debug("gs://%s/%s: %d loads in flight (%.0f MB/s)",
-				     r->bucket, r->name, r->ah.streams,
-				     rate / 1000);
+			bf_log_debug(
+				"gs://%s/%s: %d loads in flight (%.0f MB/s)",
+				r->bucket, r->name, r->ah.streams, rate / 1000);
 		} else if (++r->ah.misses >= 3) {
 			r->ah.frozen = 1;
 			bf_log_debug("gs://%s/%s: %d loads in flight: more did "

@@ -17,9 +17,9 @@ void bf_pool__stat_max(uint64_t *f, uint64_t v)
 {
 	uint64_t cur = __atomic_load_n(f, __ATOMIC_RELAXED);
 
-	while (v > cur && !__atomic_compare_exchange_n(f, &cur, v, 1,
-						       __ATOMIC_RELAXED,
-						       __ATOMIC_RELAXED))
+	while (v > cur &&
+	       !__atomic_compare_exchange_n(f, &cur, v, 1, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED))
 		;
 }
 
@@ -71,8 +71,7 @@ int bf_pool__take(struct bf_reader_pool *p, struct bf_pool_member *m, size_t n)
 	return 0;
 }
 
-void bf_pool__give(struct bf_reader_pool *p, struct bf_pool_member *m,
-		   size_t n)
+void bf_pool__give(struct bf_reader_pool *p, struct bf_pool_member *m, size_t n)
 {
 	if (!n)
 		return;
@@ -111,8 +110,7 @@ void bf_reader_pool_stats(struct bf_reader_pool *p, struct bf_reader_stats *s)
 	s->spliced_bytes =
 		__atomic_load_n(&p->st.spliced_bytes, __ATOMIC_RELAXED);
 	s->loads_max = __atomic_load_n(&p->st.loads_max, __ATOMIC_RELAXED);
-	s->splice_slow =
-		__atomic_load_n(&p->st.splice_slow, __ATOMIC_RELAXED);
+	s->splice_slow = __atomic_load_n(&p->st.splice_slow, __ATOMIC_RELAXED);
 	s->used_max = __atomic_load_n(&p->st.used_max, __ATOMIC_RELAXED);
 }
 

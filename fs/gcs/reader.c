@@ -173,7 +173,8 @@ static int ensure_cap(struct bf_reader *r, struct block *b, size_t *win,
 
 		target = room > b->cap ? room : b->cap;
 		if (target < want)
-			target = want; /* a read's own bytes: the pool decides */
+			target =
+				want; /* a read's own bytes: the pool decides */
 	}
 	while (target > b->cap) {
 		if (bf_pool__take(r->p, &r->pm, target - b->cap) == 0) {

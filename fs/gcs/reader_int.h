@@ -68,7 +68,7 @@ struct bf_reader {
 	struct bf_seq seq;
 	struct block b[NBLOCKS];
 	struct bf_pool_member pm; /* bytes reserved in the pool (pm.held) */
-	int busy;    /* prefetch jobs queued or running */
+	int busy;		  /* prefetch jobs queued or running */
 	int closing;
 	int streaming;	       /* the splice stream serves; no prefetch */
 	struct bf_rstream *rs; /* the splice path's state, or NULL */
@@ -89,8 +89,7 @@ struct bf_reader {
  * buffers: 0 or -ENOMEM. */
 int bf_reader__reserve(struct bf_reader_pool *p, size_t n);
 void bf_reader__release(struct bf_reader_pool *p, size_t n);
-int bf_pool__take(struct bf_reader_pool *p, struct bf_pool_member *m,
-		  size_t n);
+int bf_pool__take(struct bf_reader_pool *p, struct bf_pool_member *m, size_t n);
 void bf_pool__give(struct bf_reader_pool *p, struct bf_pool_member *m,
 		   size_t n);
 void bf_pool__join(struct bf_reader_pool *p, struct bf_pool_member *m);

@@ -319,10 +319,10 @@ static void *mcat_thread(void *arg)
 	uint64_t off = 0;
 
 	while (off < c->size) {
-		size_t want = c->size - off < c->bs ? (size_t)(c->size - off)
-						    : c->bs;
-		ssize_t n = bf_reader_read(c->r, c->out + off, want, off,
-					   &c->e);
+		size_t want =
+			c->size - off < c->bs ? (size_t)(c->size - off) : c->bs;
+		ssize_t n =
+			bf_reader_read(c->r, c->out + off, want, off, &c->e);
 
 		if (n <= 0) {
 			c->rc = n < 0 ? (int)n
@@ -339,9 +339,9 @@ static void *mcat_thread(void *arg)
 /* n readers of one object at once, each its own bf_reader of pool p (as
  * n processes reading n files of a mount); their copies to stdout in
  * order. */
-static int mcat(struct bf_reader_pool *p, struct bf_gcs *g,
-		const char *bucket, const char *name, int64_t gen,
-		uint64_t size, size_t bs, int n, struct bf_err *e)
+static int mcat(struct bf_reader_pool *p, struct bf_gcs *g, const char *bucket,
+		const char *name, int64_t gen, uint64_t size, size_t bs, int n,
+		struct bf_err *e)
 {
 	struct mcat c[16];
 	pthread_t t[16];
@@ -442,8 +442,8 @@ static void print_stats(struct bf_reader_pool *p)
 		",\"splice_slow\":%" PRIu64 ",\"used_max\":%" PRIu64
 		",\"pool_used\":%zu}}\n",
 		s.window_fetches, s.prefetches, s.direct_reads,
-		s.buffered_bytes, s.budget_denied, s.spliced_bytes,
-		s.loads_max, s.splice_slow, s.used_max, bf_reader_pool_used(p));
+		s.buffered_bytes, s.budget_denied, s.spliced_bytes, s.loads_max,
+		s.splice_slow, s.used_max, bf_reader_pool_used(p));
 }
 
 int main(int argc, char **argv)
