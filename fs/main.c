@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "batchfs/gcs.h"
+#include "batchfs/http.h"
 #include "batchfs/log.h"
 #include "batchfs/reader.h"
 #include "fuse/fuse_int.h"
@@ -104,6 +105,7 @@ int main(int argc, char *argv[])
 	struct fuse_session *se = NULL;
 	struct fuse_loop_config *lc = NULL;
 	struct bf_fs fs = {0};
+	struct bf_watch *watch = NULL;
 	struct bf_cli cli;
 	struct bf_err e;
 	char *project = NULL, *opt = NULL;
@@ -217,10 +219,10 @@ int main(int argc, char *argv[])
 		goto out_session;
 	mounted = 1;
 	fs.read_ahead_kb = cli.read_ahead_kb;
-	if (fs.read_ahead_kb &&
-	    bf_bdi_find(fo.mountpoint, fs.bdi, sizeof(fs.bdi)) != 0)
+	if (bf_bdi_find(fo.mountpoint, fs.bdi, sizeof(fs.bdi)) != 0)
 		bf_log_info("mount not found in /proc/self/mountinfo: kernel "
-			    "read-ahead left at its default");
+			    "read-ahead left at its default, a lazy unmount "
+			    "goes unnoticed");
 	if (fuse_daemonize(fo.foreground) != 0)
 		goto out_session;
 	if (!fo.foreground)
@@ -254,6 +256,8 @@ int main(int argc, char *argv[])
 				"cannot notify systemd ($NOTIFY_SOCKET): %s",
 				strerror(-nrc));
 	}
+	fs.deadline = cli.m.deadline;
+	watch = bf_watch_start(&fs);
 
 	if (fo.singlethread) {
 		ret = fuse_session_loop(se);
@@ -270,12 +274,29 @@ int main(int argc, char *argv[])
 		 * the mount (reads of `wait` are parked, see park.c). */
 		if (!user_threads)
 			fo.max_threads = 64;
-		if (fo.max_threads && fo.max_threads <= 100000)
+		if (fo.max_threads && fo.max_threads <= 100000) {
 			fuse_loop_cfg_set_max_threads(lc, fo.max_threads);
+			/* A quarter of the workers never waits on the
+			 * network: README, cached files and drafts stay
+			 * served while the server hangs (reqctx.c). */
+			bf_net_gate_set(fo.max_threads > 1
+						? (int)(fo.max_threads -
+							fo.max_threads / 4)
+						: 1);
+			fs.gated = 1;
+		}
 		ret = fuse_session_loop_mt(se, lc);
 	}
 	ret = ret ? 1 : 0;
 	bf_sd_notify("STOPPING=1");
+	bf_watch_stop(watch);
+	if (fs.ctx) {
+		/* Parked reads end with EINTR while the device is still
+		 * open: after the unmount their replies would fail and the
+		 * readers get ECONNABORTED. */
+		bf_ctx_shutdown(fs.ctx);
+		bf_waitq_stop(fs.ctx);
+	}
 
 out_session:
 	if (mounted)

@@ -21,7 +21,7 @@ struct bf_cli {
 	int npos;
 	int no_auth;
 	double refresh, list_ttl, attr_timeout, entry_timeout;
-	double negative_timeout, final_timeout;
+	double negative_timeout, final_timeout, deadline;
 	unsigned long max_request;
 	unsigned long readahead, readahead_window;
 	int direct_io;
@@ -64,6 +64,12 @@ struct bf_handle {
 	struct bf_handle *prev, *next; /* the table's, under its lock */
 	struct bf_fh *fh;
 	struct bf_dir *dir;
+	/* READs of this handle share one deadline (reqctx.c; its lock) */
+	int rd_inflight;
+	int64_t rd_progress_ms; /* the clock's start: idle handle or data */
+	int64_t rd_fail_until;	/* READs fail at once until then */
+	int rd_fail_rc;
+	uint64_t rd_abort_gen; /* __atomic: bumped to end READs in flight */
 };
 struct bf_handles;
 struct bf_handles *bf_handles_new(void);
@@ -93,10 +99,22 @@ struct bf_fs {
 	unsigned max_read;    /* the max_read mount option, 0 if none */
 	size_t splice_max;    /* splice path wanted for reads up to this */
 	char bdi[32];	      /* "MAJ:MIN" of the mount, "" if unknown */
+	double deadline;      /* -o deadline: s a request may wait, 0 none */
+	int gated;	      /* workers take places in the network gate */
 	unsigned read_ahead_kb; /* to set after INIT, 0 = leave */
 	int ra_done;		/* __atomic: read_ahead_kb written */
 };
 extern const struct fuse_lowlevel_ops bf_ops;
+
+/* ---- reqctx.c ---- */
+/* Before a request calls the core: its interrupt and cancel check, and
+ * (with_deadline) the -o deadline from now. */
+void bf_rq_begin(fuse_req_t req, int with_deadline);
+/* The same for a READ of h, whose READs share one deadline: 0, or -errno
+ * when READs of h fail at once now (one just timed out). */
+int bf_rq_begin_read(fuse_req_t req, struct bf_handle *h);
+/* After the core returned rc, before the reply. */
+void bf_rq_end(int rc);
 
 /* ---- rbuf.c ---- */
 /* This thread's read buffer, grown to at least size; NULL without memory. */
@@ -114,6 +132,13 @@ int bf_fuse_park_read(fuse_req_t req, struct bf_fh *fh, size_t size,
 int bf_bdi_find(const char *mountpoint, char *dev, size_t n);
 /* Writes the device's read_ahead_kb; logs when it cannot. */
 void bf_bdi_set_readahead(const char *dev, unsigned kb);
+
+/* ---- watch.c ---- */
+/* Watches for a lazy unmount of fs (by fs->bdi), which ends parked reads
+ * of `wait` with EINTR; NULL when it cannot watch. */
+struct bf_watch;
+struct bf_watch *bf_watch_start(struct bf_fs *fs);
+void bf_watch_stop(struct bf_watch *w);
 
 /* ---- log.c ---- */
 /* Routes libfuse's own messages through bf_log. */

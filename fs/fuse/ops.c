@@ -20,36 +20,24 @@ static struct bf_fs *FS(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
-/* ---- interruption ---- */
+/* ---- interruption and deadlines (reqctx.c) ---- */
 
-static int req_cancelled(void *ud)
-{
-	fuse_req_t req = ud;
-	struct bf_fs *fs = fuse_req_userdata(req);
-
-	/* At exit (SIGTERM, unmount) a request waiting on the network is
-	 * abandoned too: the session would otherwise wait for it. */
-	return fuse_req_interrupted(req) ||
-	       (fs->se && fuse_session_exited(fs->se));
-}
-
-static void on_interrupt(fuse_req_t req, void *data)
-{
-	/* fuse_req_interrupted() now reports it; the core polls that. */
-	(void)req;
-	(void)data;
-}
-
+/* Requests that look things up or read wait at most -o deadline; those
+ * that change things (submit, cancel, delete) keep their own budgets. */
 static void begin(fuse_req_t req)
 {
-	fuse_req_interrupt_func(req, on_interrupt, NULL);
-	bf_cancel_set(req_cancelled, req);
+	bf_rq_begin(req, 1);
+}
+
+static void begin_change(fuse_req_t req)
+{
+	bf_rq_begin(req, 0);
 }
 
 /* Must run before the reply: the request is freed by it. */
 static void end(void)
 {
-	bf_cancel_set(NULL, NULL);
+	bf_rq_end(0);
 }
 
 /* ---- errors ---- */
@@ -66,9 +54,9 @@ static void fail(fuse_req_t req, const char *op, const struct bf_node *n,
 {
 	char path[768];
 
-	end();
 	if (rc >= 0)
 		rc = -EIO;
+	bf_rq_end(rc);
 	if (!quiet(op, rc)) {
 		bf_node_path(FS(req)->ctx, n, path, sizeof(path));
 		if (name) {
@@ -545,7 +533,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (get_node(req, parent, &p))
 		return;
 	bf_err_clear(&e);
-	begin(req);
+	begin_change(req);
 	rc = bf_model_create(FS(req)->ctx, &p, name, fi->flags,
 			     caller_tgid(req), &n, &a, &fh, &e);
 	if (rc == 0)
@@ -585,15 +573,14 @@ static int read_spliced(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	ssize_t n;
 
 	bf_err_clear(&e);
-	begin(req);
 	n = bf_fh_pipe(FH(fi), size, (uint64_t)off, &t, &e);
 	if (n < 0) {
 		fail_ino(req, ino, "read", (int)n, &e);
 		return 1;
 	}
-	end();
 	if (n == 0)
 		return 0;
+	end();
 	bv.buf[0].size = (size_t)n;
 	bv.buf[0].flags = FUSE_BUF_IS_FD;
 	bv.buf[0].fd = t.fd;
@@ -610,17 +597,33 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	char *rbuf;
 	ssize_t n;
 
-	if (bf_fuse_park_read(req, FH(fi), size, off) == 0)
+	int rc;
+
+	rc = bf_fuse_park_read(req, FH(fi), size, off);
+	if (rc == 0)
 		return; /* a `wait`: answered when the job has finished */
+	if (rc == -ESHUTDOWN) {
+		/* Unmounting (or detached): a reader that retries the EINTR
+		 * its wait got must not block again. */
+		fuse_reply_err(req, ENOTCONN);
+		return;
+	}
+	bf_err_clear(&e);
+	rc = bf_rq_begin_read(req, bf_handle(fi->fh));
+	if (rc) {
+		bf_err_set(&e, -rc,
+			   "an earlier read of this open file timed out");
+		fail_ino(req, ino, "read", rc, &e);
+		return;
+	}
 	if (read_spliced(req, ino, size, off, fi))
 		return;
 	rbuf = bf_rbuf_get(size ? size : 1);
 	if (!rbuf) {
+		end();
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	bf_err_clear(&e);
-	begin(req);
 	/* Read-ahead bytes go to the kernel from the blocks themselves: one
 	 * copy per byte fewer than through rbuf. */
 	n = bf_fh_readv(FS(req)->ctx, FH(fi), rbuf, size, (uint64_t)off, &v,
@@ -645,7 +648,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	ssize_t n;
 
 	bf_err_clear(&e);
-	begin(req);
+	begin_change(req);
 	n = bf_fh_write(FS(req)->ctx, FH(fi), buf, size, (uint64_t)off, &e);
 	if (n < 0) {
 		fail_ino(req, ino, "write", (int)n, &e);
@@ -661,7 +664,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int rc;
 
 	bf_err_clear(&e);
-	begin(req);
+	begin_change(req);
 	rc = bf_fh_flush(FS(req)->ctx, FH(fi), caller_tgid(req), &e);
 	if (rc) {
 		fail_ino(req, ino, "close", rc, &e);
@@ -757,7 +760,7 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (get_node(req, parent, &p))
 		return;
 	bf_err_clear(&e);
-	begin(req);
+	begin_change(req);
 	rc = model_rm(FS(req)->ctx, &p, name, &e);
 	if (rc) {
 		fail(req, op, &p, name, rc, &e);
@@ -795,7 +798,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	bf_err_clear(&e);
-	begin(req);
+	begin_change(req);
 	rc = bf_model_rename(FS(req)->ctx, &p, name, &np, newname, flags, &e);
 	if (rc) {
 		fail(req, "rename", &p, name, rc, &e);

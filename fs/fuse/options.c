@@ -32,6 +32,7 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("entry_timeout=%lf", entry_timeout),
 	OPT("negative_timeout=%lf", negative_timeout),
 	OPT("final_timeout=%lf", final_timeout),
+	OPT("deadline=%lf", deadline),
 	OPT("max_request=%lu", max_request),
 	OPT("page_size=%i", page_size),
 	OPT("readahead=%lu", readahead),
@@ -199,6 +200,10 @@ void bf_cli_help(void)
 	       "(default %g)\n"
 	       "    -o final_timeout=S     kernel caches for finished jobs "
 	       "(default %g)\n"
+	       "    -o deadline=S          longest wait of a lookup or read "
+	       "on the network; then\n"
+	       "                           the last copy or ETIMEDOUT "
+	       "(default %g)\n"
 	       "    -o max_request=BYTES   size cap of request.json and "
 	       "draft files (default %zu)\n"
 	       "    -o page_size=N         entries per list page, jobs and "
@@ -248,7 +253,8 @@ void bf_cli_help(void)
 	       "checks their access\nagainst uid, gid and the modes.\n\n",
 	       d.location, d.refresh, d.list_ttl, d.attr_timeout,
 	       d.entry_timeout, d.negative_timeout, d.final_timeout,
-	       d.max_request, d.page_size, d.readahead_max, d.readahead_window);
+	       d.deadline, d.max_request, d.page_size, d.readahead_max,
+	       d.readahead_window);
 }
 
 static char *env_or(char *v, const char *env)
@@ -335,6 +341,7 @@ int bf_cli_parse(struct fuse_args *args, struct bf_cli *cli)
 	cli->entry_timeout = m->entry_timeout;
 	cli->negative_timeout = m->negative_timeout;
 	cli->final_timeout = m->final_timeout;
+	cli->deadline = m->deadline;
 	cli->max_request = m->max_request;
 	cli->page_size = m->page_size;
 	cli->readahead = m->readahead_max;
@@ -400,7 +407,7 @@ int bf_cli_parse(struct fuse_args *args, struct bf_cli *cli)
 	m->state_dir = cli->state_dir;
 	if (cli->refresh < 0 || cli->list_ttl < 0 || cli->attr_timeout < 0 ||
 	    cli->entry_timeout < 0 || cli->negative_timeout < 0 ||
-	    cli->final_timeout < 0) {
+	    cli->final_timeout < 0 || cli->deadline < 0) {
 		fprintf(stderr, "batchfs: intervals and timeouts must not be "
 				"negative\n");
 		return -1;
@@ -424,6 +431,7 @@ int bf_cli_parse(struct fuse_args *args, struct bf_cli *cli)
 	m->entry_timeout = cli->entry_timeout;
 	m->negative_timeout = cli->negative_timeout;
 	m->final_timeout = cli->final_timeout;
+	m->deadline = cli->deadline;
 	m->max_request = cli->max_request;
 	m->page_size = cli->page_size;
 	m->readahead_max = cli->readahead;

@@ -453,7 +453,8 @@ void bf_reader_update(struct bf_reader *r, int64_t generation, uint64_t size)
 	pthread_mutex_unlock(&r->mu);
 }
 
-/* Waits a little on r->cv; -EINTR when the caller's cancel check fires. */
+/* Waits a little on r->cv; -EINTR when the caller's cancel check fires,
+ * -ETIMEDOUT past its request's deadline. */
 static int wait_a_bit(struct bf_reader *r)
 {
 	struct timespec ts;
@@ -465,7 +466,7 @@ static int wait_a_bit(struct bf_reader *r)
 		ts.tv_nsec -= 1000000000L;
 	}
 	pthread_cond_timedwait(&r->cv, &r->mu, &ts);
-	return bf_cancelled() ? -EINTR : 0;
+	return bf_cancelled() ? -bf_cancel_errno() : 0;
 }
 
 /* Adds a piece to v, merging it with the last one when both are in buf
@@ -568,8 +569,12 @@ static ssize_t read_impl(struct bf_reader *r, char *buf, size_t len,
 
 			if (seq)
 				bf_ahead_waited(r);
-			if (wait_a_bit(r)) {
-				rc = bf_err_set(e, EINTR, "read interrupted");
+			if ((rc = wait_a_bit(r)) != 0) {
+				rc = bf_err_set(e, -rc,
+						rc == -ETIMEDOUT
+							? "the read's deadline "
+							  "passed"
+							: "read interrupted");
 				goto out;
 			}
 			if (b->epoch == ep && b->st == B_EMPTY && b->err) {
@@ -616,8 +621,12 @@ static ssize_t read_impl(struct bf_reader *r, char *buf, size_t len,
 			/* The load ending here is about to chain the next
 			 * window; wait for it rather than load our own. */
 			bf_ahead_waited(r);
-			if (wait_a_bit(r)) {
-				rc = bf_err_set(e, EINTR, "read interrupted");
+			if ((rc = wait_a_bit(r)) != 0) {
+				rc = bf_err_set(e, -rc,
+						rc == -ETIMEDOUT
+							? "the read's deadline "
+							  "passed"
+							: "read interrupted");
 				goto out;
 			}
 			continue;

@@ -35,16 +35,101 @@ static void global_init(void)
 
 static __thread bf_cancel_fn cancel_fn;
 static __thread void *cancel_ud;
+static __thread int64_t req_deadline; /* 0: none */
+static __thread int req_gated;
+static __thread int gate_depth;
 
 void bf_cancel_set(bf_cancel_fn fn, void *ud)
 {
 	cancel_fn = fn;
 	cancel_ud = fn ? ud : NULL;
+	if (!fn) {
+		req_deadline = 0;
+		req_gated = 0;
+	}
+}
+
+void bf_req_limits(int64_t deadline_ms, int gated)
+{
+	req_deadline = deadline_ms;
+	req_gated = gated;
+}
+
+int64_t bf_req_deadline(void)
+{
+	return req_deadline;
+}
+
+static int interrupted(void)
+{
+	return cancel_fn && cancel_fn(cancel_ud) != 0;
 }
 
 int bf_cancelled(void)
 {
-	return cancel_fn && cancel_fn(cancel_ud) != 0;
+	return interrupted() ||
+	       (req_deadline && bf_now_ms() >= req_deadline);
+}
+
+int bf_cancel_errno(void)
+{
+	if (interrupted())
+		return EINTR;
+	return req_deadline && bf_now_ms() >= req_deadline ? ETIMEDOUT : 0;
+}
+
+/* ---- the network gate ---------------------------------------------------
+ * FUSE workers are a fixed pool: if all of them waited on a hung server,
+ * nothing else would be served. A worker thread (bf_req_limits gated)
+ * enters the gate before it waits on the network and leaves it after; at
+ * most gate_max are inside at once. Nested entries (a token fetch inside a
+ * call) count once. Other threads (read-ahead, the wait poller) are not
+ * gated: their number is fixed. */
+static int gate_max; /* 0: no gate */
+static int gate_used;
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void bf_net_gate_set(int max)
+{
+	pthread_mutex_lock(&gate_lock);
+	gate_max = max > 0 ? max : 0;
+	pthread_mutex_unlock(&gate_lock);
+}
+
+int bf_net_enter(void)
+{
+	int rc = 0;
+
+	if (!req_gated || gate_depth++ > 0)
+		return 0;
+	pthread_mutex_lock(&gate_lock);
+	if (gate_max && gate_used >= gate_max)
+		rc = -EAGAIN;
+	else
+		gate_used++;
+	pthread_mutex_unlock(&gate_lock);
+	if (rc)
+		gate_depth--;
+	return rc;
+}
+
+void bf_net_leave(void)
+{
+	if (!req_gated || gate_depth <= 0 || --gate_depth > 0)
+		return;
+	pthread_mutex_lock(&gate_lock);
+	gate_used--;
+	pthread_mutex_unlock(&gate_lock);
+}
+
+int bf_net_inside(void)
+{
+	int n;
+
+	pthread_mutex_lock(&gate_lock);
+	n = gate_used;
+	pthread_mutex_unlock(&gate_lock);
+	return n;
 }
 
 void bf_http_stat_add(uint64_t *ctr, uint64_t n)

@@ -386,8 +386,13 @@ static enum verdict judge(struct call *c, struct xfer *x, CURLcode cc,
 		return V_FAIL;
 	}
 	if (cc == CURLE_ABORTED_BY_CALLBACK && bf_cancelled()) {
-		c->last_rc = bf_err_set(e, EINTR, "%s %s: interrupted",
-					method_of(rq), sane);
+		int why = bf_cancel_errno();
+
+		c->last_rc = bf_err_set(e, why ? why : EINTR, "%s %s: %s",
+					method_of(rq), sane,
+					why == ETIMEDOUT
+						? "the request's deadline passed"
+						: "interrupted");
 		return V_FAIL;
 	}
 	if (cc != CURLE_OK) {
@@ -584,9 +589,15 @@ int bf_http_do(struct bf_http *h, const struct bf_http_req *req,
 	bf_err_clear(e);
 	if (!h || !req || !req->url)
 		return bf_err_set(e, EINVAL, "bad HTTP request");
+	if (bf_net_enter())
+		return bf_err_set(e, EAGAIN,
+				  "too many requests are waiting on the "
+				  "network");
 	c = calloc(1, sizeof(*c));
-	if (!c)
+	if (!c) {
+		bf_net_leave();
 		return bf_err_set(e, ENOMEM, "out of memory");
+	}
 	*c = (struct call){
 		.h = h,
 		.req = req,
@@ -596,10 +607,16 @@ int bf_http_do(struct bf_http *h, const struct bf_http_req *req,
 	};
 	c->deadline = c->start +
 		      (req->budget_ms > 0 ? req->budget_ms : h->o.op_budget_ms);
+	/* The request's own deadline caps the call: the listing and the job
+	 * fetch of one lookup share it. */
+	if (bf_req_deadline() && bf_req_deadline() < c->deadline)
+		c->deadline = bf_req_deadline();
 	max_attempts = h->o.max_attempts;
 
 	for (;;) {
 		if (bf_cancelled()) {
+			if (bf_cancel_errno() == ETIMEDOUT)
+				goto budget;
 			bf_err_clear(e);
 			rc = bf_err_set(e, EINTR, "interrupted");
 			break;
@@ -639,6 +656,8 @@ int bf_http_do(struct bf_http *h, const struct bf_http_req *req,
 		if (resp->status != 401) {
 			int w = wait_before_retry(c, retries);
 
+			if (w < 0 && bf_cancel_errno() == ETIMEDOUT)
+				goto budget;
 			if (w < 0) {
 				bf_err_clear(e);
 				rc = bf_err_set(
@@ -698,6 +717,7 @@ out:
 	trace(c, attempts, rc);
 	explicit_bzero(c->token, sizeof(c->token));
 	free(c);
+	bf_net_leave();
 	if (resp == &local)
 		bf_http_resp_free(&local);
 	return rc;

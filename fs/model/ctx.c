@@ -24,6 +24,7 @@ void bf_model_opts_default(struct bf_model_opts *o)
 	o->entry_timeout = 1;
 	o->negative_timeout = 1;
 	o->final_timeout = 3600;
+	o->deadline = 60;
 	o->max_request = 4 << 20;
 	/* 4 streaming readers stay within ~64 MiB; 8 MiB ranges already
 	 * reach the loopback ceiling (limits.md section 1). */
@@ -47,7 +48,7 @@ int bf_cond_wait_cancellable(pthread_cond_t *cond, pthread_mutex_t *lock)
 	struct timespec ts;
 
 	if (bf_cancelled())
-		return -EINTR;
+		return -bf_cancel_errno();
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_nsec += 100 * 1000 * 1000;
 	if (ts.tv_nsec >= 1000000000) {
@@ -55,7 +56,25 @@ int bf_cond_wait_cancellable(pthread_cond_t *cond, pthread_mutex_t *lock)
 		ts.tv_nsec -= 1000000000;
 	}
 	pthread_cond_timedwait(cond, lock, &ts);
-	return bf_cancelled() ? -EINTR : 0;
+	return bf_cancelled() ? -bf_cancel_errno() : 0;
+}
+
+int bf_mutex_lock_cancellable(pthread_mutex_t *lock)
+{
+	for (;;) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (pthread_mutex_timedlock(lock, &ts) == 0)
+			return 0;
+		if (bf_cancelled())
+			return -bf_cancel_errno();
+	}
 }
 
 const struct bf_model_opts *bf_ctx_opts(const struct bf_ctx *c)
@@ -92,6 +111,14 @@ int bf_ctx_new(const struct bf_model_opts *o, struct bf_ctx **out,
 	c->page_size = o->page_size ? o->page_size : 100;
 
 	bf_http_opts_default(&ho);
+	if (o->deadline > 0) {
+		/* No call outlives the deadline a request may wait. */
+		ho.op_budget_ms = (long)(o->deadline * 1000);
+		if (ho.request_timeout_ms > ho.op_budget_ms)
+			ho.request_timeout_ms = ho.op_budget_ms;
+		if (ho.connect_timeout_ms > ho.op_budget_ms)
+			ho.connect_timeout_ms = ho.op_budget_ms;
+	}
 	c->http = bf_http_new(&ho);
 	if (!c->http) {
 		rc = bf_err_set(e, ENOMEM, "cannot set up HTTP (libcurl)");

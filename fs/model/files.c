@@ -439,8 +439,16 @@ static ssize_t obj_read(struct bf_ctx *c, struct bf_fh *fh, char *buf,
 			struct bf_err *e)
 {
 	ssize_t n;
+	int lrc;
 
-	pthread_mutex_lock(&fh->lock);
+	/* READs of one file take turns; a READ queued here (the kernel's
+	 * read-ahead sends several) still ends at its deadline or signal. */
+	lrc = bf_mutex_lock_cancellable(&fh->lock);
+	if (lrc)
+		return bf_err_set(e, -lrc, "waiting for another read of the "
+					   "file: %s",
+				  lrc == -ETIMEDOUT ? "deadline passed"
+						    : "interrupted");
 	if (fh->growing && off + len > fh->size &&
 	    bf_now_ms() - fh->stat_ms >= 200) {
 		/* Past the known end of a growing object: look again. */

@@ -28,7 +28,31 @@ struct bf_jobs {
 	uint64_t pass;
 	int last_rc;
 	struct bf_err last_err;
+	int64_t outage_ms; /* a listing or job fetch last timed out then */
 };
+
+/* A server that let a call time out is not asked again by requests that
+ * have a copy to show, for one refresh interval: one `cat state` then
+ * waits out one deadline, not one per request (lookup, open, read). */
+static void outage_note(struct bf_jobs *t, int rc)
+{
+	if (rc != -ETIMEDOUT)
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->outage_ms = bf_now_ms();
+	pthread_mutex_unlock(&t->lock);
+}
+
+static int in_outage(struct bf_ctx *c)
+{
+	int64_t ivl = (int64_t)(c->o.refresh * 1000);
+	int r;
+
+	pthread_mutex_lock(&c->jobs->lock);
+	r = c->jobs->outage_ms && bf_now_ms() - c->jobs->outage_ms < ivl;
+	pthread_mutex_unlock(&c->jobs->lock);
+	return r;
+}
 
 struct bf_jobs *bf_jobs_new(void)
 {
@@ -322,7 +346,12 @@ static int list_pass(struct bf_ctx *c, struct bf_err *e)
 		merge(c, t, &cl);
 		t->listed_ms = bf_now_ms();
 		t->have_listing = 1;
+	} else if (bf_transient(rc) && t->have_listing) {
+		/* The previous listing is shown for another list_ttl. */
+		t->listed_ms = bf_now_ms();
 	}
+	if (rc == -ETIMEDOUT)
+		t->outage_ms = bf_now_ms();
 	t->listing = 0;
 	t->last_rc = rc;
 	t->last_err = err;
@@ -364,16 +393,31 @@ static int ensure_listing(struct bf_ctx *c, struct bf_err *e)
 	if (t->listing) {
 		uint64_t pass = t->pass;
 
-		while (t->listing) {
+		/* Waiting on another worker's listing holds this worker too:
+		 * it takes a place in the network gate. */
+		rc = bf_net_enter();
+		while (!rc && t->listing)
 			rc = bf_cond_wait_cancellable(&t->cond, &t->lock);
-			if (rc) {
+		if (rc == 0) {
+			bf_net_leave();
+			rc = t->pass != pass ? 0 : t->last_rc;
+			if (rc && e)
+				*e = t->last_err;
+		} else {
+			if (rc != -EAGAIN)
+				bf_net_leave();
+			rc = bf_err_set(e, -rc,
+					rc == -EINTR ? "interrupted"
+					: rc == -EAGAIN
+						? "too many requests are "
+						  "waiting on the network"
+						: "the listing did not come "
+						  "within the deadline");
+			if (rc == -EINTR || !t->have_listing) {
 				pthread_mutex_unlock(&t->lock);
-				return bf_err_set(e, -rc, "interrupted");
+				return rc;
 			}
 		}
-		rc = t->pass != pass ? 0 : t->last_rc;
-		if (rc && e)
-			*e = t->last_err;
 		pthread_mutex_unlock(&t->lock);
 	} else {
 		t->listing = 1;
@@ -494,16 +538,36 @@ int bf_mjob_fresh(struct bf_ctx *c, struct bf_mjob *j, int force,
 		pthread_mutex_unlock(&j->lock);
 		return 0;
 	}
+	if (!force && j->have_job) {
+		pthread_mutex_unlock(&j->lock);
+		if (in_outage(c))
+			return 0; /* the last state, logged when it timed out */
+		pthread_mutex_lock(&j->lock);
+	}
 	if (j->fetching) {
 		uint64_t gen = j->fetch_gen;
 
-		while (j->fetching && j->fetch_gen == gen) {
+		/* Held workers count in the network gate; past the
+		 * request's deadline, or with the gate full, the last state
+		 * is shown. */
+		rc = bf_net_enter();
+		while (!rc && j->fetching && j->fetch_gen == gen)
 			rc = bf_cond_wait_cancellable(&j->cond, &j->lock);
-			if (rc) {
+		if (rc) {
+			if (rc != -EAGAIN)
+				bf_net_leave();
+			if (rc != -EINTR && j->have_job) {
 				pthread_mutex_unlock(&j->lock);
-				return bf_err_set(e, -rc, "interrupted");
+				return 0;
 			}
+			pthread_mutex_unlock(&j->lock);
+			return bf_err_set(e, -rc,
+					  rc == -EINTR ? "interrupted"
+						       : "the job's state did "
+							 "not come within the "
+							 "deadline");
 		}
+		bf_net_leave();
 		rc = j->fetch_rc;
 		if (rc && e)
 			*e = j->fetch_err;
@@ -538,6 +602,7 @@ int bf_mjob_fresh(struct bf_ctx *c, struct bf_mjob *j, int force,
 	}
 	pthread_cond_broadcast(&j->cond);
 	pthread_mutex_unlock(&j->lock);
+	outage_note(c->jobs, rc);
 	if (rc == -ENOENT) {
 		bf_jobs_remove(c, j);
 		bf_jobs_invalidate(c);

@@ -39,6 +39,7 @@ struct bf_model_opts {
 	double entry_timeout;	      /* s, root and jobs/ */
 	double negative_timeout;      /* s, names that do not exist */
 	double final_timeout;	      /* s, nodes of finished jobs */
+	double deadline; /* s a request waits on the network at most: 60 */
 	size_t max_request;	 /* cap on request.json and drafts' files */
 	size_t readahead_max;	 /* global read-ahead memory cap */
 	size_t readahead_window; /* per-reader window cap */

@@ -272,8 +272,12 @@ static inline int bf_transient(int rc)
 	return rc == -EIO || rc == -ETIMEDOUT || rc == -EAGAIN;
 }
 /* Waits on cond with a short timeout, so a cancelled caller (bf_cancelled)
- * gets -EINTR instead of waiting on another thread's network call. */
+ * gets -EINTR, or -ETIMEDOUT past its request's deadline, instead of
+ * waiting on another thread's network call. */
 int bf_cond_wait_cancellable(pthread_cond_t *cond, pthread_mutex_t *lock);
+/* pthread_mutex_lock that gives up like bf_cond_wait_cancellable: for
+ * locks held across network I/O (an open file's reads take turns). */
+int bf_mutex_lock_cancellable(pthread_mutex_t *lock);
 /* Is the job (with its cached state) finished for good? */
 int bf_mjob_terminal(struct bf_mjob *j); /* j->lock held */
 

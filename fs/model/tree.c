@@ -10,7 +10,9 @@
 #include "batchfs/log.h"
 #include "model/model_int.h"
 
-enum { IN_DRAFT = 1, IN_JOB = 2 };
+/* UNLISTED: found by name, left out of readdir, so tools that read every
+ * file (cp -r, grep -r, find | xargs cat) do not block on `wait`. */
+enum { IN_DRAFT = 1, IN_JOB = 2, UNLISTED = 4 };
 
 static const struct child {
 	const char *name;
@@ -25,7 +27,7 @@ static const struct child {
 	{"ctl", BF_K_CTL, IN_JOB},
 	{"output", BF_K_OUTPUT, IN_JOB},
 	{"input.jsonl", BF_K_INPUT, IN_DRAFT},
-	{"wait", BF_K_WAIT, IN_JOB},
+	{"wait", BF_K_WAIT, IN_JOB | UNLISTED},
 	{"results", BF_K_RESULTS, IN_JOB},
 };
 #define NCHILDREN (sizeof(children) / sizeof(*children))
@@ -614,7 +616,8 @@ static int opendir_job(struct bf_ctx *c, const struct bf_node *p,
 		struct bf_node node;
 		struct bf_attr a;
 
-		if (!(children[i].where & (draft ? IN_DRAFT : IN_JOB)))
+		if (!(children[i].where & (draft ? IN_DRAFT : IN_JOB)) ||
+		    (children[i].where & UNLISTED))
 			continue;
 		rc = bf_model_lookup(c, p, children[i].name, &node, &a, e);
 		if (rc == -ENOENT) {

@@ -43,11 +43,11 @@ int vx_sleep_ms(long ms)
 		struct timespec ts = {.tv_sec = 0, .tv_nsec = s * 1000000L};
 
 		if (bf_cancelled())
-			return -EINTR;
+			return -bf_cancel_errno();
 		nanosleep(&ts, NULL);
 		ms -= s;
 	}
-	return bf_cancelled() ? -EINTR : 0;
+	return bf_cancelled() ? -bf_cancel_errno() : 0;
 }
 
 /* Jitter source; quality does not matter, thread safety does. */

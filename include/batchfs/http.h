@@ -122,8 +122,28 @@ int bf_http_json(struct bf_http *h, const char *method, const char *url,
  * the core; a nonzero return aborts transfers and backoff sleeps with
  * -EINTR. NULL clears it. */
 typedef int (*bf_cancel_fn)(void *ud);
+/* Setting NULL also clears the request limits below. */
 void bf_cancel_set(bf_cancel_fn fn, void *ud);
+/* Nonzero when the check fired or the request's deadline has passed. */
 int bf_cancelled(void);
+/* Why bf_cancelled() is true: EINTR (the check fired), ETIMEDOUT (the
+ * deadline passed), or 0. */
+int bf_cancel_errno(void);
+
+/* The calling thread's request: an absolute deadline (bf_now_ms; 0 for
+ * none) that caps every call's budget and every wait it makes, and
+ * whether the thread takes a place in the network gate (FUSE workers). */
+void bf_req_limits(int64_t deadline_ms, int gated);
+int64_t bf_req_deadline(void);
+
+/* The network gate: at most max gated threads wait on the network at once
+ * (0: no limit). bf_net_enter is 0 (inside, leave with bf_net_leave) or
+ * -EAGAIN when full; ungated threads always get in. bf_http_do enters by
+ * itself; the model enters before waiting on another thread's call. */
+void bf_net_gate_set(int max);
+int bf_net_enter(void);
+void bf_net_leave(void);
+int bf_net_inside(void); /* how many are inside now (tests, logs) */
 
 /* Backoff schedule used by the retry loop (exposed for tests and for
  * callers with their own loops): full jitter in [0, min(cap, initial*2^n)].
