@@ -282,7 +282,8 @@ int main(int argc, char *argv[])
 			bf_net_gate_set(fo.max_threads > 1
 						? (int)(fo.max_threads -
 							fo.max_threads / 4)
-						: 1);
+						: 1,
+					(int)(fo.max_threads / 8));
 			fs.gated = 1;
 		}
 		ret = fuse_session_loop_mt(se, lc);

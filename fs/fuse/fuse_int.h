@@ -66,10 +66,12 @@ struct bf_handle {
 	struct bf_dir *dir;
 	/* READs of this handle share one deadline (reqctx.c; its lock) */
 	int rd_inflight;
+	int64_t rd_opened_ms;	/* when it was opened */
 	int64_t rd_progress_ms; /* the clock's start: idle handle or data */
 	int64_t rd_fail_until;	/* READs fail at once until then */
 	int rd_fail_rc;
 	uint64_t rd_abort_gen; /* __atomic: bumped to end READs in flight */
+	int rd_abort_rc;       /* why: EINTR or ETIMEDOUT */
 };
 struct bf_handles;
 struct bf_handles *bf_handles_new(void);
@@ -110,11 +112,13 @@ extern const struct fuse_lowlevel_ops bf_ops;
 /* Before a request calls the core: its interrupt and cancel check, and
  * (with_deadline) the -o deadline from now. */
 void bf_rq_begin(fuse_req_t req, int with_deadline);
-/* The same for a READ of h, whose READs share one deadline: 0, or -errno
- * when READs of h fail at once now (one just timed out). */
-int bf_rq_begin_read(fuse_req_t req, struct bf_handle *h);
-/* After the core returned rc, before the reply. */
-void bf_rq_end(int rc);
+/* The same for a READ of h (of file ino), whose READs share one deadline:
+ * 0, or -errno when READs of h or ino fail at once now (one just timed
+ * out). */
+int bf_rq_begin_read(fuse_req_t req, fuse_ino_t ino, struct bf_handle *h);
+/* After the core returned rc, before the reply: the errno to reply (a
+ * READ stopped past its deadline timed out). */
+int bf_rq_end(int rc);
 
 /* ---- rbuf.c ---- */
 /* This thread's read buffer, grown to at least size; NULL without memory. */

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "batchfs/http.h"
 #include "fuse/fuse_int.h"
 
 struct bf_handles {
@@ -33,6 +34,7 @@ uint64_t bf_handles_add(struct bf_handles *hs, struct bf_fh *fh,
 		return 0;
 	h->fh = fh;
 	h->dir = dir;
+	h->rd_opened_ms = bf_now_ms();
 	pthread_mutex_lock(&hs->lock);
 	h->prev = &hs->head;
 	h->next = hs->head.next;

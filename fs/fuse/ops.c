@@ -56,7 +56,7 @@ static void fail(fuse_req_t req, const char *op, const struct bf_node *n,
 
 	if (rc >= 0)
 		rc = -EIO;
-	bf_rq_end(rc);
+	rc = bf_rq_end(rc);
 	if (!quiet(op, rc)) {
 		bf_node_path(FS(req)->ctx, n, path, sizeof(path));
 		if (name) {
@@ -609,7 +609,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	bf_err_clear(&e);
-	rc = bf_rq_begin_read(req, bf_handle(fi->fh));
+	rc = bf_rq_begin_read(req, ino, bf_handle(fi->fh));
 	if (rc) {
 		bf_err_set(&e, -rc,
 			   "an earlier read of this open file timed out");

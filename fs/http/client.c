@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -73,8 +74,10 @@ int bf_cancelled(void)
 
 int bf_cancel_errno(void)
 {
-	if (interrupted())
-		return EINTR;
+	int r = cancel_fn ? cancel_fn(cancel_ud) : 0;
+
+	if (r)
+		return r == ETIMEDOUT ? ETIMEDOUT : EINTR;
 	return req_deadline && bf_now_ms() >= req_deadline ? ETIMEDOUT : 0;
 }
 
@@ -82,27 +85,51 @@ int bf_cancel_errno(void)
  * FUSE workers are a fixed pool: if all of them waited on a hung server,
  * nothing else would be served. A worker thread (bf_req_limits gated)
  * enters the gate before it waits on the network and leaves it after; at
- * most gate_max are inside at once. Nested entries (a token fetch inside a
- * call) count once. Other threads (read-ahead, the wait poller) are not
- * gated: their number is fixed. */
-static int gate_max; /* 0: no gate */
-static int gate_used;
+ * most gate_max are inside at once. When it is full a few more (gate_queue)
+ * wait up to GATE_WAIT_MS for a place, which a healthy server frees in
+ * milliseconds; the rest, and those that waited in vain, get -EAGAIN at
+ * once (the model then shows its last copy). Nested entries (a token fetch
+ * inside a call) count once. Other threads (read-ahead, the wait poller)
+ * are not gated: their number is fixed. */
+#define GATE_WAIT_MS 2000
+static int gate_max, gate_queue; /* 0: no gate */
+static int gate_used, gate_waiting;
 static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
 
-void bf_net_gate_set(int max)
+void bf_net_gate_set(int max, int queue)
 {
 	pthread_mutex_lock(&gate_lock);
 	gate_max = max > 0 ? max : 0;
+	gate_queue = queue > 0 ? queue : 0;
 	pthread_mutex_unlock(&gate_lock);
 }
 
 int bf_net_enter(void)
 {
+	int64_t until;
 	int rc = 0;
 
 	if (!req_gated || gate_depth++ > 0)
 		return 0;
+	until = bf_now_ms() + GATE_WAIT_MS;
 	pthread_mutex_lock(&gate_lock);
+	if (gate_max && gate_used >= gate_max && gate_waiting < gate_queue) {
+		gate_waiting++;
+		while (gate_used >= gate_max && !bf_cancelled() &&
+		       bf_now_ms() < until) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 100 * 1000 * 1000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&gate_cond, &gate_lock, &ts);
+		}
+		gate_waiting--;
+	}
 	if (gate_max && gate_used >= gate_max)
 		rc = -EAGAIN;
 	else
@@ -119,6 +146,7 @@ void bf_net_leave(void)
 		return;
 	pthread_mutex_lock(&gate_lock);
 	gate_used--;
+	pthread_cond_signal(&gate_cond);
 	pthread_mutex_unlock(&gate_lock);
 }
 

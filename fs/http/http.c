@@ -689,10 +689,16 @@ budget:
 	if (!rc || rc == -ETIMEDOUT ||
 	    e->curl_code == CURLE_OPERATION_TIMEDOUT) {
 		e->err = ETIMEDOUT;
-		prefix_msg(e,
-			   "deadline of %ld ms exceeded after %d attempt%s%s",
-			   (long)(c->deadline - c->start), attempts,
-			   attempts == 1 ? "" : "s", e->msg[0] ? ": " : "");
+		if (c->deadline <= c->start)
+			prefix_msg(e, "the request's deadline had passed%s",
+				   e->msg[0] ? ": " : "");
+		else
+			prefix_msg(e,
+				   "deadline of %ld ms exceeded after %d "
+				   "attempt%s%s",
+				   (long)(c->deadline - c->start), attempts,
+				   attempts == 1 ? "" : "s",
+				   e->msg[0] ? ": " : "");
 		rc = -ETIMEDOUT;
 		goto out;
 	}

@@ -442,13 +442,20 @@ static ssize_t obj_read(struct bf_ctx *c, struct bf_fh *fh, char *buf,
 	int lrc;
 
 	/* READs of one file take turns; a READ queued here (the kernel's
-	 * read-ahead sends several) still ends at its deadline or signal. */
-	lrc = bf_mutex_lock_cancellable(&fh->lock);
+	 * read-ahead sends several) waits on the network by proxy: it takes
+	 * a place in the gate, and ends at its deadline or signal. */
+	lrc = bf_net_enter();
 	if (lrc)
+		return bf_err_set(e, -lrc, "too many requests are waiting on "
+					   "the network");
+	lrc = bf_mutex_lock_cancellable(&fh->lock);
+	if (lrc) {
+		bf_net_leave();
 		return bf_err_set(e, -lrc, "waiting for another read of the "
 					   "file: %s",
 				  lrc == -ETIMEDOUT ? "deadline passed"
 						    : "interrupted");
+	}
 	if (fh->growing && off + len > fh->size &&
 	    bf_now_ms() - fh->stat_ms >= 200) {
 		/* Past the known end of a growing object: look again. */
@@ -456,6 +463,7 @@ static ssize_t obj_read(struct bf_ctx *c, struct bf_fh *fh, char *buf,
 
 		if (rc && rc != -ENOENT) {
 			pthread_mutex_unlock(&fh->lock);
+			bf_net_leave();
 			return rc;
 		}
 	}
@@ -467,6 +475,7 @@ static ssize_t obj_read(struct bf_ctx *c, struct bf_fh *fh, char *buf,
 		n = rc ? rc : bf_reader_readv(fh->r, buf, len, off, v, e);
 	}
 	pthread_mutex_unlock(&fh->lock);
+	bf_net_leave();
 	return n;
 }
 

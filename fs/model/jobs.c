@@ -394,8 +394,11 @@ static int ensure_listing(struct bf_ctx *c, struct bf_err *e)
 		uint64_t pass = t->pass;
 
 		/* Waiting on another worker's listing holds this worker too:
-		 * it takes a place in the network gate. */
+		 * it takes a place in the network gate (which may wait: not
+		 * under the lock). */
+		pthread_mutex_unlock(&t->lock);
 		rc = bf_net_enter();
+		pthread_mutex_lock(&t->lock);
 		while (!rc && t->listing)
 			rc = bf_cond_wait_cancellable(&t->cond, &t->lock);
 		if (rc == 0) {
@@ -550,7 +553,9 @@ int bf_mjob_fresh(struct bf_ctx *c, struct bf_mjob *j, int force,
 		/* Held workers count in the network gate; past the
 		 * request's deadline, or with the gate full, the last state
 		 * is shown. */
+		pthread_mutex_unlock(&j->lock);
 		rc = bf_net_enter();
+		pthread_mutex_lock(&j->lock);
 		while (!rc && j->fetching && j->fetch_gen == gen)
 			rc = bf_cond_wait_cancellable(&j->cond, &j->lock);
 		if (rc) {

@@ -121,6 +121,7 @@ int bf_http_json(struct bf_http *h, const char *method, const char *url,
 /* Interruption. The FUSE glue sets a per-thread check before calling into
  * the core; a nonzero return aborts transfers and backoff sleeps with
  * -EINTR. NULL clears it. */
+/* A check returns 0, or nonzero to stop (ETIMEDOUT: stop as timed out). */
 typedef int (*bf_cancel_fn)(void *ud);
 /* Setting NULL also clears the request limits below. */
 void bf_cancel_set(bf_cancel_fn fn, void *ud);
@@ -137,10 +138,11 @@ void bf_req_limits(int64_t deadline_ms, int gated);
 int64_t bf_req_deadline(void);
 
 /* The network gate: at most max gated threads wait on the network at once
- * (0: no limit). bf_net_enter is 0 (inside, leave with bf_net_leave) or
- * -EAGAIN when full; ungated threads always get in. bf_http_do enters by
- * itself; the model enters before waiting on another thread's call. */
-void bf_net_gate_set(int max);
+ * (0: no limit), and when it is full at most queue more wait up to 2 s for
+ * a place. bf_net_enter is 0 (inside, leave with bf_net_leave) or -EAGAIN;
+ * ungated threads always get in. bf_http_do enters by itself; the model
+ * enters before waiting on another thread's network call. */
+void bf_net_gate_set(int max, int queue);
 int bf_net_enter(void);
 void bf_net_leave(void);
 int bf_net_inside(void); /* how many are inside now (tests, logs) */

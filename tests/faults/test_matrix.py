@@ -59,6 +59,7 @@ DEADLINE_S = {
     "cancel": 60 + 60 + 60,   # the cancel call, then the job is re-fetched
     "delete": 60 + 60 + 60,
     "token refresh": 60 + 60,
+    "output read direct_io": 60 + 60,
 }
 
 # Fault columns: name -> (kind fields, persistent?). Per-operation sizes
@@ -91,6 +92,7 @@ class Group:
     op = None
     method = None
     mount_opts = {}
+    faults = FAULTS
     small_after = 20          # stall_body/truncate offset in the reply
     slow_bps = 1000
     na = {}
@@ -244,14 +246,14 @@ class StateRead(Group):
           "lost-503": NA_LOST, "lost-reset": NA_LOST}
 
     def prepare(self):
-        self.ids = bulk(self.emu, "st", len(FAULTS), "JOB_STATE_RUNNING")
+        self.ids = bulk(self.emu, "st", len(self.faults), "JOB_STATE_RUNNING")
         self.i = 0
 
     def anchor(self):
         return "st0"
 
     def before(self, fname):
-        self.i = [f for f, _ in FAULTS].index(fname)
+        self.i = [f for f, _ in self.faults].index(fname)
         self.name = "st%d" % self.i
         rc, out, err, _, _ = run(["cat", self.mount.job(self.name, "state")],
                                  60)
@@ -356,7 +358,7 @@ class OutputRead(Group):
         job = e.get_job(ids[0])
         self.dir = job["outputInfo"]["gcsOutputDirectory"]
         self.sums = {}
-        for fname, _ in FAULTS:
+        for fname, _ in self.faults:
             obj = "%s-%s.bin" % (self.prefix, fname)
             data = os.urandom(self.size)
             e.put_object(*object_path(self.dir, obj), data)
@@ -364,7 +366,7 @@ class OutputRead(Group):
 
     def warm(self):
         names = os.listdir(self.mount.job("out0", "output"))
-        assert len(names) == len(FAULTS), names
+        assert len(names) == len(self.faults), names
 
     def anchor(self):
         return "out0"
@@ -544,6 +546,12 @@ class TokenRefresh(OutputRead):
         return rc, out, err, info["errno"], ms
 
 
+class OutputReadDirect(OutputRead):
+    op = "output read direct_io"
+    mount_opts = {"direct_io": True}
+    prefix = "dio"
+
+
 GROUPS = [Submit, StateRead, Listing, OutputRead, Cancel, Delete,
           TokenRefresh]
 _live = {}
@@ -650,3 +658,136 @@ def test_matrix(request, live, femu, fbuild_dir, tmp_path_factory,
         g.serves()
     finally:
         emu.clear_faults()
+
+
+# --- the hung server ---------------------------------------------------------
+# The service takes the request and never answers (a SIGSTOPped server: the
+# emulator's `stall` longer than any deadline), on every read route, with one
+# reader and with many at once. The mounts run with -o deadline=HUNG_S: each
+# operation ends within it (plus slack) with the last fetched result (logged)
+# or a promised errno, and meanwhile README, a request that needs no network,
+# answers at once (SEMANTICS.md "Deadlines"). Routes that change state
+# (submit, cancel, delete) keep their own budgets (150 s, 60 s): a POST held
+# by a hung server may still take effect, so they are not cut short; their
+# lost-reply columns above cover that.
+HUNG_S = 3
+HUNG_SLACK_S = 4
+STALL = {"kind": "stall", "seconds": 40, "times": -1}
+HUNG_FAULTS = [("hang", STALL), ("hang-many", STALL)]
+MANY = 16
+
+
+def hung_group(base):
+    return type("Hung" + base.__name__, (base,), {
+        "op": base.op + " hung",
+        "faults": HUNG_FAULTS,
+        "mount_opts": dict(base.mount_opts, deadline=str(HUNG_S)),
+    })
+
+
+HUNG_GROUPS = [hung_group(g) for g in (StateRead, Listing, OutputRead,
+                                       OutputReadDirect)]
+for _g in HUNG_GROUPS:
+    DEADLINE_S[_g.op] = HUNG_S + HUNG_SLACK_S
+
+
+def hung_cases():
+    out = []
+    for g in HUNG_GROUPS:
+        for fname, spec in HUNG_FAULTS:
+            out.append(pytest.param(g, fname, spec,
+                                    id="%s-%s" % (g.op.replace(" ", "_"),
+                                                  fname)))
+        out.append(pytest.param(g, "unmount", None,
+                                id="%s-unmount" % g.op.replace(" ", "_")))
+    return out
+
+
+def _group(live, femu, fbuild_dir, tmp_path_factory, group):
+    op = group.op
+    g = live.get(op)
+    if g is None:
+        for other in list(live):
+            if isinstance(live[other], Group) and other != op:
+                live.pop(other).stop()
+        g = group(femu, fbuild_dir,
+                  str(tmp_path_factory.mktemp(op.replace(" ", "_"))))
+        live[op] = g
+        try:
+            g.start()
+        except BaseException:
+            live[op] = "setup failed"
+            raise
+    if not isinstance(g, Group):
+        pytest.fail("group %s: %s" % (op, g))
+    return g
+
+
+@pytest.mark.parametrize("group,fname,spec", hung_cases())
+def test_hung(request, live, femu, fbuild_dir, tmp_path_factory, group,
+              fname, spec):
+    import threading
+    op = group.op
+    matrix_record(request.node.nodeid, op, fname)
+    g = _group(live, femu, fbuild_dir, tmp_path_factory, group)
+    if fname == "unmount":
+        t0 = time.monotonic()
+        live.pop(op)
+        g.stop()
+        matrix_record(request.node.nodeid, op, fname,
+                      int((time.monotonic() - t0) * 1000))
+        return
+    emu = femu
+    emu.clear_faults()
+    g.before(fname)
+    ids = add_faults(emu, g.rules(fname, spec))
+    n = MANY if fname == "hang-many" else 1
+    results = [None] * n
+
+    def one(i):
+        try:
+            results[i] = g.act(fname)
+        except Hang as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    rc, _, err, _, readme_ms = run(["cat", os.path.join(g.mount.path,
+                                                        "README")], 60)
+    for t in threads:
+        t.join()
+    hits = fault_hits(emu, ids)
+    emu.clear_faults()
+    hangs = [r for r in results if isinstance(r, Hang)]
+    assert not hangs, str(hangs[0])
+    worst = max(r[4] for r in results)
+    fails = [r for r in results if r[0] != 0]
+    detail = "%d reader(s): %d ok, %d failed (%s); slowest %d ms; README " \
+        "%d ms; %d fault hit(s)" % (
+            n, n - len(fails), len(fails),
+            "/".join(sorted(set(ename(r[3]) for r in fails))) or "-",
+            worst, readme_ms, hits)
+    matrix_record(request.node.nodeid, op, fname, worst, detail)
+    assert hits >= 1, "the fault was never hit: the case proves nothing"
+    assert rc == 0, "cat README: %s" % err
+    assert readme_ms < 2000, \
+        "README took %d ms while the server hangs" % readme_ms
+    assert worst <= DEADLINE_S[op] * 1000, \
+        "took %d ms, past -o deadline=%d s" % (worst, HUNG_S)
+    for rc_, out, err_, eno, ms in results:
+        if rc_ == 0:
+            if g.is_stale(out):
+                assert g.stale_log in g.mount.stderr(), \
+                    "stale result without the warn line %r" % g.stale_log
+            else:
+                g.check_ok(fname, out)
+        else:
+            assert eno in SERVICE_ERRNOS, \
+                "errno %s not promised here: %s" % (ename(eno),
+                                                     err_.strip()[-300:])
+    # Back to normal once the server answers again.
+    if fails or any(g.is_stale(r[1]) for r in results if r[0] == 0):
+        g.check_failed(fname, results[0][1], 0)
+    g.serves()
