@@ -63,7 +63,7 @@ static void *watch_main(void *arg)
 		else
 			usleep(500 * 1000);
 		if (dev_listed(w->fs->bdi) == 0) {
-			size_t n = bf_waitq_stop(w->fs->ctx);
+			size_t n = bf_waitq_close(w->fs->ctx);
 
 			bf_log_info("the mount was detached (lazy unmount): "
 				    "%zu waiting read%s ended",

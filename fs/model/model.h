@@ -228,5 +228,9 @@ void bf_wait_cancel(struct bf_ctx *c, int64_t id);
 /* Answers every parked read with -EINTR and stops the poll thread; no
  * park succeeds after. Returns how many were answered. */
 size_t bf_waitq_stop(struct bf_ctx *c);
+/* While requests still run (a lazy unmount): every parked read is
+ * cancelled (EINTR, answered by the poller once armed) and new ones are
+ * refused (-ESHUTDOWN). How many were parked. */
+size_t bf_waitq_close(struct bf_ctx *c);
 
 #endif

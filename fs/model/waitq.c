@@ -38,6 +38,7 @@ struct bf_waitq {
 	pthread_cond_t cond;
 	pthread_t thread;
 	int started, stop;
+	int closing; /* bf_waitq_close: no new parks, all cancelled */
 	int64_t next_id;
 	int ncancel; /* cancelled, not yet answered: cuts fetches short */
 	struct waiter *head;
@@ -257,7 +258,7 @@ int64_t bf_wait_park(struct bf_ctx *c, struct bf_fh *fh, size_t size,
 	w->reply = reply;
 	w->ud = ud;
 	pthread_mutex_lock(&q->lock);
-	if (q->stop) {
+	if (q->stop || q->closing) {
 		pthread_mutex_unlock(&q->lock);
 		bf_mjob_put(j);
 		free(w);
@@ -313,6 +314,25 @@ void bf_wait_cancel(struct bf_ctx *c, int64_t id)
 		pthread_cond_signal(&q->cond);
 	}
 	pthread_mutex_unlock(&q->lock);
+}
+
+size_t bf_waitq_close(struct bf_ctx *c)
+{
+	struct bf_waitq *q = c->waitq;
+	size_t n = 0;
+
+	pthread_mutex_lock(&q->lock);
+	q->closing = 1;
+	for (struct waiter *w = q->head; w; w = w->next) {
+		if (!w->cancelled) {
+			w->cancelled = 1;
+			__atomic_add_fetch(&q->ncancel, 1, __ATOMIC_RELEASE);
+		}
+		n++;
+	}
+	pthread_cond_signal(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+	return n;
 }
 
 size_t bf_waitq_stop(struct bf_ctx *c)
