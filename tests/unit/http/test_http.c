@@ -3,6 +3,7 @@
  * URLs, option defaults and the cancel check. No network.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -238,6 +239,121 @@ static void test_misc(void)
 	bf_http_free(NULL);
 }
 
+static int timed_out_check(void *ud)
+{
+	(void)ud;
+	return ETIMEDOUT;
+}
+
+struct gate_arg {
+	int rc;
+	int64_t ms;
+};
+
+static void *gate_thread(void *p)
+{
+	struct gate_arg *a = p;
+	int64_t t0 = bf_now_ms();
+
+	bf_cancel_set(cancel_check, &cancel_flag);
+	bf_req_limits(0, 1);
+	a->rc = bf_net_enter();
+	a->ms = bf_now_ms() - t0;
+	if (a->rc == 0)
+		bf_net_leave();
+	bf_cancel_set(NULL, NULL);
+	return NULL;
+}
+
+/* The request's limits: its deadline caps calls and reads as ETIMEDOUT;
+ * the network gate admits max gated threads, ungated ones always. */
+static void test_request_limits(void)
+{
+	struct bf_http *h = bf_http_new(NULL);
+	struct bf_http_resp r;
+	struct bf_err e;
+
+	CHECK_INT(bf_cancel_errno(), 0);
+	bf_cancel_set(cancel_check, &cancel_flag);
+	cancel_flag = 0;
+	bf_req_limits(bf_now_ms() - 1, 0);
+	CHECK(bf_cancelled());
+	CHECK_INT(bf_cancel_errno(), ETIMEDOUT);
+	/* A call whose request's deadline has passed is not made. */
+	CHECK_INT(bf_http_json(h, "GET", "http://127.0.0.1:9/", NULL,
+			       BF_RETRY_IDEMPOTENT, &r, &e),
+		  -ETIMEDOUT);
+	CHECK_INT(e.err, ETIMEDOUT);
+	bf_http_resp_free(&r);
+	cancel_flag = 1;
+	CHECK_INT(bf_cancel_errno(), EINTR); /* an interrupt comes first */
+	cancel_flag = 0;
+	/* A check may say why: ETIMEDOUT (a READ of the file timed out). */
+	bf_cancel_set(timed_out_check, NULL);
+	CHECK_INT(bf_cancel_errno(), ETIMEDOUT);
+	/* Clearing the check clears the limits. */
+	bf_cancel_set(NULL, NULL);
+	CHECK(!bf_cancelled());
+	CHECK_INT(bf_req_deadline(), 0);
+
+	bf_net_gate_set(2, 0);
+	CHECK_INT(bf_net_enter(), 0); /* ungated: no place taken */
+	bf_net_leave();
+	CHECK_INT(bf_net_inside(), 0);
+	bf_cancel_set(cancel_check, &cancel_flag);
+	bf_req_limits(0, 1);
+	CHECK_INT(bf_net_enter(), 0);
+	CHECK_INT(bf_net_enter(), 0); /* nested: counts once */
+	CHECK_INT(bf_net_inside(), 1);
+	bf_net_leave();
+	bf_net_leave();
+	CHECK_INT(bf_net_inside(), 0);
+	/* Full: a call is not made, -EAGAIN at once. */
+	bf_net_gate_set(1, 0);
+	CHECK_INT(bf_net_enter(), 0);
+	{
+		struct gate_arg g = {0};
+		pthread_t t;
+
+		pthread_create(&t, NULL, gate_thread, &g);
+		pthread_join(t, NULL);
+		CHECK_INT(g.rc, -EAGAIN);
+	}
+	bf_net_leave();
+	CHECK_INT(bf_net_inside(), 0);
+	bf_net_gate_set(0, 0);
+	bf_cancel_set(NULL, NULL);
+	bf_http_free(h);
+}
+
+/* With the gate full, one more waits (up to 2 s) and gets the place freed
+ * meanwhile; past the queue, -EAGAIN at once. */
+static void test_gate_queue(void)
+{
+	struct gate_arg a = {0}, b = {0};
+	pthread_t ta, tb;
+	struct timespec ts = {0, 300 * 1000000L};
+
+	cancel_flag = 0;
+	bf_net_gate_set(1, 1);
+	bf_cancel_set(cancel_check, &cancel_flag);
+	bf_req_limits(0, 1);
+	CHECK_INT(bf_net_enter(), 0);
+	pthread_create(&ta, NULL, gate_thread, &a);
+	nanosleep(&ts, NULL); /* a is queued now */
+	pthread_create(&tb, NULL, gate_thread, &b);
+	pthread_join(tb, NULL);
+	CHECK_INT(b.rc, -EAGAIN);
+	CHECK(b.ms < 200);
+	bf_net_leave(); /* a gets the place */
+	pthread_join(ta, NULL);
+	CHECK_INT(a.rc, 0);
+	CHECK(a.ms >= 250 && a.ms < 2000);
+	CHECK_INT(bf_net_inside(), 0);
+	bf_cancel_set(NULL, NULL);
+	bf_net_gate_set(0, 0);
+}
+
 int main(void)
 {
 	test_backoff();
@@ -246,5 +362,7 @@ int main(void)
 	test_headers();
 	test_url_for_log();
 	test_misc();
+	test_request_limits();
+	test_gate_queue();
 	return CHECK_DONE();
 }
