@@ -252,9 +252,8 @@ void bf_cli_help(void)
 	       "root,\nuser_allow_other in /etc/fuse.conf); the kernel "
 	       "checks their access\nagainst uid, gid and the modes.\n\n",
 	       d.location, d.refresh, d.list_ttl, d.attr_timeout,
-	       d.entry_timeout, d.negative_timeout, d.final_timeout,
-	       d.deadline, d.max_request, d.page_size, d.readahead_max,
-	       d.readahead_window);
+	       d.entry_timeout, d.negative_timeout, d.final_timeout, d.deadline,
+	       d.max_request, d.page_size, d.readahead_max, d.readahead_window);
 }
 
 static char *env_or(char *v, const char *env)

@@ -68,8 +68,7 @@ static int interrupted(void)
 
 int bf_cancelled(void)
 {
-	return interrupted() ||
-	       (req_deadline && bf_now_ms() >= req_deadline);
+	return interrupted() || (req_deadline && bf_now_ms() >= req_deadline);
 }
 
 int bf_cancel_errno(void)

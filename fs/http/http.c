@@ -388,11 +388,10 @@ static enum verdict judge(struct call *c, struct xfer *x, CURLcode cc,
 	if (cc == CURLE_ABORTED_BY_CALLBACK && bf_cancelled()) {
 		int why = bf_cancel_errno();
 
-		c->last_rc = bf_err_set(e, why ? why : EINTR, "%s %s: %s",
-					method_of(rq), sane,
-					why == ETIMEDOUT
-						? "the request's deadline passed"
-						: "interrupted");
+		c->last_rc = bf_err_set(
+			e, why ? why : EINTR, "%s %s: %s", method_of(rq), sane,
+			why == ETIMEDOUT ? "the request's deadline passed"
+					 : "interrupted");
 		return V_FAIL;
 	}
 	if (cc != CURLE_OK) {

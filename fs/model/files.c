@@ -446,13 +446,15 @@ static ssize_t obj_read(struct bf_ctx *c, struct bf_fh *fh, char *buf,
 	 * a place in the gate, and ends at its deadline or signal. */
 	lrc = bf_net_enter();
 	if (lrc)
-		return bf_err_set(e, -lrc, "too many requests are waiting on "
-					   "the network");
+		return bf_err_set(e, -lrc,
+				  "too many requests are waiting on "
+				  "the network");
 	lrc = bf_mutex_lock_cancellable(&fh->lock);
 	if (lrc) {
 		bf_net_leave();
-		return bf_err_set(e, -lrc, "waiting for another read of the "
-					   "file: %s",
+		return bf_err_set(e, -lrc,
+				  "waiting for another read of the "
+				  "file: %s",
 				  lrc == -ETIMEDOUT ? "deadline passed"
 						    : "interrupted");
 	}
