@@ -427,14 +427,31 @@ int bf_out_list(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
 		{
 			uint64_t gen = n->gen;
 
-			while (n->fetching && n->gen == gen) {
+			/* A worker held by another's listing counts in the
+			 * network gate; past the deadline, or with the gate
+			 * full, the previous listing is shown if there is
+			 * one. */
+			pthread_mutex_unlock(&oc->lock);
+			rc = bf_net_enter();
+			pthread_mutex_lock(&oc->lock);
+			while (!rc && n->fetching && n->gen == gen)
 				rc = bf_cond_wait_cancellable(&oc->cond,
 							      &oc->lock);
-				if (rc) {
-					pthread_mutex_unlock(&oc->lock);
-					rc = bf_err_set(e, -rc, "interrupted");
-					goto out;
-				}
+			if (rc != -EAGAIN)
+				bf_net_leave();
+			if (rc && rc != -EINTR && n->l) {
+				*out = outlist_get(n->l);
+				pthread_mutex_unlock(&oc->lock);
+				rc = 0;
+				goto out;
+			}
+			if (rc) {
+				pthread_mutex_unlock(&oc->lock);
+				rc = bf_err_set(e, -rc,
+						rc == -EINTR ? "interrupted"
+							     : "the listing did "
+							       "not come in time");
+				goto out;
 			}
 			if (n->rc && !n->l) {
 				rc = n->rc;

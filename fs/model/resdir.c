@@ -700,10 +700,29 @@ int bf_results_get(struct bf_ctx *c, struct bf_mjob *j,
 		}
 		if (!rc_->computing)
 			break;
-		rc = bf_cond_wait_cancellable(&rc_->cond, &rc_->lock);
+		/* Held by another's computation (network reads): a place in
+		 * the network gate; past the deadline, or with the gate
+		 * full, the previous set if there is one. */
+		pthread_mutex_unlock(&rc_->lock);
+		rc = bf_net_enter();
+		pthread_mutex_lock(&rc_->lock);
+		if (!rc) {
+			if (rc_->computing)
+				rc = bf_cond_wait_cancellable(&rc_->cond,
+							      &rc_->lock);
+			bf_net_leave();
+		}
+		if (rc && rc != -EINTR && rc_->cur) {
+			*out = set_get(rc_->cur);
+			pthread_mutex_unlock(&rc_->lock);
+			return 0;
+		}
 		if (rc) {
 			pthread_mutex_unlock(&rc_->lock);
-			return bf_err_set(e, -rc, "interrupted");
+			return bf_err_set(e, -rc,
+					  rc == -EINTR ? "interrupted"
+						       : "the results did not "
+							 "come in time");
 		}
 	}
 	rc_->computing = 1;

@@ -47,8 +47,12 @@ def test_hung_server_leaves_local_requests_served(mount_fs, emu):
     draft answer at once, and every `cat state` ends within one deadline
     with the last fetched state."""
     n = 70
+    # A longer deadline than elsewhere: a local request held behind the
+    # network would take it; one served at once takes far less, also on a
+    # loaded machine.
+    deadline = 8
     bulk(emu, "live", n)
-    mnt = mount_fs(deadline=str(DEADLINE), refresh="1", list_ttl="1")
+    mnt = mount_fs(deadline=str(deadline), refresh="1", list_ttl="1")
     names = ["live%d" % i for i in range(n)]
     for name in names:
         assert mnt.read(name, "state") == "JOB_STATE_RUNNING\n"
@@ -71,14 +75,14 @@ def test_hung_server_leaves_local_requests_served(mount_fs, emu):
                      ["ls", mnt.path]):
             p, dt = timed(argv)
             assert p.returncode == 0, (argv, p.stderr)
-            assert dt < 2, "%s took %.1f s while the server hangs" % (
-                argv, dt)
+            assert dt < deadline / 2, \
+                "%s took %.1f s while the server hangs" % (argv, dt)
     finally:
         for t in threads:
             t.join(timeout=120)
     emu.clear_faults()
     slow = {k: v for k, v in out.items()
-            if v[3] > DEADLINE + SLACK}
+            if v[3] > deadline + SLACK}
     assert not slow, "past the deadline: %s" % sorted(
         (k, round(v[3], 1)) for k, v in slow.items())[:5]
     for name, (rc, stdout, stderr, dt) in out.items():
