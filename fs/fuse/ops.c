@@ -596,7 +596,6 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct bf_rvec v;
 	char *rbuf;
 	ssize_t n;
-
 	int rc;
 
 	rc = bf_fuse_park_read(req, FH(fi), size, off);
