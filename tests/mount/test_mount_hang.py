@@ -206,7 +206,9 @@ def test_ctrl_c_ends_a_read_of_a_hung_object(mount_fs, emu, opts):
     assert line and line[0] in ("EINTR", "errno"), line
     if line[0] == "errno":
         assert int(line[1]) == errno.EINTR, line
-    assert dt < 1.5, "Ctrl-C took %.1f s" % dt
+    # Within a second; the slack is for a loaded machine (it was 30 to
+    # 130 s in page-cache mode).
+    assert dt < 2, "Ctrl-C took %.1f s" % dt
     # The mount still serves.
     assert mnt.read("out0", "state") == "JOB_STATE_SUCCEEDED\n"
     emu.clear_faults()
@@ -224,7 +226,7 @@ def test_killed_reader_stops_its_read_ahead(mount_fs, emu):
     p.wait(timeout=10)
     t0 = time.monotonic()
     while "Interrupted system call" not in mnt.stderr():
-        assert time.monotonic() - t0 < 3, \
+        assert time.monotonic() - t0 < 5, \
             "the killed reader's READs still wait:\n" + mnt.stderr()[-2000:]
         time.sleep(0.1)
     emu.clear_faults()
@@ -301,7 +303,7 @@ def test_unmount_ends_parked_waits_with_eintr(emu, build_dir, tmp_path, how):
         # daemon closed the device (ECONNABORTED).
         assert b"Transport endpoint is not connected" in err or \
             b"Software caused connection abort" in err, err
-        assert time.monotonic() - t0 < 3
+        assert time.monotonic() - t0 < 5
         m.proc.wait(timeout=15)
         assert "Bad file descriptor" not in m.stderr(), m.stderr()
     finally:
