@@ -538,6 +538,7 @@ ssize_t bf_fh_readv(struct bf_ctx *c, struct bf_fh *fh, char *buf, size_t len,
 ssize_t bf_fh_pipe(struct bf_fh *fh, size_t len, uint64_t off,
 		   struct bf_rpipe *t, struct bf_err *e)
 {
+	ssize_t n;
 	int growing;
 
 	t->r = NULL;
@@ -548,7 +549,13 @@ ssize_t bf_fh_pipe(struct bf_fh *fh, size_t len, uint64_t off,
 	pthread_mutex_unlock(&fh->lock);
 	if (growing)
 		return 0;
-	return bf_reader_pipe(fh->r, off, len, t, e);
+	/* The stream may wait on the network: a place in the gate, or the
+	 * block path (which asks again) when it is full. */
+	if (bf_net_enter())
+		return 0;
+	n = bf_reader_pipe(fh->r, off, len, t, e);
+	bf_net_leave();
+	return n;
 }
 
 static int buf_write_at(struct bf_buf *b, const char *p, size_t len,

@@ -214,6 +214,54 @@ def test_ctrl_c_ends_a_read_of_a_hung_object(mount_fs, emu, opts):
     emu.clear_faults()
 
 
+@pytest.mark.parametrize("opts", [pytest.param({"direct_io": True},
+                                              id="direct_io")])
+def test_many_hung_readers_leave_the_mount_served(mount_fs, emu, opts):
+    """72 readers of 72 objects while storage hangs (the splice stream and
+    the block path both wait on it): README and a job's state answer at
+    once, every read fails within the deadline. (Page-cache mode: see
+    SEMANTICS.md, Deadlines: past a dozen readers the kernel queues their
+    read-ahead, where no deadline runs.)"""
+    deadline = 8
+    n = 72  # more than the daemon's 64 workers
+    ids = bulk(emu, "many", 1, "JOB_STATE_SUCCEEDED")
+    d = emu.get_job(ids[0])["outputInfo"]["gcsOutputDirectory"]
+    bucket, _, prefix = d[5:].partition("/")
+    for i in range(n):
+        emu.put_object(bucket, "%s/o%02d.bin" % (prefix, i), os.urandom(MiB))
+    mnt = mount_fs(deadline=str(deadline), **opts)
+    paths = [mnt.job("many0", "output", "o%02d.bin" % i) for i in range(n)]
+    for p in paths:
+        os.stat(p)
+    assert mnt.read("many0", "state") == "JOB_STATE_SUCCEEDED\n"
+    hang(emu, r"alt=media")
+    out = {}
+
+    def reader(p):
+        r, dt = timed(["cat", p])
+        out[p] = (r.returncode, dt)
+
+    threads = [threading.Thread(target=reader, args=(p,)) for p in paths]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(1.0)
+        for argv in (["cat", os.path.join(mnt.path, "README")],
+                     ["cat", mnt.job("many0", "state")]):
+            r, dt = timed(argv)
+            assert r.returncode == 0, (argv, r.stderr)
+            assert dt < deadline / 2, \
+                "%s took %.1f s while storage hangs" % (argv, dt)
+    finally:
+        for t in threads:
+            t.join(timeout=120)
+    emu.clear_faults()
+    assert len(out) == n
+    assert all(rc != 0 for rc, _ in out.values())
+    worst = max(dt for _, dt in out.values())
+    assert worst < deadline + SLACK, "a read took %.1f s" % worst
+
+
 def test_killed_reader_stops_its_read_ahead(mount_fs, emu):
     """A reader killed while the server hangs: the READs it caused (the
     kernel's read-ahead, which no INTERRUPT reaches) stop waiting at once
