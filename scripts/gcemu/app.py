@@ -9,6 +9,7 @@ from .faults import Faults
 from .gcs import Storage
 from .gcs_api import GcsApi
 from .oauth import OAuth
+from .quota import Quota
 from .runner import Runner
 from .server import Response
 from .util import ApiError, gcs_error, google_error
@@ -35,6 +36,8 @@ DEFAULTS = {
     "end_time_some_states": False,
     "latency_ms": 0.0,
     "stream_bytes_per_second": 0,
+    "crud_quota_per_minute": 0,
+    "create_quota_per_minute": 0,
 }
 # The unkind answer of every unknown (scripts/emulator --pessimistic and
 # {"pessimistic": true} on /_emulator/config).
@@ -58,7 +61,8 @@ CONFIG_TYPES = {"time_scale": float, "pending_seconds": float,
                 "delete_seconds": float, "failed_response_empty": bool,
                 "strict_filter": bool, "partials": str,
                 "end_time_some_states": bool,
-                "latency_ms": float, "stream_bytes_per_second": int}
+                "latency_ms": float, "stream_bytes_per_second": int,
+                "crud_quota_per_minute": int, "create_quota_per_minute": int}
 
 
 class App:
@@ -83,6 +87,7 @@ class App:
         self.storage = Storage(self, data_dir)
         self.gcs = GcsApi(self, self.storage)
         self.vertex = Vertex(self)
+        self.quota = Quota(self)
         self.oauth = OAuth(self, data_dir)
         self.runner = Runner(self, os.path.join(data_dir, "vertex"))
 
@@ -120,7 +125,8 @@ class App:
         with self.counter_lock:
             return {"total": self.total, "routes": dict(self.counters),
                     "jobs_created": self.jobs_created,
-                    "media_streams_max": self.streams_max}
+                    "media_streams_max": self.streams_max,
+                    "throttled": self.quota.throttled}
 
     # --- dispatch -------------------------------------------------------------
     @staticmethod
@@ -263,6 +269,7 @@ class App:
             self.total = 0
             self.jobs_created = 0
             self.streams_max = self.streams
+        self.quota.reset_counters()
 
     def reset(self):
         self.runner.reset()
@@ -270,6 +277,7 @@ class App:
         self.storage.reset()
         self.faults.clear()
         self.oauth.reset()
+        self.quota.reset()
         self.reset_counters()
         self.cfg = dict(self.initial_cfg)
         for b in self.initial_buckets:

@@ -60,6 +60,12 @@ def parse_args(argv):
     ap.add_argument("--stream-bytes-per-second", type=int, default=0,
                     help="WAN model: throttle each response body to N bytes/s "
                     "(one TCP stream's limit; 0 = off)")
+    ap.add_argument("--crud-quota-per-minute", type=int, default=0,
+                    help="answer 429 RESOURCE_EXHAUSTED to Vertex get/list/cancel/"
+                    "delete past N in a rolling minute per project and location "
+                    "(0 = no quota)")
+    ap.add_argument("--create-quota-per-minute", type=int, default=0,
+                    help="the same for Vertex creates")
     ap.add_argument("--quiet", action="store_true", help="no request log on stderr")
     ap.add_argument("--help-faults", action="store_true",
                     help="describe fault rules and exit")
@@ -87,7 +93,9 @@ def main(argv):
               token_lifetime=args.token_lifetime, gcs_endpoint=args.gcs_endpoint,
               pessimistic=args.pessimistic,
               latency_ms=args.latency_ms,
-              stream_bytes_per_second=args.stream_bytes_per_second)
+              stream_bytes_per_second=args.stream_bytes_per_second,
+              crud_quota_per_minute=args.crud_quota_per_minute,
+              create_quota_per_minute=args.create_quota_per_minute)
     server = Server(("127.0.0.1", args.port), app, quiet=args.quiet)
     app.started(server.base_url)
     stop = threading.Event()

@@ -255,6 +255,9 @@ class Vertex:
         version, project, location, coll, rid, verb = m.groups()
         self.check_project(project)
         self.settle_ops()
+        create = coll != "operations" and rid is None and \
+            req.method == "POST" and not verb
+        self.app.quota.check("create" if create else "crud", project, location)
         if coll == "operations":
             if req.method != "GET" or not rid or verb:
                 raise ApiError(404, "Method not found.", "NOT_FOUND")
