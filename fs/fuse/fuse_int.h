@@ -28,6 +28,7 @@ struct bf_cli {
 	int nosplice;
 	unsigned read_ahead_kb;
 	int page_size;
+	double vertex_rpm;
 	enum bf_log_level level;
 };
 /* Consumes batchfs's -o options (and fstab-only ones) from args, applies

@@ -35,6 +35,7 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("deadline=%lf", deadline),
 	OPT("max_request=%lu", max_request),
 	OPT("page_size=%i", page_size),
+	OPT("vertex_rpm=%lf", vertex_rpm),
 	OPT("readahead=%lu", readahead),
 	OPT("readahead_window=%lu", readahead_window),
 	OPT("direct_io", direct_io),
@@ -209,6 +210,11 @@ void bf_cli_help(void)
 	       "    -o page_size=N         entries per list page, jobs and "
 	       "objects (default %d:\n"
 	       "                           100 jobs, 1000 objects)\n"
+	       "    -o vertex_rpm=N        Vertex AI calls per minute at most "
+	       "(default %g; 0: no\n"
+	       "                           limit); beyond it running jobs "
+	       "are shown from the\n"
+	       "                           cache, marked stale in progress\n"
 	       "    -o readahead=BYTES     read-ahead memory of all readers "
 	       "together (default %zu)\n"
 	       "    -o readahead_window=BYTES  largest read-ahead window of "
@@ -253,7 +259,8 @@ void bf_cli_help(void)
 	       "checks their access\nagainst uid, gid and the modes.\n\n",
 	       d.location, d.refresh, d.list_ttl, d.attr_timeout,
 	       d.entry_timeout, d.negative_timeout, d.final_timeout, d.deadline,
-	       d.max_request, d.page_size, d.readahead_max, d.readahead_window);
+	       d.max_request, d.page_size, d.vertex_rpm, d.readahead_max,
+	       d.readahead_window);
 }
 
 static char *env_or(char *v, const char *env)
@@ -343,6 +350,7 @@ int bf_cli_parse(struct fuse_args *args, struct bf_cli *cli)
 	cli->deadline = m->deadline;
 	cli->max_request = m->max_request;
 	cli->page_size = m->page_size;
+	cli->vertex_rpm = m->vertex_rpm;
 	cli->readahead = m->readahead_max;
 	cli->readahead_window = m->readahead_window;
 	cli->read_ahead_kb = 512;
@@ -411,6 +419,10 @@ int bf_cli_parse(struct fuse_args *args, struct bf_cli *cli)
 				"negative\n");
 		return -1;
 	}
+	if (cli->vertex_rpm < 0) {
+		fprintf(stderr, "batchfs: vertex_rpm must not be negative\n");
+		return -1;
+	}
 	if (cli->max_request == 0 || cli->page_size < 0) {
 		fprintf(stderr, "batchfs: max_request must be positive and "
 				"page_size not negative\n");
@@ -433,6 +445,7 @@ int bf_cli_parse(struct fuse_args *args, struct bf_cli *cli)
 	m->deadline = cli->deadline;
 	m->max_request = cli->max_request;
 	m->page_size = cli->page_size;
+	m->vertex_rpm = cli->vertex_rpm;
 	m->readahead_max = cli->readahead;
 	m->readahead_window = cli->readahead_window;
 	m->direct_io = cli->direct_io;

@@ -435,6 +435,8 @@ static enum verdict judge(struct call *c, struct xfer *x, CURLcode cc,
 		return V_RETRY; /* rejected before any effect: safe */
 	if (!bf_http_retryable(r->status))
 		return V_FAIL;
+	if (r->status == 429 && rq->retry == BF_RETRY_NOT_429)
+		return V_FAIL;
 	if (never) {
 		prefix_msg(e, "outcome unknown (HTTP %ld, not retried): ",
 			   r->status);

@@ -1,5 +1,6 @@
 /* ctx.c - the mount context: options, the HTTP/auth/Vertex/GCS clients,
- * the read-ahead pool and the job table; the mount-time check. */
+ * the read-ahead pool, the job table and the Vertex call budget; the
+ * mount-time check. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -31,6 +32,9 @@ void bf_model_opts_default(struct bf_model_opts *o)
 	o->readahead_max = 32 << 20;
 	o->readahead_window = 8 << 20;
 	o->page_size = 0;
+	/* A fifth of Google's 600 a minute per project and region, which
+	 * every client of the project shares. */
+	o->vertex_rpm = 120;
 	o->uid = getuid();
 	o->gid = getgid();
 }
@@ -41,6 +45,12 @@ int64_t bf_wall_us(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Every Vertex call is charged to the budget (the client's meter). */
+static void meter(void *ud, int attempts, long status)
+{
+	bf_budget_spend(ud, attempts, status, bf_now_ms());
 }
 
 int bf_cond_wait_cancellable(pthread_cond_t *cond, pthread_mutex_t *lock)
@@ -161,7 +171,12 @@ int bf_ctx_new(const struct bf_model_opts *o, struct bf_ctx **out,
 		bf_reader_pool_set_splice(c->pool, o->splice_max);
 	c->jobs = bf_jobs_new();
 	c->waitq = bf_waitq_new();
-	if (!c->vx || !c->gcs || !c->pool || !c->jobs || !c->waitq) {
+	c->budget = bf_budget_new(o->vertex_rpm, bf_now_ms());
+	c->refresher = bf_refresher_new();
+	if (c->vx && c->budget)
+		bf_vertex_set_meter(c->vx, meter, c->budget);
+	if (!c->vx || !c->gcs || !c->pool || !c->jobs || !c->waitq ||
+	    !c->budget || !c->refresher) {
 		rc = bf_err_set(e, ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -199,6 +214,22 @@ void bf_ctx_free(struct bf_ctx *c)
 			    rs.window_fetches, rs.direct_reads, hs.requests,
 			    hs.connects);
 	}
+	if (c->budget && c->refresher) {
+		struct bf_budget_stats bs;
+		struct bf_refresh_stats fs;
+
+		bf_budget_get_stats(c->budget, &bs);
+		bf_refresher_get_stats(c->refresher, &fs);
+		bf_log_info("totals: vertex: %" PRIu64 " calls, %" PRIu64
+			    " refreshes served from the cache (budget), %" PRIu64
+			    " answered 429; %" PRIu64
+			    " lists of unfinished jobs (%" PRIu64
+			    " jobs), %" PRIu64 " gets of due jobs",
+			    bs.calls, bs.deferred, bs.throttled, fs.lists,
+			    fs.listed, fs.gets);
+	}
+	bf_refresher_free(c->refresher);
+	bf_budget_free(c->budget);
 	bf_reader_pool_free(c->pool);
 	bf_gcs_free(c->gcs);
 	bf_vertex_free(c->vx);

@@ -307,6 +307,7 @@ static void merge(struct bf_ctx *c, struct bf_jobs *t, struct collect *cl)
 			memset(nj, 0, sizeof(*nj));
 			j->have_job = 1;
 			j->fetched_ms = now;
+			j->confirmed_ms = now;
 		}
 		pthread_mutex_unlock(&j->lock);
 	}
@@ -329,7 +330,7 @@ static void merge(struct bf_ctx *c, struct bf_jobs *t, struct collect *cl)
 	(void)c;
 }
 
-static int list_pass(struct bf_ctx *c, struct bf_err *e)
+static int list_pass(struct bf_ctx *c, int have, struct bf_err *e)
 {
 	struct bf_jobs *t = c->jobs;
 	struct collect cl = {0};
@@ -339,8 +340,11 @@ static int list_pass(struct bf_ctx *c, struct bf_err *e)
 	int rc;
 
 	bf_err_clear(&err);
-	rc = bf_vertex_list(c->vx, NULL, NULL, c->page_size, collect_cb, &cl,
-			    &err);
+	/* With a listing to show, a 429 is not waited out: the budget backs
+	 * off instead. */
+	rc = bf_vertex_list_ex(c->vx, NULL, NULL, c->page_size,
+			       have ? BF_VX_SOFT_429 : 0, collect_cb, &cl,
+			       &err);
 	pthread_mutex_lock(&t->lock);
 	if (rc == 0) {
 		merge(c, t, &cl);
@@ -422,10 +426,16 @@ static int ensure_listing(struct bf_ctx *c, struct bf_err *e)
 			}
 		}
 		pthread_mutex_unlock(&t->lock);
+	} else if (t->have_listing && !bf_budget_may(c->budget, bf_now_ms())) {
+		/* Out of budget: the listing we have stands in. */
+		pthread_mutex_unlock(&t->lock);
+		return 0;
 	} else {
+		int have = t->have_listing;
+
 		t->listing = 1;
 		pthread_mutex_unlock(&t->lock);
-		rc = list_pass(c, e);
+		rc = list_pass(c, have, e);
 	}
 	if (bf_transient(rc)) {
 		int have;
@@ -441,6 +451,50 @@ static int ensure_listing(struct bf_ctx *c, struct bf_err *e)
 		}
 	}
 	return rc;
+}
+
+struct bf_mjob *bf_jobs_find_id(struct bf_ctx *c, const char *id)
+{
+	struct bf_mjob *j;
+
+	pthread_mutex_lock(&c->jobs->lock);
+	j = bf_mjob_get(bf_hmap_get(c->jobs->by_id, id));
+	pthread_mutex_unlock(&c->jobs->lock);
+	return j;
+}
+
+void bf_jobs_foreach(struct bf_ctx *c, void (*fn)(void *ud, struct bf_mjob *j),
+		     void *ud)
+{
+	pthread_mutex_lock(&c->jobs->lock);
+	for (size_t i = 0; i < c->jobs->n; i++)
+		fn(ud, c->jobs->v[i]);
+	pthread_mutex_unlock(&c->jobs->lock);
+}
+
+void bf_mjob_offer(struct bf_mjob *j, struct bf_job *nj, int64_t now_ms)
+{
+	pthread_mutex_lock(&j->lock);
+	if (!j->fetching && !j->draft && !j->gone &&
+	    (!j->have_job || nj->update_us >= j->job.update_us)) {
+		bf_job_free(&j->job);
+		j->job = *nj;
+		memset(nj, 0, sizeof(*nj));
+		j->have_job = 1;
+		j->fetched_ms = now_ms;
+		j->confirmed_ms = now_ms;
+	}
+	pthread_mutex_unlock(&j->lock);
+}
+
+int64_t bf_mjob_stale_ms(struct bf_ctx *c, struct bf_mjob *j)
+{
+	int64_t age;
+
+	if (j->draft || !j->have_job || bf_mjob_terminal(j))
+		return 0;
+	age = bf_now_ms() - j->confirmed_ms;
+	return age > (int64_t)(c->o.refresh * 1000) ? age : 0;
 }
 
 void bf_jobs_invalidate(struct bf_ctx *c)
@@ -524,8 +578,10 @@ int bf_mjob_fresh(struct bf_ctx *c, struct bf_mjob *j, int force,
 	struct bf_job nj;
 	struct bf_err err;
 	char id[24];
-	int rc;
+	int rc, soft;
 
+	if (!force && bf_refresh_plan(c, j) == BF_PLAN_STALE)
+		return 0; /* served from the cache, shown as stale */
 	pthread_mutex_lock(&j->lock);
 	if (j->gone) {
 		pthread_mutex_unlock(&j->lock);
@@ -583,11 +639,13 @@ int bf_mjob_fresh(struct bf_ctx *c, struct bf_mjob *j, int force,
 	}
 	j->fetching = 1;
 	snprintf(id, sizeof(id), "%s", j->id);
+	/* With a copy to show, a 429 is not waited out (budget.c backs off). */
+	soft = !force && j->have_job;
 	pthread_mutex_unlock(&j->lock);
 
 	memset(&nj, 0, sizeof(nj));
 	bf_err_clear(&err);
-	rc = bf_vertex_get(c->vx, id, &nj, &err);
+	rc = bf_vertex_get_ex(c->vx, id, soft ? BF_VX_SOFT_429 : 0, &nj, &err);
 
 	pthread_mutex_lock(&j->lock);
 	j->fetching = 0;
@@ -599,6 +657,8 @@ int bf_mjob_fresh(struct bf_ctx *c, struct bf_mjob *j, int force,
 		j->job = nj;
 		j->have_job = 1;
 		j->fetched_ms = bf_now_ms();
+		j->confirmed_ms = j->fetched_ms;
+		j->want_get = 0;
 	} else if (bf_transient(rc) && j->have_job) {
 		/* The last state is shown for another refresh interval: the
 		 * lookup, open and read of one `cat` must not each wait out
@@ -747,6 +807,7 @@ void bf_jobs_accept(struct bf_ctx *c, struct bf_mjob *j, struct bf_job *created)
 	memset(created, 0, sizeof(*created));
 	j->have_job = 1;
 	j->fetched_ms = bf_now_ms();
+	j->confirmed_ms = j->fetched_ms;
 	free(j->submit_err);
 	j->submit_err = NULL;
 	pthread_mutex_unlock(&j->lock);

@@ -46,6 +46,7 @@ struct bf_model_opts {
 	int direct_io;		 /* output objects: direct I/O, no page cache */
 	size_t splice_max;	 /* splice path for reads up to this; 0 off */
 	int page_size; /* list page size (0: 100 jobs, 1000 objects) */
+	double vertex_rpm; /* Vertex calls a minute at most; <= 0: no limit */
 	uid_t uid;     /* owner of every node (-o uid) */
 	gid_t gid;     /* group of every node (-o gid) */
 	mode_t umask;  /* taken from every natural mode (-o umask) */

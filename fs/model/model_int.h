@@ -175,7 +175,9 @@ struct bf_mjob {
 	int submitting;
 	struct bf_job job; /* last fetched, valid when have_job */
 	int have_job;
-	int64_t fetched_ms;
+	int64_t fetched_ms;   /* last refresh, or last failed one (see below) */
+	int64_t confirmed_ms; /* last time the service sent this job */
+	int want_get;	      /* missing from a list of unfinished jobs */
 	int fetching;
 	/* Why the last submission failed (draft), or the last ctl command
 	 * or rmdir (job); shown in `error`; NULL when it succeeded. */
@@ -227,6 +229,52 @@ void bf_jobs_accept(struct bf_ctx *c, struct bf_mjob *j,
 char *bf_mjob_name(struct bf_ctx *c, struct bf_mjob *j);
 /* Marks the listing stale so the next access lists again. */
 void bf_jobs_invalidate(struct bf_ctx *c);
+/* The entry of job id (a reference), NULL if none. */
+struct bf_mjob *bf_jobs_find_id(struct bf_ctx *c, const char *id);
+/* Calls fn on every entry, table lock held (fn may take entry locks). */
+void bf_jobs_foreach(struct bf_ctx *c, void (*fn)(void *ud, struct bf_mjob *j),
+		     void *ud);
+/* A copy of the job from a list: taken (moved) unless a fetch is in flight
+ * or the cache is newer. */
+void bf_mjob_offer(struct bf_mjob *j, struct bf_job *nj, int64_t now_ms);
+/* Milliseconds the shown copy of a running job has not been confirmed by
+ * the service beyond the refresh interval; 0 when fresh (j->lock held). */
+int64_t bf_mjob_stale_ms(struct bf_ctx *c, struct bf_mjob *j);
+
+/* ---- budget.c: the mount's Vertex call budget ---- */
+struct bf_budget;
+struct bf_budget_stats {
+	uint64_t calls;	    /* charged: every HTTP attempt to Vertex */
+	uint64_t deferred;  /* optional calls held back */
+	uint64_t throttled; /* 429s seen */
+	double tokens;
+	int64_t paused_until_ms;
+};
+/* per_minute <= 0: unlimited (still counts, still backs off on 429). */
+struct bf_budget *bf_budget_new(double per_minute, int64_t now_ms);
+void bf_budget_free(struct bf_budget *b);
+/* May an optional call go now? (No: the caller serves its cache.) */
+int bf_budget_may(struct bf_budget *b, int64_t now_ms);
+/* Charges calls made; a 429 pauses optional calls (jittered, doubling). */
+void bf_budget_spend(struct bf_budget *b, int calls, long status,
+		     int64_t now_ms);
+void bf_budget_get_stats(struct bf_budget *b, struct bf_budget_stats *s);
+
+/* ---- refresh.c: refreshing running jobs under the budget ---- */
+struct bf_refresher;
+struct bf_refresh_stats {
+	uint64_t lists;	 /* lists of unfinished jobs */
+	uint64_t listed; /* jobs they returned */
+	uint64_t gets;	 /* due jobs left to a get of their own */
+};
+struct bf_refresher *bf_refresher_new(void);
+void bf_refresher_free(struct bf_refresher *r);
+void bf_refresher_get_stats(struct bf_refresher *r,
+			    struct bf_refresh_stats *s);
+enum { BF_PLAN_GO, BF_PLAN_STALE };
+/* Before a non-forced refresh of j: BF_PLAN_STALE to serve the cache as
+ * it is; BF_PLAN_GO to go on (j may have been refreshed by a list). */
+int bf_refresh_plan(struct bf_ctx *c, struct bf_mjob *j);
 
 /* ---- draft.c ---- */
 struct bf_draft *bf_draft_new(void);
@@ -259,6 +307,8 @@ struct bf_ctx {
 	struct bf_jobs *jobs;
 	struct bf_waitq *waitq;
 	struct bf_journal *journal; /* NULL: no state_dir */
+	struct bf_budget *budget;
+	struct bf_refresher *refresher;
 	int shutdown;
 	int64_t start_us;
 	int page_size;

@@ -174,6 +174,18 @@ static int64_t job_mtime(struct bf_mjob *j)
 
 /* ---- rendering ---- */
 
+/* A copy the service has not confirmed within `refresh` (budget spent,
+ * 429, service down) says so at the end of its line: " stale=12s", the
+ * seconds since the service last sent it. */
+static int mark_stale(int64_t ms, struct bf_buf *b)
+{
+	if (ms <= 0 || b->len == 0 || b->data[b->len - 1] != '\n')
+		return 0;
+	b->len--;
+	return bf_buf_printf(b, " stale=%llds\n",
+			     (long long)((ms + 500) / 1000));
+}
+
 int bf_render_node(struct bf_ctx *c, const struct bf_node *n, struct bf_buf *b,
 		   struct bf_err *e)
 {
@@ -219,6 +231,8 @@ int bf_render_node(struct bf_ctx *c, const struct bf_node *n, struct bf_buf *b,
 			rc = bf_render_progress_rows(
 				&j->job, bf_wall_us(),
 				bf_results_rows_seen(j->res), b);
+			if (rc == 0)
+				rc = mark_stale(bf_mjob_stale_ms(c, j), b);
 			break;
 		case BF_K_ERROR:
 			rc = bf_render_error(&j->job, b);

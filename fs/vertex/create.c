@@ -81,7 +81,8 @@ int bf_vertex_find_by_token(struct bf_vertex *v, const char *client_token,
 	if (asprintf(&filter, "labels.%s=\"%s\"", BF_TOKEN_LABEL,
 		     client_token) < 0)
 		return bf_err_set(e, ENOMEM, "out of memory");
-	rc = vx_list(v, filter, NULL, 0, 1, find_cb, &c, e);
+	rc = vx_list(v, filter, NULL, 0, 1, BF_RETRY_IDEMPOTENT, find_cb, &c,
+		     e);
 	free(filter);
 	if (rc) {
 		bf_job_free(&c.found);

@@ -127,6 +127,8 @@ int vx_call(struct bf_vertex *v, const char *method, const char *url,
 
 	*resp = (struct bf_http_resp){.retry_after_ms = -1};
 	rc = bf_http_do(v->http, &req, resp, e);
+	if (v->meter && resp->attempts > 0)
+		v->meter(v->meter_ud, resp->attempts, resp->status);
 	if (rc == 0 && (resp->status < 200 || resp->status > 299))
 		return bf_err_set(e, EIO, "%s %s: unexpected HTTP %ld", method,
 				  v->base, resp->status);
@@ -220,7 +222,7 @@ const char *bf_vertex_base(const struct bf_vertex *v)
 /* A call on one job's own URL (suffix: NULL or ":cancel"). resp is
  * always safe to free after. */
 static int job_call(struct bf_vertex *v, const char *method, const char *id,
-		    const char *suffix, const char *body,
+		    const char *suffix, const char *body, enum bf_retry retry,
 		    struct bf_http_resp *resp, struct bf_err *e)
 {
 	char *url;
@@ -233,15 +235,32 @@ static int job_call(struct bf_vertex *v, const char *method, const char *id,
 	url = job_url(v, id, suffix);
 	if (!url)
 		return bf_err_set(e, ENOMEM, "out of memory");
-	rc = vx_call(v, method, url, body, BF_RETRY_IDEMPOTENT, 0, resp, e);
+	rc = vx_call(v, method, url, body, retry, 0, resp, e);
 	free(url);
 	return rc;
 }
 
 /* ---- get --------------------------------------------------------------- */
 
+static enum bf_retry retry_of(int flags)
+{
+	return flags & BF_VX_SOFT_429 ? BF_RETRY_NOT_429 : BF_RETRY_IDEMPOTENT;
+}
+
+void bf_vertex_set_meter(struct bf_vertex *v, bf_vertex_meter_fn fn, void *ud)
+{
+	v->meter = fn;
+	v->meter_ud = ud;
+}
+
 int bf_vertex_get(struct bf_vertex *v, const char *id, struct bf_job *out,
 		  struct bf_err *e)
+{
+	return bf_vertex_get_ex(v, id, 0, out, e);
+}
+
+int bf_vertex_get_ex(struct bf_vertex *v, const char *id, int flags,
+		     struct bf_job *out, struct bf_err *e)
 {
 	struct bf_err local_err;
 	struct bf_http_resp resp;
@@ -250,7 +269,7 @@ int bf_vertex_get(struct bf_vertex *v, const char *id, struct bf_job *out,
 	if (!e)
 		e = &local_err;
 	*out = (struct bf_job){0};
-	rc = job_call(v, "GET", id, NULL, NULL, &resp, e);
+	rc = job_call(v, "GET", id, NULL, NULL, retry_of(flags), &resp, e);
 	if (rc == 0)
 		rc = bf_job_parse(resp.body, resp.body_len, out, e);
 	bf_http_resp_free(&resp);
@@ -345,7 +364,8 @@ int vx_list_page(const char *body, size_t len, int strict,
 
 /* Every page. strict: see vx_list_page. */
 int vx_list(struct bf_vertex *v, const char *filter, const char *read_mask,
-	    int page_size, int strict, bf_job_cb cb, void *ud, struct bf_err *e)
+	    int page_size, int strict, enum bf_retry retry, bf_job_cb cb,
+	    void *ud, struct bf_err *e)
 {
 	struct bf_buf url;
 	char *token = NULL;
@@ -380,8 +400,7 @@ int vx_list(struct bf_vertex *v, const char *filter, const char *read_mask,
 			rc = bf_err_set(e, -rc, "list: building the URL");
 			break;
 		}
-		rc = vx_call(v, "GET", url.data, NULL, BF_RETRY_IDEMPOTENT, 0,
-			     &resp, e);
+		rc = vx_call(v, "GET", url.data, NULL, retry, 0, &resp, e);
 		if (rc == 0)
 			rc = vx_list_page(resp.body ? resp.body : "",
 					  resp.body_len, strict, token, cb, ud,
@@ -405,7 +424,18 @@ int bf_vertex_list(struct bf_vertex *v, const char *filter,
 {
 	if (!cb)
 		return bf_err_set(e, EINVAL, "list without a callback");
-	return vx_list(v, filter, read_mask, page_size, 0, cb, ud, e);
+	return bf_vertex_list_ex(v, filter, read_mask, page_size, 0, cb, ud,
+				 e);
+}
+
+int bf_vertex_list_ex(struct bf_vertex *v, const char *filter,
+		      const char *read_mask, int page_size, int flags,
+		      bf_job_cb cb, void *ud, struct bf_err *e)
+{
+	if (!cb)
+		return bf_err_set(e, EINVAL, "list without a callback");
+	return vx_list(v, filter, read_mask, page_size, 0, retry_of(flags), cb,
+		       ud, e);
 }
 
 /* ---- cancel ------------------------------------------------------------ */
@@ -418,7 +448,8 @@ int bf_vertex_cancel(struct bf_vertex *v, const char *id, struct bf_err *e)
 
 	if (!e)
 		e = &local_err;
-	rc = job_call(v, "POST", id, ":cancel", "{}", &resp, e);
+	rc = job_call(v, "POST", id, ":cancel", "{}", BF_RETRY_IDEMPOTENT,
+			      &resp, e);
 	if (rc && e->http_status == 400 &&
 	    strcmp(e->status, "FAILED_PRECONDITION") == 0 &&
 	    resp.attempts > 1) {
@@ -507,7 +538,8 @@ int bf_vertex_delete(struct bf_vertex *v, const char *id, struct bf_err *e)
 
 	if (!e)
 		e = &local_err;
-	rc = job_call(v, "DELETE", id, NULL, NULL, &resp, e);
+	rc = job_call(v, "DELETE", id, NULL, NULL, BF_RETRY_IDEMPOTENT,
+			      &resp, e);
 	if (rc && e->http_status == 404 && resp.attempts > 1) {
 		bf_log_info("vertex delete %s: gone after a retry", id);
 		rc = 0;

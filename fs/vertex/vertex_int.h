@@ -11,6 +11,8 @@ struct bf_vertex {
 	char *base; /* scheme://host[:port], no trailing slash */
 	char *root; /* base/v1 */
 	char *coll; /* root/projects/P/locations/L/batchPredictionJobs */
+	bf_vertex_meter_fn meter; /* set before the client is shared */
+	void *meter_ud;
 };
 
 /* Sleeps in short slices; -EINTR once the thread's cancel check fires. */
@@ -30,7 +32,7 @@ int vx_list_page(const char *body, size_t len, int strict,
 		 const char *prev_token, bf_job_cb cb, void *ud, char **next,
 		 struct bf_err *e);
 int vx_list(struct bf_vertex *v, const char *filter, const char *read_mask,
-	    int page_size, int strict, bf_job_cb cb, void *ud,
-	    struct bf_err *e);
+	    int page_size, int strict, enum bf_retry retry, bf_job_cb cb,
+	    void *ud, struct bf_err *e);
 
 #endif

@@ -111,6 +111,22 @@ int bf_vertex_list(struct bf_vertex *v, const char *filter,
 		   const char *read_mask, int page_size, bf_job_cb cb, void *ud,
 		   struct bf_err *e);
 
+/* Variants for callers that keep a request budget of their own and have a
+ * cached answer to show meanwhile: with BF_VX_SOFT_429 a 429 is returned
+ * at once (-EAGAIN) instead of being retried. */
+#define BF_VX_SOFT_429 0x1
+int bf_vertex_get_ex(struct bf_vertex *v, const char *id, int flags,
+		     struct bf_job *out, struct bf_err *e);
+int bf_vertex_list_ex(struct bf_vertex *v, const char *filter,
+		      const char *read_mask, int page_size, int flags,
+		      bf_job_cb cb, void *ud, struct bf_err *e);
+
+/* Every exchange with the service is reported to meter: attempts made
+ * (retries included) and the final HTTP status (0 if none arrived). Set it
+ * before the client is shared; it runs on the calling thread. */
+typedef void (*bf_vertex_meter_fn)(void *ud, int attempts, long status);
+void bf_vertex_set_meter(struct bf_vertex *v, bf_vertex_meter_fn fn, void *ud);
+
 /* The job labelled labels[BF_TOKEN_LABEL] = client_token (the oldest if
  * several), found with list. -ENOENT when there is none. For callers that
  * were interrupted mid-create and must not submit again blindly. */

@@ -1,0 +1,257 @@
+/* refresh.c - when and how a running job's cached copy is refreshed under
+ * the call budget (budget.c). A job that is due (older than `refresh`)
+ * is either
+ *   - served from the cache, marked stale, while the budget is spent or
+ *     the service said 429 (bf_budget_may), or
+ *   - refreshed together with every other unfinished job by one filtered,
+ *     paged list (state is none of the final states), when that list costs
+ *     no more calls than the jobs that came due since the last one would
+ *     with a get each, or
+ *   - fetched alone with a get (jobs.c).
+ * Unfinished jobs missing from the list have finished (or were deleted):
+ * they stay due and are fetched alone; when many are, the jobs/ listing is
+ * expired instead, which refreshes them all in its pass. One list at a
+ * time: callers that find one running wait for it. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batchfs/http.h"
+#include "batchfs/log.h"
+#include "model/model_int.h"
+
+/* Every unfinished state, so a state Google adds later is refreshed too. */
+#define LIVE_FILTER                                                            \
+	"state!=\"JOB_STATE_SUCCEEDED\" AND state!=\"JOB_STATE_FAILED\" AND "  \
+	"state!=\"JOB_STATE_CANCELLED\" AND state!=\"JOB_STATE_EXPIRED\" AND " \
+	"state!=\"JOB_STATE_PARTIALLY_SUCCEEDED\""
+/* Page size asked for by the list of unfinished jobs. The service may
+ * send fewer per page; every page is charged to the budget all the same. */
+#define LIVE_PAGE 1000
+
+struct bf_refresher {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int running;
+	uint64_t gen;
+	int last_rc;
+	unsigned due; /* jobs that came due since the last list */
+	struct bf_refresh_stats st;
+};
+
+struct bf_refresher *bf_refresher_new(void)
+{
+	struct bf_refresher *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->cond, NULL);
+	return r;
+}
+
+void bf_refresher_free(struct bf_refresher *r)
+{
+	if (!r)
+		return;
+	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->cond);
+	free(r);
+}
+
+void bf_refresher_get_stats(struct bf_refresher *r, struct bf_refresh_stats *s)
+{
+	pthread_mutex_lock(&r->lock);
+	*s = r->st;
+	pthread_mutex_unlock(&r->lock);
+}
+
+static int live_page(const struct bf_ctx *c)
+{
+	return c->o.page_size > 0 ? c->o.page_size : LIVE_PAGE;
+}
+
+/* j->lock held. */
+static int is_live(struct bf_mjob *j)
+{
+	return !j->draft && !j->gone && j->id[0] && j->have_job &&
+	       !bf_job_state_terminal(j->job.state);
+}
+
+struct count {
+	size_t live;
+};
+
+static void count_cb(void *ud, struct bf_mjob *j)
+{
+	struct count *n = ud;
+
+	pthread_mutex_lock(&j->lock);
+	if (is_live(j))
+		n->live++;
+	pthread_mutex_unlock(&j->lock);
+}
+
+struct got {
+	struct bf_job *v;
+	size_t n, cap;
+	struct bf_hmap *ids;
+};
+
+static int got_cb(void *ud, struct bf_job *job)
+{
+	struct got *g = ud;
+
+	if (!job->id[0])
+		return 0;
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? g->cap * 2 : 64;
+		struct bf_job *v = realloc(g->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		g->v = v;
+		g->cap = cap;
+	}
+	g->v[g->n++] = *job;
+	memset(job, 0, sizeof(*job)); /* moved out */
+	return bf_hmap_put(g->ids, g->v[g->n - 1].id, g);
+}
+
+struct missing {
+	struct got *g;
+	size_t n;
+};
+
+/* Table lock held: live entries the list did not return have finished or
+ * gone; they stay due and are marked for a get of their own. */
+static void missing_cb(void *ud, struct bf_mjob *j)
+{
+	struct missing *m = ud;
+
+	pthread_mutex_lock(&j->lock);
+	if (is_live(j) && !bf_hmap_get(m->g->ids, j->id)) {
+		j->want_get = 1;
+		m->n++;
+	}
+	pthread_mutex_unlock(&j->lock);
+}
+
+/* One list of the unfinished jobs, folded into the cache. */
+static int live_list(struct bf_ctx *c, size_t *returned, size_t *missing)
+{
+	struct got g = {0};
+	struct missing m = {0};
+	struct bf_err err;
+	int64_t now;
+	int rc;
+
+	g.ids = bf_hmap_new();
+	if (!g.ids)
+		return -ENOMEM;
+	bf_err_clear(&err);
+	rc = bf_vertex_list_ex(c->vx, LIVE_FILTER, NULL, live_page(c),
+			       BF_VX_SOFT_429, got_cb, &g, &err);
+	if (rc == 0) {
+		now = bf_now_ms();
+		for (size_t i = 0; i < g.n; i++) {
+			struct bf_mjob *j = bf_jobs_find_id(c, g.v[i].id);
+
+			if (!j)
+				continue; /* new: the next listing adds it */
+			bf_mjob_offer(j, &g.v[i], now);
+			bf_mjob_put(j);
+		}
+		m.g = &g;
+		bf_jobs_foreach(c, missing_cb, &m);
+		*returned = g.n;
+		*missing = m.n;
+	} else {
+		bf_log_warn("jobs: list of unfinished jobs failed, showing the "
+			    "cached states: %s (HTTP %ld)",
+			    err.msg, err.http_status);
+	}
+	for (size_t i = 0; i < g.n; i++)
+		bf_job_free(&g.v[i]);
+	free(g.v);
+	bf_hmap_free(g.ids);
+	return rc;
+}
+
+int bf_refresh_plan(struct bf_ctx *c, struct bf_mjob *j)
+{
+	struct bf_refresher *r = c->refresher;
+	int64_t ivl = (int64_t)(c->o.refresh * 1000), now = bf_now_ms();
+	struct count n = {0};
+	size_t pages, returned = 0, missing = 0;
+	int due, alone, rc;
+
+	pthread_mutex_lock(&j->lock);
+	due = is_live(j) && !j->fetching && now - j->fetched_ms >= ivl;
+	alone = j->want_get;
+	pthread_mutex_unlock(&j->lock);
+	if (!due)
+		return BF_PLAN_GO;
+	if (!bf_budget_may(c->budget, now))
+		return BF_PLAN_STALE;
+	if (alone) {
+		/* Missing from the last list: its final state needs a get. */
+		pthread_mutex_lock(&j->lock);
+		j->want_get = 0;
+		pthread_mutex_unlock(&j->lock);
+		pthread_mutex_lock(&r->lock);
+		r->st.gets++;
+		pthread_mutex_unlock(&r->lock);
+		return BF_PLAN_GO;
+	}
+
+	pthread_mutex_lock(&r->lock);
+	if (r->running) {
+		uint64_t gen = r->gen;
+
+		while (r->running && r->gen == gen) {
+			if (bf_cond_wait_cancellable(&r->cond, &r->lock))
+				break; /* interrupted: the caller sees it */
+		}
+		rc = r->gen != gen ? r->last_rc : 0;
+		pthread_mutex_unlock(&r->lock);
+		return bf_transient(rc) ? BF_PLAN_STALE : BF_PLAN_GO;
+	}
+	pthread_mutex_unlock(&r->lock);
+
+	bf_jobs_foreach(c, count_cb, &n);
+	pages = (n.live + (size_t)live_page(c) - 1) / (size_t)live_page(c);
+
+	pthread_mutex_lock(&r->lock);
+	if (r->running) { /* lost a race: the next access waits for it */
+		pthread_mutex_unlock(&r->lock);
+		return BF_PLAN_GO;
+	}
+	r->due++;
+	if (n.live < 2 || r->due < pages) {
+		r->st.gets++;
+		pthread_mutex_unlock(&r->lock);
+		return BF_PLAN_GO;
+	}
+	r->running = 1;
+	r->due = 0;
+	pthread_mutex_unlock(&r->lock);
+
+	rc = live_list(c, &returned, &missing);
+	if (rc == 0 && missing > 1 &&
+	    missing >= (n.live + (size_t)c->page_size - 1) /
+			       (size_t)c->page_size) {
+		/* One pass of the full listing is cheaper than a get each. */
+		bf_jobs_invalidate(c);
+	}
+
+	pthread_mutex_lock(&r->lock);
+	r->running = 0;
+	r->gen++;
+	r->last_rc = rc;
+	r->st.lists++;
+	r->st.listed += returned;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	return bf_transient(rc) ? BF_PLAN_STALE : BF_PLAN_GO;
+}
