@@ -435,7 +435,8 @@ static enum verdict judge(struct call *c, struct xfer *x, CURLcode cc,
 		return V_RETRY; /* rejected before any effect: safe */
 	if (!bf_http_retryable(r->status))
 		return V_FAIL;
-	if (r->status == 429 && rq->retry == BF_RETRY_NOT_429)
+	if (r->status == 429 && rq->retry == BF_RETRY_ONCE_429 &&
+	    r->attempts >= 2)
 		return V_FAIL;
 	if (never) {
 		prefix_msg(e, "outcome unknown (HTTP %ld, not retried): ",
@@ -537,6 +538,9 @@ static int run_attempt(struct call *c, int attempt, enum verdict *v)
 	return 0;
 }
 
+/* BF_RETRY_ONCE_429: the longest wait before its one retry of a 429. */
+#define ONCE_429_WAIT_MS 5000L
+
 /* Wait before the next attempt: jittered backoff, at least what the server
  * asked for. Returns 0, -EINTR, or 1 when the wait would overrun the
  * deadline (the caller then reports the last error). */
@@ -561,6 +565,9 @@ static int wait_before_retry(struct call *c, int retry_no)
 	if (hint > ms)
 		ms = hint;
 	left = (long)(c->deadline - bf_now_ms());
+	if (c->req->retry == BF_RETRY_ONCE_429 && c->resp->status == 429 &&
+	    ms > ONCE_429_WAIT_MS)
+		left = ms; /* the caller shows its cache rather than wait */
 	if (h->o.trace)
 		bf_log_debug(
 			"http retry %d after %s (status %ld): %s in %ld ms",

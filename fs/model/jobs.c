@@ -340,7 +340,7 @@ static int list_pass(struct bf_ctx *c, int have, struct bf_err *e)
 	int rc;
 
 	bf_err_clear(&err);
-	/* With a listing to show, a 429 is not waited out: the budget backs
+	/* With a listing to show, a 429 is retried once only: the budget backs
 	 * off instead. */
 	rc = bf_vertex_list_ex(c->vx, NULL, NULL, c->page_size,
 			       have ? BF_VX_SOFT_429 : 0, collect_cb, &cl,
@@ -639,7 +639,7 @@ int bf_mjob_fresh(struct bf_ctx *c, struct bf_mjob *j, int force,
 	}
 	j->fetching = 1;
 	snprintf(id, sizeof(id), "%s", j->id);
-	/* With a copy to show, a 429 is not waited out (budget.c backs off). */
+	/* With a copy to show, a 429 is retried once only (budget.c backs off). */
 	soft = !force && j->have_job;
 	pthread_mutex_unlock(&j->lock);
 

@@ -167,8 +167,8 @@ static int live_list(struct bf_ctx *c, size_t *returned, size_t *missing)
 		*returned = g.n;
 		*missing = m.n;
 	} else {
-		bf_log_warn("jobs: list of unfinished jobs failed, showing the "
-			    "cached states: %s (HTTP %ld)",
+		bf_log_warn("jobs: refresh failed, showing the last fetched "
+			    "state (list of unfinished jobs): %s (HTTP %ld)",
 			    err.msg, err.http_status);
 	}
 	for (size_t i = 0; i < g.n; i++)

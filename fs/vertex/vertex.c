@@ -244,7 +244,7 @@ static int job_call(struct bf_vertex *v, const char *method, const char *id,
 
 static enum bf_retry retry_of(int flags)
 {
-	return flags & BF_VX_SOFT_429 ? BF_RETRY_NOT_429 : BF_RETRY_IDEMPOTENT;
+	return flags & BF_VX_SOFT_429 ? BF_RETRY_ONCE_429 : BF_RETRY_IDEMPOTENT;
 }
 
 void bf_vertex_set_meter(struct bf_vertex *v, bf_vertex_meter_fn fn, void *ud)

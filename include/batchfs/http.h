@@ -41,9 +41,10 @@ void bf_http_free(struct bf_http *h);
 enum bf_retry {
 	BF_RETRY_IDEMPOTENT = 0, /* default: retry per the policy above */
 	BF_RETRY_NEVER = 1,	 /* send once; ambiguity is the caller's problem */
-	/* Idempotent, but a 429 is final at once: for callers that keep a
-	 * budget of their own and have a cached answer to show meanwhile. */
-	BF_RETRY_NOT_429 = 2,
+	/* Idempotent, but a 429 is retried once only, after a wait of at most
+	 * 5 s: for callers that keep a budget of their own and have a cached
+	 * answer to show meanwhile. */
+	BF_RETRY_ONCE_429 = 2,
 };
 
 struct bf_http_resp;

@@ -112,8 +112,9 @@ int bf_vertex_list(struct bf_vertex *v, const char *filter,
 		   struct bf_err *e);
 
 /* Variants for callers that keep a request budget of their own and have a
- * cached answer to show meanwhile: with BF_VX_SOFT_429 a 429 is returned
- * at once (-EAGAIN) instead of being retried. */
+ * cached answer to show meanwhile: with BF_VX_SOFT_429 a 429 is retried
+ * once, after a jittered wait of at most 5 s, then returned (-EAGAIN)
+ * instead of being retried for the whole budget. */
 #define BF_VX_SOFT_429 0x1
 int bf_vertex_get_ex(struct bf_vertex *v, const char *id, int flags,
 		     struct bf_job *out, struct bf_err *e);
