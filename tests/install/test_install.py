@@ -75,7 +75,7 @@ def test_man_page_renders_and_covers_every_option(installed):
                 "credentials=", "token_file=", "no_auth", "staging=",
                 "refresh=", "list_ttl=", "attr_timeout=", "entry_timeout=",
                 "negative_timeout=", "final_timeout=", "max_request=",
-                "page_size=", "readahead=", "readahead_window=",
+                "page_size=", "vertex_rpm=", "readahead=", "readahead_window=",
                 "direct_io", "loglevel="):
         assert opt in flat, opt
     assert flat.count("Default:") >= 19
