@@ -346,6 +346,39 @@ def test_get_gives_up_within_budget(emu, cli):
     assert g["wall"] < 10
 
 
+def test_soft_429_retried_once_then_eagain(emu, cli):
+    """BF_VX_SOFT_429 (a refresh with a cached copy to show): a lone 429 is
+    absorbed by one retry; a lasting one is given up after the second, not
+    retried for the whole budget; a long Retry-After is not waited out. The
+    meter sees every attempt and the final status."""
+    setup_input(emu)
+    create_direct(emu, 1)
+    jid = job_id(server_jobs(emu)[0])
+    f = emu.fault(method="GET", path=r"batchPredictionJobs/\d+$",
+                  kind="status", status=429)
+    g = cli("get", jid, opts=["--soft-429"])
+    assert g["rc"] == 0 and g["job"]["id"] == jid, g
+    assert hits(emu, f) == 1 and g["metered"] == 2
+    emu.clear_faults()
+    f = emu.fault(method="GET", path=r"batchPredictionJobs(/\d+)?(\?|$)",
+                  kind="status", status=429, times=-1)
+    g = cli("get", jid, opts=["--soft-429"])
+    assert g["errno_name"] == "EAGAIN", g
+    assert hits(emu, f) == 2 and g["metered"] == 2
+    assert g["metered_status"] == 429 and g["wall"] < 8
+    r = cli("list", opts=["--soft-429"])
+    assert r["errno_name"] == "EAGAIN" and r["metered"] == 2, r
+    # without the flag the same 429s are retried until the budget ends
+    g = cli("get", jid, opts=["--budget-ms", "4000"])
+    assert g["errno_name"] in ("EAGAIN", "ETIMEDOUT") and g["metered"] > 2, g
+    emu.clear_faults()
+    f = emu.fault(method="GET", path=r"batchPredictionJobs/\d+$",
+                  kind="status", status=429, retry_after=30, times=-1)
+    g = cli("get", jid, opts=["--soft-429"])
+    assert g["errno_name"] == "EAGAIN" and hits(emu, f) == 1, g
+    assert g["wall"] < 5
+
+
 def hits(emu, rule):
     """How many requests a fault rule answered ("status" faults answer
     before the route runs, so the route counters miss them)."""

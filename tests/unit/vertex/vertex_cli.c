@@ -6,7 +6,7 @@
  *   options: --endpoint URL --project P --location L [--api-version V]
  *            [--timeout-ms N] [--budget-ms N] [--attempts N]
  *            [--credentials FILE] [--page-size N] [--read-mask M]
- * [--interrupt-after-ms N]
+ * [--interrupt-after-ms N] [--soft-429]
  *            [--verbose]
  *
  * Prints one JSON object: rc, errno, errno_name, http_status, status,
@@ -100,12 +100,23 @@ static int usage(void)
 	return 2;
 }
 
+/* The meter: every attempt the client reports, and the last status. */
+static int metered;
+static long metered_status;
+
+static void meter(void *ud, int attempts, long status)
+{
+	(void)ud;
+	metered += attempts;
+	metered_status = status;
+}
+
 int main(int argc, char **argv)
 {
 	struct bf_vertex_opts vo = {.api_version = "v1"};
 	struct bf_http_opts ho;
 	const char *read_mask = NULL, *creds = NULL;
-	int page_size = 0, verbose = 0, i;
+	int page_size = 0, verbose = 0, flags = 0, i;
 
 	bf_http_opts_default(&ho);
 	for (i = 1; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
@@ -114,6 +125,10 @@ int main(int argc, char **argv)
 
 		if (!strcmp(k, "--verbose")) {
 			verbose = 1;
+			continue;
+		}
+		if (!strcmp(k, "--soft-429")) {
+			flags |= BF_VX_SOFT_429;
 			continue;
 		}
 		if (!val)
@@ -177,6 +192,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vertex_cli: cannot set up the client\n");
 		return 2;
 	}
+	bf_vertex_set_meter(v, meter, NULL);
 	if (creds) {
 		struct bf_auth_opts ao = {
 			.credentials_file = creds,
@@ -204,7 +220,7 @@ int main(int argc, char **argv)
 		have_job = rc == 0;
 		free(body);
 	} else if (!strcmp(cmd, "get") && nargs == 1) {
-		rc = bf_vertex_get(v, args[0], &job, &e);
+		rc = bf_vertex_get_ex(v, args[0], flags, &job, &e);
 		have_job = rc == 0;
 	} else if (!strcmp(cmd, "find") && nargs == 1) {
 		rc = bf_vertex_find_by_token(v, args[0], &job, &e);
@@ -212,8 +228,8 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "list") && nargs <= 1) {
 		cJSON *arr = cJSON_AddArrayToObject(res, "jobs");
 
-		rc = bf_vertex_list(v, nargs ? args[0] : NULL, read_mask,
-				    page_size, list_cb, arr, &e);
+		rc = bf_vertex_list_ex(v, nargs ? args[0] : NULL, read_mask,
+				       page_size, flags, list_cb, arr, &e);
 		cJSON_AddNumberToObject(res, "count", cJSON_GetArraySize(arr));
 	} else if (!strcmp(cmd, "cancel") && nargs == 1) {
 		rc = bf_vertex_cancel(v, args[0], &e);
@@ -224,6 +240,8 @@ int main(int argc, char **argv)
 	}
 	cJSON_AddNumberToObject(res, "elapsed_ms", (double)(bf_now_ms() - t0));
 	cJSON_AddNumberToObject(res, "rc", rc);
+	cJSON_AddNumberToObject(res, "metered", metered);
+	cJSON_AddNumberToObject(res, "metered_status", (double)metered_status);
 	cJSON_AddNumberToObject(res, "errno", e.err);
 	cJSON_AddStringToObject(res, "errno_name",
 				e.err ? strerrorname_np(e.err) : "OK");
