@@ -11,7 +11,8 @@
  * Unfinished jobs missing from the list have finished (or were deleted):
  * they stay due and are fetched alone; when many are, the jobs/ listing is
  * expired instead, which refreshes them all in its pass. One list at a
- * time: callers that find one running wait for it. */
+ * time: callers that find one running wait for it. A service that refuses
+ * the list (not a transient failure) turns it off for the mount. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ struct bf_refresher {
 	int running;
 	uint64_t gen;
 	int last_rc;
+	int off;      /* the service refused the list: gets only */
 	unsigned due; /* jobs that came due since the last list */
 	struct bf_refresh_stats st;
 };
@@ -228,7 +230,7 @@ int bf_refresh_plan(struct bf_ctx *c, struct bf_mjob *j)
 		return BF_PLAN_GO;
 	}
 	r->due++;
-	if (n.live < 2 || r->due < pages) {
+	if (r->off || n.live < 2 || r->due < pages) {
 		r->st.gets++;
 		pthread_mutex_unlock(&r->lock);
 		return BF_PLAN_GO;
@@ -246,6 +248,14 @@ int bf_refresh_plan(struct bf_ctx *c, struct bf_mjob *j)
 	}
 
 	pthread_mutex_lock(&r->lock);
+	if (rc && !bf_transient(rc) && rc != -EINTR && !r->off) {
+		/* The service does not take the filter (or the list): the
+		 * budget still holds with a get per due job. */
+		bf_log_warn("jobs: the list of unfinished jobs was refused "
+			    "(%s); running jobs are refreshed one by one",
+			    strerror(-rc));
+		r->off = 1;
+	}
 	r->running = 0;
 	r->gen++;
 	r->last_rc = rc;

@@ -170,3 +170,25 @@ def test_state_change_shows_within_the_bound(mount_fs, emu):
         assert seen - t0 <= 0.5 + 4 * 2 + 5, "shown after %.1f s" % (seen - t0)
     w2.finish()
     assert w2.failed == []
+
+
+def test_refused_list_of_unfinished_jobs_falls_back_to_gets(mount_fs, emu):
+    """A service that does not take the filter (400) gets the list asked
+    once; running jobs are then refreshed one get each, and a change still
+    shows."""
+    names, ids = running_jobs(emu, 5)
+    f = emu.fault(method="GET", path=r"filter=state", kind="status", status=400,
+                  times=-1)
+    m = mount_fs(refresh="0.5", list_ttl="30")
+    wait_listed(m, names)
+    w = Watchers(m, names, threads=2)
+    time.sleep(3)  # a few refresh intervals
+    emu.control("POST", "jobs/%s:finish" % ids[2], {"state": "JOB_STATE_FAILED"})
+    assert w.wait_final(names[2], 30) is not None
+    w.finish()
+    assert w.failed == []
+    hits = [x["hits"] for x in emu.control("GET", "faults")["faults"]
+            if x["id"] == f["id"]]
+    assert hits == [1]
+    assert emu.counters()["routes"].get("vertex.get", 0) >= 5
+    assert "refreshed one by one" in m.stderr()
