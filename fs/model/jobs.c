@@ -2,7 +2,9 @@
  * paging list pass, refreshed on a TTL) plus this mount's drafts, their
  * directory names, and each job's cached BatchPredictionJob (re-fetched at
  * most every `refresh` seconds while unfinished, kept for good once
- * terminal). Listing and per-job fetches are single flight. */
+ * terminal). Listing and per-job fetches are single flight. Whether a
+ * due refresh happens, and by a list or a get, is refresh.c's call under
+ * the budget (budget.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
