@@ -64,6 +64,7 @@ void bf_auth_free(struct bf_auth *a)
 	if (!a)
 		return;
 	bf_auth_unload(a);
+	free(a->found_project);
 	bf_free_secret(a->token);
 	pthread_cond_destroy(&a->cv);
 	pthread_mutex_destroy(&a->mu);

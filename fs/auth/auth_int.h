@@ -1,7 +1,10 @@
 /* auth_int.h - the credential state shared by the files of fs/auth.
  *
  * auth.c owns the token cache and single flight, creds.c finds and loads a
- * credential (ADC order), grant.c talks to token endpoints, jwt.c signs.
+ * credential (ADC order), grant.c talks to token endpoints, jwt.c signs,
+ * external.c does workload/workforce identity federation (STS),
+ * impersonate.c the IAM Credentials generateAccessToken step, project.c
+ * finds the project when the options name none.
  * Not a public header: nothing outside fs/auth includes it.
  */
 #ifndef BATCHFS_AUTH_INT_H
@@ -13,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <cjson/cJSON.h>
 #include <openssl/evp.h>
 
 #include "batchfs/auth.h"
@@ -30,7 +34,14 @@ enum bf_src {
 	BF_SRC_SERVICE_ACCOUNT,
 	BF_SRC_AUTHORIZED_USER,
 	BF_SRC_METADATA,
+	BF_SRC_EXTERNAL,      /* external_account: STS, then impersonation */
+	BF_SRC_EXTERNAL_USER, /* external_account_authorized_user */
+	BF_SRC_IMPERSONATED,  /* impersonated_service_account */
 };
+
+struct bf_ext; /* external.c */
+struct bf_imp; /* impersonate.c */
+
 
 struct bf_auth {
 	struct bf_http *http;
@@ -57,6 +68,13 @@ struct bf_auth {
 	char *client_id;
 	char *client_secret; /* secret */
 	char *refresh_token; /* secret */
+
+	/* external_account(_authorized_user), impersonated_service_account:
+	 * owned by their files, one pointer each so a reload swaps them. */
+	struct bf_ext *ext;
+	struct bf_imp *imp;
+	char *found_project; /* project.c's answer, owned here */
+	char found_from[300]; /* where it was found */
 
 	/* metadata server */
 	char *md_host;
@@ -100,10 +118,58 @@ int bf_auth_cred_changed(struct bf_auth *a);
  * calls it. 1 reloaded, 0 not. */
 int bf_auth_reload(struct bf_auth *a, int force);
 
+/* creds.c helpers shared by the loaders of the other credential types. */
+int bf_auth_load_object(struct bf_auth *a, const cJSON *j,
+			const struct bf_auth_opts *o, const char *path,
+			const char *origin, struct bf_err *e);
+const char *bf_jstr(const cJSON *o, const char *key);
+/* https, or plain http to this machine only (emulators). */
+int bf_token_uri_ok(const char *u);
+void bf_json_wipe_delete(cJSON *j);
+int bf_read_small_file(const char *path, size_t max, char **out,
+		       size_t *len);
+
+/* external.c */
+int bf_ext_load(struct bf_auth *a, const cJSON *j, const char *type,
+		const char *path, const char *origin, struct bf_err *e);
+int bf_ext_fetch(struct bf_auth *a, char **token, long *lifetime_s,
+		 struct bf_err *e);
+void bf_ext_free(struct bf_ext *x);
+/* Picks the subject token out of a credential source's answer: the whole
+ * text (trimmed) or a JSON object's string field. Exposed for tests and
+ * the fuzzer. *out is a malloc'd secret. */
+int bf_ext_subject_token(const char *body, size_t len, const char *field,
+			 char **out, struct bf_err *e);
+
+/* impersonate.c */
+int bf_imp_load(struct bf_auth *a, const cJSON *j,
+		const struct bf_auth_opts *o, const char *path,
+		const char *origin, struct bf_err *e);
+int bf_imp_fetch(struct bf_auth *a, char **token, long *lifetime_s,
+		 struct bf_err *e);
+void bf_imp_free(struct bf_imp *m);
+/* POSTs generateAccessToken at url with bearer as the caller's token. */
+int bf_iam_generate(struct bf_auth *a, const char *url, const char *bearer,
+		    char *const *delegates, long lifetime_s, char **token,
+		    long *out_life_s, struct bf_err *e);
+/* Parses {"accessToken": ..., "expireTime": RFC 3339}; now_s is the wall
+ * clock. Exposed for tests and the fuzzer. */
+int bf_auth_parse_iam_reply(const char *body, size_t len, long now_s,
+			    char **token, long *lifetime_s, struct bf_err *e);
+
 /* grant.c: one token from the configured source. On success *token is a
  * malloc'd secret (caller wipes) and *lifetime_s its expires_in. */
 int bf_auth_fetch(struct bf_auth *a, char **token, long *lifetime_s,
 		  struct bf_err *e);
+/* POSTs body to a token endpoint (bounded retries, the HTTP layer's
+ * deadlines) and parses a 200 with parse; a 4xx is EACCES with the
+ * server's reason and fix. headers may carry an Authorization line. */
+typedef int (*bf_token_parser)(const char *body, size_t len, char **token,
+			       long *lifetime_s, struct bf_err *e);
+int bf_auth_post(struct bf_auth *a, const char *url, const char *body,
+		 const char *content_type, const char *const *headers,
+		 bf_token_parser parse, const char *fix, char **token,
+		 long *life, struct bf_err *e);
 /* Parses a token endpoint / metadata reply. Exposed for unit tests. */
 int bf_auth_parse_token_reply(const char *body, size_t len, char **token,
 			      long *lifetime_s, struct bf_err *e);

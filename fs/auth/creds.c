@@ -42,7 +42,7 @@ static void json_wipe(cJSON *j)
 	}
 }
 
-static void json_wipe_delete(cJSON *j)
+void bf_json_wipe_delete(cJSON *j)
 {
 	json_wipe(j);
 	cJSON_Delete(j);
@@ -54,7 +54,7 @@ static char *xstrdup(const char *s)
 }
 
 /* Reads a whole small file into a NUL-terminated secret buffer. */
-static int read_small_file(const char *path, size_t max, char **out,
+int bf_read_small_file(const char *path, size_t max, char **out,
 			   size_t *len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -116,7 +116,7 @@ fail:
 	return err;
 }
 
-static const char *jstr(const cJSON *o, const char *key)
+const char *bf_jstr(const cJSON *o, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 
@@ -125,7 +125,7 @@ static const char *jstr(const cJSON *o, const char *key)
 
 /* Credentials go to the token endpoint: https, or plain http only to this
  * machine (emulators). Anything else (file://, a typo) is refused. */
-static int token_uri_ok(const char *u)
+int bf_token_uri_ok(const char *u)
 {
 	static const char *const local[] = {
 		"http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:",
@@ -153,7 +153,7 @@ static int load_quota_project(struct bf_auth *a, const cJSON *j,
 			      const char *path, const char *origin,
 			      struct bf_err *e)
 {
-	const char *qp = jstr(j, "quota_project_id");
+	const char *qp = bf_jstr(j, "quota_project_id");
 	size_t n = qp ? strlen(qp) : 0;
 
 	if (!qp || !n)
@@ -176,9 +176,9 @@ static int load_service_account(struct bf_auth *a, const cJSON *j,
 {
 	static const char fix[] =
 		"download a new JSON key for the service account";
-	const char *email = jstr(j, "client_email");
-	const char *pem = jstr(j, "private_key");
-	const char *uri = jstr(j, "token_uri");
+	const char *email = bf_jstr(j, "client_email");
+	const char *pem = bf_jstr(j, "private_key");
+	const char *uri = bf_jstr(j, "token_uri");
 	struct bf_err ke;
 
 	if (!email)
@@ -190,7 +190,7 @@ static int load_service_account(struct bf_auth *a, const cJSON *j,
 	if (!uri)
 		return missing_field(e, "service account key", path, origin,
 				     "token_uri", fix);
-	if (!token_uri_ok(uri))
+	if (!bf_token_uri_ok(uri))
 		return bf_err_set(e, EACCES,
 				  "service account key %s (from %s) has a "
 				  "token_uri that is not https (%.80s); %s",
@@ -204,8 +204,8 @@ static int load_service_account(struct bf_auth *a, const cJSON *j,
 	a->src = BF_SRC_SERVICE_ACCOUNT;
 	a->client_email = strdup(email);
 	a->token_uri = strdup(uri);
-	a->key_id = xstrdup(jstr(j, "private_key_id"));
-	a->project = xstrdup(jstr(j, "project_id"));
+	a->key_id = xstrdup(bf_jstr(j, "private_key_id"));
+	a->project = xstrdup(bf_jstr(j, "project_id"));
 	if (!a->client_email || !a->token_uri)
 		return bf_err_set(e, ENOMEM, "out of memory loading %s", path);
 	snprintf(a->describe, sizeof(a->describe),
@@ -219,9 +219,9 @@ static int load_authorized_user(struct bf_auth *a, const cJSON *j,
 {
 	static const char fix[] =
 		"run 'gcloud auth application-default login' again";
-	const char *id = jstr(j, "client_id");
-	const char *secret = jstr(j, "client_secret");
-	const char *refresh = jstr(j, "refresh_token");
+	const char *id = bf_jstr(j, "client_id");
+	const char *secret = bf_jstr(j, "client_secret");
+	const char *refresh = bf_jstr(j, "refresh_token");
 	const char *uri = o->token_uri && *o->token_uri ? o->token_uri
 							: BF_GOOGLE_TOKEN_URI;
 
@@ -240,20 +240,81 @@ static int load_authorized_user(struct bf_auth *a, const cJSON *j,
 	a->refresh_token = strdup(refresh);
 	/* Google's libraries always use the fixed endpoint for user
 	 * credentials; only an explicit option (tests) redirects it. */
-	if (!token_uri_ok(uri))
+	if (!bf_token_uri_ok(uri))
 		return bf_err_set(
 			e, EACCES,
 			"token endpoint %.80s for %s (from %s) is not "
 			"https; use an https URL",
 			uri, path, origin);
 	a->token_uri = strdup(uri);
-	a->project = xstrdup(jstr(j, "project_id"));
+	a->project = xstrdup(bf_jstr(j, "project_id"));
 	if (!a->client_id || !a->client_secret || !a->refresh_token ||
 	    !a->token_uri)
 		return bf_err_set(e, ENOMEM, "out of memory loading %s", path);
 	snprintf(a->describe, sizeof(a->describe),
 		 "authorized user credentials from %s (%s)", path, origin);
 	return 0;
+}
+
+/* Google's keys are bearer secrets, but their files live where ssh's rule
+ * does not fit: a Kubernetes secret volume is 0644 by default and Google's
+ * libraries accept it. What is refused is a file others can change (they
+ * could make batchfs act as someone else); one others can read is warned
+ * about, once per process. */
+static int key_mode_ok(struct bf_auth *a, const struct stat *st,
+		       const char *path, const char *origin, struct bf_err *e)
+{
+	static int warned;
+	unsigned mode = (unsigned)(st->st_mode & 0777);
+
+	if ((mode & 022) && !a->allow_insecure)
+		return bf_err_set(e, EACCES,
+				  "credentials file %s (from %s) is writable "
+				  "by group or others (mode %03o), so someone "
+				  "else could swap the credential; run "
+				  "'chmod go-w %s'",
+				  path, origin, mode, path);
+	if ((mode & 004) && !__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+		bf_log_warn("auth: credentials file %s (from %s) is readable "
+			    "by others (mode %03o); run 'chmod 600 %s' "
+			    "unless it is a mounted secret",
+			    path, origin, mode, path);
+	return 0;
+}
+
+/* The type dispatch of a credential JSON object. Also loads the source
+ * credential inside an impersonated_service_account file. */
+int bf_auth_load_object(struct bf_auth *a, const cJSON *j,
+			const struct bf_auth_opts *o, const char *path,
+			const char *origin, struct bf_err *e)
+{
+	static const char kinds[] =
+		"use a service_account, authorized_user, external_account, "
+		"external_account_authorized_user or "
+		"impersonated_service_account file";
+	const char *type = bf_jstr(j, "type");
+	int rc;
+
+	if (!type)
+		rc = missing_field(e, "credentials file", path, origin, "type",
+				   kinds);
+	else if (strcmp(type, "service_account") == 0)
+		rc = load_service_account(a, j, path, origin, e);
+	else if (strcmp(type, "authorized_user") == 0)
+		rc = load_authorized_user(a, j, o, path, origin, e);
+	else if (strcmp(type, "external_account") == 0 ||
+		 strcmp(type, "external_account_authorized_user") == 0)
+		rc = bf_ext_load(a, j, type, path, origin, e);
+	else if (strcmp(type, "impersonated_service_account") == 0)
+		rc = bf_imp_load(a, j, o, path, origin, e);
+	else
+		rc = bf_err_set(e, EACCES,
+				"unsupported credential type %.48s in %s (from "
+				"%s); %s",
+				type, path, origin, kinds);
+	if (rc == 0)
+		rc = load_quota_project(a, j, path, origin, e);
+	return rc;
 }
 
 /* Loads one credential file. origin says how it was found ("the
@@ -266,7 +327,6 @@ static int load_cred_file(struct bf_auth *a, const struct bf_auth_opts *o,
 	char *text = NULL;
 	size_t len = 0;
 	cJSON *j = NULL;
-	const char *type;
 	int rc;
 
 	if (stat(path, &st) < 0) {
@@ -286,14 +346,10 @@ static int load_cred_file(struct bf_auth *a, const struct bf_auth_opts *o,
 				  "credentials file %s (from %s) is not a "
 				  "regular file; point %s at a JSON key file",
 				  path, origin, origin);
-	if ((st.st_mode & 077) && !a->allow_insecure)
-		return bf_err_set(e, EACCES,
-				  "credentials file %s (from %s) is readable "
-				  "by group or others (mode %03o); run "
-				  "'chmod 600 %s'",
-				  path, origin, (unsigned)(st.st_mode & 0777),
-				  path);
-	rc = read_small_file(path, CRED_FILE_MAX, &text, &len);
+	rc = key_mode_ok(a, &st, path, origin, e);
+	if (rc < 0)
+		return rc;
+	rc = bf_read_small_file(path, CRED_FILE_MAX, &text, &len);
 	if (rc < 0)
 		return bf_err_set(e, EACCES,
 				  "cannot read credentials file %s (from %s): "
@@ -308,24 +364,7 @@ static int load_cred_file(struct bf_auth *a, const struct bf_auth_opts *o,
 				path, origin);
 		goto out;
 	}
-	type = jstr(j, "type");
-	if (!type) {
-		rc = missing_field(e, "credentials file", path, origin, "type",
-				   "use a service_account or authorized_user "
-				   "key");
-	} else if (strcmp(type, "service_account") == 0) {
-		rc = load_service_account(a, j, path, origin, e);
-	} else if (strcmp(type, "authorized_user") == 0) {
-		rc = load_authorized_user(a, j, o, path, origin, e);
-	} else {
-		rc = bf_err_set(e, EACCES,
-				"unsupported credential type %.48s in %s (from "
-				"%s); use a service_account or authorized_user "
-				"key",
-				type, path, origin);
-	}
-	if (rc == 0)
-		rc = load_quota_project(a, j, path, origin, e);
+	rc = bf_auth_load_object(a, j, o, path, origin, e);
 	if (rc == 0) {
 		a->path = strdup(path);
 		a->origin = strdup(origin);
@@ -335,7 +374,7 @@ static int load_cred_file(struct bf_auth *a, const struct bf_auth_opts *o,
 			rc = bf_err_set(e, ENOMEM, "out of memory");
 	}
 out:
-	json_wipe_delete(j);
+	bf_json_wipe_delete(j);
 	OPENSSL_cleanse(text, len);
 	free(text);
 	return rc;
@@ -471,7 +510,11 @@ int bf_auth_load(struct bf_auth *a, const struct bf_auth_opts *o,
 	/* An explicitly named file must work: no silent fallback. */
 	if (o->credentials_file && *o->credentials_file)
 		return load_cred_file(a, o, o->credentials_file,
-				      "the credentials option", e);
+				      o->credentials_origin &&
+						      *o->credentials_origin
+					      ? o->credentials_origin
+					      : "the option -o credentials=",
+				      e);
 	p = getenv("GOOGLE_APPLICATION_CREDENTIALS");
 	if (p && *p)
 		return load_cred_file(a, o, p, "GOOGLE_APPLICATION_CREDENTIALS",
@@ -600,4 +643,8 @@ void bf_auth_unload(struct bf_auth *a)
 	free(a->md_url);
 	free(a->token_path);
 	free(a->token_env);
+	bf_ext_free(a->ext);
+	a->ext = NULL;
+	bf_imp_free(a->imp);
+	a->imp = NULL;
 }

@@ -1,6 +1,8 @@
 /* grant.c - getting one access token from a token endpoint or the metadata
  * server: the JWT-bearer grant (service accounts), the refresh_token grant
- * (authorized users) and the metadata server's token route.
+ * (authorized users) and the metadata server's token route; bf_auth_post
+ * is the one POST to a token endpoint that external.c and impersonate.c
+ * use too.
  *
  * Retries and deadlines are the HTTP layer's; this file decides what a
  * failure means. A 4xx from a token endpoint is a credential problem
@@ -190,16 +192,19 @@ static void resp_wipe_free(struct bf_http_resp *r)
 	bf_http_resp_free(r);
 }
 
-static int post_form(struct bf_auth *a, const char *body, const char *fix,
-		     char **token, long *life, struct bf_err *e)
+int bf_auth_post(struct bf_auth *a, const char *url, const char *body,
+		 const char *content_type, const char *const *headers,
+		 bf_token_parser parse, const char *fix, char **token,
+		 long *life, struct bf_err *e)
 {
 	struct bf_http_resp r = {0};
 	struct bf_http_req req = {
 		.method = "POST",
-		.url = a->token_uri,
+		.url = url,
 		.body = body,
 		.body_len = strlen(body),
-		.content_type = "application/x-www-form-urlencoded",
+		.content_type = content_type,
+		.headers = headers,
 		.no_auth = 1,
 		/* Asking for a token twice is harmless. */
 		.retry = BF_RETRY_IDEMPOTENT,
@@ -208,12 +213,19 @@ static int post_form(struct bf_auth *a, const char *body, const char *fix,
 
 	rc = bf_http_do(a->http, &req, &r, e);
 	if (rc < 0 || r.status != 200)
-		rc = failure(a, a->token_uri, rc, &r, fix, e);
+		rc = failure(a, url, rc, &r, fix, e);
 	else
-		rc = bf_auth_parse_token_reply(r.body, r.body_len, token, life,
-					       e);
+		rc = parse(r.body, r.body_len, token, life, e);
 	resp_wipe_free(&r);
 	return rc;
+}
+
+static int post_form(struct bf_auth *a, const char *body, const char *fix,
+		     char **token, long *life, struct bf_err *e)
+{
+	return bf_auth_post(a, a->token_uri, body,
+			    "application/x-www-form-urlencoded", NULL,
+			    bf_auth_parse_token_reply, fix, token, life, e);
 }
 
 static int fetch_service_account(struct bf_auth *a, char **token, long *life,
@@ -370,6 +382,11 @@ int bf_auth_fetch(struct bf_auth *a, char **token, long *lifetime_s,
 		return fetch_authorized_user(a, token, lifetime_s, e);
 	case BF_SRC_METADATA:
 		return fetch_metadata(a, token, lifetime_s, e);
+	case BF_SRC_EXTERNAL:
+	case BF_SRC_EXTERNAL_USER:
+		return bf_ext_fetch(a, token, lifetime_s, e);
+	case BF_SRC_IMPERSONATED:
+		return bf_imp_fetch(a, token, lifetime_s, e);
 	default:
 		return bf_err_set(e, EINVAL, "%s has no token endpoint",
 				  a->describe);

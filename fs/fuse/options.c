@@ -180,8 +180,10 @@ void bf_cli_help(void)
 	       "(default: $STORAGE_EMULATOR_HOST,\n"
 	       "                           else https://storage."
 	       "googleapis.com)\n"
-	       "    -o credentials=FILE    service account or authorized "
-	       "user JSON (default:\n"
+	       "    -o credentials=FILE    Google credentials JSON: "
+	       "service account, authorized user,\n"
+	       "                           external account, impersonated "
+	       "service account (default:\n"
 	       "                           $GOOGLE_APPLICATION_CREDENTIALS, "
 	       "then gcloud ADC, then the\n"
 	       "                           metadata server)\n"
@@ -338,6 +340,7 @@ static int parse_level(const char *s, enum bf_log_level *out)
 int bf_cli_parse(struct fuse_args *args, struct bf_cli *cli)
 {
 	struct bf_model_opts *m = &cli->m;
+	int cred_env;
 
 	memset(cli, 0, sizeof(*cli));
 	bf_model_opts_default(m);
@@ -378,8 +381,11 @@ int bf_cli_parse(struct fuse_args *args, struct bf_cli *cli)
 
 	cli->project = env_or(cli->project, "GOOGLE_CLOUD_PROJECT");
 	cli->location = env_or(cli->location, "GOOGLE_CLOUD_LOCATION");
+	/* Messages about the key name where its path came from. */
+	cred_env = !cli->credentials;
 	cli->credentials =
 		env_or(cli->credentials, "GOOGLE_APPLICATION_CREDENTIALS");
+	cred_env = cred_env && cli->credentials;
 	cli->storage_endpoint =
 		env_or(cli->storage_endpoint, "STORAGE_EMULATOR_HOST");
 	cli->loglevel = env_or(cli->loglevel, "BATCHFS_LOGLEVEL");
@@ -434,6 +440,8 @@ int bf_cli_parse(struct fuse_args *args, struct bf_cli *cli)
 	m->endpoint = cli->endpoint;
 	m->storage_endpoint = cli->storage_endpoint;
 	m->credentials = cli->credentials;
+	m->credentials_origin = cred_env ? "GOOGLE_APPLICATION_CREDENTIALS"
+					 : NULL;
 	m->token_file = cli->token_file;
 	m->no_auth = cli->no_auth;
 	m->refresh = cli->refresh;

@@ -142,18 +142,26 @@ int bf_ctx_new(const struct bf_model_opts *o, struct bf_ctx **out,
 	else
 		ao.mode = BF_AUTH_ADC;
 	ao.credentials_file = o->credentials;
+	ao.credentials_origin = o->credentials_origin;
 	ao.token_file = o->token_file;
 	ao.refresh_margin_s = 225;
 	rc = bf_auth_new(&ao, c->http, &c->auth, e);
 	if (rc)
 		goto fail;
 	bf_http_set_auth(c->http, c->auth);
-	if (!c->o.project || !*c->o.project)
-		c->o.project = bf_auth_project(c->auth);
+	if (!c->o.project || !*c->o.project) {
+		const char *from = NULL;
+
+		c->o.project = bf_auth_find_project(c->auth, &from);
+		if (c->o.project)
+			bf_log_info("project %s from %s", c->o.project, from);
+	}
 	if (!c->o.project || !*c->o.project) {
 		rc = bf_err_set(e, EINVAL,
 				"no project: pass -o project=PROJECT_ID or set "
-				"GOOGLE_CLOUD_PROJECT");
+				"GOOGLE_CLOUD_PROJECT (the credential names "
+				"none, nor does gcloud's active "
+				"configuration)");
 		goto fail;
 	}
 	memset(&vo, 0, sizeof(vo));

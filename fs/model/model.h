@@ -29,6 +29,8 @@ struct bf_model_opts {
 	const char *endpoint;	      /* Vertex base URL; NULL = Google */
 	const char *storage_endpoint; /* GCS base URL; NULL = Google */
 	const char *credentials;      /* credentials file; NULL = ADC */
+	const char *credentials_origin; /* "GOOGLE_APPLICATION_CREDENTIALS"
+					   or NULL (the option) */
 	const char *token_file;	      /* fixed bearer token file */
 	const char *staging;	      /* gs://BUCKET/PREFIX for input.jsonl */
 	const char *state_dir;	      /* creates in flight; NULL: none */

@@ -5,7 +5,11 @@
  * GOOGLE_APPLICATION_CREDENTIALS, gcloud's application_default_credentials
  * .json (CLOUDSDK_CONFIG or ~/.config/gcloud), the metadata server.
  * Types: service_account (RS256 JWT grant at token_uri), authorized_user
- * (refresh_token grant), metadata server tokens; or none at all.
+ * (refresh_token grant), external_account (workload identity federation:
+ * a subject token from a file or URL exchanged at STS, optionally then
+ * impersonating a service account), external_account_authorized_user
+ * (workforce refresh token at STS), impersonated_service_account (gcloud's
+ * --impersonate-service-account), metadata server tokens; or none at all.
  * Tokens are cached, refreshed before expiry by one thread while the others
  * wait (single flight), and never logged.
  */
@@ -35,7 +39,10 @@ struct bf_auth_opts {
 	const char *token_uri;	      /* override for authorized_user (tests) */
 	long refresh_margin_s;	      /* refresh this early: 225 (at most
 					 half the token's lifetime) */
-	int allow_insecure_keyfile;   /* else group/world-readable keys refused */
+	int allow_insecure_keyfile;   /* else group/world-writable keys refused */
+	const char *credentials_origin; /* where credentials_file came from,
+					   for messages: "GOOGLE_APPLICATION_
+					   CREDENTIALS" or (NULL) the option */
 };
 
 /* Loads and checks the credential (file exists, parses, key loads); makes
@@ -65,6 +72,14 @@ const char *bf_auth_describe(const struct bf_auth *a);
 
 /* project_id from the credential, or NULL. */
 const char *bf_auth_project(const struct bf_auth *a);
+
+/* The project to use when the options name none, found as Google's
+ * libraries do: the credential's project_id, its quota_project_id,
+ * gcloud's active configuration ([core] project), then (only when the
+ * credential is the metadata server's) the metadata server's project-id.
+ * NULL when none; *from (may be NULL) says which, for messages. May make one
+ * network call with a short deadline; call once at start. */
+const char *bf_auth_find_project(struct bf_auth *a, const char **from);
 
 /* quota_project_id from the credential, or NULL: sent as
  * x-goog-user-project with every authorized call, as Google's libraries

@@ -10,6 +10,7 @@ from .gcs import Storage
 from .gcs_api import GcsApi
 from .oauth import OAuth
 from .quota import Quota
+from .sts import Sts
 from .runner import Runner
 from .server import Response
 from .util import ApiError, gcs_error, google_error
@@ -89,11 +90,12 @@ class App:
         self.vertex = Vertex(self)
         self.quota = Quota(self)
         self.oauth = OAuth(self, data_dir)
+        self.sts = Sts(self, self.oauth)
         self.runner = Runner(self, os.path.join(data_dir, "vertex"))
 
     def started(self, base_url):
         self.base_url = base_url
-        self.oauth.write_files(base_url)
+        self.oauth.write_files(base_url, self.sts.external_user_file(base_url))
         for b in self.initial_buckets:
             if b not in self.storage.buckets:
                 self.storage.create_bucket(b)
@@ -160,6 +162,10 @@ class App:
             return self.oauth.token_endpoint(req)
         if p.startswith("/computeMetadata"):
             return self.oauth.metadata(req)
+        if p.startswith(("/v1/token", "/v1/oauthtoken", "/v1/projects/-/")):
+            r = self.sts.route(req)
+            if r is not None:
+                return r
         if p == "/":
             if req.header("Metadata-Flavor") == "Google":
                 return self.oauth.metadata(req)
@@ -216,6 +222,10 @@ class App:
             return Response.json({})
         if p == "keys:rotate" and m == "POST":
             return Response.json(self.oauth.rotate_key())
+        if p == "subject-token" and m == "GET":
+            return self.sts.subject_token(req)
+        if p == "auth-log" and m == "GET":
+            return Response.json(self.sts.log_json())
         if p == "tokens:expire" or p == "tokens/expire":
             self.oauth.expire_all()
             return Response.json({})
@@ -278,6 +288,7 @@ class App:
         self.faults.clear()
         self.oauth.reset()
         self.quota.reset()
+        self.sts.reset()
         self.reset_counters()
         self.cfg = dict(self.initial_cfg)
         for b in self.initial_buckets:

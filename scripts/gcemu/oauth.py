@@ -122,7 +122,7 @@ class OAuth:
         n, e = parse_spki(der)
         return pem.decode(), n, e
 
-    def write_files(self, base):
+    def write_files(self, base, external_user=None):
         sa = {
             "type": "service_account",
             "project_id": "test-project",
@@ -145,7 +145,10 @@ class OAuth:
             "token_uri": base + "/token",
             "universe_domain": "googleapis.com",
         }
-        for fn, obj in (("service-account.json", sa), ("authorized-user.json", au)):
+        files = [("service-account.json", sa), ("authorized-user.json", au)]
+        if external_user:
+            files.append(("external-authorized-user.json", external_user))
+        for fn, obj in files:
             p = os.path.join(self.data_dir, fn)
             tmp = p + ".tmp"
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -53,6 +53,9 @@ def cli(emu, build_dir, tmp_path):
         assert "PRIVATE KEY" not in text
         assert "emulator-secret-" not in text
         assert "1//emulator-" not in text
+        assert "emu-subject-" not in text
+        assert "emulator-sts-secret-" not in text
+        assert "emulator-wf-refresh-" not in text
 
     def run(*steps, opts=(), env=None, key=None, timeout=120):
         if key is None:
@@ -270,13 +273,46 @@ def test_unknown_key_rejected_by_token_endpoint(emu, cli):
 
 
 def test_insecure_key_file(emu, cli):
+    """Writable by group or others: refused (someone else could swap the
+    credential) unless allowed; the message names where the path came
+    from."""
     key = shutil.copy(emu.key_file, str(cli.tmp / "open.json"))
-    os.chmod(key, 0o644)
-    out, _, _ = cli("get", key=key)
-    assert out[0]["errno"] == errno.EACCES
-    assert "chmod 600 %s" % key in out[0]["msg"]
+    for mode in (0o664, 0o646, 0o620):
+        os.chmod(key, mode)
+        out, _, _ = cli("get", key=key)
+        assert out[0]["errno"] == errno.EACCES
+        assert "writable by group or others" in out[0]["msg"]
+        assert "%03o" % mode in out[0]["msg"]
+        assert "chmod go-w %s" % key in out[0]["msg"]
+        assert "-o credentials=" in out[0]["msg"]
+    out, _, _ = cli("get", key="", env={"GOOGLE_APPLICATION_CREDENTIALS": key})
+    assert "(from GOOGLE_APPLICATION_CREDENTIALS)" in out[0]["msg"]
     out, _, _ = cli("get", key=key, opts=("--insecure",))
     assert out[1]["rc"] == 0
+    assert tokens(emu) == 1
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o604, 0o444])
+def test_key_readable_by_others_warns_once(emu, cli, mode):
+    """Kubernetes secret volumes are 0644 by default and Google's libraries
+    accept them: loaded, with one warning that names the source."""
+    key = shutil.copy(emu.key_file, str(cli.tmp / "k8s.json"))
+    os.chmod(key, mode)
+    out, _, err = cli("get", "invalidate", "get", key=key,
+                      opts=("--origin", "GOOGLE_APPLICATION_CREDENTIALS"))
+    assert out[0]["rc"] == 0 and out[1]["rc"] == 0 and out[3]["rc"] == 0
+    warn = [l for l in err.splitlines() if "readable by others" in l]
+    assert len(warn) == 1, err
+    assert key in warn[0] and "GOOGLE_APPLICATION_CREDENTIALS" in warn[0]
+    assert "%03o" % mode in warn[0]
+
+
+def test_group_readable_key_is_quiet(emu, cli):
+    key = shutil.copy(emu.key_file, str(cli.tmp / "grp.json"))
+    os.chmod(key, 0o640)
+    out, _, err = cli("get", key=key)
+    assert out[1]["rc"] == 0
+    assert "readable by others" not in err
 
 
 @pytest.mark.parametrize("case", ["missing", "json", "type"])
@@ -285,7 +321,7 @@ def test_broken_files(emu, cli, case):
     if case == "json":
         path.write_text("{\"type\": \"service_account\",")
     elif case == "type":
-        path.write_text(json.dumps({"type": "external_account"}))
+        path.write_text(json.dumps({"type": "some_future_type"}))
     if path.exists():
         os.chmod(path, 0o600)
     out, _, _ = cli("get", key=str(path))
@@ -293,7 +329,7 @@ def test_broken_files(emu, cli, case):
     assert out[0]["errno"] == errno.EACCES
     assert str(path) in msg
     assert {"missing": "does not exist", "json": "not a JSON object",
-            "type": "unsupported credential type external_account"}[case] in msg
+            "type": "unsupported credential type some_future_type"}[case] in msg
 
 
 def test_gac_env_and_gcloud_file(emu, cli):
@@ -453,3 +489,247 @@ def test_token_env(emu, cli):
     out, _, _ = cli(API, key="", opts=("--token-env", "BF_TOK"))
     assert out[0]["errno"] == errno.EACCES
     assert "BF_TOK" in out[0]["msg"]
+
+
+# --- workload identity federation, impersonation ------------------------
+
+STS_TYPE = "urn:ietf:params:oauth:token-type:jwt"
+AUDIENCE = ("//iam.googleapis.com/projects/123456789012/locations/global/"
+            "workloadIdentityPools/emu-pool/providers/emu-provider")
+TARGET = "target@test-project.iam.gserviceaccount.com"
+
+
+def subject_token(emu):
+    st, _, body = emu.request("GET", "/_emulator/subject-token",
+                              headers={"Metadata": "True"}, raw=True)
+    assert st == 200
+    return body.decode()
+
+
+def write_json(path, obj, mode=0o600):
+    fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f)
+    return str(path)
+
+
+def external_file(emu, tmp, source, impersonate=None, **extra):
+    obj = {"type": "external_account", "audience": AUDIENCE,
+           "subject_token_type": STS_TYPE,
+           "token_url": emu.url + "/v1/token",
+           "credential_source": source}
+    if impersonate:
+        obj["service_account_impersonation_url"] = (
+            emu.url + "/v1/projects/-/serviceAccounts/%s:generateAccessToken"
+            % impersonate)
+    obj.update(extra)
+    return write_json(tmp / "external.json", obj)
+
+
+def auth_log(emu, kind):
+    return [r for r in emu.control("GET", "auth-log")["requests"]
+            if r["kind"] == kind]
+
+
+def test_external_account_file_source(emu, cli):
+    emu.config(require_auth=True)
+    tok = cli.tmp / "subject.txt"
+    tok.write_text(subject_token(emu) + "\n")
+    key = external_file(emu, cli.tmp, {"file": str(tok)},
+                        quota_project_id="test-project")
+    out, _, err = cli("get", "get", API, "project", key=key)
+    assert "external account" in out[0]["describe"], out[0]
+    assert str(tok) in out[0]["describe"]
+    assert out[1]["rc"] == 0 and out[2]["sha"] == out[1]["sha"], out
+    assert out[3]["status"] == 200, out[3]
+    assert out[4]["project"] == "test-project"
+    assert "quota_project_id" in out[4]["from"]
+    assert tokens(emu, "sts.token") == 1
+    assert tokens(emu, "iam.generateAccessToken") == 0
+    (req,) = auth_log(emu, "sts.token")
+    assert req["audience"] == AUDIENCE
+    assert req["subject_token_type"] == STS_TYPE
+    assert req["requested_token_type"] == \
+        "urn:ietf:params:oauth:token-type:access_token"
+    assert req["scope"] == "https://www.googleapis.com/auth/cloud-platform"
+    assert req["client"] is None
+
+
+def test_external_account_url_json_with_impersonation(emu, cli):
+    """URL source (Azure-IMDS style: a header, a JSON field), then the STS
+    token impersonates a service account; refreshed on expiry."""
+    emu.config(require_auth=True, token_lifetime=4)
+    src = {"url": emu.url + "/_emulator/subject-token?format=json",
+           "headers": {"Metadata": "True"},
+           "format": {"type": "json",
+                      "subject_token_field_name": "access_token"}}
+    key = external_file(emu, cli.tmp, src, impersonate=TARGET,
+                        service_account_impersonation={
+                            "token_lifetime_seconds": 1800})
+    out, _, _ = cli("get", API, "sleep:2200", "get", key=key)
+    assert TARGET in out[0]["describe"]
+    assert out[1]["rc"] == 0 and out[2]["status"] == 200, out
+    assert out[3]["rc"] == 0 and out[3]["sha"] != out[1]["sha"]
+    assert tokens(emu, "sts.subject") == 2
+    assert tokens(emu, "sts.token") == 2
+    assert tokens(emu, "iam.generateAccessToken") == 2
+    iam = auth_log(emu, "iam.generateAccessToken")
+    assert iam[0]["email"] == TARGET and iam[0]["lifetime"] == "1800s"
+    assert iam[0]["scope"] == ["https://www.googleapis.com/auth/cloud-platform"]
+
+
+def test_external_account_client_auth_and_bad_subject(emu, cli):
+    tok = cli.tmp / "subject.txt"
+    tok.write_text("eyJ.not-issued-by-the-platform.sig")
+    key = external_file(emu, cli.tmp, {"file": str(tok)})
+    out, _, _ = cli("get", key=key)
+    g = out[1]
+    assert g["errno"] == errno.EACCES and g["http_status"] == 400
+    assert "invalid_grant" in g["msg"] and "subject token" in g["msg"]
+    assert "eyJ.not-issued" not in g["msg"]
+    # A missing subject token file: EACCES naming it.
+    tok.unlink()
+    out, _, _ = cli("get", key=key)
+    assert out[1]["errno"] == errno.EACCES and str(tok) in out[1]["msg"]
+
+
+def test_external_account_subject_url_down_is_not_eacces(emu, cli):
+    src = {"url": "http://127.0.0.1:%d/token" % closed_port()}
+    key = external_file(emu, cli.tmp, src)
+    out, wall, _ = cli("get", key=key,
+                       opts=("--budget-ms", "3000", "--attempts", "2"))
+    assert out[1]["errno"] != errno.EACCES and out[1]["rc"] < 0
+    assert wall < 30
+
+
+def test_impersonation_denied(emu, cli):
+    tok = cli.tmp / "subject.txt"
+    tok.write_text(subject_token(emu))
+    key = external_file(emu, cli.tmp, {"file": str(tok)},
+                        impersonate="denied@test-project.iam.gserviceaccount.com")
+    out, _, _ = cli("get", key=key)
+    g = out[1]
+    assert g["errno"] == errno.EACCES and g["http_status"] == 403
+    assert "PERMISSION_DENIED" in g["msg"]
+    assert "roles/iam.serviceAccountTokenCreator" in g["msg"]
+
+
+@pytest.mark.parametrize("source", ["service_account", "authorized_user"])
+def test_impersonated_service_account(emu, cli, source):
+    emu.config(require_auth=True)
+    src_file = emu.key_file if source == "service_account" else \
+        os.path.join(emu.data, "authorized-user.json")
+    with open(src_file) as f:
+        src = json.load(f)
+    key = write_json(cli.tmp / "imp.json", {
+        "type": "impersonated_service_account",
+        "service_account_impersonation_url":
+            emu.url + "/v1/projects/-/serviceAccounts/%s:generateAccessToken"
+            % TARGET,
+        "source_credentials": src,
+        "delegates": ["middle@test-project.iam.gserviceaccount.com"],
+    })
+    out, _, _ = cli("get", "get", API, key=key,
+                    opts=("--token-uri", emu.url + "/token"))
+    assert TARGET in out[0]["describe"] and "delegates" in out[0]["describe"]
+    assert source.replace("_", " ") in out[0]["describe"] or \
+        "emulator@test-project" in out[0]["describe"]
+    assert out[1]["rc"] == 0 and out[2]["sha"] == out[1]["sha"]
+    assert out[3]["status"] == 200, out[3]
+    assert tokens(emu) == 1
+    assert tokens(emu, "iam.generateAccessToken") == 1
+    (iam,) = auth_log(emu, "iam.generateAccessToken")
+    assert iam["delegates"] == [
+        "projects/-/serviceAccounts/middle@test-project.iam.gserviceaccount.com"]
+
+
+def test_impersonated_needs_a_known_source(emu, cli):
+    key = write_json(cli.tmp / "imp.json", {
+        "type": "impersonated_service_account",
+        "service_account_impersonation_url":
+            emu.url + "/v1/projects/-/serviceAccounts/x:generateAccessToken",
+        "source_credentials": {"type": "impersonated_service_account"}})
+    out, _, _ = cli("get", key=key)
+    assert out[0]["errno"] == errno.EACCES
+    assert "source_credentials" in out[0]["msg"]
+
+
+def test_external_account_authorized_user(emu, cli):
+    emu.config(require_auth=True)
+    key = os.path.join(emu.data, "external-authorized-user.json")
+    out, _, _ = cli("get", API, key=key)
+    assert "external account authorized user" in out[0]["describe"]
+    assert out[1]["rc"] == 0 and out[2]["status"] == 200, out
+    assert tokens(emu, "sts.oauthtoken") == 1
+    (req,) = auth_log(emu, "sts.oauthtoken")
+    assert req["client"] == "emulator-sts-client"
+    with open(key) as f:
+        obj = json.load(f)
+    obj["client_secret"] = "wrong"
+    bad = write_json(cli.tmp / "eau.json", obj)
+    out, _, _ = cli("get", key=bad)
+    assert out[1]["errno"] == errno.EACCES and out[1]["http_status"] == 401
+    assert "invalid_client" in out[1]["msg"]
+
+
+@pytest.mark.parametrize("case", ["aws", "both", "format", "https"])
+def test_external_account_refused_at_load(emu, cli, case):
+    src = {"file": "/dev/null"}
+    extra = {}
+    if case == "aws":
+        src = {"environment_id": "aws1", "region_url": "http://x"}
+    elif case == "both":
+        src = {"file": "/dev/null", "url": "http://127.0.0.1:1/"}
+    elif case == "format":
+        src["format"] = {"type": "json"}
+    elif case == "https":
+        extra["token_url"] = "http://sts.example.com/v1/token"
+    key = external_file(emu, cli.tmp, src, **extra)
+    out, _, _ = cli("get", key=key)
+    assert out[0]["errno"] == errno.EACCES, out
+    assert key in out[0]["msg"]
+    assert {"aws": "file and url", "both": "exactly one",
+            "format": "subject_token_field_name",
+            "https": "not https"}[case] in out[0]["msg"]
+
+
+# --- project -------------------------------------------------------------
+
+def test_project_from_gcloud_config(emu, cli):
+    tok = cli.tmp / "subject.txt"
+    tok.write_text(subject_token(emu))
+    key = external_file(emu, cli.tmp, {"file": str(tok)})
+    gdir = cli.home / ".config" / "gcloud"
+    (gdir / "configurations").mkdir(parents=True)
+    (gdir / "active_config").write_text("work\n")
+    (gdir / "configurations" / "config_default").write_text(
+        "[core]\nproject = wrong-project\n")
+    (gdir / "configurations" / "config_work").write_text(
+        "[auth]\nproject = not-this\n[core]\naccount = a@b.c\n"
+        "project = gcloud-project\n")
+    out, _, _ = cli("project", key=key)
+    assert out[1]["project"] == "gcloud-project", out
+    assert "config_work" in out[1]["from"]
+    out, _, _ = cli("project", key=key,
+                    env={"CLOUDSDK_ACTIVE_CONFIG_NAME": "default"})
+    assert out[1]["project"] == "wrong-project"
+    out, _, _ = cli("project", key=key,
+                    env={"CLOUDSDK_CORE_PROJECT": "env-project"})
+    assert out[1]["project"] == "env-project"
+    # The credential's own project_id comes first.
+    out, _, _ = cli("project")
+    assert out[1]["project"] == "test-project"
+    assert "project_id" in out[1]["from"]
+
+
+def test_project_from_metadata_server(emu, cli):
+    host = urllib.parse.urlparse(emu.url).netloc
+    out, _, _ = cli("project", key="", env={"GCE_METADATA_HOST": host})
+    assert out[1]["project"] == "test-project", out
+    assert "metadata server" in out[1]["from"]
+    # Not probed for other credentials.
+    tok = cli.tmp / "subject.txt"
+    tok.write_text(subject_token(emu))
+    key = external_file(emu, cli.tmp, {"file": str(tok)})
+    out, _, _ = cli("project", key=key, env={"GCE_METADATA_HOST": host})
+    assert "project" not in out[1]

@@ -9,6 +9,7 @@
  *            --key FILE (credentials file; ADC mode) --token-uri U
  *            --metadata-host H --margin S --budget-ms N --timeout-ms N
  *            --attempts N --insecure --base URL (for api steps)
+ *            --origin NAME (where --key came from, for messages)
  *   steps:   get          one bf_auth_token
  *            get:N        N threads call bf_auth_token at once
  *            invalidate   bf_auth_invalidate with the last token fetched
@@ -16,6 +17,7 @@
  *            wait         print {"step":"wait"}, then read a line from
  *                         stdin (lets the test act at a known point)
  *            api:PATH     authenticated GET of BASE+PATH through bf_http_do
+ *            project      bf_auth_find_project: {"project", "from"}
  */
 #include <errno.h>
 #include <pthread.h>
@@ -210,6 +212,8 @@ int main(int argc, char **argv)
 			ho.request_timeout_ms = atol(v);
 		} else if (strcmp(a, "--attempts") == 0) {
 			ho.max_attempts = atoi(v);
+		} else if (strcmp(a, "--origin") == 0) {
+			o.credentials_origin = v;
 		} else if (strcmp(a, "--base") == 0) {
 			base = v;
 		} else {
@@ -263,6 +267,17 @@ int main(int argc, char **argv)
 			emit(j);
 			if (!fgets(line, sizeof(line), stdin))
 				break;
+		} else if (strcmp(s, "project") == 0) {
+			const char *from = NULL;
+			const char *p = bf_auth_find_project(auth, &from);
+
+			j = cJSON_CreateObject();
+			cJSON_AddStringToObject(j, "step", "project");
+			if (p) {
+				cJSON_AddStringToObject(j, "project", p);
+				cJSON_AddStringToObject(j, "from", from);
+			}
+			emit(j);
 		} else if (strncmp(s, "api:", 4) == 0) {
 			step_api(h, base, s + 4);
 		} else {

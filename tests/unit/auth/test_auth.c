@@ -354,8 +354,12 @@ static void test_cred_files(void)
 		   "{\"type\": \"external_account\", \"audience\": \"x\"}",
 		   0600);
 	o.credentials_file = tpath("ext.json");
-	expect_eacces(&o, "unsupported credential type external_account",
-		      "use a service_account or authorized_user key", __LINE__);
+	expect_eacces(&o, "needs \"audience\" and \"subject_token_type\"",
+		      "ext.json", __LINE__);
+	write_file(tpath("future.json"), "{\"type\": \"future_kind\"}", 0600);
+	o.credentials_file = tpath("future.json");
+	expect_eacces(&o, "unsupported credential type future_kind",
+		      "impersonated_service_account", __LINE__);
 
 	write_sa(tpath("noemail.json"), test_pem, "service_account", NULL,
 		 0600);
@@ -398,15 +402,22 @@ static void test_cred_files(void)
 	expect_eacces(&o, "not https", "au.json", __LINE__);
 	o.token_uri = NULL;
 
-	/* Group/world readable: refused with the fix, unless allowed. */
+	/* Group/world writable: refused with the fix, unless allowed. */
 	write_sa(tpath("open.json"), test_pem, "service_account",
-		 "sa@p.iam.gserviceaccount.com", 0644);
+		 "sa@p.iam.gserviceaccount.com", 0664);
 	o.credentials_file = tpath("open.json");
-	expect_eacces(&o, "chmod 600", "open.json", __LINE__);
+	expect_eacces(&o, "chmod go-w", "open.json", __LINE__);
+	chmod(tpath("open.json"), 0602);
+	expect_eacces(&o, "writable by group or others", "open.json",
+		      __LINE__);
 	o.allow_insecure_keyfile = 1;
 	CHECK_INT(load(&o, &a, &e), 0);
 	bf_auth_free(a);
 	o.allow_insecure_keyfile = 0;
+	/* Readable by others (a Kubernetes secret volume): loaded. */
+	chmod(tpath("open.json"), 0644);
+	CHECK_INT(load(&o, &a, &e), 0);
+	bf_auth_free(a);
 
 	o.credentials_file = tmpdir;
 	expect_eacces(&o, "not a regular file", NULL, __LINE__);
