@@ -731,6 +731,77 @@ static void test_token_reply(void)
 	CHECK_INT(bf_auth_parse_token_reply(NULL, 0, &tok, &life, &e), -EIO);
 }
 
+/* generateAccessToken replies and subject tokens: untrusted text. */
+static void test_iam_and_subject(void)
+{
+	static const long now = 1764720000; /* 2025-12-03T00:00:00Z */
+	static const struct {
+		const char *body;
+		int rc;
+		long life;
+	} v[] = {
+		{"{\"accessToken\":\"ya29.i\",\"expireTime\":"
+		 "\"2025-12-03T01:00:00Z\"}",
+		 0, 3600},
+		{"{\"accessToken\":\"ya29.i\",\"expireTime\":"
+		 "\"2025-12-03T00:30:00.5+00:00\"}",
+		 0, 1800},
+		{"{\"accessToken\":\"ya29.i\",\"expireTime\":"
+		 "\"2030-01-01T00:00:00Z\"}",
+		 0, 43200},
+		{"{\"accessToken\":\"ya29.i\",\"expireTime\":"
+		 "\"2025-12-02T00:00:00Z\"}",
+		 -EIO, 0},
+		{"{\"accessToken\":\"ya29.i\"}", -EIO, 0},
+		{"{\"accessToken\":\"ya29.i\",\"expireTime\":3600}", -EIO, 0},
+		{"{\"accessToken\":\"a\\r\\nX: 1\",\"expireTime\":"
+		 "\"2025-12-03T01:00:00Z\"}",
+		 -EIO, 0},
+		{"{\"access_token\":\"ya29.i\"}", -EIO, 0},
+		{"[1]", -EIO, 0},
+		{"{\"accessToken\":\"ya29", -EIO, 0},
+	};
+	struct bf_err e;
+	char *tok;
+	long life;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		bf_err_clear(&e);
+		rc = bf_auth_parse_iam_reply(v[i].body, strlen(v[i].body), now,
+					     &tok, &life, &e);
+		CHECK_INT(rc, v[i].rc);
+		if (rc == 0) {
+			CHECK_STR(tok, "ya29.i");
+			CHECK_INT(life, v[i].life);
+			free(tok);
+		} else {
+			CHECK(tok == NULL);
+			CHECK(strstr(e.msg, "ya29") == NULL);
+		}
+	}
+
+	/* Text: trimmed; JSON: the named string field. */
+	CHECK_INT(bf_ext_subject_token(" eyJ.a.b\n", 9, NULL, &tok, &e), 0);
+	CHECK_STR(tok, "eyJ.a.b");
+	free(tok);
+	CHECK_INT(bf_ext_subject_token("\n \n", 3, NULL, &tok, &e), -EACCES);
+	CHECK_INT(bf_ext_subject_token("a\0b", 3, NULL, &tok, &e), -EACCES);
+	CHECK_INT(bf_ext_subject_token("{\"id_token\":\"eyJ.s\"}", 20,
+				       "id_token", &tok, &e),
+		  0);
+	CHECK_STR(tok, "eyJ.s");
+	free(tok);
+	CHECK_INT(bf_ext_subject_token("{\"id_token\":7}", 14, "id_token", &tok,
+				       &e),
+		  -EACCES);
+	CHECK(strstr(e.msg, "id_token") != NULL);
+	CHECK_INT(bf_ext_subject_token("eyJ.secret", 10, "id_token", &tok, &e),
+		  -EACCES);
+	CHECK(strstr(e.msg, "secret") == NULL);
+}
+
 /* ---- cache, single flight, invalidation (fake fetch) ----------------- */
 
 static pthread_mutex_t fk_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -938,6 +1009,7 @@ int main(void)
 	test_adc_order();
 	test_fixed_tokens();
 	test_token_reply();
+	test_iam_and_subject();
 	test_cache();
 
 	free(test_pem);
