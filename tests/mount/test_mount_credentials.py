@@ -1,0 +1,86 @@
+"""A mount with each credential type Google's platforms hand out, against an
+emulator that requires auth (--require-auth): external_account (workload
+identity federation, subject token from a file or a URL, with and without
+service-account impersonation), impersonated_service_account (gcloud's
+--impersonate-service-account) and external_account_authorized_user. Each
+submits a job through the mount and reads it to completion; the daemon's
+stderr holds no token, subject token or client secret."""
+import json
+import os
+
+import pytest
+
+from mounthelp import request_text
+
+AUDIENCE = ("//iam.googleapis.com/projects/123456789012/locations/global/"
+            "workloadIdentityPools/emu-pool/providers/emu-provider")
+TARGET = "target@test-project.iam.gserviceaccount.com"
+SECRETS = ("ya29.emu-", "emu-subject-", "emulator-sts-secret-",
+           "emulator-wf-refresh-", "PRIVATE KEY", "emulator-secret-")
+
+
+def write_json(path, obj):
+    fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f)
+    return str(path)
+
+
+def iam_url(emu):
+    return emu.url + "/v1/projects/-/serviceAccounts/%s:generateAccessToken" \
+        % TARGET
+
+
+def cred_file(kind, emu, tmp):
+    if kind in ("external-file", "external-url", "external-impersonate"):
+        if kind == "external-url":
+            src = {"url": emu.url + "/_emulator/subject-token?format=json",
+                   "headers": {"Metadata": "True"},
+                   "format": {"type": "json",
+                              "subject_token_field_name": "access_token"}}
+        else:
+            st, _, body = emu.request("GET", "/_emulator/subject-token",
+                                      headers={"Metadata": "True"}, raw=True)
+            assert st == 200
+            (tmp / "subject").write_bytes(body)
+            src = {"file": str(tmp / "subject")}
+        obj = {"type": "external_account", "audience": AUDIENCE,
+               "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+               "token_url": emu.url + "/v1/token", "credential_source": src}
+        if kind == "external-impersonate":
+            obj["service_account_impersonation_url"] = iam_url(emu)
+        return write_json(tmp / "cred.json", obj)
+    if kind == "impersonated":
+        with open(emu.key_file) as f:
+            src = json.load(f)
+        return write_json(tmp / "cred.json", {
+            "type": "impersonated_service_account",
+            "service_account_impersonation_url": iam_url(emu),
+            "source_credentials": src, "delegates": []})
+    assert kind == "external-user"
+    return os.path.join(emu.data, "external-authorized-user.json")
+
+
+@pytest.mark.parametrize("kind", ["external-file", "external-url",
+                                  "external-impersonate", "impersonated",
+                                  "external-user"])
+def test_mount_with_credential_type(mount_fs, emu, tmp_path, kind):
+    text = request_text(emu, n=2)  # staged before auth is required
+    emu.config(require_auth=True)
+    cred = cred_file(kind, emu, tmp_path)
+    m = mount_fs(credentials=cred, loglevel="debug")
+    assert os.listdir(m.jobs) == []
+    os.mkdir(m.job("c1"))
+    with open(m.job("c1", "request.json"), "w") as f:
+        f.write(text)
+    assert m.wait_state("c1") == "JOB_STATE_SUCCEEDED"
+    routes = emu.counters()["routes"]
+    if kind.startswith("external-") and kind != "external-user":
+        assert routes.get("sts.token", 0) >= 1
+    if kind in ("external-impersonate", "impersonated"):
+        assert routes.get("iam.generateAccessToken", 0) >= 1
+    if kind == "external-user":
+        assert routes.get("sts.oauthtoken", 0) >= 1
+    err = m.stderr()
+    for s in SECRETS:
+        assert s not in err
