@@ -1,5 +1,7 @@
 /* fuzz_creds.c - credential files: service_account / authorized_user JSON
- * keys (with the PEM key parse) through bf_auth_new, exactly as a
+ * keys (with the PEM key parse), external_account (credential_source,
+ * headers, format, impersonation), external_account_authorized_user and
+ * impersonated_service_account (nested source) through bf_auth_new, exactly as a
  * credentials option would load them, and an access-token file through
  * bf_auth_token. The input is written to a private temporary file. The
  * first byte picks the mode; nothing here touches the network (the token
