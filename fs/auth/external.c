@@ -139,6 +139,14 @@ static int header_ok(const char *name, const char *value)
 	return 1;
 }
 
+/* How much of a URL messages show: up to the query, 200 at most. */
+static size_t url_shown(const char *u)
+{
+	size_t n = strcspn(u, "?#");
+
+	return n < 200 ? n : 200;
+}
+
 static char *xdup(const char *s)
 {
 	return s ? strdup(s) : NULL;
@@ -353,8 +361,9 @@ int bf_ext_load(struct bf_auth *a, const cJSON *j, const char *type,
 		return 0;
 	}
 	a->src = BF_SRC_EXTERNAL;
-	snprintf(how, sizeof(how), "%s %.200s",
-		 x->src_file ? "file" : "url",
+	/* A URL's query may carry a secret: described without it. */
+	snprintf(how, sizeof(how), "%s %.*s", x->src_file ? "file" : "url",
+		 x->src_file ? 200 : (int)url_shown(x->src_url),
 		 x->src_file ? x->src_file : x->src_url);
 	if (x->imp_url) {
 		const char *p = strstr(x->imp_url, "/serviceAccounts/");
@@ -412,20 +421,22 @@ static int subject_from_url(struct bf_auth *a, struct bf_ext *x, char **out,
 	if (rc < 0 && r.status >= 400 && r.status < 500 && r.status != 408 &&
 	    r.status != 429) {
 		rc = bf_err_set(e, EACCES,
-				"subject token URL %.200s for %s answered "
+				"subject token URL %.*s for %s answered "
 				"HTTP %ld",
-				x->src_url, a->describe, r.status);
+				(int)url_shown(x->src_url), x->src_url,
+				a->describe, r.status);
 	} else if (rc < 0) {
 		/* Down or slow: keep the HTTP layer's errno (try later). */
 		bf_copy_str(why, sizeof(why), e->msg);
 		rc = bf_err_set(e, -rc,
-				"subject token URL %.200s: %s", x->src_url,
-				why);
+				"subject token URL %.*s: %s",
+				(int)url_shown(x->src_url), x->src_url, why);
 	} else if (r.status != 200) {
 		rc = bf_err_set(e, EIO,
-				"subject token URL %.200s answered HTTP %ld "
+				"subject token URL %.*s answered HTTP %ld "
 				"without a token",
-				x->src_url, r.status);
+				(int)url_shown(x->src_url), x->src_url,
+				r.status);
 	} else {
 		rc = bf_ext_subject_token(r.body, r.body_len, x->field, out, e);
 	}

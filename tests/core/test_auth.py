@@ -568,6 +568,8 @@ def test_external_account_url_json_with_impersonation(emu, cli):
                             "token_lifetime_seconds": 1800})
     out, _, _ = cli("get", API, "sleep:2200", "get", key=key)
     assert TARGET in out[0]["describe"]
+    assert "/_emulator/subject-token" in out[0]["describe"]
+    assert "format=json" not in out[0]["describe"]  # queries may be secret
     assert out[1]["rc"] == 0 and out[2]["status"] == 200, out
     assert out[3]["rc"] == 0 and out[3]["sha"] != out[1]["sha"]
     assert tokens(emu, "sts.subject") == 2
