@@ -339,18 +339,17 @@ int bf_ext_load(struct bf_auth *a, const cJSON *j, const char *type,
 		BAD("external account %s (from %s) has a token_url that is "
 		    "not https (%.80s)",
 		    path, origin, url);
-	if (!!id != !!secret && x->user)
-		BAD("external account %s (from %s): client_id and "
-		    "client_secret go together",
-		    path, origin);
 	x->token_url = strdup(url);
 	x->audience = xdup(aud);
 	x->subject_token_type = xdup(stt);
 	x->client_id = xdup(id);
-	x->client_secret = id ? xdup(secret) : NULL;
+	/* A public client: basic auth with an empty secret, as Google's
+	 * libraries send it. */
+	x->client_secret = id ? strdup(secret ? secret : "") : NULL;
 	x->user_project = xdup(up);
 	if (!x->token_url || (aud && !x->audience) ||
-	    (stt && !x->subject_token_type) || (id && !x->client_id))
+	    (stt && !x->subject_token_type) ||
+	    (id && (!x->client_id || !x->client_secret)))
 		return bf_err_set(e, ENOMEM, "out of memory");
 	a->project = xdup(bf_jstr(j, "project_id"));
 	if (x->user) {

@@ -580,8 +580,56 @@ def test_external_account_url_json_with_impersonation(emu, cli):
     assert iam[0]["scope"] == ["https://www.googleapis.com/auth/cloud-platform"]
 
 
+def test_external_account_single_flight(emu, cli):
+    """A slow STS keeps the flight open while every thread asks: one
+    subject-token read, one exchange, one impersonation for all."""
+    emu.fault(path="^/v1/token", kind="stall", seconds=1, times=1)
+    src = {"url": emu.url + "/_emulator/subject-token",
+           "headers": {"Metadata": "True"}}
+    key = external_file(emu, cli.tmp, src, impersonate=TARGET)
+    out, _, _ = cli("get:12", "get", key=key)
+    assert out[1]["rcs"] == [0] * 12, out[1]
+    assert len(set(out[1]["shas"])) == 1
+    assert out[2]["sha"] == out[1]["shas"][0]
+    assert tokens(emu, "sts.subject") == 1
+    assert tokens(emu, "sts.token") == 1
+    assert tokens(emu, "iam.generateAccessToken") == 1
+
+
 def test_external_account_client_auth_and_bad_subject(emu, cli):
+    with open(os.path.join(emu.data, "external-authorized-user.json")) as f:
+        client = json.load(f)
     tok = cli.tmp / "subject.txt"
+    tok.write_text(subject_token(emu))
+    wf = {"audience": "//iam.googleapis.com/locations/global/"
+                      "workforcePools/emu-pool/providers/emu-provider",
+          "workforce_pool_user_project": "user-project"}
+    key = external_file(emu, cli.tmp, {"file": str(tok)},
+                        client_id=client["client_id"],
+                        client_secret=client["client_secret"], **wf)
+    out, _, _ = cli("get", key=key)
+    assert out[0]["rc"] == 0 and out[1]["rc"] == 0, out
+    key = external_file(emu, cli.tmp, {"file": str(tok)}, **wf)
+    out, _, _ = cli("get", key=key)
+    assert out[1]["rc"] == 0, out
+    with_client, without = auth_log(emu, "sts.token")
+    assert with_client["client"] == "emulator-sts-client"
+    # The client id names the user project; without one it is an option.
+    assert with_client["options"] is None
+    assert without["client"] is None
+    assert json.loads(without["options"]) == {"userProject": "user-project"}
+    # A public client (no secret): basic auth with an empty secret, which
+    # this STS refuses like a wrong one.
+    key = external_file(emu, cli.tmp, {"file": str(tok)},
+                        client_id=client["client_id"])
+    out, _, _ = cli("get", key=key)
+    assert out[1]["errno"] == errno.EACCES and out[1]["http_status"] == 401
+    # A wrong client secret is refused by STS.
+    key = external_file(emu, cli.tmp, {"file": str(tok)},
+                        client_id=client["client_id"], client_secret="x")
+    out, _, _ = cli("get", key=key)
+    assert out[1]["errno"] == errno.EACCES and out[1]["http_status"] == 401
+    assert "invalid_client" in out[1]["msg"]
     tok.write_text("eyJ.not-issued-by-the-platform.sig")
     key = external_file(emu, cli.tmp, {"file": str(tok)})
     out, _, _ = cli("get", key=key)
