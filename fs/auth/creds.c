@@ -543,8 +543,8 @@ int bf_auth_cred_changed(struct bf_auth *a)
 {
 	struct stat st;
 
-	if ((a->src != BF_SRC_SERVICE_ACCOUNT &&
-	     a->src != BF_SRC_AUTHORIZED_USER) ||
+	if (a->src == BF_SRC_NONE || a->src == BF_SRC_TOKEN_FILE ||
+	    a->src == BF_SRC_TOKEN_ENV || a->src == BF_SRC_METADATA ||
 	    !a->path || stat(a->path, &st) < 0)
 		return 0;
 	return !same_identity(&st, &a->cred_st);
@@ -571,6 +571,8 @@ static void swap_cred(struct bf_auth *a, struct bf_auth *n)
 	SWAP(client_secret);
 	SWAP(refresh_token);
 	SWAP(cred_st);
+	SWAP(ext);
+	SWAP(imp);
 	memcpy(d, a->describe, sizeof(d));
 	memcpy(a->describe, n->describe, sizeof(d));
 	memcpy(n->describe, d, sizeof(d));

@@ -5,8 +5,10 @@ service-account impersonation), impersonated_service_account (gcloud's
 --impersonate-service-account) and external_account_authorized_user. Each
 submits a job through the mount and reads it to completion; the daemon's
 stderr holds no token, subject token or client secret."""
+import errno
 import json
 import os
+import time
 
 import pytest
 
@@ -84,3 +86,34 @@ def test_mount_with_credential_type(mount_fs, emu, tmp_path, kind):
     err = m.stderr()
     for s in SECRETS:
         assert s not in err
+
+
+def test_impersonated_file_rewritten_in_place_is_read_again(mount_fs, emu,
+                                                            tmp_path):
+    """gcloud rewrites its impersonation file after a key rotation: the
+    mount goes on with the new source credential, without a remount."""
+    emu.config(require_auth=True)
+    cred = cred_file("impersonated", emu, tmp_path)
+    m = mount_fs(credentials=cred)
+    os.mkdir(m.job("k"))
+    emu.control("POST", "keys:rotate")
+    emu.control("POST", "tokens:expire")
+    time.sleep(0.4)
+    with pytest.raises(OSError) as ei:
+        os.listdir(m.jobs)  # the old source key is refused
+    assert ei.value.errno == errno.EACCES
+    with open(cred) as f:
+        obj = json.load(f)
+    with open(emu.key_file) as f:
+        obj["source_credentials"] = json.load(f)
+    write_json(tmp_path / "cred.new", obj)
+    os.replace(tmp_path / "cred.new", cred)
+    deadline = time.time() + 15
+    while True:
+        try:
+            if "k" in os.listdir(m.jobs):
+                break
+        except PermissionError:
+            pass
+        assert time.time() < deadline, m.stderr()
+        time.sleep(0.2)
