@@ -37,8 +37,8 @@ struct bf_ext {
 	char *user_project;  /* workforce_pool_user_project */
 	char *src_file;
 	char *src_url;
-	char **src_headers; /* "Name: value", NULL-terminated */
-	char *field;	    /* format json: subject_token_field_name */
+	char **src_headers;  /* "Name: value", NULL-terminated */
+	char *field;	     /* format json: subject_token_field_name */
 	char *refresh_token; /* secret (authorized user) */
 };
 
@@ -93,8 +93,9 @@ int bf_ext_subject_token(const char *body, size_t len, const char *field,
 
 	*out = NULL;
 	if (!body || len > SUBJECT_MAX)
-		return bf_err_set(e, EACCES, "subject token is missing or "
-					     "larger than 1 MiB");
+		return bf_err_set(e, EACCES,
+				  "subject token is missing or "
+				  "larger than 1 MiB");
 	if (!field) {
 		*out = trimmed_dup(body, len);
 		if (!*out)
@@ -169,7 +170,8 @@ static int load_source(struct bf_ext *x, const cJSON *cs, const char *path,
 	const char *ft;
 	int rc = 0, n = 0;
 
-	if (bf_jstr(cs, "environment_id") || cJSON_HasObjectItem(cs, "executable"))
+	if (bf_jstr(cs, "environment_id") ||
+	    cJSON_HasObjectItem(cs, "executable"))
 		BAD("external account %s (from %s): only file and url "
 		    "credential sources are supported (not AWS or executable "
 		    "sources); use a file or url source",
@@ -218,7 +220,8 @@ static int load_source(struct bf_ext *x, const cJSON *cs, const char *path,
 	if (fmt && !cJSON_IsNull(fmt)) {
 		ft = cJSON_IsObject(fmt) ? bf_jstr(fmt, "type") : NULL;
 		if (ft && strcmp(ft, "json") == 0) {
-			const char *f = bf_jstr(fmt, "subject_token_field_name");
+			const char *f =
+				bf_jstr(fmt, "subject_token_field_name");
 
 			if (!f)
 				BAD("external account %s (from %s): format "
@@ -245,8 +248,8 @@ static int load_impersonation(struct bf_ext *x, const cJSON *j,
 			      struct bf_err *e)
 {
 	const char *u = bf_jstr(j, "service_account_impersonation_url");
-	const cJSON *sai =
-		cJSON_GetObjectItemCaseSensitive(j, "service_account_impersonation");
+	const cJSON *sai = cJSON_GetObjectItemCaseSensitive(
+		j, "service_account_impersonation");
 	const cJSON *lt = cJSON_IsObject(sai)
 				  ? cJSON_GetObjectItemCaseSensitive(
 					    sai, "token_lifetime_seconds")
@@ -427,8 +430,7 @@ static int subject_from_url(struct bf_auth *a, struct bf_ext *x, char **out,
 	} else if (rc < 0) {
 		/* Down or slow: keep the HTTP layer's errno (try later). */
 		bf_copy_str(why, sizeof(why), e->msg);
-		rc = bf_err_set(e, -rc,
-				"subject token URL %.*s: %s",
+		rc = bf_err_set(e, -rc, "subject token URL %.*s: %s",
 				(int)url_shown(x->src_url), x->src_url, why);
 	} else if (r.status != 200) {
 		rc = bf_err_set(e, EIO,
@@ -502,16 +504,17 @@ static int sts_exchange(struct bf_auth *a, struct bf_ext *x,
 	if (!x->client_id && x->user_project) {
 		cJSON *o = cJSON_CreateObject();
 
-		if (o && cJSON_AddStringToObject(o, "userProject",
-						 x->user_project))
+		if (o &&
+		    cJSON_AddStringToObject(o, "userProject", x->user_project))
 			opts = cJSON_PrintUnformatted(o);
 		cJSON_Delete(o);
 		if (!opts)
 			rc = -ENOMEM;
 	}
 	if (!rc)
-		rc = form_add(&body, "grant_type",
-			      "urn:ietf:params:oauth:grant-type:token-exchange");
+		rc = form_add(
+			&body, "grant_type",
+			"urn:ietf:params:oauth:grant-type:token-exchange");
 	if (!rc)
 		rc = form_add(&body, "audience", x->audience);
 	if (!rc)

@@ -28,7 +28,7 @@
 struct bf_imp {
 	struct bf_auth *src; /* source credential (no cache of its own) */
 	char *url;	     /* ...:generateAccessToken */
-	char **delegates;    /* NULL-terminated "projects/-/serviceAccounts/X" */
+	char **delegates; /* NULL-terminated "projects/-/serviceAccounts/X" */
 };
 
 static int header_word(const char *t)
@@ -92,8 +92,8 @@ out:
 	return rc;
 }
 
-static int parse_iam_now(const char *body, size_t len, char **token,
-			 long *life, struct bf_err *e)
+static int parse_iam_now(const char *body, size_t len, char **token, long *life,
+			 struct bf_err *e)
 {
 	return bf_auth_parse_iam_reply(body, len, (long)time(NULL), token, life,
 				       e);
@@ -111,8 +111,8 @@ static void target_of(const char *url, char *out, size_t n)
 	p += strlen("/serviceAccounts/");
 	q = strstr(p, ":generateAccessToken");
 	if (q && q > p)
-		snprintf(out, n, "%.*s", (int)(q - p) < 200 ? (int)(q - p) : 200,
-			 p);
+		snprintf(out, n, "%.*s",
+			 (int)(q - p) < 200 ? (int)(q - p) : 200, p);
 }
 
 int bf_iam_generate(struct bf_auth *a, const char *url, const char *bearer,
@@ -151,21 +151,23 @@ int bf_iam_generate(struct bf_auth *a, const char *url, const char *bearer,
 		 "the source credential needs "
 		 "roles/iam.serviceAccountTokenCreator on %s",
 		 target);
-	rc = bf_auth_post(a, url, body, "application/json", hdrs,
-			  parse_iam_now, NULL, token, out_life_s, e);
+	rc = bf_auth_post(a, url, body, "application/json", hdrs, parse_iam_now,
+			  NULL, token, out_life_s, e);
 	if (rc == -EACCES) {
 		/* Short, fix included: URL and source description are long. */
 		struct bf_err k = *e;
 		const char *h = strstr(k.msg, ": HTTP ");
 
-		bf_err_set(e, EACCES, "impersonating %s was refused: %.200s; %s",
-			   target, h ? h + 2 : k.msg, fix);
+		bf_err_set(e, EACCES,
+			   "impersonating %s was refused: %.200s; %s", target,
+			   h ? h + 2 : k.msg, fix);
 		e->http_status = k.http_status;
 		memcpy(e->status, k.status, sizeof(e->status));
 	}
 	goto out;
 nomem:
-	rc = bf_err_set(e, ENOMEM, "out of memory building generateAccessToken");
+	rc = bf_err_set(e, ENOMEM,
+			"out of memory building generateAccessToken");
 out:
 	bf_free_secret(auth);
 	free(body);
@@ -230,16 +232,14 @@ static int load_delegates(struct bf_imp *m, const cJSON *arr, const char *path,
 	return 0;
 }
 
-int bf_imp_load(struct bf_auth *a, const cJSON *j,
-		const struct bf_auth_opts *o, const char *path,
-		const char *origin, struct bf_err *e)
+int bf_imp_load(struct bf_auth *a, const cJSON *j, const struct bf_auth_opts *o,
+		const char *path, const char *origin, struct bf_err *e)
 {
-	static const char fix[] =
-		"run 'gcloud auth application-default login "
-		"--impersonate-service-account=EMAIL' again";
+	static const char fix[] = "run 'gcloud auth application-default login "
+				  "--impersonate-service-account=EMAIL' again";
 	const char *url = bf_jstr(j, "service_account_impersonation_url");
-	const cJSON *sc = cJSON_GetObjectItemCaseSensitive(
-		j, "source_credentials");
+	const cJSON *sc =
+		cJSON_GetObjectItemCaseSensitive(j, "source_credentials");
 	const char *st = cJSON_IsObject(sc) ? bf_jstr(sc, "type") : NULL;
 	char target[208];
 	struct bf_imp *m;

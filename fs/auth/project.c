@@ -197,8 +197,8 @@ const char *bf_auth_find_project(struct bf_auth *a, const char **from)
 	p = gcloud_project(where, sizeof(a->found_from));
 	if (!p && a->src == BF_SRC_METADATA) {
 		p = metadata_project(a);
-		snprintf(where, sizeof(a->found_from), "the metadata server at %.200s",
-			 a->md_host);
+		snprintf(where, sizeof(a->found_from),
+			 "the metadata server at %.200s", a->md_host);
 	}
 	a->found_project = p;
 	if (p && from)
