@@ -117,3 +117,27 @@ def test_impersonated_file_rewritten_in_place_is_read_again(mount_fs, emu,
             pass
         assert time.time() < deadline, m.stderr()
         time.sleep(0.2)
+
+
+def test_project_from_gcloud_configuration(mount_fs, emu, tmp_path,
+                                           monkeypatch):
+    """No -o project= and no GOOGLE_CLOUD_PROJECT, a credential without a
+    project_id: the project is gcloud's active configuration's."""
+    gdir = tmp_path / "gcloud"
+    (gdir / "configurations").mkdir(parents=True)
+    (gdir / "active_config").write_text("emu\n")
+    (gdir / "configurations" / "config_emu").write_text(
+        "[core]\nproject = test-project\n")
+    for k in ("GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT",
+              "CLOUDSDK_CORE_PROJECT", "CLOUDSDK_ACTIVE_CONFIG_NAME"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(gdir))
+    text = request_text(emu, n=1)
+    emu.config(require_auth=True)
+    cred = cred_file("external-file", emu, tmp_path)
+    m = mount_fs(credentials=cred, project=None, loglevel="info")
+    os.mkdir(m.job("p1"))
+    with open(m.job("p1", "request.json"), "w") as f:
+        f.write(text)
+    assert m.wait_state("p1") == "JOB_STATE_SUCCEEDED"
+    assert "project test-project from gcloud configuration emu" in m.stderr()
