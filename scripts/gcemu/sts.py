@@ -28,6 +28,7 @@ SUBJECT_TYPES = (
     "urn:ietf:params:aws:token-type:aws4_request",
 )
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+IAM_SCOPE = "https://www.googleapis.com/auth/iam"
 IAM_RE = re.compile(r"^/v1/projects/-/serviceAccounts/([^/:]+):generateAccessToken$")
 
 
@@ -141,7 +142,9 @@ class Sts:
             return oauth_err("invalid_target",
                              "The target service indicated by the \"audience\" "
                              "parameters is invalid.")
-        if SCOPE not in (form.get("scope") or "").split():
+        # google-auth asks for the iam scope when the token only serves to
+        # impersonate (Go's library and batchfs ask for cloud-platform).
+        if not set((form.get("scope") or "").split()) & {SCOPE, IAM_SCOPE}:
             return oauth_err("invalid_scope", "The scope is invalid.")
         if not self.subject_valid(form.get("subject_token", "")):
             return oauth_err("invalid_grant",
@@ -188,7 +191,7 @@ class Sts:
         if not isinstance(body, dict):
             raise ApiError(400, "Invalid JSON payload received.", "INVALID_ARGUMENT")
         scope, lifetime = body.get("scope"), body.get("lifetime", "3600s")
-        delegates = body.get("delegates", [])
+        delegates = body.get("delegates") or []  # google-auth sends null
         self.record("iam.generateAccessToken", email=email, scope=scope,
                     lifetime=lifetime, delegates=delegates)
         if not email.endswith(".iam.gserviceaccount.com"):
