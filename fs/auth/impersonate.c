@@ -1,7 +1,8 @@
 /* impersonate.c - service-account impersonation: the IAM Credentials
  * generateAccessToken call, and the impersonated_service_account credential
- * that gcloud writes for --impersonate-service-account (a service_account
- * or authorized_user source credential, optional delegates).
+ * that gcloud writes for --impersonate-service-account (a service_account,
+ * authorized_user or, as google-auth allows, external_account_authorized_user
+ * source credential; optional delegates).
  *
  * The source credential is an ordinary struct bf_auth loaded from the
  * nested JSON object; its token is fetched, used once as the bearer of the
@@ -259,11 +260,13 @@ int bf_imp_load(struct bf_auth *a, const cJSON *j, const struct bf_auth_opts *o,
 				  path, origin, fix);
 	/* No nesting: a chain is what "delegates" is for. */
 	if (!st || (strcmp(st, "service_account") != 0 &&
-		    strcmp(st, "authorized_user") != 0))
+		    strcmp(st, "authorized_user") != 0 &&
+		    strcmp(st, "external_account_authorized_user") != 0))
 		return bf_err_set(e, EACCES,
 				  "impersonated credentials %s (from %s) need "
 				  "\"source_credentials\" of type "
-				  "service_account or authorized_user; %s",
+				  "service_account, authorized_user or "
+				  "external_account_authorized_user; %s",
 				  path, origin, fix);
 	m = calloc(1, sizeof(*m));
 	if (!m)

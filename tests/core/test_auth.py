@@ -664,11 +664,14 @@ def test_impersonation_denied(emu, cli):
     assert "roles/iam.serviceAccountTokenCreator" in g["msg"]
 
 
-@pytest.mark.parametrize("source", ["service_account", "authorized_user"])
+@pytest.mark.parametrize("source", ["service_account", "authorized_user",
+                                    "external_account_authorized_user"])
 def test_impersonated_service_account(emu, cli, source):
     emu.config(require_auth=True)
-    src_file = emu.key_file if source == "service_account" else \
-        os.path.join(emu.data, "authorized-user.json")
+    src_file = {"service_account": emu.key_file,
+                "authorized_user": os.path.join(emu.data, "authorized-user.json"),
+                "external_account_authorized_user":
+                    os.path.join(emu.data, "external-authorized-user.json")}[source]
     with open(src_file) as f:
         src = json.load(f)
     key = write_json(cli.tmp / "imp.json", {
@@ -686,7 +689,7 @@ def test_impersonated_service_account(emu, cli, source):
         "emulator@test-project" in out[0]["describe"]
     assert out[1]["rc"] == 0 and out[2]["sha"] == out[1]["sha"]
     assert out[3]["status"] == 200, out[3]
-    assert tokens(emu) == 1
+    assert tokens(emu) + tokens(emu, "sts.oauthtoken") == 1
     assert tokens(emu, "iam.generateAccessToken") == 1
     (iam,) = auth_log(emu, "iam.generateAccessToken")
     assert iam["delegates"] == [
