@@ -384,6 +384,8 @@ int bf_cli_parse(struct fuse_args *args, struct bf_cli *cli)
 	}
 
 	cli->project = env_or(cli->project, "GOOGLE_CLOUD_PROJECT");
+	/* The legacy name google-auth still reads. */
+	cli->project = env_or(cli->project, "GCLOUD_PROJECT");
 	cli->location = env_or(cli->location, "GOOGLE_CLOUD_LOCATION");
 	/* Messages about the key name where its path came from. */
 	cred_env = !cli->credentials;

@@ -53,7 +53,11 @@ def test_rejected_credential_fails_the_mount_command(emu, build_dir, tmp_path):
 def test_missing_project_fails_with_hint(emu, build_dir, tmp_path):
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    env = {k: v for k, v in os.environ.items() if k != "GOOGLE_CLOUD_PROJECT"}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT",
+                        "CLOUDSDK_CORE_PROJECT")}
+    # Not this machine's gcloud configuration either.
+    env["CLOUDSDK_CONFIG"] = str(tmp_path / "gcloud")
     r = run_batchfs(build_dir, "-o", "no_auth,endpoint=%s" % emu.url,
                     str(mnt), env=env)
     assert r.returncode != 0

@@ -141,3 +141,17 @@ def test_project_from_gcloud_configuration(mount_fs, emu, tmp_path,
         f.write(text)
     assert m.wait_state("p1") == "JOB_STATE_SUCCEEDED"
     assert "project test-project from gcloud configuration emu" in m.stderr()
+
+
+def test_project_from_legacy_gcloud_project_env(mount_fs, emu, tmp_path,
+                                                monkeypatch):
+    """GCLOUD_PROJECT, the legacy name google-auth still reads, names the
+    project when GOOGLE_CLOUD_PROJECT does not."""
+    for k in ("GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "no-gcloud"))
+    monkeypatch.setenv("GCLOUD_PROJECT", "test-project")
+    cred = cred_file("external-file", emu, tmp_path)
+    m = mount_fs(credentials=cred, project=None)
+    assert os.listdir(m.jobs) == []
+    assert "test-project" in open("/proc/mounts").read()
