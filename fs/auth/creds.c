@@ -54,8 +54,7 @@ static char *xstrdup(const char *s)
 }
 
 /* Reads a whole small file into a NUL-terminated secret buffer. */
-int bf_read_small_file(const char *path, size_t max, char **out,
-			   size_t *len)
+int bf_read_small_file(const char *path, size_t max, char **out, size_t *len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	size_t cap = 4096, n = 0;
