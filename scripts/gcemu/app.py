@@ -35,6 +35,7 @@ DEFAULTS = {
     "strict_filter": False,
     "partials": "incremental",
     "end_time_some_states": False,
+    "token_reply_strings": False,
     "latency_ms": 0.0,
     "stream_bytes_per_second": 0,
     "crud_quota_per_minute": 0,
@@ -51,6 +52,7 @@ PESSIMISTIC = {
     "strict_filter": True,
     "partials": "beside",
     "end_time_some_states": True,
+    "token_reply_strings": True,
 }
 CHOICES = {"running_stats": ("counts", "absent", "unknown"),
            "partials": ("incremental", "beside")}
@@ -61,7 +63,7 @@ CONFIG_TYPES = {"time_scale": float, "pending_seconds": float,
                 "echo_keys": bool, "retype_keys": bool, "running_stats": str,
                 "delete_seconds": float, "failed_response_empty": bool,
                 "strict_filter": bool, "partials": str,
-                "end_time_some_states": bool,
+                "end_time_some_states": bool, "token_reply_strings": bool,
                 "latency_ms": float, "stream_bytes_per_second": int,
                 "crud_quota_per_minute": int, "create_quota_per_minute": int}
 

@@ -151,6 +151,8 @@ class Sts:
                              "The given subject token is invalid or expired.")
         out = self.oauth.issue()
         out["issued_token_type"] = ACCESS_TOKEN_TYPE
+        if self.app.cfg.get("token_reply_strings"):
+            out["expires_in"] = str(out["expires_in"])
         return Response.json(out, headers={"Cache-Control": "no-store"})
 
     def oauthtoken(self, req):
@@ -220,10 +222,10 @@ class Sts:
         exp = time.time() + life
         with self.oauth.lock:
             self.oauth.tokens[tok] = exp
-        return Response.json({
-            "accessToken": tok,
-            "expireTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(exp)),
-        })
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(exp))
+        if self.app.cfg.get("token_reply_strings"):
+            stamp += ".%09d" % int((exp % 1) * 1e9)  # protobuf's nanos form
+        return Response.json({"accessToken": tok, "expireTime": stamp + "Z"})
 
     def route(self, req):
         p = req.raw_path

@@ -191,3 +191,154 @@ def test_resumable_session_uri_needs_no_token(emu, tmp_path):
     st, _, o = emu.request("PUT", h["Location"][len(emu.url):], b"abc",
                            {"Content-Range": "bytes 0-2/3"})
     assert st == 200 and o["size"] == "3"
+
+
+# --- STS and IAM Credentials (scripts/gcemu/sts.py) ----------------------
+
+AUD = ("//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/"
+       "p/providers/q")
+CLOUD = "https://www.googleapis.com/auth/cloud-platform"
+IAM = "/v1/projects/-/serviceAccounts/%s:generateAccessToken"
+
+
+def subject(emu, **q):
+    st, _, body = emu.request("GET", "/_emulator/subject-token" + (
+        "?" + urllib.parse.urlencode(q) if q else ""),
+        headers={"Metadata": "True"})
+    assert st == 200
+    return body if isinstance(body, dict) else None
+
+
+def sts_form(emu, **over):
+    st, _, tok = emu.request("GET", "/_emulator/subject-token",
+                             headers={"Metadata": "True"}, raw=True)
+    form = {"grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+            "audience": AUD, "scope": CLOUD,
+            "requested_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            "subject_token": tok.decode(),
+            "subject_token_type": "urn:ietf:params:oauth:token-type:jwt"}
+    form.update(over)
+    return {k: v for k, v in form.items() if v is not None}
+
+
+def sts(emu, form, headers=None):
+    h = {"Content-Type": "application/x-www-form-urlencoded"}
+    h.update(headers or {})
+    return emu.request("POST", "/v1/token", urllib.parse.urlencode(form).encode(), h)
+
+
+def test_subject_token_needs_the_metadata_header(emu):
+    st, _, body = emu.request("GET", "/_emulator/subject-token")
+    assert st == 400 and body["error"] == "invalid_request"
+    assert subject(emu, format="json")["access_token"].startswith("eyJ")
+
+
+def test_sts_exchange_and_token_works_under_require_auth(emu):
+    emu.config(require_auth=True)
+    st, _, out = sts(emu, sts_form(emu))
+    assert st == 200, out
+    assert out["issued_token_type"] == "urn:ietf:params:oauth:token-type:access_token"
+    assert out["token_type"] == "Bearer" and isinstance(out["expires_in"], int)
+    st, _, _ = emu.request(
+        "GET", "/v1/projects/test-project/locations/us-central1/batchPredictionJobs",
+        headers={"Authorization": "Bearer " + out["access_token"]})
+    assert st == 200
+    assert emu.counters()["routes"]["sts.token"] == 1
+
+
+@pytest.mark.parametrize("over,http,code", [
+    ({"grant_type": "refresh_token"}, 400, "unsupported_grant_type"),
+    ({"requested_token_type": "urn:x"}, 400, "invalid_request"),
+    ({"subject_token_type": "urn:x"}, 400, "invalid_request"),
+    ({"audience": "//example.com/x"}, 400, "invalid_target"),
+    ({"scope": "openid"}, 400, "invalid_scope"),
+    ({"subject_token": "eyJ.forged.sig"}, 400, "invalid_grant"),
+])
+def test_sts_errors_are_oauth_shaped(emu, over, http, code):
+    st, _, out = sts(emu, sts_form(emu, **over))
+    assert st == http and out["error"] == code, out
+    assert out["error_description"]
+
+
+def test_sts_client_basic_auth(emu):
+    info = json.load(open(os.path.join(emu.data, "external-authorized-user.json")))
+    good = base64.b64encode(("%s:%s" % (info["client_id"],
+                                        info["client_secret"])).encode()).decode()
+    st, _, _ = sts(emu, sts_form(emu), {"Authorization": "Basic " + good})
+    assert st == 200
+    bad = base64.b64encode(b"emulator-sts-client:nope").decode()
+    st, _, out = sts(emu, sts_form(emu), {"Authorization": "Basic " + bad})
+    assert st == 401 and out["error"] == "invalid_client"
+
+
+def test_workforce_refresh_token(emu):
+    info = json.load(open(os.path.join(emu.data, "external-authorized-user.json")))
+    auth = base64.b64encode(("%s:%s" % (info["client_id"],
+                                        info["client_secret"])).encode()).decode()
+    h = {"Content-Type": "application/x-www-form-urlencoded",
+         "Authorization": "Basic " + auth}
+    form = {"grant_type": "refresh_token", "refresh_token": info["refresh_token"]}
+    st, _, out = emu.request("POST", "/v1/oauthtoken",
+                             urllib.parse.urlencode(form).encode(), h)
+    assert st == 200 and out["access_token"], out
+    form["refresh_token"] = "stale"
+    st, _, out = emu.request("POST", "/v1/oauthtoken",
+                             urllib.parse.urlencode(form).encode(), h)
+    assert st == 400 and out["error"] == "invalid_grant"
+    st, _, out = emu.request("POST", "/v1/oauthtoken",
+                             urllib.parse.urlencode(form).encode(),
+                             {"Content-Type": "application/x-www-form-urlencoded"})
+    assert st == 401 and out["error"] == "invalid_client"
+
+
+def iam(emu, email, body, token):
+    h = {"Authorization": "Bearer " + token} if token else {}
+    return emu.request("POST", IAM % email, body, h)
+
+
+def test_generate_access_token(emu):
+    emu.config(require_auth=True)
+    _, _, out = sts(emu, sts_form(emu))
+    st, _, r = iam(emu, "t@p.iam.gserviceaccount.com",
+                   {"scope": [CLOUD], "lifetime": "1800s",
+                    "delegates": ["projects/-/serviceAccounts/d@p.iam.gserviceaccount.com"]},
+                   out["access_token"])
+    assert st == 200, r
+    assert r["expireTime"].endswith("Z") and "." not in r["expireTime"]
+    st, _, _ = emu.request(
+        "GET", "/v1/projects/test-project/locations/us-central1/batchPredictionJobs",
+        headers={"Authorization": "Bearer " + r["accessToken"]})
+    assert st == 200
+    log = emu.control("GET", "auth-log")["requests"][-1]
+    assert log["lifetime"] == "1800s" and log["email"] == "t@p.iam.gserviceaccount.com"
+
+
+@pytest.mark.parametrize("email,body,token,http,status", [
+    ("t@p.iam.gserviceaccount.com", {"scope": [CLOUD]}, "ya29.forged", 401,
+     "UNAUTHENTICATED"),
+    ("t@p.iam.gserviceaccount.com", {"scope": []}, None, 400, "INVALID_ARGUMENT"),
+    ("t@p.iam.gserviceaccount.com", {"scope": [CLOUD], "lifetime": "1h"}, None,
+     400, "INVALID_ARGUMENT"),
+    ("t@p.iam.gserviceaccount.com", {"scope": [CLOUD], "delegates": ["d@p"]},
+     None, 400, "INVALID_ARGUMENT"),
+    ("someone@example.com", {"scope": [CLOUD]}, None, 404, "NOT_FOUND"),
+    ("denied@p.iam.gserviceaccount.com", {"scope": [CLOUD]}, None, 403,
+     "PERMISSION_DENIED"),
+])
+def test_generate_access_token_errors_are_google_shaped(emu, email, body, token,
+                                                        http, status):
+    if token is None:
+        token = sts(emu, sts_form(emu))[2]["access_token"]
+    st, _, r = iam(emu, email, body, token)
+    assert st == http, r
+    assert r["error"]["code"] == http and r["error"]["status"] == status
+    assert r["error"]["message"]
+
+
+def test_token_reply_strings_unknown(emu):
+    emu.config(token_reply_strings=True)
+    _, _, out = sts(emu, sts_form(emu))
+    assert isinstance(out["expires_in"], str) and int(out["expires_in"]) > 0
+    st, _, r = iam(emu, "t@p.iam.gserviceaccount.com", {"scope": [CLOUD]},
+                   out["access_token"])
+    assert st == 200 and len(r["expireTime"].split(".")[1]) == 10  # 9 + Z

@@ -35,6 +35,7 @@ def test_pessimistic_sets_every_unknown(emu):
     assert cfg["running_stats"] == "absent" and cfg["delete_seconds"] > 0
     assert cfg["failed_response_empty"] and cfg["strict_filter"]
     assert cfg["partials"] == "beside" and cfg["end_time_some_states"]
+    assert cfg["token_reply_strings"]
     cfg = emu.config(pessimistic=False)
     assert cfg["echo_keys"] is True and cfg["strict_filter"] is False
 

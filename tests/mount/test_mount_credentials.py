@@ -66,7 +66,10 @@ def cred_file(kind, emu, tmp):
 @pytest.mark.parametrize("kind", ["external-file", "external-url",
                                   "external-impersonate", "impersonated",
                                   "external-user"])
-def test_mount_with_credential_type(mount_fs, emu, tmp_path, kind):
+def test_mount_with_credential_type(mount_fs, emu_any, tmp_path, kind):
+    """Also against the pessimistic emulator: STS's expires_in a string,
+    generateAccessToken's expireTime with nanoseconds."""
+    emu = emu_any
     text = request_text(emu, n=2)  # staged before auth is required
     emu.config(require_auth=True)
     cred = cred_file(kind, emu, tmp_path)
