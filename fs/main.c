@@ -35,6 +35,12 @@ static void usage(const char *prog)
 /* What to do about a failed mount-time check, in words. */
 static const char *hint(int rc, const struct bf_err *e)
 {
+	if (bf_curl_cert_error(e->curl_code))
+		return "the server's certificate is not signed by a CA this "
+		       "machine trusts: if a proxy or a private CA signs it, "
+		       "pass its CA with -o cafile=CA.pem (or set "
+		       "CURL_CA_BUNDLE or SSL_CERT_FILE); TLS verification "
+		       "cannot be turned off";
 	switch (-rc) {
 	case EACCES:
 	case EPERM:

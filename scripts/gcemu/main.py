@@ -10,6 +10,7 @@ import threading
 from .app import App
 from .gcs import valid_bucket_name
 from .server import Server
+from . import tlscert
 
 FAULT_HELP = """fault rules (POST /_emulator/faults, JSON):
   method   HTTP method to match (optional, default any)
@@ -60,6 +61,9 @@ def parse_args(argv):
     ap.add_argument("--stream-bytes-per-second", type=int, default=0,
                     help="WAN model: throttle each response body to N bytes/s "
                     "(one TCP stream's limit; 0 = off)")
+    ap.add_argument("--tls", action="store_true",
+                    help="serve HTTPS with a certificate for 127.0.0.1 and localhost, "
+                    "signed by a CA written to DATA/ca.pem (made with openssl)")
     ap.add_argument("--quiet", action="store_true", help="no request log on stderr")
     ap.add_argument("--help-faults", action="store_true",
                     help="describe fault rules and exit")
@@ -88,7 +92,12 @@ def main(argv):
               pessimistic=args.pessimistic,
               latency_ms=args.latency_ms,
               stream_bytes_per_second=args.stream_bytes_per_second)
-    server = Server(("127.0.0.1", args.port), app, quiet=args.quiet)
+    ctx = None
+    if args.tls:
+        paths = tlscert.ensure_certs(data)
+        ctx = tlscert.server_context(paths)
+        app.client_ssl = tlscert.client_context(paths)
+    server = Server(("127.0.0.1", args.port), app, quiet=args.quiet, ssl_context=ctx)
     app.started(server.base_url)
     stop = threading.Event()
 
