@@ -4,6 +4,7 @@
  * network.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -240,6 +241,20 @@ static void test_misc(void)
 	bf_http_free(NULL);
 }
 
+/* A throwaway self-signed CA certificate (its key was discarded). */
+static const char TEST_CA_PEM[] =
+	"-----BEGIN CERTIFICATE-----\n"
+	"MIIBljCCATugAwIBAgIUevcif1PyWSIvs6j79//0/VikH7owCgYIKoZIzj0EAwIw\n"
+	"HzEdMBsGA1UEAwwUYmF0Y2hmcyB1bml0IHRlc3QgQ0EwIBcNMjYxMjAzMTEwODMz\n"
+	"WhgPMjEyNjExMDkxMTA4MzNaMB8xHTAbBgNVBAMMFGJhdGNoZnMgdW5pdCB0ZXN0\n"
+	"IENBMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE/GunH8ssorfDgQnHN6XuogR+\n"
+	"3FjVBXIBWBYhZa0shXvqTlqS+HsnVl5xytWXl+MOk7JxLrTOYlsmr4owy9t1fKNT\n"
+	"MFEwHQYDVR0OBBYEFKE1fusghzJu0RNXI2N4LXS2naK9MB8GA1UdIwQYMBaAFKE1\n"
+	"fusghzJu0RNXI2N4LXS2naK9MA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwID\n"
+	"SQAwRgIhAJsWSX0GrLyGqQvDgB/36meIeALyAKSRnL5EcxBm1flNAiEAiazVQFC4\n"
+	"41KdV7s/jR9StPU3k6pycUmIFrJvyfvvG8I=\n"
+	"-----END CERTIFICATE-----\n";
+
 /* Proxy and CA settings: the raw GET (splice path) refuses when a proxy is
  * set, since libcurl would have used it; CA files are checked up front. */
 static void test_proxy_and_ca(void)
@@ -272,6 +287,17 @@ static void test_proxy_and_ca(void)
 		CHECK_INT(bf_http_set_cafile(h, path, "SSL_CERT_FILE", &e),
 			  -EINVAL);
 		CHECK(strstr(e.msg, "SSL_CERT_FILE") != NULL);
+		/* Two certificates (a bundle), then a second file replaces
+		 * the first list: no leak under valgrind. */
+		fd = open(path, O_WRONLY | O_TRUNC);
+		CHECK(fd >= 0);
+		CHECK(write(fd, TEST_CA_PEM, strlen(TEST_CA_PEM)) ==
+		      (ssize_t)strlen(TEST_CA_PEM));
+		CHECK(write(fd, TEST_CA_PEM, strlen(TEST_CA_PEM)) ==
+		      (ssize_t)strlen(TEST_CA_PEM));
+		close(fd);
+		CHECK_INT(bf_http_set_cafile(h, path, "-o cafile", &e), 0);
+		CHECK_INT(bf_http_set_cafile(h, path, "-o cafile", &e), 0);
 		unlink(path);
 	}
 	bf_http_free(h);
