@@ -210,6 +210,8 @@ static int setup_attempt(struct bf_http *h, struct xfer *x,
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
 	bf_http_tls_setup(h, c);
+	if (rq->direct) /* "" also keeps libcurl from the environment's */
+		curl_easy_setopt(c, CURLOPT_PROXY, "");
 	/* A non-idempotent request gets its own connection: on a reused
 	 * connection libcurl silently re-sends a request whose connection
 	 * died before any reply byte, which would break "sent once". */

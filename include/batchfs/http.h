@@ -66,6 +66,7 @@ struct bf_http_req {
 	const char *content_type;
 	const char *const *headers; /* extra "Name: value", NULL-terminated */
 	int no_auth;		    /* do not attach Authorization */
+	int direct; /* never through a proxy: the link-local metadata server */
 	enum bf_retry retry;
 	long timeout_ms; /* per attempt; 0 = opts (streams: none, stall only) */
 	long budget_ms;	 /* whole call; 0 = opts */

@@ -160,6 +160,32 @@ def test_no_proxy_hosts_bypass_the_proxy(mount_fs, emu, clean_env, how):
         proxy.stop()
 
 
+def test_metadata_server_is_never_proxied(mount_fs, emu, emu_session, clean_env,
+                                          tmp_path):
+    """Credentials from the metadata server (plain http, link-local on GCE;
+    here the plain emulator) while the APIs go through -o proxy=: the
+    token request goes direct, the API calls through the tunnel."""
+    job = finished_job(emu)
+    host = emu_session.url[len("http://"):]
+    clean_env.setenv("GCE_METADATA_HOST", host)
+    clean_env.setenv("HOME", str(tmp_path))  # no gcloud ADC file
+    clean_env.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    before = emu_session.counters()["routes"]
+    proxy = ConnectProxy()
+    try:
+        mnt = mount_fs(credentials=None, proxy=proxy.url)
+        assert mnt.read("tlsjob", "state").strip() == job["state"]
+        assert proxy.tunnels >= 1
+        # A plain-http request through the proxy would be an absolute-form
+        # GET, which this proxy refuses (and the mount would have failed).
+        assert not proxy.refused, proxy.refused
+    finally:
+        proxy.stop()
+    after = emu_session.counters()["routes"]
+    assert any(after.get(k, 0) > before.get(k, 0) for k in after
+               if "metadata" in k), (before, after)
+
+
 @pytest.mark.parametrize("proxy_state", ["refusing", "down"])
 def test_a_failing_proxy_fails_the_mount_naming_it(build_dir, emu, clean_env,
                                                    tmp_path, proxy_state):
