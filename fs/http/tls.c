@@ -18,6 +18,7 @@
  * curl_easy_perform, hence the thread-local record.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,8 +48,9 @@ static void name_line(X509_NAME *nm, char *out, size_t n)
 	out[0] = 0;
 	if (!b)
 		return;
-	/* RFC 2253-like one line, escaped, no multi-line output. */
-	X509_NAME_print_ex(b, nm, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+	/* The server chose these bytes: control and non-ASCII bytes are
+	 * escaped (\XX), so nothing reaches a terminal or log raw. */
+	X509_NAME_print_ex(b, nm, 0, XN_FLAG_RFC2253);
 	len = BIO_read(b, out, (int)n - 1);
 	out[len > 0 ? len : 0] = 0;
 	BIO_free(b);
@@ -100,6 +102,33 @@ void bf_http_tls_setup(struct bf_http *h, CURL *c)
 		curl_easy_setopt(c, CURLOPT_NOPROXY, h->noproxy);
 }
 
+/* Is path libcurl's own CA bundle? Environments often point CURL_CA_BUNDLE
+ * or SSL_CERT_FILE at it; adding its ~150 certificates again to every new
+ * connection's store would only cost time. */
+static int is_default_bundle(const char *path)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+	char *def = NULL;
+	int same = 0;
+	CURL *c;
+
+#if LIBCURL_VERSION_NUM >= 0x075400 /* CURLINFO_CAINFO: 7.84 */
+	c = curl_easy_init();
+	if (!c)
+		return 0;
+	if (curl_easy_getinfo(c, CURLINFO_CAINFO, &def) == CURLE_OK && def &&
+	    realpath(def, a) && realpath(path, b))
+		same = strcmp(a, b) == 0;
+	curl_easy_cleanup(c);
+#else
+	(void)a;
+	(void)b;
+	(void)def;
+	(void)c;
+#endif
+	return same;
+}
+
 int bf_http_set_cafile(struct bf_http *h, const char *path, const char *what,
 		       struct bf_err *e)
 {
@@ -109,6 +138,8 @@ int bf_http_set_cafile(struct bf_http *h, const char *path, const char *what,
 
 	if (!path || !*path)
 		return 0;
+	if (is_default_bundle(path))
+		return 0; /* already trusted, and readable by libcurl */
 	b = BIO_new_file(path, "r");
 	if (!b) {
 		int err = errno ? errno : EIO;
