@@ -33,9 +33,34 @@ static void usage(const char *prog)
 	       prog, prog);
 }
 
-/* What to do about a failed mount-time check, in words. */
-static const char *hint(int rc, const struct bf_err *e)
+/* The proxy libcurl uses for https, for hints (userinfo not shown). */
+static const char *proxy_in_use(const struct bf_cli *cli)
 {
+	static const char *const vars[] = {"https_proxy", "HTTPS_PROXY",
+					   "all_proxy", "ALL_PROXY"};
+
+	if (cli->proxy)
+		return cli->proxy;
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		const char *v = getenv(vars[i]);
+
+		if (v && *v)
+			return v;
+	}
+	return NULL;
+}
+
+/* What to do about a failed mount-time check, in words. */
+static const char *hint(int rc, const struct bf_err *e, const char *proxy)
+{
+	static char buf[600];
+
+	if (bf_curl_cert_error(e->curl_code))
+		return "the server's certificate is not signed by a CA this "
+		       "machine trusts: if a proxy or a private CA signs it, "
+		       "pass its CA with -o cafile=CA.pem (or set "
+		       "CURL_CA_BUNDLE or SSL_CERT_FILE); TLS verification "
+		       "cannot be turned off";
 	switch (-rc) {
 	case EACCES:
 	case EPERM:
@@ -56,6 +81,18 @@ static const char *hint(int rc, const struct bf_err *e)
 	case EHOSTUNREACH:
 	case ENETUNREACH:
 	case EIO:
+		if (proxy && !strchr(proxy, '@')) {
+			snprintf(buf, sizeof(buf),
+				 "the API could not be reached through the "
+				 "proxy %s: check -o proxy= (or https_proxy, "
+				 "no_proxy), -o endpoint= and the network",
+				 proxy);
+			return buf;
+		}
+		if (proxy)
+			return "the API could not be reached through the "
+			       "proxy: check -o proxy= (or https_proxy, "
+			       "no_proxy), -o endpoint= and the network";
 		return "the API could not be reached: check -o endpoint= and "
 		       "the network";
 	default:
@@ -75,7 +112,8 @@ static int check_setup(struct bf_cli *cli, char **project)
 		fprintf(stderr,
 			"batchfs: cannot set up: %s\n"
 			"batchfs: %s\n",
-			e.msg[0] ? e.msg : strerror(-rc), hint(rc, &e));
+			e.msg[0] ? e.msg : strerror(-rc),
+			hint(rc, &e, proxy_in_use(cli)));
 		return -1;
 	}
 	rc = bf_ctx_check(ctx, &e);
@@ -87,7 +125,8 @@ static int check_setup(struct bf_cli *cli, char **project)
 			"batchfs: cannot list batch prediction jobs of "
 			"project %s in %s: %s%s%s\nbatchfs: %s\n",
 			bf_ctx_opts(ctx)->project, bf_ctx_opts(ctx)->location,
-			strerror(-rc), line[0] ? ": " : "", line, hint(rc, &e));
+			strerror(-rc), line[0] ? ": " : "", line,
+			hint(rc, &e, proxy_in_use(cli)));
 		bf_ctx_free(ctx);
 		return -1;
 	}

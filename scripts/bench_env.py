@@ -5,6 +5,7 @@ system) with mount/unmount that never leaves a stale mount behind.
 import http.client
 import json
 import os
+import ssl
 import subprocess
 import threading
 import time
@@ -26,19 +27,24 @@ class BenchError(Exception):
 # --- the emulator -------------------------------------------------------------
 
 class Emulator:
-    def __init__(self, data, logf):
+    def __init__(self, data, logf, tls=False):
         self.data = data
+        self.tls = tls
+        # --tls: HTTPS with the CA in DATA/ca.pem, trusted by every client here.
+        self.ca_file = os.path.join(data, "ca.pem") if tls else None
         self.proc = subprocess.Popen(
             ["/usr/bin/python3", EMULATOR, "--port", "0", "--data", data,
-             "--bucket", BUCKET, "--time-scale", "0", "--quiet"],
+             "--bucket", BUCKET, "--time-scale", "0", "--quiet"]
+            + (["--tls"] if tls else []),
             stdout=subprocess.PIPE, stderr=logf, text=True)
         line = ""
         t0 = time.time()
+        scheme = "https://" if tls else "http://"
         while time.time() - t0 < 30:
             line = self.proc.stdout.readline().strip()
-            if line.startswith("http://") or self.proc.poll() is not None:
+            if line.startswith(scheme) or self.proc.poll() is not None:
                 break
-        if not line.startswith("http://"):
+        if not line.startswith(scheme):
             self.stop()
             raise BenchError("emulator did not start (%r); see %s" % (line, logf.name))
         self.url = line
@@ -57,9 +63,20 @@ class Emulator:
                 self.proc.kill()
                 self.proc.wait()
 
-    def request(self, method, path, body=None, headers=None, timeout=120):
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout,
+    def connection(self, timeout=120):
+        if self.tls:
+            ctx = ssl.create_default_context(cafile=self.ca_file)
+            return http.client.HTTPSConnection(self.host, self.port, timeout=timeout,
+                                               blocksize=1 << 20, context=ctx)
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout,
                                           blocksize=1 << 20)
+
+    def curl_args(self):
+        """curl's options to trust the emulator (none over plain http)."""
+        return ["--cacert", self.ca_file] if self.tls else []
+
+    def request(self, method, path, body=None, headers=None, timeout=120):
+        conn = self.connection(timeout)
         hdrs = dict(headers or {})
         if body is not None and not isinstance(body, (bytes, bytearray)) \
                 and not hasattr(body, "read"):
@@ -209,6 +226,8 @@ class BatchfsMount(Mount):
         opts = "project=%s,location=%s,endpoint=%s,storage_endpoint=%s,credentials=%s" % (
             PROJECT, LOCATION, self.emu.url, self.emu.url,
             os.path.join(self.emu.data, "service-account.json"))
+        if self.emu.tls:
+            opts += ",cafile=" + self.emu.ca_file
         if self.extra:
             opts += "," + self.extra
         self.proc = subprocess.Popen([self.binary, "-f"] + self.extra_args
@@ -233,7 +252,8 @@ class RcloneMount(Mount):
         os.makedirs(self.path, exist_ok=True)
         self.proc = subprocess.Popen(
             ["rclone", "--config", self.conf, "mount", "emu:" + BUCKET, self.path]
-            + self.FLAGS + ["--log-file", self.logpath],
+            + self.FLAGS + ["--log-file", self.logpath]
+            + (["--ca-cert", self.emu.ca_file] if self.emu.tls else []),
             stdout=subprocess.DEVNULL, stderr=open(self.logpath, "ab"))
         self._wait_up(self.path)
 

@@ -252,6 +252,10 @@ def render(R):
             m.get("rclone_read_ahead_kb")))
     facts.append("object size %d MiB; cache: %s" % (m.get("size", 0) // MiB, m.get("warm")))
     facts.append("emulator source uses sendfile: %s" % m.get("emulator_sendfile"))
+    if m.get("tls"):
+        facts.append("**over HTTPS** (emulator --tls; curl --cacert, batchfs -o cafile=, "
+                     "rclone --ca-cert): media leaves the emulator in 1 MiB SSL writes, "
+                     "no sendfile, and batchfs has no splice path")
     for k in ("verify_batchfs", "verify_rclone"):
         if k in m:
             facts.append("%s: %s" % (k.replace("verify_", "bytes read through ") ,

@@ -3,9 +3,17 @@
 `emu` starts scripts/emulator once per session (port 0, a temporary data
 directory) and resets its state, faults and counters before each test that
 uses it. The control API lives under /_emulator/, a path no Google API uses.
+
+Over TLS: the `emu_scheme` fixture ("http" or "https") picks which of two
+session emulators `emu` is; the second runs with --tls and `emu.ca_file` is
+its CA. It is "http" unless BATCHFS_TEST_TLS=1 (then a whole suite runs over
+TLS); a test runs both ways when it parametrizes the fixture, as
+@pytest.mark.parametrize("emu_scheme", ["http", "https"]) (TLS_TOO in
+tests/mount/mounthelp.py).
 """
 import json
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -26,6 +34,10 @@ class Emulator:
         self.url = url
         self.data = data
         self.key_file = os.path.join(data, "service-account.json")
+        self.tls = url.startswith("https://")
+        self.ca_file = os.path.join(data, "ca.pem") if self.tls else None
+        self.ssl_context = (ssl.create_default_context(cafile=self.ca_file)
+                            if self.tls else None)
 
     # --- raw HTTP -------------------------------------------------------
     def request(self, method, path, body=None, headers=None, raw=False):
@@ -41,7 +53,8 @@ class Emulator:
         req = urllib.request.Request(self.url + path, data=data, method=method,
                                      headers=hdrs)
         try:
-            with urllib.request.urlopen(req, timeout=60) as r:
+            with urllib.request.urlopen(req, timeout=60,
+                                        context=self.ssl_context) as r:
                 status, rh, payload = r.status, dict(r.headers), r.read()
         except urllib.error.HTTPError as err:
             status, rh, payload = err.code, dict(err.headers), err.read()
@@ -171,7 +184,7 @@ def start_emulator(data, *extra):
         stdout=subprocess.PIPE, stderr=open(os.path.join(str(data), "emulator.log"), "ab"),
         text=True)
     line = proc.stdout.readline().strip()
-    if not line.startswith("http://"):
+    if not line.startswith(("http://", "https://")):
         proc.kill()
         raise RuntimeError("emulator did not start: %r (see %s/emulator.log)" % (line, data))
     return proc, line
@@ -194,9 +207,27 @@ def emu_session(tmp_path_factory):
     stop_emulator(proc)
 
 
+@pytest.fixture(scope="session")
+def emu_tls_session(tmp_path_factory):
+    """A second session emulator serving HTTPS (--tls, CA in DATA/ca.pem)."""
+    data = tmp_path_factory.mktemp("emulator-tls")
+    proc, url = start_emulator(data, "--tls")
+    yield Emulator(proc, url, str(data))
+    stop_emulator(proc)
+
+
 @pytest.fixture
-def emu(emu_session):
+def emu_scheme():
+    """Which emulator `emu` is: https with BATCHFS_TEST_TLS=1, else http;
+    a test may parametrize it."""
+    return "https" if os.environ.get("BATCHFS_TEST_TLS") == "1" else "http"
+
+
+@pytest.fixture
+def emu(emu_scheme, request):
     """The session's emulator, reset to a clean state for this test."""
+    emu_session = request.getfixturevalue(
+        "emu_tls_session" if emu_scheme == "https" else "emu_session")
     assert emu_session.proc.poll() is None, "emulator died"
     emu_session.reset()
     yield emu_session

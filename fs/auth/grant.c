@@ -329,6 +329,9 @@ static int fetch_metadata(struct bf_auth *a, char **token, long *life,
 		.url = a->md_url,
 		.headers = hdrs,
 		.no_auth = 1,
+		/* Link-local: a proxy (-o proxy=, all_proxy) cannot reach
+		 * it, and an fstab mount cannot list it in no_proxy. */
+		.direct = 1,
 	};
 	char why[160];
 	int rc;

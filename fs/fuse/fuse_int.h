@@ -19,6 +19,7 @@ struct bf_cli {
 	char *log_file, *log_format;
 	char *pos[3]; /* non-option arguments: [SOURCE] MOUNTPOINT */
 	int npos;
+	char *cafile, *proxy, *noproxy;
 	int no_auth;
 	double refresh, list_ttl, attr_timeout, entry_timeout;
 	double negative_timeout, final_timeout, deadline;

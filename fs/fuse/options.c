@@ -49,6 +49,9 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("uid=%s", uid),
 	OPT("gid=%s", gid),
 	OPT("umask=%s", umask),
+	OPT("cafile=%s", cafile),
+	OPT("proxy=%s", proxy),
+	OPT("noproxy=%s", noproxy),
 	/* fstab-only words: mount(8) passes them on; they mean nothing
 	 * here. */
 	FUSE_OPT_KEY("auto", KEY_DISCARD),
@@ -256,6 +259,19 @@ void bf_cli_help(void)
 	       "                           user's; numeric ids)\n"
 	       "    -o umask=OOO           octal bits taken from every "
 	       "file's mode (default 000)\n"
+	       "    -o cafile=FILE         also trust the CA certificates "
+	       "in this PEM file (a\n"
+	       "                           private CA, a TLS-inspecting "
+	       "proxy; default: $CURL_CA_BUNDLE,\n"
+	       "                           else $SSL_CERT_FILE; added to the "
+	       "system's CAs)\n"
+	       "    -o proxy=URL           HTTP(S) proxy for every request, "
+	       "e.g. http://proxy:3128\n"
+	       "                           (default: $https_proxy, "
+	       "$http_proxy, $all_proxy)\n"
+	       "    -o noproxy=HOSTS       hosts reached without the proxy, "
+	       "comma-separated\n"
+	       "                           (default: $no_proxy)\n"
 	       "    -o auto,noauto,user,nouser,users,_netdev,nofail   "
 	       "accepted for fstab, ignored\n"
 	       "Always set: fsname=batchfs:PROJECT/LOCATION, "
@@ -416,8 +432,16 @@ int bf_cli_parse(struct fuse_args *args, struct bf_cli *cli)
 		free(cli->log_file);
 		cli->log_file = abs;
 	}
+	if (cli->cafile) {
+		cli->m.cafile_from = "-o cafile";
+	} else if ((cli->cafile = env_or(NULL, "CURL_CA_BUNDLE"))) {
+		cli->m.cafile_from = "CURL_CA_BUNDLE";
+	} else if ((cli->cafile = env_or(NULL, "SSL_CERT_FILE"))) {
+		cli->m.cafile_from = "SSL_CERT_FILE";
+	}
 	if (absolutize(&cli->credentials, "credentials") ||
-	    absolutize(&cli->token_file, "token"))
+	    absolutize(&cli->token_file, "token") ||
+	    absolutize(&cli->cafile, "CA"))
 		return -1;
 	if (state_dir_default(&cli->state_dir)) {
 		fprintf(stderr, "batchfs: state_dir: out of memory\n");
@@ -449,6 +473,9 @@ int bf_cli_parse(struct fuse_args *args, struct bf_cli *cli)
 	m->credentials_origin = cred_env ? "GOOGLE_APPLICATION_CREDENTIALS"
 					 : NULL;
 	m->token_file = cli->token_file;
+	m->cafile = cli->cafile;
+	m->proxy = cli->proxy;
+	m->noproxy = cli->noproxy;
 	m->no_auth = cli->no_auth;
 	m->refresh = cli->refresh;
 	m->list_ttl = cli->list_ttl;
@@ -517,4 +544,7 @@ void bf_cli_free(struct bf_cli *cli)
 	free(cli->uid);
 	free(cli->gid);
 	free(cli->umask);
+	free(cli->cafile);
+	free(cli->proxy);
+	free(cli->noproxy);
 }

@@ -1,6 +1,7 @@
 /* client.c - the bf_http object: libcurl global init, the share object
  * (DNS and TLS session caches, with one mutex per shared data kind), the
- * free list of easy handles, counters and the per-thread cancel check.
+ * free list of easy handles, counters, the per-thread cancel check and the
+ * proxy setting.
  *
  * Why the connection cache is not shared: see http.c.
  */
@@ -268,10 +269,33 @@ void bf_http_set_auth(struct bf_http *h, struct bf_auth *auth)
 	h->auth = auth;
 }
 
+int bf_http_set_proxy(struct bf_http *h, const char *proxy,
+		      const char *noproxy)
+{
+	char *p = proxy ? strdup(proxy) : NULL;
+	char *np = noproxy ? strdup(noproxy) : NULL;
+
+	if ((proxy && !p) || (noproxy && !np)) {
+		free(p);
+		free(np);
+		return -ENOMEM;
+	}
+	free(h->proxy);
+	free(h->noproxy);
+	h->proxy = p;
+	h->noproxy = np;
+	return 0;
+}
+
 void bf_http_free(struct bf_http *h)
 {
 	if (!h)
 		return;
+	bf_http_tls_free(h);
+	if (h->proxy)
+		explicit_bzero(h->proxy, strlen(h->proxy)); /* may hold a password */
+	free(h->proxy);
+	free(h->noproxy);
 	for (int i = 0; i < h->n_idle; i++)
 		curl_easy_cleanup(h->idle[i]);
 	if (h->share)

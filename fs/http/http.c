@@ -209,6 +209,9 @@ static int setup_attempt(struct bf_http *h, struct xfer *x,
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
+	bf_http_tls_setup(h, c);
+	if (rq->direct) /* "" also keeps libcurl from the environment's */
+		curl_easy_setopt(c, CURLOPT_PROXY, "");
 	/* A non-idempotent request gets its own connection: on a reused
 	 * connection libcurl silently re-sends a request whose connection
 	 * died before any reply byte, which would break "sent once". */
@@ -397,6 +400,13 @@ static enum verdict judge(struct call *c, struct xfer *x, CURLcode cc,
 	if (cc != CURLE_OK) {
 		int err = bf_errno_from_curl(cc);
 		const char *what = errbuf[0] ? errbuf : curl_easy_strerror(cc);
+		char tlsmsg[400];
+
+		if (bf_curl_cert_error(cc)) {
+			bf_http_tls_explain(rq->url, what, tlsmsg,
+					    sizeof(tlsmsg));
+			what = tlsmsg;
+		}
 
 		if (r->status >= 200 && r->status < 300 && never)
 			c->last_rc = bf_err_set(

@@ -34,7 +34,18 @@ struct bf_http {
 	CURL *idle[POOL_MAX];
 	int n_idle;
 	struct bf_http_stats st; /* updated with __atomic builtins */
+	struct stack_st_X509 *ca; /* extra trusted CAs (tls.c), or NULL */
+	char *proxy;		  /* CURLOPT_PROXY, or NULL: environment */
+	char *noproxy;		  /* CURLOPT_NOPROXY, or NULL: environment */
 };
+
+/* tls.c: per-attempt TLS and proxy options of an easy handle (after
+ * curl_easy_reset), the owner's CA list, and the words for a refused
+ * certificate (reads this thread's record of the last handshake). */
+void bf_http_tls_setup(struct bf_http *h, CURL *c);
+void bf_http_tls_free(struct bf_http *h);
+void bf_http_tls_explain(const char *url, const char *curl_text, char *out,
+			 size_t n);
 
 void bf_http_stat_add(uint64_t *ctr, uint64_t n);
 /* A reset-ready easy handle bound to the share, or NULL; and back. */

@@ -8,7 +8,7 @@
  * failure is reported and the caller goes back to bf_http_do, which has
  * the whole retry policy. Plain http:// only, which exists when the user
  * named such an endpoint; with a proxy in the environment we refuse,
- * since libcurl would have used it.
+ * since libcurl would have used it (-o proxy=, or the environment).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -305,7 +305,7 @@ int bf_http_rawget(struct bf_http *h, const char *url,
 		       sizeof(authority), &path);
 	if (rc)
 		return bf_err_set(e, -rc, "not a plain http URL");
-	if (proxy_configured())
+	if (h->proxy || proxy_configured())
 		return bf_err_set(e, EPROTONOSUPPORT, "a proxy is configured");
 	g->pre = malloc(BF_RAWGET_HEAD);
 	if (!g->pre)

@@ -134,6 +134,15 @@ int bf_ctx_new(const struct bf_model_opts *o, struct bf_ctx **out,
 		rc = bf_err_set(e, ENOMEM, "cannot set up HTTP (libcurl)");
 		goto fail;
 	}
+	rc = bf_http_set_cafile(c->http, o->cafile,
+				o->cafile_from ? o->cafile_from : "-o cafile",
+				e);
+	if (rc)
+		goto fail;
+	if (bf_http_set_proxy(c->http, o->proxy, o->noproxy) != 0) {
+		rc = bf_err_set(e, ENOMEM, "out of memory");
+		goto fail;
+	}
 	memset(&ao, 0, sizeof(ao));
 	if (o->no_auth)
 		ao.mode = BF_AUTH_NONE;

@@ -34,6 +34,10 @@ struct bf_model_opts {
 	const char *token_file;	      /* fixed bearer token file */
 	const char *staging;	      /* gs://BUCKET/PREFIX for input.jsonl */
 	const char *state_dir;	      /* creates in flight; NULL: none */
+	const char *cafile;	      /* extra trusted CAs (PEM), or NULL */
+	const char *cafile_from;      /* "-o cafile", "CURL_CA_BUNDLE", ... */
+	const char *proxy;	      /* -o proxy=URL, or NULL (environment) */
+	const char *noproxy;	      /* -o noproxy=HOSTS, or NULL */
 	int no_auth;		      /* send no Authorization header */
 	double refresh;		      /* s between re-fetches of a live job */
 	double list_ttl;	      /* s a jobs/ listing stays fresh */

@@ -31,6 +31,8 @@
  *   curl COULDNT_CONNECT, COULDNT_RESOLVE_*  EIO         (d)
  *   curl SEND/RECV_ERROR, GOT_NOTHING,
  *        PARTIAL_FILE, SSL_*, others         EIO         (d)
+ *   curl PEER_FAILED_VERIFICATION (60),
+ *        SSL_CACERT_BADFILE (77)             EIO         (e) not retried
  *   curl ABORTED_BY_CALLBACK                 EINTR       cancel check fired
  *   curl URL_MALFORMAT, UNSUPPORTED_PROTOCOL EINVAL
  *   curl OUT_OF_MEMORY                       ENOMEM
@@ -62,6 +64,11 @@
  * (d) A network failure is never ENOENT. ECONNREFUSED/EHOSTUNREACH are not
  *     documented for read(2)/open(2) and programs mishandle them, so
  *     transport failures are EIO; curl's text stays in bf_err.msg.
+ *
+ * (e) An untrusted server certificate is not a permission problem (the
+ *     credential is fine and was never sent): EIO like other transport
+ *     failures, never retried, with a message naming the host, the
+ *     certificate's issuer and -o cafile= (http/tls.c, main.c's hint).
  *
  * The status name in an envelope refines only the generic HTTP codes (400,
  * 403, 409, unknown 4xx); a specific status (404, 412, 416, 429, 5xx) wins.
@@ -310,6 +317,13 @@ int bf_errno_from_curl(int c)
 int bf_http_retryable(long s)
 {
 	return s == 408 || s == 429 || (s >= 500 && s < 600 && s != 501);
+}
+
+int bf_curl_cert_error(int c)
+{
+	return c == CURLE_PEER_FAILED_VERIFICATION ||
+	       c == CURLE_SSL_CACERT_BADFILE || c == CURLE_SSL_ISSUER_ERROR ||
+	       c == CURLE_SSL_CRL_BADFILE;
 }
 
 int bf_curl_retryable(int c)

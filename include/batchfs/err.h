@@ -37,6 +37,9 @@ long bf_http_from_grpc(int grpc_code);
 
 int bf_http_retryable(long http_status);       /* 408, 429, 5xx */
 int bf_curl_retryable(int curl_code);          /* transport failures */
+/* The server's certificate was not trusted (or the CA file was unusable):
+ * EIO, never retried; the fix is -o cafile=, not the credential. */
+int bf_curl_cert_error(int curl_code);
 
 /* Parses Google's error envelope ({"error":{code,status,message,details}},
  * a one-element array of it, or GCS's older form) into e. Always sets e->err

@@ -36,6 +36,19 @@ void bf_http_opts_default(struct bf_http_opts *o);
 /* Calls curl_global_init on first use; call from main before threads. */
 struct bf_http *bf_http_new(const struct bf_http_opts *o);
 void bf_http_set_auth(struct bf_http *h, struct bf_auth *auth);
+/* Trusts the CA certificates in the PEM file path in addition to the
+ * system's (fs/http/tls.c says why not instead); what names where the path
+ * came from, for messages ("-o cafile", "CURL_CA_BUNDLE"). NULL or "" is a
+ * no-op. -errno with e filled when the file cannot be read or holds no
+ * certificate. Call before the first request. */
+int bf_http_set_cafile(struct bf_http *h, const char *path, const char *what,
+		       struct bf_err *e);
+/* A proxy for every request (CURLOPT_PROXY, e.g. "http://proxy:3128") and
+ * hosts that bypass it (CURLOPT_NOPROXY); NULL leaves libcurl's defaults,
+ * the https_proxy, http_proxy, all_proxy and no_proxy variables. With a
+ * proxy set, bf_http_rawget refuses (libcurl would have used it). */
+int bf_http_set_proxy(struct bf_http *h, const char *proxy,
+		      const char *noproxy);
 void bf_http_free(struct bf_http *h);
 
 enum bf_retry {
@@ -57,6 +70,7 @@ struct bf_http_req {
 	const char *content_type;
 	const char *const *headers; /* extra "Name: value", NULL-terminated */
 	int no_auth;		    /* do not attach Authorization */
+	int direct; /* never through a proxy: the link-local metadata server */
 	enum bf_retry retry;
 	long timeout_ms; /* per attempt; 0 = opts (streams: none, stall only) */
 	long budget_ms;	 /* whole call; 0 = opts */

@@ -80,6 +80,7 @@ class App:
         self.initial_cfg = dict(self.cfg)
         self.initial_buckets = list(buckets)
         self.base_url = None
+        self.client_ssl = None  # --tls: trusts DATA/ca.pem (job runner)
         self.counter_lock = threading.Lock()
         self.tls = threading.local()  # .internal: serving the job runner
         self.counters = {}

@@ -16,8 +16,9 @@ class GcsError(Exception):
 
 
 class GcsClient:
-    def __init__(self, endpoint):
+    def __init__(self, endpoint, ssl_context=None):
         u = urllib.parse.urlsplit(endpoint)
+        self.ssl_context = ssl_context
         self.host = u.hostname or "127.0.0.1"
         self.port = u.port or (443 if u.scheme == "https" else 80)
         self.https = u.scheme == "https"
@@ -28,8 +29,11 @@ class GcsClient:
 
     def _conn(self):
         if self.conn is None:
-            cls = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
-            self.conn = cls(self.host, self.port, timeout=120)
+            if self.https:
+                self.conn = http.client.HTTPSConnection(
+                    self.host, self.port, timeout=120, context=self.ssl_context)
+            else:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=120)
         return self.conn
 
     def request(self, method, path, body=None, headers=None):

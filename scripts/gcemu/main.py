@@ -10,6 +10,7 @@ import threading
 from .app import App
 from .gcs import valid_bucket_name
 from .server import Server
+from . import tlscert
 
 FAULT_HELP = """fault rules (POST /_emulator/faults, JSON):
   method   HTTP method to match (optional, default any)
@@ -66,6 +67,9 @@ def parse_args(argv):
                     "(0 = no quota)")
     ap.add_argument("--create-quota-per-minute", type=int, default=0,
                     help="the same for Vertex creates")
+    ap.add_argument("--tls", action="store_true",
+                    help="serve HTTPS with a certificate for 127.0.0.1 and localhost, "
+                    "signed by a CA written to DATA/ca.pem (made with openssl)")
     ap.add_argument("--quiet", action="store_true", help="no request log on stderr")
     ap.add_argument("--help-faults", action="store_true",
                     help="describe fault rules and exit")
@@ -96,7 +100,12 @@ def main(argv):
               stream_bytes_per_second=args.stream_bytes_per_second,
               crud_quota_per_minute=args.crud_quota_per_minute,
               create_quota_per_minute=args.create_quota_per_minute)
-    server = Server(("127.0.0.1", args.port), app, quiet=args.quiet)
+    ctx = None
+    if args.tls:
+        paths = tlscert.ensure_certs(data)
+        ctx = tlscert.server_context(paths)
+        app.client_ssl = tlscert.client_context(paths)
+    server = Server(("127.0.0.1", args.port), app, quiet=args.quiet, ssl_context=ctx)
     app.started(server.base_url)
     stop = threading.Event()
 

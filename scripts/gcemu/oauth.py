@@ -258,7 +258,7 @@ class OAuth:
         if aud not in (GOOGLE_TOKEN_AUD, base + "/token",
                        "https://www.googleapis.com/oauth2/v4/token") and \
                 not (isinstance(aud, str) and aud.endswith("/token") and
-                     aud.startswith("http://127.0.0.1")):
+                     aud.startswith(("http://127.0.0.1", "https://127.0.0.1"))):
             bad("Invalid JWT: aud %r is not the token endpoint" % aud)
         if not claims.get("scope") and not claims.get("target_audience"):
             raise ApiError(400, "Invalid OAuth scope or ID token audience provided.",

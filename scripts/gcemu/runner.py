@@ -70,7 +70,7 @@ class Runner:
     def client(self):
         ep = self.app.cfg.get("gcs_endpoint") or self.app.base_url
         if self.gcs is None or self.gcs_ep != ep:
-            self.gcs = GcsClient(ep)
+            self.gcs = GcsClient(ep, self.app.client_ssl)
             self.gcs_ep = ep
         return self.gcs
 

@@ -10,6 +10,7 @@ import http.server
 import os
 import socket
 import socketserver
+import ssl
 import struct
 import sys
 import threading
@@ -119,7 +120,7 @@ class Request:
     def base_url(self):
         host = self.headers.get("Host")
         if host:
-            return "http://" + host
+            return self.handler.server.scheme + "://" + host
         return self.handler.server.base_url
 
     def json(self):
@@ -170,6 +171,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
     exempt = False  # control route or the job runner: no WAN model
 
     def setup(self):
+        if isinstance(self.request, ssl.SSLSocket):
+            # The handshake runs here, on the connection's own thread,
+            # so a slow or failing client never holds up accept().
+            self.request.settimeout(10)
+            self.request.do_handshake()
+            self.request.settimeout(None)
         super().setup()
         try:
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -334,6 +341,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 sock.sendall(head + os.pread(f.fileno(), count, offset))
                 return
             sock.sendall(head)
+            if isinstance(sock, ssl.SSLSocket):
+                # sendfile(2) would bypass the encryption: big writes
+                # instead (OpenSSL cuts them into records itself).
+                for chunk in self.body_chunks(resp, 1 << 20):
+                    sock.sendall(chunk)
+                return
             sent = 0
             while sent < count:
                 n = os.sendfile(sock.fileno(), f.fileno(), offset + sent,
@@ -412,11 +425,21 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
 
-    def __init__(self, addr, app, quiet=False):
+    def __init__(self, addr, app, quiet=False, ssl_context=None):
         self.app = app
         self.quiet = quiet
+        self.ssl_context = ssl_context
+        self.scheme = "https" if ssl_context else "http"
         super().__init__(addr, Handler)
-        self.base_url = "http://127.0.0.1:%d" % self.server_address[1]
+        self.base_url = "%s://127.0.0.1:%d" % (self.scheme, self.server_address[1])
+
+    def get_request(self):
+        sock, addr = super().get_request()
+        if self.ssl_context:
+            # Handshake later, in the handler's thread (Handler.setup).
+            sock = self.ssl_context.wrap_socket(
+                sock, server_side=True, do_handshake_on_connect=False)
+        return sock, addr
 
     def server_bind(self):
         socketserver.TCPServer.server_bind(self)
@@ -426,8 +449,9 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
     def handle_error(self, request, client_address):
         exc = sys.exc_info()[1]
-        if isinstance(exc, (ConnectionError, BrokenPipeError)):
-            return
+        if isinstance(exc, (ConnectionError, BrokenPipeError, ssl.SSLError,
+                            socket.timeout)):
+            return  # includes clients that refuse our certificate
         super().handle_error(request, client_address)
 
 

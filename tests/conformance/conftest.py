@@ -5,6 +5,10 @@ The `emu` fixture (tests/conftest.py) gives a running, reset emulator. Here:
 access token the emulator issued (JWT-bearer grant signed with the emulator's
 service-account key, see emu_auth.mjs), and `require_auth` switches the
 emulator into the mode where every API call needs such a token (and back).
+
+Over TLS (the emulator's --tls, see emu_scheme in tests/conftest.py) Node
+trusts the emulator's CA through NODE_EXTRA_CA_CERTS; TLS_TOO in
+test_clients.py runs a client test both ways.
 """
 import json
 import os
@@ -15,6 +19,10 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NODE = shutil.which("node") or "/usr/bin/node"
+
+def node_ca_env(emu):
+    """What makes Node trust the emulator's certificate (nothing over http)."""
+    return {"NODE_EXTRA_CA_CERTS": emu.ca_file} if emu.tls else {}
 
 
 def _tail(text, n=4000):
@@ -31,7 +39,7 @@ def node_modules():
 
 
 @pytest.fixture
-def node_run(node_modules):
+def node_run(node_modules, emu):
     """node_run(script, env={...}, args=(), expect_rc=0) -> parsed JSON stdout."""
 
     def run(script, env=None, args=(), expect_rc=0, timeout=300):
@@ -40,6 +48,8 @@ def node_run(node_modules):
         for k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy",
                   "GOOGLE_APPLICATION_CREDENTIALS", "STORAGE_EMULATOR_HOST"):
             full_env.pop(k, None)
+        full_env.pop("NODE_EXTRA_CA_CERTS", None)
+        full_env.update(node_ca_env(emu))
         full_env.update(env or {})
         p = subprocess.run([NODE, os.path.join(HERE, script), *args], cwd=HERE,
                            env=full_env, capture_output=True, text=True,
@@ -62,7 +72,8 @@ def node_run(node_modules):
 def emu_token(emu, node_modules):
     """A fresh access token from the emulator's /token endpoint."""
     p = subprocess.run([NODE, os.path.join(HERE, "emu_auth.mjs"), emu.key_file],
-                       capture_output=True, text=True, timeout=60)
+                       capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, **node_ca_env(emu)))
     assert p.returncode == 0, "token grant failed: %s" % p.stderr
     tok = json.loads(p.stdout)
     assert tok["access_token"] and tok["expires_in"] > 0

@@ -30,7 +30,7 @@ export function signAssertion(key, { aud = GOOGLE_AUD, now = Date.now() } = {}) 
 
 export async function fetchToken(keyFile, opts = {}) {
 	const key = JSON.parse(readFileSync(keyFile, 'utf8'));
-	if (!key.token_uri || !/^http:\/\/127\.0\.0\.1[:/]/.test(key.token_uri))
+	if (!key.token_uri || !/^https?:\/\/127\.0\.0\.1[:/]/.test(key.token_uri))
 		throw new Error(`refusing token_uri ${key.token_uri}: not the local emulator`);
 	const body = new URLSearchParams({
 		grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',

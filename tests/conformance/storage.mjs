@@ -90,7 +90,7 @@ let storage;
 
 async function main() {
 	const host = env.STORAGE_EMULATOR_HOST || '';
-	expect(host.startsWith('http://127.0.0.1:'), 'STORAGE_EMULATOR_HOST must be http://127.0.0.1:PORT', host);
+	expect(/^https?:\/\/127\.0\.0\.1:/.test(host), 'STORAGE_EMULATOR_HOST must be http(s)://127.0.0.1:PORT', host);
 	const opts = { projectId: PROJECT, retryOptions: { autoRetry: false } };
 	if (env.STORAGE_AUTH === '1') {
 		const tok = await emulatorToken();

@@ -14,6 +14,11 @@ import urllib.parse
 
 import pytest
 
+# A client test over plain http and over TLS (the emulator's --tls; each
+# client told of its CA the way its users would: NODE_EXTRA_CA_CERTS,
+# CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE, rclone's --ca-cert).
+TLS_TOO = pytest.mark.parametrize("emu_scheme", ["http", "https"])
+
 GCLOUD = shutil.which("gcloud")
 RCLONE = shutil.which("rclone")
 MODEL = "gemini-2.0-flash-001"
@@ -40,6 +45,7 @@ def output_rows(emu, out_dir):
 
 # --- @google/genai ----------------------------------------------------------
 
+@TLS_TOO
 @pytest.mark.parametrize("api_version,location,project", [
     ("v1", "us-central1", "test-project"),
     ("", "us-central1", "test-project"),
@@ -125,6 +131,7 @@ def test_incremental_export_read_while_running(emu, node_run):
 
 # --- @google-cloud/storage --------------------------------------------------
 
+@TLS_TOO
 def test_storage_anonymous(emu, node_run):
     out = node_run("storage.mjs", {
         "STORAGE_EMULATOR_HOST": emu.url, "BUCKET": "conf-storage"})
@@ -134,6 +141,7 @@ def test_storage_anonymous(emu, node_run):
     assert data == b"odd name\n"
 
 
+@TLS_TOO
 def test_storage_with_emulator_token(emu, node_run, emu_token, require_auth):
     require_auth(True)
     node_run("storage.mjs", {
@@ -181,6 +189,13 @@ def gcloud_env(emu, tmp_path, token):
         "CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK": "true",
         "CLOUDSDK_CORE_CHECK_GCE_METADATA": "false",
     })
+    if emu.tls:
+        # requests prefers these to gcloud's own setting: drop them, as on
+        # a machine that never set them.
+        for k in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "HTTPLIB2_CA_CERTS",
+                  "SSL_CERT_FILE"):
+            env.pop(k, None)
+        env["CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE"] = emu.ca_file
     return env
 
 
@@ -193,6 +208,7 @@ def gcloud(env, *args, stdin=None):
 
 
 @pytest.mark.skipif(GCLOUD is None, reason="gcloud is not installed")
+@TLS_TOO
 def test_gcloud_storage(emu, emu_token, require_auth, tmp_path):
     emu.make_bucket("conf-gcloud")
     require_auth(True)
@@ -242,6 +258,8 @@ def rclone_env(emu, tmp_path, token=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith("RCLONE_")
            and k.lower() not in ("http_proxy", "https_proxy")}
     env["RCLONE_CONFIG"] = str(conf)
+    if emu.tls:
+        env["RCLONE_CA_CERT"] = emu.ca_file  # rclone --ca-cert
     return env
 
 
@@ -253,6 +271,7 @@ def rclone(env, *args):
     return p.stdout
 
 
+@TLS_TOO
 @pytest.mark.skipif(RCLONE is None, reason="rclone is not installed (scripts/install-deps)")
 def test_rclone(emu, tmp_path):
     emu.make_bucket("conf-rclone")

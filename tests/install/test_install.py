@@ -138,6 +138,11 @@ def helper(args, env=None, cwd=None):
     # ... unless the options say otherwise
     (["batchfs:proj/x", "/mnt/b", "-o", "project=q"],
      ["/opt/bin/batchfs", "-o", "project=q,location=x", "/mnt/b"]),
+    # a corporate network's fstab line: CA, proxy, an escaped host list
+    (["batchfs", "/mnt/b", "-o", "_netdev,project=p,cafile=/etc/ssl/corp.pem,"
+      "proxy=http://proxy.corp:3128,noproxy=localhost\\,.corp"],
+     ["/opt/bin/batchfs", "-o", "project=p,cafile=/etc/ssl/corp.pem,"
+      "proxy=http://proxy.corp:3128,noproxy=localhost\\,.corp", "/mnt/b"]),
     # spaces and quotes survive
     (["batchfs", "/mnt/my batch", "-o", "credentials=/k/a b'c.json"],
      ["/opt/bin/batchfs", "-o", "credentials=/k/a b'c.json",

@@ -26,6 +26,10 @@ BAD_STDERR = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSaniti
 
 MODEL = "publishers/google/models/gemini-2.5-flash"
 
+# Runs a mount test against both emulators, plain http and --tls (with
+# -o cafile=): the TLS variant of a representative test.
+TLS_TOO = pytest.mark.parametrize("emu_scheme", ["http", "https"])
+
 
 class Mount:
     def __init__(self, emu, build_dir, workdir, opts):
@@ -42,6 +46,8 @@ class Mount:
              "storage_endpoint": emu.url, "credentials": key,
              "refresh": "0.3", "list_ttl": "0.3",
              "state_dir": os.path.join(workdir, "state")}
+        if emu.tls:
+            o["cafile"] = emu.ca_file
         o.update(opts)
         self.opts = ",".join(k if v is True else "%s=%s" % (k, v)
                              for k, v in o.items() if v is not None)

@@ -10,7 +10,10 @@ import time
 
 import pytest
 
-from mounthelp import request_text
+from mounthelp import TLS_TOO, request_text
+
+# Every test here runs over plain http and over TLS (--tls, -o cafile=).
+pytestmark = TLS_TOO
 
 
 def finished_job(mnt, emu, name, n=40):

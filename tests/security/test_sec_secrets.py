@@ -402,8 +402,17 @@ def test_no_option_turns_verification_off(build_dir):
     h = subprocess.run([exe, "-h"], capture_output=True, text=True)
     text = (h.stdout + h.stderr).lower()
     assert "-o endpoint" in text  # the help is there
-    for word in ("insecure", "verify", "no_tls", "notls", "cacert",
-                 "ca_file", "cafile", "skip", "ssl", "tls"):
+    # Option names (issue 12 added cafile=, which only adds trusted CAs;
+    # its help says so).
+    names = re.findall(r"^\s*-o ([a-z_,]+)", text, re.M)
+    assert "endpoint" in names and "cafile" in names, names
+    for name in names:
+        for word in ("insecure", "verify", "no_tls", "notls", "cacert",
+                     "ca_file", "skip", "ssl", "tls"):
+            assert word not in name, name
+    assert "added to the system's cas" in " ".join(text.split())
+    for word in ("insecure", "no_tls", "notls", "skip verif", "no_verif",
+                 "verify=0", "verification off"):
         assert word not in text, word
     # Nor does an unknown option of that kind pass silently.
     for opt in ("insecure", "ssl_verify=0", "tls_verify=0", "verify=0"):

@@ -1,12 +1,15 @@
 /* test_http.c - unit tests for the pure parts of fs/http: the backoff
  * schedule, Retry-After parsing, URL encoding, header capture, log-safe
- * URLs, option defaults and the cancel check. No network.
+ * URLs, option defaults, the cancel check, proxy and CA settings. No
+ * network.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "batchfs/http.h"
 
@@ -354,6 +357,74 @@ static void test_gate_queue(void)
 	bf_net_gate_set(0, 0);
 }
 
+/* A throwaway self-signed CA certificate (its key was discarded). */
+static const char TEST_CA_PEM[] =
+	"-----BEGIN CERTIFICATE-----\n"
+	"MIIBljCCATugAwIBAgIUevcif1PyWSIvs6j79//0/VikH7owCgYIKoZIzj0EAwIw\n"
+	"HzEdMBsGA1UEAwwUYmF0Y2hmcyB1bml0IHRlc3QgQ0EwIBcNMjYxMjAzMTEwODMz\n"
+	"WhgPMjEyNjExMDkxMTA4MzNaMB8xHTAbBgNVBAMMFGJhdGNoZnMgdW5pdCB0ZXN0\n"
+	"IENBMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE/GunH8ssorfDgQnHN6XuogR+\n"
+	"3FjVBXIBWBYhZa0shXvqTlqS+HsnVl5xytWXl+MOk7JxLrTOYlsmr4owy9t1fKNT\n"
+	"MFEwHQYDVR0OBBYEFKE1fusghzJu0RNXI2N4LXS2naK9MB8GA1UdIwQYMBaAFKE1\n"
+	"fusghzJu0RNXI2N4LXS2naK9MA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwID\n"
+	"SQAwRgIhAJsWSX0GrLyGqQvDgB/36meIeALyAKSRnL5EcxBm1flNAiEAiazVQFC4\n"
+	"41KdV7s/jR9StPU3k6pycUmIFrJvyfvvG8I=\n"
+	"-----END CERTIFICATE-----\n";
+
+/* Proxy and CA settings: the raw GET (splice path) refuses when a proxy is
+ * set, since libcurl would have used it; CA files are checked up front. */
+static void test_proxy_and_ca(void)
+{
+	struct bf_http *h = bf_http_new(NULL);
+	struct bf_rawget g;
+	struct bf_err e;
+	char path[] = "/tmp/bf-test-ca-XXXXXX";
+	int fd;
+
+	CHECK(h != NULL);
+	CHECK_INT(bf_http_set_proxy(h, "http://127.0.0.1:9", NULL), 0);
+	CHECK_INT(bf_http_rawget(h, "http://127.0.0.1:9/o", NULL, 0, &g, &e),
+		  -EPROTONOSUPPORT);
+	CHECK(strstr(e.msg, "proxy") != NULL);
+	CHECK_INT(bf_http_set_proxy(h, NULL, NULL), 0);
+	/* Without it the raw GET dials (port 9: nothing listens). */
+	CHECK(bf_http_rawget(h, "http://127.0.0.1:9/o", NULL, 0, &g, &e) !=
+	      -EPROTONOSUPPORT);
+
+	CHECK_INT(bf_http_set_cafile(h, NULL, "-o cafile", &e), 0);
+	CHECK_INT(bf_http_set_cafile(h, "/nonexistent/ca.pem", "-o cafile", &e),
+		  -EINVAL);
+	CHECK(strstr(e.msg, "/nonexistent/ca.pem") != NULL);
+	fd = mkstemp(path);
+	CHECK(fd >= 0);
+	if (fd >= 0) {
+		CHECK(write(fd, "not a certificate\n", 18) == 18);
+		close(fd);
+		CHECK_INT(bf_http_set_cafile(h, path, "SSL_CERT_FILE", &e),
+			  -EINVAL);
+		CHECK(strstr(e.msg, "SSL_CERT_FILE") != NULL);
+		/* Two certificates (a bundle), then a second file replaces
+		 * the first list: no leak under valgrind. */
+		fd = open(path, O_WRONLY | O_TRUNC);
+		CHECK(fd >= 0);
+		CHECK(write(fd, TEST_CA_PEM, strlen(TEST_CA_PEM)) ==
+		      (ssize_t)strlen(TEST_CA_PEM));
+		CHECK(write(fd, TEST_CA_PEM, strlen(TEST_CA_PEM)) ==
+		      (ssize_t)strlen(TEST_CA_PEM));
+		close(fd);
+		CHECK_INT(bf_http_set_cafile(h, path, "-o cafile", &e), 0);
+		CHECK_INT(bf_http_set_cafile(h, path, "-o cafile", &e), 0);
+		unlink(path);
+	}
+	bf_http_free(h);
+
+	CHECK(bf_curl_cert_error(60)); /* CURLE_PEER_FAILED_VERIFICATION */
+	CHECK(bf_curl_cert_error(77)); /* CURLE_SSL_CACERT_BADFILE */
+	CHECK(!bf_curl_cert_error(35)); /* handshake failed: retried */
+	CHECK(!bf_curl_retryable(60));
+	CHECK_INT(bf_errno_from_curl(60), EIO);
+}
+
 int main(void)
 {
 	test_backoff();
@@ -364,5 +435,6 @@ int main(void)
 	test_misc();
 	test_request_limits();
 	test_gate_queue();
+	test_proxy_and_ca();
 	return CHECK_DONE();
 }
