@@ -35,6 +35,8 @@ struct bf_http {
 	int n_idle;
 	struct bf_http_stats st; /* updated with __atomic builtins */
 	struct stack_st_X509 *ca; /* extra trusted CAs (tls.c), or NULL */
+	struct x509_store_st *store; /* every connection's CAs (tls.c) */
+	int store_failed;	     /* building it failed: curl's own */
 	char *proxy;		  /* CURLOPT_PROXY, or NULL: environment */
 	char *noproxy;		  /* CURLOPT_NOPROXY, or NULL: environment */
 };

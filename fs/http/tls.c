@@ -11,6 +11,15 @@
  * own CA file and directory; X509_STORE_add_cert takes a reference and
  * ignores duplicates.
  *
+ * One store for all connections: libcurl would otherwise parse the system
+ * bundle (~150 certificates, ~0.8 MiB parsed) into a new store for every
+ * connection, and parallel ranged reads keep up to 16 of them open (15 MiB
+ * of the daemon's RSS with 4 readers). So the store is built once, from
+ * libcurl's own CA file and directory plus the extra CAs, libcurl is told
+ * to load none, and the callback hands each new SSL_CTX that store
+ * (reference counted). Verification is the same: same CAs, same checks.
+ * When building it fails, libcurl loads its files as before.
+ *
  * The same callback installs a verify callback that only watches: it
  * returns OpenSSL's verdict unchanged (verification is never relaxed) and
  * records, per thread, the first certificate that failed, so a refusal can
@@ -19,6 +28,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,13 +84,50 @@ static int verify_cb(int ok, X509_STORE_CTX *xs)
 	return ok; /* OpenSSL's verdict, always */
 }
 
+static pthread_mutex_t store_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* The shared store, built at the first call; NULL when it cannot be. */
+static X509_STORE *shared_store(struct bf_http *h, CURL *c)
+{
+	X509_STORE *st;
+	char *file = NULL, *dir = NULL;
+
+	pthread_mutex_lock(&store_mu);
+	st = h->store;
+	if (st || h->store_failed)
+		goto out;
+#if LIBCURL_VERSION_NUM >= 0x075400 /* CURLINFO_CAINFO/CAPATH: 7.84 */
+	curl_easy_getinfo(c, CURLINFO_CAINFO, &file);
+	curl_easy_getinfo(c, CURLINFO_CAPATH, &dir);
+#endif
+	st = X509_STORE_new();
+	if (!st || (!file && !dir) ||
+	    (file && X509_STORE_load_locations(st, file, NULL) != 1 && !dir) ||
+	    (dir && X509_STORE_load_locations(st, NULL, dir) != 1 && !file)) {
+		X509_STORE_free(st);
+		st = NULL;
+		h->store_failed = 1;
+		goto out;
+	}
+	for (int i = 0; h->ca && i < sk_X509_num(h->ca); i++)
+		X509_STORE_add_cert(st, sk_X509_value(h->ca, i));
+	h->store = st;
+out:
+	ERR_clear_error();
+	pthread_mutex_unlock(&store_mu);
+	return st;
+}
+
 static CURLcode ssl_ctx_cb(CURL *c, void *sslctx, void *ud)
 {
 	struct bf_http *h = ud;
 	SSL_CTX *ctx = sslctx;
+	X509_STORE *shared = shared_store(h, c);
 
-	(void)c;
-	if (h->ca) {
+	if (shared) {
+		X509_STORE_up_ref(shared);
+		SSL_CTX_set_cert_store(ctx, shared);
+	} else if (h->ca) {
 		X509_STORE *st = SSL_CTX_get_cert_store(ctx);
 
 		for (int i = 0; st && i < sk_X509_num(h->ca); i++)
@@ -96,6 +143,11 @@ void bf_http_tls_setup(struct bf_http *h, CURL *c)
 	vfail.set = 0;
 	curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
 	curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, h);
+	if (shared_store(h, c)) {
+		/* The callback brings the CAs: libcurl parses no file. */
+		curl_easy_setopt(c, CURLOPT_CAINFO, NULL);
+		curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
+	}
 	if (h->proxy)
 		curl_easy_setopt(c, CURLOPT_PROXY, h->proxy);
 	if (h->noproxy)
@@ -173,11 +225,18 @@ int bf_http_set_cafile(struct bf_http *h, const char *path, const char *what,
 	if (h->ca)
 		sk_X509_pop_free(h->ca, X509_free);
 	h->ca = sk;
+	pthread_mutex_lock(&store_mu);
+	X509_STORE_free(h->store); /* built again, with these */
+	h->store = NULL;
+	h->store_failed = 0;
+	pthread_mutex_unlock(&store_mu);
 	return 0;
 }
 
 void bf_http_tls_free(struct bf_http *h)
 {
+	X509_STORE_free(h->store);
+	h->store = NULL;
 	if (h->ca)
 		sk_X509_pop_free(h->ca, X509_free);
 	h->ca = NULL;
