@@ -45,6 +45,11 @@ static void outage_note(struct bf_jobs *t, int rc)
 	pthread_mutex_unlock(&t->lock);
 }
 
+void bf_jobs_outage(struct bf_ctx *c, int rc)
+{
+	outage_note(c->jobs, rc);
+}
+
 static int in_outage(struct bf_ctx *c)
 {
 	int64_t ivl = (int64_t)(c->o.refresh * 1000);
@@ -582,8 +587,20 @@ int bf_mjob_fresh(struct bf_ctx *c, struct bf_mjob *j, int force,
 	char id[24];
 	int rc, soft;
 
-	if (!force && bf_refresh_plan(c, j) == BF_PLAN_STALE)
-		return 0; /* served from the cache, shown as stale */
+	if (!force) {
+		int have;
+
+		pthread_mutex_lock(&j->lock);
+		have = j->have_job;
+		pthread_mutex_unlock(&j->lock);
+		/* After a timeout even the list of unfinished jobs is not
+		 * tried again: one `cat` waits one deadline, not one per
+		 * request. */
+		if (have && in_outage(c))
+			return 0;
+		if (bf_refresh_plan(c, j) == BF_PLAN_STALE)
+			return 0; /* served from the cache, shown as stale */
+	}
 	pthread_mutex_lock(&j->lock);
 	if (j->gone) {
 		pthread_mutex_unlock(&j->lock);

@@ -229,6 +229,9 @@ void bf_jobs_accept(struct bf_ctx *c, struct bf_mjob *j,
 char *bf_mjob_name(struct bf_ctx *c, struct bf_mjob *j);
 /* Marks the listing stale so the next access lists again. */
 void bf_jobs_invalidate(struct bf_ctx *c);
+/* Notes that a call timed out (rc -ETIMEDOUT): for one refresh interval
+ * requests with a cached copy show it without asking again. */
+void bf_jobs_outage(struct bf_ctx *c, int rc);
 /* The entry of job id (a reference), NULL if none. */
 struct bf_mjob *bf_jobs_find_id(struct bf_ctx *c, const char *id);
 /* Calls fn on every entry, table lock held (fn may take entry locks). */

@@ -38,6 +38,7 @@ struct bf_refresher {
 	int last_rc;
 	int off;      /* the service refused the list: gets only */
 	unsigned due; /* jobs that came due since the last list */
+	int64_t failed_ms; /* the last list failed transiently then */
 	struct bf_refresh_stats st;
 };
 
@@ -196,6 +197,14 @@ int bf_refresh_plan(struct bf_ctx *c, struct bf_mjob *j)
 		return BF_PLAN_GO;
 	if (!bf_budget_may(c->budget, now))
 		return BF_PLAN_STALE;
+	pthread_mutex_lock(&r->lock);
+	/* As after a failed get (jobs.c): the copy is shown for one
+	 * interval, so the lookup, open and read of one `cat` do not each
+	 * wait on a failing service. */
+	rc = r->failed_ms && now - r->failed_ms < ivl;
+	pthread_mutex_unlock(&r->lock);
+	if (rc)
+		return BF_PLAN_STALE;
 	if (alone) {
 		/* Missing from the last list: its final state needs a get. */
 		pthread_mutex_lock(&j->lock);
@@ -211,13 +220,16 @@ int bf_refresh_plan(struct bf_ctx *c, struct bf_mjob *j)
 	if (r->running) {
 		uint64_t gen = r->gen;
 
-		while (r->running && r->gen == gen) {
-			if (bf_cond_wait_cancellable(&r->cond, &r->lock))
-				break; /* interrupted: the caller sees it */
-		}
-		rc = r->gen != gen ? r->last_rc : 0;
+		rc = 0;
+		while (!rc && r->running && r->gen == gen)
+			rc = bf_cond_wait_cancellable(&r->cond, &r->lock);
+		if (!rc && r->gen != gen)
+			rc = r->last_rc;
 		pthread_mutex_unlock(&r->lock);
-		return bf_transient(rc) ? BF_PLAN_STALE : BF_PLAN_GO;
+		/* Past the request's deadline (or interrupted) the copy is
+		 * shown; a going request sees its cancel on its next call. */
+		return rc && (bf_transient(rc) || rc == -EINTR) ? BF_PLAN_STALE
+								 : BF_PLAN_GO;
 	}
 	pthread_mutex_unlock(&r->lock);
 
@@ -240,6 +252,7 @@ int bf_refresh_plan(struct bf_ctx *c, struct bf_mjob *j)
 	pthread_mutex_unlock(&r->lock);
 
 	rc = live_list(c, &returned, &missing);
+	bf_jobs_outage(c, rc);
 	if (rc == 0 && missing > 1 &&
 	    missing >= (n.live + (size_t)c->page_size - 1) /
 			       (size_t)c->page_size) {
@@ -259,6 +272,7 @@ int bf_refresh_plan(struct bf_ctx *c, struct bf_mjob *j)
 	r->running = 0;
 	r->gen++;
 	r->last_rc = rc;
+	r->failed_ms = bf_transient(rc) ? bf_now_ms() : 0;
 	r->st.lists++;
 	r->st.listed += returned;
 	pthread_cond_broadcast(&r->cond);
