@@ -526,7 +526,10 @@ class TokenRefresh(OutputRead):
     # The block path: one ranged GET per 256 KiB window, so GETs go on
     # after the expiry. The splice path streams the object in one GET that
     # never needs the token again (test_mount_splice.py covers its 401).
-    mount_opts = {"readahead_window": str(256 << 10), "nosplice": True}
+    # A small budget keeps the parallel read-ahead (gcs/ahead.c) from
+    # loading the whole object before the expiry.
+    mount_opts = {"readahead_window": str(256 << 10), "readahead": str(1 << 20),
+                  "nosplice": True}
     na = {"range-200": "faults here hit the token endpoint, not ranged GETs",
           "wrong-range": "faults here hit the token endpoint, not ranged GETs",
           "lost-503": "the token endpoint changes nothing: a lost reply is "
