@@ -11,7 +11,7 @@
  * Unfinished jobs missing from the list have finished (or were deleted):
  * they stay due and are fetched alone; when many are, the jobs/ listing is
  * expired instead, which refreshes them all in its pass. One list at a
- * time: callers that find one running wait for it. A service that refuses
+ * time: callers that find one running show their copy. A service that refuses
  * the list (not a transient failure) turns it off for the mount. */
 #include <errno.h>
 #include <stdlib.h>
@@ -32,12 +32,9 @@
 
 struct bf_refresher {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
 	int running;
-	uint64_t gen;
-	int last_rc;
-	int off;      /* the service refused the list: gets only */
-	unsigned due; /* jobs that came due since the last list */
+	int off;	   /* the service refused the list: gets only */
+	unsigned due;	   /* jobs that came due since the last list */
 	int64_t failed_ms; /* the last list failed transiently then */
 	struct bf_refresh_stats st;
 };
@@ -49,7 +46,6 @@ struct bf_refresher *bf_refresher_new(void)
 	if (!r)
 		return NULL;
 	pthread_mutex_init(&r->lock, NULL);
-	pthread_cond_init(&r->cond, NULL);
 	return r;
 }
 
@@ -58,7 +54,6 @@ void bf_refresher_free(struct bf_refresher *r)
 	if (!r)
 		return;
 	pthread_mutex_destroy(&r->lock);
-	pthread_cond_destroy(&r->cond);
 	free(r);
 }
 
@@ -218,18 +213,11 @@ int bf_refresh_plan(struct bf_ctx *c, struct bf_mjob *j)
 
 	pthread_mutex_lock(&r->lock);
 	if (r->running) {
-		uint64_t gen = r->gen;
-
-		rc = 0;
-		while (!rc && r->running && r->gen == gen)
-			rc = bf_cond_wait_cancellable(&r->cond, &r->lock);
-		if (!rc && r->gen != gen)
-			rc = r->last_rc;
+		/* Every job it covers has a copy (is_live): show it rather
+		 * than wait on another request's list, which may hang until
+		 * that request's deadline. The list's result shows next. */
 		pthread_mutex_unlock(&r->lock);
-		/* Past the request's deadline (or interrupted) the copy is
-		 * shown; a going request sees its cancel on its next call. */
-		return rc && (bf_transient(rc) || rc == -EINTR) ? BF_PLAN_STALE
-								 : BF_PLAN_GO;
+		return BF_PLAN_STALE;
 	}
 	pthread_mutex_unlock(&r->lock);
 
@@ -270,12 +258,9 @@ int bf_refresh_plan(struct bf_ctx *c, struct bf_mjob *j)
 		r->off = 1;
 	}
 	r->running = 0;
-	r->gen++;
-	r->last_rc = rc;
 	r->failed_ms = bf_transient(rc) ? bf_now_ms() : 0;
 	r->st.lists++;
 	r->st.listed += returned;
-	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
 	return bf_transient(rc) ? BF_PLAN_STALE : BF_PLAN_GO;
 }
