@@ -14,7 +14,9 @@ def test_concurrent_use(mount_fs, emu):
     src = put_input(emu, prompts(2))
     for i in range(8):
         emu.create_job(src, "gs://bkt-in/o%d" % i, display_name="s%d" % (i % 3))
-    m = mount_fs(page_size=3, refresh=0.05, list_ttl=0.05)
+    # Refreshes every 50 ms on purpose: the call budget (tested in
+    # test_mount_quota) would hold them to 2 a second and starve d1.
+    m = mount_fs(page_size=3, refresh=0.05, list_ttl=0.05, vertex_rpm=0)
     errors = []
     stop = threading.Event()
 
