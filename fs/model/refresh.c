@@ -225,7 +225,7 @@ int bf_refresh_plan(struct bf_ctx *c, struct bf_mjob *j)
 	pages = (n.live + (size_t)live_page(c) - 1) / (size_t)live_page(c);
 
 	pthread_mutex_lock(&r->lock);
-	if (r->running) { /* lost a race: the next access waits for it */
+	if (r->running) { /* lost a race: this get goes on its own */
 		pthread_mutex_unlock(&r->lock);
 		return BF_PLAN_GO;
 	}
