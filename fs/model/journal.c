@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,6 +227,10 @@ static int read_entry(int dfd, const char *fname, struct bf_jentry *en)
 	dl = cJSON_GetObjectItemCaseSensitive(o, "deadline_unix_ms");
 	if (cJSON_IsString(name) && cJSON_IsString(tok) &&
 	    cJSON_IsString(hash) && cJSON_IsNumber(dl) &&
+	    /* a deadline in ms since 1970: a file holding 1e999 or -1 is
+	     * not one of ours (and inf would not fit an int64_t) */
+	    isfinite(dl->valuedouble) && dl->valuedouble >= 0 &&
+	    dl->valuedouble < 9.2e18 &&
 	    strlen(name->valuestring) <= BF_NAME_MAX &&
 	    strlen(tok->valuestring) < sizeof(en->token) &&
 	    strlen(hash->valuestring) == 64 &&
