@@ -99,8 +99,7 @@ static int copy_token(const char *tok, char *out, size_t n, struct bf_err *e)
 	return 0;
 }
 
-/* Drops surrounding whitespace (a trailing newline from `echo`). */
-static char *trim(char *s)
+char *bf_auth_trim(char *s)
 {
 	char *end;
 
@@ -161,7 +160,7 @@ static int file_token_locked(struct bf_auth *a, struct bf_err *e)
 		return bf_err_set(e, EACCES, "token file %s: read failed: %s",
 				  a->token_path, strerror(rc));
 	buf[n] = '\0';
-	t = trim(buf);
+	t = bf_auth_trim(buf);
 	rc = 0;
 	if (!*t || n == (ssize_t)sizeof(buf) - 1 || !header_safe(t)) {
 		/* Possibly caught mid-write: the next call looks again. */

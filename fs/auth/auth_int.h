@@ -105,6 +105,10 @@ struct bf_auth {
 			  struct bf_err *e);
 };
 
+/* Drops surrounding whitespace in place (a trailing newline from `echo`,
+ * a config line); returns the first kept character. */
+char *bf_auth_trim(char *s);
+
 /* creds.c: fills the source fields of a from the options (ADC search). */
 int bf_auth_load(struct bf_auth *a, const struct bf_auth_opts *o,
 		 struct bf_err *e);

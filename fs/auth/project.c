@@ -33,19 +33,6 @@ static int project_ok(const char *p)
 	       strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789-.:") == n;
 }
 
-static char *strip(char *s)
-{
-	char *end;
-
-	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
-		s++;
-	end = s + strlen(s);
-	while (end > s && (end[-1] == ' ' || end[-1] == '\t' ||
-			   end[-1] == '\r' || end[-1] == '\n'))
-		*--end = '\0';
-	return s;
-}
-
 static int gcloud_dir(char *out, size_t n)
 {
 	const char *base = getenv("CLOUDSDK_CONFIG");
@@ -77,7 +64,7 @@ static char *ini_core_project(char *text)
 
 	for (line = strtok_r(text, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
-		k = strip(line);
+		k = bf_auth_trim(line);
 		if (*k == '[') {
 			core = strcmp(k, "[core]") == 0;
 			continue;
@@ -85,8 +72,8 @@ static char *ini_core_project(char *text)
 		if (!core || *k == '#' || *k == ';' || !(eq = strchr(k, '=')))
 			continue;
 		*eq = '\0';
-		v = strip(eq + 1);
-		if (strcmp(strip(k), "project") == 0)
+		v = bf_auth_trim(eq + 1);
+		if (strcmp(bf_auth_trim(k), "project") == 0)
 			return project_ok(v) ? strdup(v) : NULL;
 	}
 	return NULL;
@@ -111,7 +98,7 @@ static char *gcloud_project(char *from, size_t fn)
 		snprintf(path, sizeof(path), "%s/active_config", dir);
 		snprintf(cfg, sizeof(cfg), "default");
 		if (bf_read_small_file(path, 256, &text, &len) == 0) {
-			snprintf(cfg, sizeof(cfg), "%s", strip(text));
+			snprintf(cfg, sizeof(cfg), "%s", bf_auth_trim(text));
 			free(text);
 			text = NULL;
 		}
@@ -157,7 +144,7 @@ static char *metadata_project(struct bf_auth *a)
 	bf_err_clear(&e);
 	if (bf_http_do(a->http, &req, &r, &e) == 0 && r.status == 200 &&
 	    r.body && r.body_len < 256) {
-		v = strip(r.body);
+		v = bf_auth_trim(r.body);
 		if (project_ok(v))
 			p = strdup(v);
 	} else {
