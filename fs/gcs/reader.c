@@ -454,9 +454,11 @@ void bf_reader_update(struct bf_reader *r, int64_t generation, uint64_t size)
 }
 
 /* Waits a little on r->cv; -EINTR when the caller's cancel check fires,
- * -ETIMEDOUT past its request's deadline. */
-static int wait_a_bit(struct bf_reader *r)
+ * -ETIMEDOUT past its request's deadline (with e set either way). */
+static int wait_a_bit(struct bf_reader *r, struct bf_err *e)
 {
+	int rc;
+
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -466,7 +468,12 @@ static int wait_a_bit(struct bf_reader *r)
 		ts.tv_nsec -= 1000000000L;
 	}
 	pthread_cond_timedwait(&r->cv, &r->mu, &ts);
-	return bf_cancelled() ? -bf_cancel_errno() : 0;
+	if (!bf_cancelled())
+		return 0;
+	rc = bf_cancel_errno();
+	return bf_err_set(e, rc,
+			  rc == ETIMEDOUT ? "the read's deadline passed"
+					  : "read interrupted");
 }
 
 /* Adds a piece to v, merging it with the last one when both are in buf
@@ -569,14 +576,8 @@ static ssize_t read_impl(struct bf_reader *r, char *buf, size_t len,
 
 			if (seq)
 				bf_ahead_waited(r);
-			if ((rc = wait_a_bit(r)) != 0) {
-				rc = bf_err_set(e, -rc,
-						rc == -ETIMEDOUT
-							? "the read's deadline "
-							  "passed"
-							: "read interrupted");
+			if ((rc = wait_a_bit(r, e)) != 0)
 				goto out;
-			}
 			if (b->epoch == ep && b->st == B_EMPTY && b->err) {
 				/* A load of the generation we left behind
 				 * (bf_reader_update) may fail: load again. */
@@ -621,14 +622,8 @@ static ssize_t read_impl(struct bf_reader *r, char *buf, size_t len,
 			/* The load ending here is about to chain the next
 			 * window; wait for it rather than load our own. */
 			bf_ahead_waited(r);
-			if ((rc = wait_a_bit(r)) != 0) {
-				rc = bf_err_set(e, -rc,
-						rc == -ETIMEDOUT
-							? "the read's deadline "
-							  "passed"
-							: "read interrupted");
+			if ((rc = wait_a_bit(r, e)) != 0)
 				goto out;
-			}
 			continue;
 		}
 		/* A miss. Forward sequential misses load a window; the rest
