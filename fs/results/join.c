@@ -395,8 +395,6 @@ static int incomplete(struct bf_wbuf *w, const char *field, const cJSON *k,
 	return rc;
 }
 
-/* One input line -> its by-input line and, unless it succeeded, a retry
- * line. Returns 1 when the input cannot be matched (st->keys says why). */
 /* The row at v (which echoes no key) with the input's key member put in
  * front, so by-input lines name their line's key either way. */
 static int copy_keyed(struct bf_join *j, const struct bf_kval *v,
