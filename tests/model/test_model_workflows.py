@@ -97,7 +97,7 @@ def test_wait_of_a_pending_job_returns_once_it_finished(model, emu):
     job = emu.create_job(put_input(emu, prompts(1)), "gs://bkt-in/o",
                          display_name="slow")
     assert model.text("jobs/slow/state") == "JOB_STATE_PENDING\n"
-    finished = threading.Event()
+    finished, answered = threading.Event(), threading.Event()
 
     def finisher():
         # Once the parked read has polled the job a few times (the lookup
@@ -105,7 +105,7 @@ def test_wait_of_a_pending_job_returns_once_it_finished(model, emu):
         start = calls(emu, "vertex.get", "vertex.list")
         deadline = time.monotonic() + 30
         while calls(emu, "vertex.get", "vertex.list") < start + 4:
-            if time.monotonic() > deadline:
+            if answered.is_set() or time.monotonic() > deadline:
                 return
             time.sleep(0.02)
         assert emu.get_job(job["name"])["state"] == "JOB_STATE_PENDING"
@@ -117,6 +117,7 @@ def test_wait_of_a_pending_job_returns_once_it_finished(model, emu):
     try:
         r = model.read("jobs/slow/wait", timeout=60)
     finally:
+        answered.set()
         t.join(timeout=60)
     assert finished.is_set(), "the read of wait ended before the job did"
     assert r["rc"] == 0, r
