@@ -1,7 +1,7 @@
 """The job runner: one background thread advancing every active batch job
 through PENDING -> QUEUED -> RUNNING -> SUCCEEDED (or CANCELLING ->
-CANCELLED), reading input and writing output through the GCS client, with
-continuous incremental exports while RUNNING. Only active jobs are visited,
+CANCELLED), reading input and writing output through the GCS client (or
+the in-memory BigQuery tables), with continuous exports while RUNNING. Only active jobs are visited,
 so thousands of finished jobs cost nothing. Control-API finishes run on this
 thread too (queued commands), so a job is only ever mutated here or under
 its lock for a state flip.
