@@ -734,7 +734,10 @@ int bf_results_get(struct bf_ctx *c, struct bf_mjob *j,
 	if (rc == 0 && s.bigquery && !s.outdir) {
 		set = calloc(1, sizeof(*set));
 		if (set) {
+			/* rows -1: the rows are in a table batchfs does
+			 * not read, so progress claims no count */
 			*set = (struct bf_resset){ .refs = 1, .final = 1,
+						   .rows = -1,
 						   .fd = { -1, -1, -1, -1 } };
 			set->readme = strdup(
 				"This job reads or writes BigQuery. batchfs "
