@@ -335,3 +335,26 @@ void bf_auth_invalidate(struct bf_auth *a, const char *token)
 	}
 	pthread_mutex_unlock(&a->mu);
 }
+
+static int ts_token(void *ud, char *out, size_t n, struct bf_err *e)
+{
+	return bf_auth_token(ud, out, n, e);
+}
+
+static void ts_invalidate(void *ud, const char *token)
+{
+	bf_auth_invalidate(ud, token);
+}
+
+static const char *ts_quota_project(void *ud)
+{
+	return bf_auth_quota_project(ud);
+}
+
+void bf_auth_token_source(struct bf_auth *a, struct bf_token_source *ts)
+{
+	ts->token = ts_token;
+	ts->invalidate = ts_invalidate;
+	ts->quota_project = ts_quota_project;
+	ts->ud = a;
+}

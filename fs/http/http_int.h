@@ -1,6 +1,6 @@
-/* http_priv.h - helpers shared by the files of fs/http (not public). */
-#ifndef BATCHFS_HTTP_PRIV_H
-#define BATCHFS_HTTP_PRIV_H
+/* http_int.h - helpers shared by the files of fs/http (not public). */
+#ifndef BATCHFS_HTTP_INT_H
+#define BATCHFS_HTTP_INT_H
 
 #include <pthread.h>
 #include <stddef.h>
@@ -27,7 +27,7 @@ void bf_http_url_for_log(const char *url, char *out, size_t n);
 
 struct bf_http {
 	struct bf_http_opts o;
-	struct bf_auth *auth;
+	struct bf_token_source ts; /* set before the first request */
 	CURLSH *share;
 	pthread_mutex_t share_lock[CURL_LOCK_DATA_LAST];
 	pthread_mutex_t pool_lock;
