@@ -6,7 +6,8 @@
  * operation budget; Retry-After and RetryInfo are honoured (still inside the
  * budget). A 401 makes the token source drop its token and the call is
  * retried with a fresh one, twice at most (as google-auth does).
- * Non-idempotent requests (BF_RETRY_NEVER) are never re-sent: a lost reply is reported as such so the caller can reconcile.
+ * Non-idempotent requests (BF_RETRY_NEVER) are never re-sent: a lost reply
+ * is reported as such so the caller can reconcile.
  */
 #ifndef BATCHFS_HTTP_H
 #define BATCHFS_HTTP_H
