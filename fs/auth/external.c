@@ -25,6 +25,8 @@
 #define STS_DEFAULT_URL "https://sts.googleapis.com/v1/token"
 #define WORKFORCE_AUD "//iam.googleapis.com/locations/global/workforcePools/"
 
+/* Filled by bf_ext_load, then used only by the refreshing thread (one at a
+ * time); a reload swaps in a new one under the bf_auth's mu. */
 struct bf_ext {
 	int user; /* external_account_authorized_user */
 	char *token_url;

@@ -26,6 +26,8 @@
 #define IMP_MAX_LIFETIME_S (12L * 3600)
 #define IMP_LIFETIME_S 3600L
 
+/* Filled by bf_imp_load, then used only by the refreshing thread (one at a
+ * time); a reload swaps in a new one under the bf_auth's mu. */
 struct bf_imp {
 	const struct bf_cred_loader *ld; /* creds.c's, for src */
 	struct bf_auth *src; /* source credential (no cache of its own) */

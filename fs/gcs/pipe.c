@@ -51,9 +51,11 @@
 #define BUSY_WAIT_MS 2000
 #define MAX_FAILS 3
 
+/* Every field under mu, except that the read holding the stream (busy)
+ * keeps pfd[0] to drain while mu is released. */
 struct bf_rstream {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t cv;  /* on mu: busy cleared, pos moved */
 	struct bf_rawget g; /* g.fd < 0: no stream */
 	size_t pre_off;	    /* bytes of g.pre already used */
 	uint64_t pos, end;  /* next byte in the socket; range end */
