@@ -107,6 +107,7 @@ int bf_ctx_new(const struct bf_model_opts *o, struct bf_ctx **out,
 {
 	struct bf_http_opts ho;
 	struct bf_auth_opts ao;
+	struct bf_token_source ts;
 	struct bf_vertex_opts vo;
 	struct bf_gcs_opts go;
 	struct bf_ctx *c;
@@ -157,7 +158,8 @@ int bf_ctx_new(const struct bf_model_opts *o, struct bf_ctx **out,
 	rc = bf_auth_new(&ao, c->http, &c->auth, e);
 	if (rc)
 		goto fail;
-	bf_http_set_auth(c->http, c->auth);
+	bf_auth_token_source(c->auth, &ts);
+	bf_http_set_token_source(c->http, &ts);
 	if (!c->o.project || !*c->o.project) {
 		const char *from = NULL;
 
@@ -251,7 +253,7 @@ void bf_ctx_free(struct bf_ctx *c)
 	bf_gcs_free(c->gcs);
 	bf_vertex_free(c->vx);
 	if (c->http)
-		bf_http_set_auth(c->http, NULL);
+		bf_http_set_token_source(c->http, NULL);
 	bf_auth_free(c->auth);
 	bf_http_free(c->http);
 	free(c);

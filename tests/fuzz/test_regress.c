@@ -27,7 +27,7 @@ static void token_expiry(void)
 					    &e),
 		  0);
 	CHECK_INT(life, 0);
-	bf_free_secret(tok);
+	bf_auth_free_secret(tok);
 }
 
 /* F2: a token file whose token has bytes a header cannot carry. */
