@@ -190,6 +190,8 @@ int bf_ctx_new(const struct bf_model_opts *o, struct bf_ctx **out,
 	c->waitq = bf_waitq_new();
 	c->budget = bf_budget_new(o->vertex_rpm, bf_now_ms());
 	c->refresher = bf_refresher_new();
+	if (c->jobs)
+		bf_jobs_set_plan(c->jobs, bf_refresh_plan);
 	if (c->vx && c->budget)
 		bf_vertex_set_meter(c->vx, meter, c->budget);
 	if (!c->vx || !c->gcs || !c->pool || !c->jobs || !c->waitq ||

@@ -14,7 +14,7 @@
 #include "batchfs/log.h"
 #include "model/model_int.h"
 
-struct bf_draft *bf_draft_new(void)
+static struct bf_draft *draft_new(void)
 {
 	struct bf_draft *d = calloc(1, sizeof(*d));
 	unsigned char rnd[16];
@@ -39,8 +39,9 @@ struct bf_draft *bf_draft_new(void)
 	return d;
 }
 
-void bf_draft_free(struct bf_draft *d)
+static void draft_free(void *p)
 {
+	struct bf_draft *d = p;
 	struct bf_tmpfile *t, *nx;
 
 	if (!d)
@@ -55,6 +56,26 @@ void bf_draft_free(struct bf_draft *d)
 	bf_input_free(&d->in);
 	pthread_mutex_destroy(&d->submit_lock);
 	free(d);
+}
+
+/* The entry is not shared yet: no lock needed. */
+static int draft_init(struct bf_mjob *j)
+{
+	j->d = draft_new();
+	if (!j->d)
+		return -ENOMEM;
+	if (bf_mjob_attach(j, j->d, draft_free)) {
+		draft_free(j->d);
+		j->d = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int bf_draft_add(struct bf_ctx *c, const char *name, struct bf_mjob **out,
+		 struct bf_err *e)
+{
+	return bf_jobs_add_draft(c, name, draft_init, out, e);
 }
 
 struct bf_tmpfile *bf_draft_tmp_find(struct bf_draft *d, const char *name)

@@ -650,7 +650,7 @@ static ssize_t ctl_write(struct bf_ctx *c, struct bf_fh *fh, const char *buf,
 		}
 	} else if (strcmp(cmd, "refresh") == 0) {
 		rc = bf_mjob_fresh(c, j, 1, e);
-		bf_outcache_expire(j->out);
+		bf_outcache_expire(j);
 		bf_jobs_invalidate(c);
 	} else {
 		rc = bf_err_set(e, EINVAL,

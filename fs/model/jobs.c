@@ -31,6 +31,8 @@ struct bf_jobs {
 	int last_rc;
 	struct bf_err last_err;
 	int64_t outage_ms; /* a listing or job fetch last timed out then */
+	/* Asked before a due refresh (refresh.c's, set by ctx.c); NULL: go. */
+	int (*plan)(struct bf_ctx *c, struct bf_mjob *j);
 };
 
 /* A server that let a call time out is not asked again by requests that
@@ -104,11 +106,6 @@ static struct bf_mjob *mjob_new(void)
 	j->refs = 1;
 	pthread_mutex_init(&j->lock, NULL);
 	pthread_cond_init(&j->cond, NULL);
-	j->out = bf_outcache_new();
-	if (!j->out) {
-		free(j);
-		return NULL;
-	}
 	j->ctime_us = bf_wall_us();
 	return j;
 }
@@ -124,15 +121,31 @@ void bf_mjob_put(struct bf_mjob *j)
 {
 	if (!j || __atomic_sub_fetch(&j->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
+	/* The other files' state, last attached first. */
+	while (j->nhooks-- > 0)
+		j->hooks[j->nhooks].free(j->hooks[j->nhooks].p);
 	bf_job_free(&j->job);
-	bf_draft_free(j->d);
-	bf_outcache_free(j->out);
-	bf_rescache_free(j->res);
 	free(j->name);
 	free(j->submit_err);
 	pthread_mutex_destroy(&j->lock);
 	pthread_cond_destroy(&j->cond);
 	free(j);
+}
+
+int bf_mjob_attach(struct bf_mjob *j, void *p, void (*free_fn)(void *))
+{
+	if (j->nhooks == BF_MJOB_HOOKS)
+		return -ENOMEM;
+	j->hooks[j->nhooks].p = p;
+	j->hooks[j->nhooks].free = free_fn;
+	j->nhooks++;
+	return 0;
+}
+
+void bf_jobs_set_plan(struct bf_jobs *t,
+		      int (*plan)(struct bf_ctx *c, struct bf_mjob *j))
+{
+	t->plan = plan;
 }
 
 int bf_mjob_terminal(struct bf_mjob *j)
@@ -598,7 +611,7 @@ int bf_mjob_fresh(struct bf_ctx *c, struct bf_mjob *j, int force,
 		 * request. */
 		if (have && in_outage(c))
 			return 0;
-		if (bf_refresh_plan(c, j) == BF_PLAN_STALE)
+		if (c->jobs->plan && c->jobs->plan(c, j) == BF_PLAN_STALE)
 			return 0; /* served from the cache, shown as stale */
 	}
 	pthread_mutex_lock(&j->lock);
@@ -740,7 +753,8 @@ static int remote_name_taken(struct bf_ctx *c, const char *name,
 	}
 }
 
-int bf_jobs_add_draft(struct bf_ctx *c, const char *name, struct bf_mjob **out,
+int bf_jobs_add_draft(struct bf_ctx *c, const char *name,
+		      int (*init)(struct bf_mjob *j), struct bf_mjob **out,
 		      struct bf_err *e)
 {
 	struct bf_jobs *t = c->jobs;
@@ -764,9 +778,8 @@ int bf_jobs_add_draft(struct bf_ctx *c, const char *name, struct bf_mjob **out,
 		return bf_err_set(e, ENOMEM, "out of memory");
 	j->draft = 1;
 	j->local = 1;
-	j->d = bf_draft_new();
 	j->name = strdup(name);
-	if (!j->d || !j->name) {
+	if (!j->name || init(j)) {
 		bf_mjob_put(j);
 		return bf_err_set(e, ENOMEM, "out of memory");
 	}

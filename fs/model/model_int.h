@@ -154,15 +154,14 @@ struct bf_outlist {
 	struct bf_outent *v;
 };
 struct bf_outcache;
-struct bf_outcache *bf_outcache_new(void);
-void bf_outcache_free(struct bf_outcache *oc);
-/* Forget every listing (ctl refresh). */
-void bf_outcache_expire(struct bf_outcache *oc);
+/* Forget every listing of job j (ctl refresh). */
+void bf_outcache_expire(struct bf_mjob *j);
 void bf_outlist_put(struct bf_outlist *l);
 const struct bf_outent *bf_outlist_find(const struct bf_outlist *l,
 					const char *name);
 
 /* ---- job entries and the table (jobs.c) ---- */
+#define BF_MJOB_HOOKS 4
 struct bf_mjob {
 	int refs; /* atomic */
 	pthread_mutex_t lock;
@@ -182,8 +181,8 @@ struct bf_mjob {
 	/* Why the last submission failed (draft), or the last ctl command
 	 * or rmdir (job); shown in `error`; NULL when it succeeded. */
 	char *submit_err;
-	struct bf_draft *d;
-	struct bf_outcache *out;
+	struct bf_draft *d;	  /* draft.c's: set before the entry is shared */
+	struct bf_outcache *out; /* outdir.c's: made on first use (j->lock) */
 	int64_t ctime_us;      /* directory times for drafts */
 	uint64_t seen;	       /* listing pass that last saw it */
 	int64_t keep_until_ms; /* local jobs survive listings until then */
@@ -192,8 +191,18 @@ struct bf_mjob {
 	uint64_t fetch_gen;
 	int fetch_rc;
 	struct bf_err fetch_err;
-	struct bf_rescache *res; /* results/, made on first use */
+	struct bf_rescache *res; /* resdir.c's: made on first use (j->lock) */
+	/* How the state above is freed, attached by its owner
+	 * (bf_mjob_attach): the last bf_mjob_put calls them. */
+	struct {
+		void *p;
+		void (*free)(void *p);
+	} hooks[BF_MJOB_HOOKS];
+	int nhooks; /* j->lock, or before the entry is shared */
 };
+/* Hangs state another file owns on j, freed with it by free_fn (j->lock
+ * held, or j not shared yet); -ENOMEM when all BF_MJOB_HOOKS are taken. */
+int bf_mjob_attach(struct bf_mjob *j, void *p, void (*free_fn)(void *));
 
 struct bf_jobs;
 struct bf_jobs *bf_jobs_new(void);
@@ -217,9 +226,16 @@ void bf_jobrefs_free(struct bf_jobref *v, size_t n);
  * again; force: now). Single flight per job. */
 int bf_mjob_fresh(struct bf_ctx *c, struct bf_mjob *j, int force,
 		  struct bf_err *e);
-/* mkdir: a draft named name, -EEXIST when taken. */
-int bf_jobs_add_draft(struct bf_ctx *c, const char *name, struct bf_mjob **out,
+/* mkdir: a draft named name, -EEXIST when taken; init (draft.c) gives the
+ * entry its draft before it is shared. */
+int bf_jobs_add_draft(struct bf_ctx *c, const char *name,
+		      int (*init)(struct bf_mjob *j), struct bf_mjob **out,
 		      struct bf_err *e);
+enum { BF_PLAN_GO, BF_PLAN_STALE };
+/* Sets what a due, non-forced refresh asks first (refresh.c's plan):
+ * BF_PLAN_STALE to serve the cache as it is, BF_PLAN_GO to go on. */
+void bf_jobs_set_plan(struct bf_jobs *t,
+		      int (*plan)(struct bf_ctx *c, struct bf_mjob *j));
 /* Drops the entry from the table (rmdir, deleted job). */
 void bf_jobs_remove(struct bf_ctx *c, struct bf_mjob *j);
 /* A draft's create succeeded: the entry becomes the job (moves *created). */
@@ -274,14 +290,14 @@ struct bf_refresher *bf_refresher_new(void);
 void bf_refresher_free(struct bf_refresher *r);
 void bf_refresher_get_stats(struct bf_refresher *r,
 			    struct bf_refresh_stats *s);
-enum { BF_PLAN_GO, BF_PLAN_STALE };
 /* Before a non-forced refresh of j: BF_PLAN_STALE to serve the cache as
  * it is; BF_PLAN_GO to go on (j may have been refreshed by a list). */
 int bf_refresh_plan(struct bf_ctx *c, struct bf_mjob *j);
 
 /* ---- draft.c ---- */
-struct bf_draft *bf_draft_new(void);
-void bf_draft_free(struct bf_draft *d);
+/* mkdir: a draft entry named name (as bf_jobs_add_draft). */
+int bf_draft_add(struct bf_ctx *c, const char *name, struct bf_mjob **out,
+		 struct bf_err *e);
 /* Submits text as the draft's create body; records the outcome in j before
  * returning. */
 int bf_draft_submit(struct bf_ctx *c, struct bf_mjob *j, const char *text,
@@ -338,7 +354,6 @@ int bf_mjob_terminal(struct bf_mjob *j); /* j->lock held */
 enum { BF_RF_OK, BF_RF_BAD, BF_RF_BY, BF_RF_RETRY, BF_RF_N };
 struct bf_resset;
 struct bf_rescache;
-void bf_rescache_free(struct bf_rescache *rc);
 /* Distinct output rows seen by the last results/ computation; -1 when
  * none was made. Lock-free (a counter), for progress. */
 int64_t bf_results_rows_seen(struct bf_rescache *rc);

@@ -20,7 +20,7 @@ int bf_model_mkdir(struct bf_ctx *c, const struct bf_node *parent,
 		return bf_err_set(e, EPERM,
 				  "directories can only be made in "
 				  "jobs/ (one per job)");
-	rc = bf_jobs_add_draft(c, name, &out->job, e);
+	rc = bf_draft_add(c, name, &out->job, e);
 	if (rc)
 		return rc;
 	out->kind = BF_K_JOB;

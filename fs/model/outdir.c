@@ -29,7 +29,7 @@ struct bf_outcache {
 	struct lnode *lists;
 };
 
-struct bf_outcache *bf_outcache_new(void)
+static struct bf_outcache *outcache_new(void)
 {
 	struct bf_outcache *oc = calloc(1, sizeof(*oc));
 
@@ -63,15 +63,10 @@ static void expire_lists(struct bf_outcache *oc)
 	}
 }
 
-void bf_outcache_expire(struct bf_outcache *oc)
+static void outcache_free(void *p)
 {
-	pthread_mutex_lock(&oc->lock);
-	expire_lists(oc);
-	pthread_mutex_unlock(&oc->lock);
-}
+	struct bf_outcache *oc = p;
 
-void bf_outcache_free(struct bf_outcache *oc)
-{
 	if (!oc)
 		return;
 	drop_lists(oc);
@@ -79,6 +74,38 @@ void bf_outcache_free(struct bf_outcache *oc)
 	pthread_mutex_destroy(&oc->lock);
 	pthread_cond_destroy(&oc->cond);
 	free(oc);
+}
+
+/* The job's cache, made on first use; set once, under j->lock. */
+static struct bf_outcache *outcache_of(struct bf_mjob *j)
+{
+	struct bf_outcache *oc;
+
+	pthread_mutex_lock(&j->lock);
+	if (!j->out) {
+		oc = outcache_new();
+		if (oc && bf_mjob_attach(j, oc, outcache_free) == 0)
+			j->out = oc;
+		else
+			outcache_free(oc);
+	}
+	oc = j->out;
+	pthread_mutex_unlock(&j->lock);
+	return oc;
+}
+
+void bf_outcache_expire(struct bf_mjob *j)
+{
+	struct bf_outcache *oc;
+
+	pthread_mutex_lock(&j->lock);
+	oc = j->out;
+	pthread_mutex_unlock(&j->lock);
+	if (!oc)
+		return; /* nothing listed yet */
+	pthread_mutex_lock(&oc->lock);
+	expire_lists(oc);
+	pthread_mutex_unlock(&oc->lock);
 }
 
 void bf_outlist_put(struct bf_outlist *l)
@@ -343,10 +370,36 @@ static struct bf_outlist *empty_list(const char *sub, int final)
 	return l;
 }
 
+int bf_out_entry(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
+		 struct bf_outlist **l, const struct bf_outent **ent,
+		 struct bf_err *e)
+{
+	const char *slash = strrchr(sub, '/');
+	char *parent = slash ? strndup(sub, slash - sub) : strdup("");
+	const char *name = slash ? slash + 1 : sub;
+	int rc;
+
+	*l = NULL;
+	*ent = NULL;
+	if (!parent)
+		return bf_err_set(e, ENOMEM, "out of memory");
+	rc = bf_out_list(c, j, parent, l, e);
+	free(parent);
+	if (rc)
+		return rc;
+	*ent = bf_outlist_find(*l, name);
+	if (!*ent) {
+		bf_outlist_put(*l);
+		*l = NULL;
+		return bf_err_set(e, ENOENT, "no such output object");
+	}
+	return 0;
+}
+
 int bf_out_list(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
 		struct bf_outlist **out, struct bf_err *e)
 {
-	struct bf_outcache *oc = j->out;
+	struct bf_outcache *oc;
 	int64_t ttl = (int64_t)(c->o.refresh * 1000);
 	char *dir = NULL, *bucket = NULL, *prefix = NULL, *full = NULL;
 	struct lcollect lc = {0};
@@ -387,7 +440,8 @@ int bf_out_list(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
 	} else {
 		full = strdup(prefix);
 	}
-	if (!full) {
+	oc = outcache_of(j);
+	if (!full || !oc) {
 		rc = bf_err_set(e, ENOMEM, "out of memory");
 		goto out;
 	}

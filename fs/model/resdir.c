@@ -112,8 +112,10 @@ void bf_resset_put(struct bf_resset *s)
 	free(s);
 }
 
-void bf_rescache_free(struct bf_rescache *rc)
+static void rescache_free(void *p)
 {
+	struct bf_rescache *rc = p;
+
 	if (!rc)
 		return;
 	if (rc->cur) {
@@ -678,10 +680,14 @@ int bf_results_get(struct bf_ctx *c, struct bf_mjob *j,
 		return rc;
 	pthread_mutex_lock(&j->lock);
 	if (!j->res) {
-		j->res = calloc(1, sizeof(*j->res));
-		if (j->res) {
-			pthread_mutex_init(&j->res->lock, NULL);
-			pthread_cond_init(&j->res->cond, NULL);
+		rc_ = calloc(1, sizeof(*rc_));
+		if (rc_) {
+			pthread_mutex_init(&rc_->lock, NULL);
+			pthread_cond_init(&rc_->cond, NULL);
+			if (bf_mjob_attach(j, rc_, rescache_free) == 0)
+				j->res = rc_;
+			else
+				rescache_free(rc_);
 		}
 	}
 	rc_ = j->res;
