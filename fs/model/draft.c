@@ -27,7 +27,7 @@ static struct bf_draft *draft_new(void)
 	pthread_mutex_init(&d->submit_lock, NULL);
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
 		/* Still unique enough for one mount: time and address. */
-		uint64_t x = (uint64_t)bf_wall_us() ^ (uintptr_t)d;
+		uint64_t x = (uint64_t)bf_clock_wall_us() ^ (uintptr_t)d;
 
 		memcpy(rnd, &x, 8);
 		memcpy(rnd + 8, &x, 8);
@@ -171,7 +171,7 @@ static int resolve_journal(struct bf_ctx *c, struct bf_draft *d,
 				break;
 			if (rc != -ENOENT)
 				return rc;
-			if ((int64_t)(bf_wall_us() / 1000) >= v[i].deadline_ms)
+			if ((int64_t)(bf_clock_wall_us() / 1000) >= v[i].deadline_ms)
 				break;
 			if (sleep_cancellable(1000))
 				return bf_err_set(
@@ -296,7 +296,7 @@ int bf_draft_submit(struct bf_ctx *c, struct bf_mjob *j, const char *text,
 		snprintf(en.token, sizeof(en.token), "%s", d->token);
 		memcpy(en.hash, hash, sizeof(en.hash));
 		en.deadline_ms =
-			bf_wall_us() / 1000 + BF_VERTEX_CREATE_WINDOW_MS;
+			bf_clock_wall_us() / 1000 + BF_VERTEX_CREATE_WINDOW_MS;
 		bf_err_clear(&je);
 		/* Journalled is what makes a crash now safe; without it the
 		 * create still goes out, as before the journal existed. */

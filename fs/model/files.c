@@ -156,7 +156,7 @@ int bf_model_open(struct bf_ctx *c, const struct bf_node *n, int flags,
 		draft = j->draft && !j->gone;
 		if (draft && w && (flags & O_TRUNC)) {
 			bf_buf_reset(&j->d->req);
-			j->d->req_mtime_us = bf_wall_us();
+			j->d->req_mtime_us = bf_clock_wall_us();
 		}
 		if (draft && w)
 			j->d->req_absent = 0;
@@ -203,7 +203,7 @@ int bf_model_open(struct bf_ctx *c, const struct bf_node *n, int flags,
 		t = bf_draft_tmp_find(j->d, n->sub);
 		if (t && w && (flags & O_TRUNC)) {
 			bf_buf_reset(&t->data);
-			t->mtime_us = bf_wall_us();
+			t->mtime_us = bf_clock_wall_us();
 		}
 		pthread_mutex_unlock(&j->lock);
 		if (!t)
@@ -307,7 +307,7 @@ int bf_model_create(struct bf_ctx *c, const struct bf_node *parent,
 				j->d->req_mode = 0;
 			j->d->req_absent = 0;
 			bf_buf_reset(&j->d->req);
-			j->d->req_mtime_us = bf_wall_us();
+			j->d->req_mtime_us = bf_clock_wall_us();
 			out->kind = BF_K_REQUEST;
 		}
 	} else if (strcmp(name, "input.jsonl") == 0) {
@@ -347,7 +347,7 @@ int bf_model_create(struct bf_ctx *c, const struct bf_node *parent,
 			}
 		}
 		if (rc == 0) {
-			t->mtime_us = bf_wall_us();
+			t->mtime_us = bf_clock_wall_us();
 			out->kind = BF_K_TEMP;
 			out->sub = strdup(name);
 			if (!out->sub)
@@ -449,7 +449,7 @@ static ssize_t obj_read(struct bf_ctx *c, struct bf_fh *fh, char *buf,
 		return bf_err_set(e, -lrc,
 				  "too many requests are waiting on "
 				  "the network");
-	lrc = bf_mutex_lock_cancellable(&fh->lock);
+	lrc = bf_clock_mutex_lock(&fh->lock);
 	if (lrc) {
 		bf_net_leave();
 		return bf_err_set(e, -lrc,
@@ -696,7 +696,7 @@ ssize_t bf_fh_write(struct bf_ctx *c, struct bf_fh *fh, const char *buf,
 			}
 		}
 		if (rc == 0) {
-			j->d->req_mtime_us = bf_wall_us();
+			j->d->req_mtime_us = bf_clock_wall_us();
 			j->d->req_absent = 0;
 			fh->wrote = 1;
 		}
@@ -720,7 +720,7 @@ ssize_t bf_fh_write(struct bf_ctx *c, struct bf_fh *fh, const char *buf,
 			rc = buf_write_at(&t->data, buf, len, off,
 					  c->o.max_request, e);
 		if (rc == 0)
-			t->mtime_us = bf_wall_us();
+			t->mtime_us = bf_clock_wall_us();
 		pthread_mutex_unlock(&j->lock);
 		return rc ? rc : (ssize_t)len;
 	}

@@ -106,7 +106,7 @@ static struct bf_mjob *mjob_new(void)
 	j->refs = 1;
 	pthread_mutex_init(&j->lock, NULL);
 	pthread_cond_init(&j->cond, NULL);
-	j->ctime_us = bf_wall_us();
+	j->ctime_us = bf_clock_wall_us();
 	return j;
 }
 
@@ -424,7 +424,7 @@ static int ensure_listing(struct bf_ctx *c, struct bf_err *e)
 		rc = bf_net_enter();
 		pthread_mutex_lock(&t->lock);
 		while (!rc && t->listing)
-			rc = bf_cond_wait_cancellable(&t->cond, &t->lock);
+			rc = bf_clock_cond_wait(&t->cond, &t->lock);
 		if (rc == 0) {
 			bf_net_leave();
 			rc = t->pass != pass ? 0 : t->last_rc;
@@ -645,7 +645,7 @@ int bf_mjob_fresh(struct bf_ctx *c, struct bf_mjob *j, int force,
 		rc = bf_net_enter();
 		pthread_mutex_lock(&j->lock);
 		while (!rc && j->fetching && j->fetch_gen == gen)
-			rc = bf_cond_wait_cancellable(&j->cond, &j->lock);
+			rc = bf_clock_cond_wait(&j->cond, &j->lock);
 		if (rc) {
 			if (rc != -EAGAIN)
 				bf_net_leave();

@@ -250,7 +250,7 @@ static int read_entry(int dfd, const char *fname, struct bf_jentry *en)
 int bf_journal_find(struct bf_journal *jn, const char *name,
 		    struct bf_jentry *out, size_t max)
 {
-	int64_t now_ms = (int64_t)(bf_wall_us() / 1000);
+	int64_t now_ms = (int64_t)(bf_clock_wall_us() / 1000);
 	DIR *d;
 	struct dirent *de;
 	size_t n = 0;

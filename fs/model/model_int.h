@@ -9,6 +9,7 @@
 #include "batchfs/buf.h"
 #include "batchfs/err.h"
 #include "batchfs/vertex.h"
+#include "model/clock.h"
 #include "model/model.h"
 
 struct bf_http;
@@ -333,20 +334,12 @@ struct bf_ctx {
 	int page_size;
 };
 
-int64_t bf_wall_us(void);
 /* A failure worth hiding behind cached data (the service is down or slow),
  * unlike a refusal (EACCES) or an interruption. */
 static inline int bf_transient(int rc)
 {
 	return rc == -EIO || rc == -ETIMEDOUT || rc == -EAGAIN;
 }
-/* Waits on cond with a short timeout, so a cancelled caller (bf_cancelled)
- * gets -EINTR, or -ETIMEDOUT past its request's deadline, instead of
- * waiting on another thread's network call. */
-int bf_cond_wait_cancellable(pthread_cond_t *cond, pthread_mutex_t *lock);
-/* pthread_mutex_lock that gives up like bf_cond_wait_cancellable: for
- * locks held across network I/O (an open file's reads take turns). */
-int bf_mutex_lock_cancellable(pthread_mutex_t *lock);
 /* Is the job (with its cached state) finished for good? */
 int bf_mjob_terminal(struct bf_mjob *j); /* j->lock held */
 

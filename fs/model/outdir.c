@@ -489,7 +489,7 @@ int bf_out_list(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
 			rc = bf_net_enter();
 			pthread_mutex_lock(&oc->lock);
 			while (!rc && n->fetching && n->gen == gen)
-				rc = bf_cond_wait_cancellable(&oc->cond,
+				rc = bf_clock_cond_wait(&oc->cond,
 							      &oc->lock);
 			if (rc != -EAGAIN)
 				bf_net_leave();

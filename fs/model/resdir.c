@@ -648,7 +648,7 @@ static int compute(struct bf_ctx *c, const struct snap *s,
 	set->sig = sig;
 	sig = NULL;
 	set->made_ms = bf_now_ms();
-	set->mtime_us = bf_wall_us();
+	set->mtime_us = bf_clock_wall_us();
 	to_memory(set);
 	*out = set;
 	if (st.bad_rows)
@@ -714,7 +714,7 @@ int bf_results_get(struct bf_ctx *c, struct bf_mjob *j,
 		pthread_mutex_lock(&rc_->lock);
 		if (!rc) {
 			if (rc_->computing)
-				rc = bf_cond_wait_cancellable(&rc_->cond,
+				rc = bf_clock_cond_wait(&rc_->cond,
 							      &rc_->lock);
 			bf_net_leave();
 		}
@@ -747,7 +747,7 @@ int bf_results_get(struct bf_ctx *c, struct bf_mjob *j,
 				"does not read BigQuery tables,\nso there are "
 				"no results here: query the table instead.\n");
 			set->made_ms = bf_now_ms();
-			set->mtime_us = bf_wall_us();
+			set->mtime_us = bf_clock_wall_us();
 			to_memory(set);
 		}
 		rc = set ? 0 : -ENOMEM;

@@ -70,7 +70,7 @@ int bf_input_open_write(struct bf_ctx *c, struct bf_mjob *j, int trunc,
 		in->gen++;
 	}
 	in->present = 1;
-	in->mtime_us = bf_wall_us();
+	in->mtime_us = bf_clock_wall_us();
 	return 0;
 }
 
@@ -126,7 +126,7 @@ ssize_t bf_input_write(struct bf_mjob *j, const char *buf, size_t len,
 			if (off + len > in->len)
 				in->len = off + len;
 			in->staged = 0;
-			in->mtime_us = bf_wall_us();
+			in->mtime_us = bf_clock_wall_us();
 			in->gen++;
 		}
 	}
@@ -148,7 +148,7 @@ int bf_input_truncate(struct bf_mjob *j, uint64_t size, struct bf_err *e)
 	in->len = size;
 	in->staged = 0;
 	in->gen++;
-	in->mtime_us = bf_wall_us();
+	in->mtime_us = bf_clock_wall_us();
 	return 0;
 }
 

@@ -229,7 +229,7 @@ int bf_render_node(struct bf_ctx *c, const struct bf_node *n, struct bf_buf *b,
 		case BF_K_PROGRESS:
 			/* rows results/ already read: free to know */
 			rc = bf_render_progress_rows(
-				&j->job, bf_wall_us(),
+				&j->job, bf_clock_wall_us(),
 				bf_results_rows_seen(j->res), b);
 			if (rc == 0)
 				rc = mark_stale(bf_mjob_stale_ms(c, j), b);
