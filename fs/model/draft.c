@@ -171,7 +171,8 @@ static int resolve_journal(struct bf_ctx *c, struct bf_draft *d,
 				break;
 			if (rc != -ENOENT)
 				return rc;
-			if ((int64_t)(bf_clock_wall_us() / 1000) >= v[i].deadline_ms)
+			if ((int64_t)(bf_clock_wall_us() / 1000) >=
+			    v[i].deadline_ms)
 				break;
 			if (sleep_cancellable(1000))
 				return bf_err_set(
@@ -262,7 +263,7 @@ int bf_draft_submit(struct bf_ctx *c, struct bf_mjob *j, const char *text,
 				     e);
 	if (rc)
 		goto out;
-	rc = bf_request_prepare(expanded, explen, name, &body, e);
+	rc = bf_validate_request(expanded, explen, name, &body, e);
 	if (rc)
 		goto out;
 	bf_journal_hash(body, hash);

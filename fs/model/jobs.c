@@ -582,7 +582,7 @@ int bf_jobs_list(struct bf_ctx *c, struct bf_jobref **out, size_t *n,
 	return 0;
 }
 
-void bf_jobrefs_free(struct bf_jobref *v, size_t n)
+void bf_jobs_refs_free(struct bf_jobref *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(v[i].name);
@@ -762,7 +762,7 @@ int bf_jobs_add_draft(struct bf_ctx *c, const char *name,
 	int rc;
 
 	*out = NULL;
-	if (!bf_name_valid(name))
+	if (!bf_names_valid(name))
 		return bf_err_set(e, EINVAL, "invalid job directory name");
 	rc = ensure_listing(c, e);
 	if (rc)

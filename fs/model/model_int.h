@@ -30,7 +30,7 @@ void bf_hmap_clear(struct bf_hmap *m);
 #define BF_NAME_MAX 255
 /* displayName -> safe directory name base, at most max bytes (UTF-8 kept
  * whole). Caller frees. */
-char *bf_name_sanitize(const char *display, size_t max);
+char *bf_names_sanitize(const char *display, size_t max);
 struct bf_name_in {
 	const char *display; /* job displayName (may be NULL) */
 	int64_t create_us;
@@ -46,16 +46,16 @@ int bf_names_assign(struct bf_name_in *v, size_t n);
  * original (names that already end like that are mapped too), so the
  * mapping is stable and distinct names stay distinct unless their hashes
  * collide (outdir.c settles that). Caller frees. */
-char *bf_objname_map(const char *seg, size_t len);
+char *bf_names_objname(const char *seg, size_t len);
 /* Is this a name mkdir may create (no '/', not . or .., <= 255, no ctl)? */
-int bf_name_valid(const char *name);
+int bf_names_valid(const char *name);
 
 /* ---- validate.c ---- */
 /* Parses and checks a batchPredictionJobs.create body written by the user.
  * On success *out is the JSON to send (displayName defaulted to name).
  * -EINVAL with "request.json:LINE:COL: ..." or "missing field X" in e. */
-int bf_request_prepare(const char *text, size_t len, const char *name,
-		       char **out, struct bf_err *e);
+int bf_validate_request(const char *text, size_t len, const char *name,
+			char **out, struct bf_err *e);
 
 /* ---- render.c ---- */
 int bf_render_state(const struct bf_job *j, struct bf_buf *b);
@@ -66,7 +66,7 @@ int bf_render_spec(const struct bf_job *j, struct bf_buf *b);
 int bf_render_readme(const struct bf_model_opts *o, struct bf_buf *b);
 int bf_render_bq(const struct bf_job *j, struct bf_buf *b);
 
-/* ---- staging.c: a draft's input.jsonl ---- */
+/* ---- input.c: a draft's input.jsonl ---- */
 struct bf_input {
 	int fd; /* unlinked temporary file, -1 when none */
 	uint64_t len;
@@ -141,7 +141,7 @@ struct bf_outent {
 	char *name; /* file name shown */
 	char *obj;  /* full object name, or the prefix for dirs */
 	int is_dir;
-	int mapped; /* name is not the object's own (bf_objname_map) */
+	int mapped; /* name is not the object's own (bf_names_objname) */
 	uint64_t size;
 	int64_t gen;
 	int64_t updated_us;
@@ -156,7 +156,7 @@ struct bf_outlist {
 };
 struct bf_outcache;
 /* Forget every listing of job j (ctl refresh). */
-void bf_outcache_expire(struct bf_mjob *j);
+void bf_outdir_expire(struct bf_mjob *j);
 void bf_outlist_put(struct bf_outlist *l);
 const struct bf_outent *bf_outlist_find(const struct bf_outlist *l,
 					const char *name);
@@ -182,7 +182,7 @@ struct bf_mjob {
 	/* Why the last submission failed (draft), or the last ctl command
 	 * or rmdir (job); shown in `error`; NULL when it succeeded. */
 	char *submit_err;
-	struct bf_draft *d;	  /* draft.c's: set before the entry is shared */
+	struct bf_draft *d;	 /* draft.c's: set before the entry is shared */
 	struct bf_outcache *out; /* outdir.c's: made on first use (j->lock) */
 	int64_t ctime_us;      /* directory times for drafts */
 	uint64_t seen;	       /* listing pass that last saw it */
@@ -222,7 +222,7 @@ struct bf_jobref {
 };
 int bf_jobs_list(struct bf_ctx *c, struct bf_jobref **out, size_t *n,
 		 struct bf_err *e);
-void bf_jobrefs_free(struct bf_jobref *v, size_t n);
+void bf_jobs_refs_free(struct bf_jobref *v, size_t n);
 /* Makes the cached job fresh enough (refresh interval; terminal: never
  * again; force: now). Single flight per job. */
 int bf_mjob_fresh(struct bf_ctx *c, struct bf_mjob *j, int force,
@@ -289,8 +289,7 @@ struct bf_refresh_stats {
 };
 struct bf_refresher *bf_refresher_new(void);
 void bf_refresher_free(struct bf_refresher *r);
-void bf_refresher_get_stats(struct bf_refresher *r,
-			    struct bf_refresh_stats *s);
+void bf_refresher_get_stats(struct bf_refresher *r, struct bf_refresh_stats *s);
 /* Before a non-forced refresh of j: BF_PLAN_STALE to serve the cache as
  * it is; BF_PLAN_GO to go on (j may have been refreshed by a list). */
 int bf_refresh_plan(struct bf_ctx *c, struct bf_mjob *j);
@@ -307,14 +306,14 @@ struct bf_tmpfile *bf_draft_tmp_find(struct bf_draft *d, const char *name);
 
 /* ---- outdir.c ---- */
 /* The listing of output-relative directory sub (a reference). */
-int bf_out_list(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
-		struct bf_outlist **out, struct bf_err *e);
+int bf_outdir_list(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
+		   struct bf_outlist **out, struct bf_err *e);
 /* Latest generation and size of an object (growing files). */
-int bf_out_stat(struct bf_ctx *c, struct bf_mjob *j, const char *obj,
-		uint64_t *size, int64_t *gen, int64_t *updated_us,
-		struct bf_err *e);
+int bf_outdir_stat(struct bf_ctx *c, struct bf_mjob *j, const char *obj,
+		   uint64_t *size, int64_t *gen, int64_t *updated_us,
+		   struct bf_err *e);
 /* Bucket of the job's output directory (caller frees), NULL if none. */
-char *bf_out_bucket(struct bf_mjob *j);
+char *bf_outdir_bucket(struct bf_mjob *j);
 
 /* ---- ctx ---- */
 struct bf_ctx {
@@ -349,10 +348,10 @@ struct bf_resset;
 struct bf_rescache;
 /* Distinct output rows seen by the last results/ computation; -1 when
  * none was made. Lock-free (a counter), for progress. */
-int64_t bf_results_rows_seen(struct bf_rescache *rc);
+int64_t bf_resdir_rows_seen(struct bf_rescache *rc);
 /* The job's current result set (a reference; bf_resset_put). */
-int bf_results_get(struct bf_ctx *c, struct bf_mjob *j, struct bf_resset **out,
-		   struct bf_err *e);
+int bf_resdir_get(struct bf_ctx *c, struct bf_mjob *j, struct bf_resset **out,
+		  struct bf_err *e);
 void bf_resset_put(struct bf_resset *s);
 int bf_resset_final(const struct bf_resset *s);
 int64_t bf_resset_mtime(const struct bf_resset *s);
@@ -430,9 +429,9 @@ void bf_attr_fill(struct bf_ctx *c, struct bf_attr *a, mode_t mode,
 int bf_render_node(struct bf_ctx *c, const struct bf_node *n, struct bf_buf *b,
 		   struct bf_err *e);
 /* Output-relative path helpers: "a/b" -> parent "a", name "b". */
-int bf_out_entry(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
-		 struct bf_outlist **l, const struct bf_outent **ent,
-		 struct bf_err *e);
+int bf_outdir_entry(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
+		    struct bf_outlist **l, const struct bf_outent **ent,
+		    struct bf_err *e);
 #define BF_MAX_TMPFILES 64
 /* Is name one of the files batchfs generates in a job directory? */
 int child_is_reserved(const char *name);

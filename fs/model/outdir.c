@@ -94,7 +94,7 @@ static struct bf_outcache *outcache_of(struct bf_mjob *j)
 	return oc;
 }
 
-void bf_outcache_expire(struct bf_mjob *j)
+void bf_outdir_expire(struct bf_mjob *j)
 {
 	struct bf_outcache *oc;
 
@@ -172,7 +172,7 @@ static int split_dir(const char *dir, char **bucket, char **prefix)
 	return 0;
 }
 
-char *bf_out_bucket(struct bf_mjob *j)
+char *bf_outdir_bucket(struct bf_mjob *j)
 {
 	char *bucket = NULL, *prefix = NULL, *dir = NULL;
 
@@ -305,7 +305,7 @@ static int add_ent(struct lcollect *lc, const char *rel, size_t rlen,
 		l->v = v;
 		lc->cap = cap;
 	}
-	name = bf_objname_map(rel, rlen);
+	name = bf_names_objname(rel, rlen);
 	if (!name)
 		return -ENOMEM;
 	e = &l->v[l->n];
@@ -370,9 +370,9 @@ static struct bf_outlist *empty_list(const char *sub, int final)
 	return l;
 }
 
-int bf_out_entry(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
-		 struct bf_outlist **l, const struct bf_outent **ent,
-		 struct bf_err *e)
+int bf_outdir_entry(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
+		    struct bf_outlist **l, const struct bf_outent **ent,
+		    struct bf_err *e)
 {
 	const char *slash = strrchr(sub, '/');
 	char *parent = slash ? strndup(sub, slash - sub) : strdup("");
@@ -383,7 +383,7 @@ int bf_out_entry(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
 	*ent = NULL;
 	if (!parent)
 		return bf_err_set(e, ENOMEM, "out of memory");
-	rc = bf_out_list(c, j, parent, l, e);
+	rc = bf_outdir_list(c, j, parent, l, e);
 	free(parent);
 	if (rc)
 		return rc;
@@ -396,8 +396,8 @@ int bf_out_entry(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
 	return 0;
 }
 
-int bf_out_list(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
-		struct bf_outlist **out, struct bf_err *e)
+int bf_outdir_list(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
+		   struct bf_outlist **out, struct bf_err *e)
 {
 	struct bf_outcache *oc;
 	int64_t ttl = (int64_t)(c->o.refresh * 1000);
@@ -427,7 +427,7 @@ int bf_out_list(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
 		struct bf_outlist *pl;
 		const struct bf_outent *pe;
 
-		rc = bf_out_entry(c, j, sub, &pl, &pe, e);
+		rc = bf_outdir_entry(c, j, sub, &pl, &pe, e);
 		if (rc)
 			goto out;
 		if (!pe->is_dir) {
@@ -489,8 +489,7 @@ int bf_out_list(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
 			rc = bf_net_enter();
 			pthread_mutex_lock(&oc->lock);
 			while (!rc && n->fetching && n->gen == gen)
-				rc = bf_clock_cond_wait(&oc->cond,
-							      &oc->lock);
+				rc = bf_clock_cond_wait(&oc->cond, &oc->lock);
 			if (rc != -EAGAIN)
 				bf_net_leave();
 			if (rc && rc != -EINTR && n->l) {
@@ -570,12 +569,12 @@ out:
 	return rc;
 }
 
-int bf_out_stat(struct bf_ctx *c, struct bf_mjob *j, const char *obj,
-		uint64_t *size, int64_t *gen, int64_t *updated_us,
-		struct bf_err *e)
+int bf_outdir_stat(struct bf_ctx *c, struct bf_mjob *j, const char *obj,
+		   uint64_t *size, int64_t *gen, int64_t *updated_us,
+		   struct bf_err *e)
 {
 	struct bf_gcs_object o;
-	char *bucket = bf_out_bucket(j);
+	char *bucket = bf_outdir_bucket(j);
 	int rc;
 
 	if (!bucket)

@@ -53,7 +53,7 @@ struct bf_rescache {
 		       * 0 unknown. Atomic: progress reads it without locks */
 };
 
-int64_t bf_results_rows_seen(struct bf_rescache *rc)
+int64_t bf_resdir_rows_seen(struct bf_rescache *rc)
 {
 	return rc ? __atomic_load_n(&rc->rows, __ATOMIC_RELAXED) - 1 : -1;
 }
@@ -664,8 +664,8 @@ out:
 	return rc;
 }
 
-int bf_results_get(struct bf_ctx *c, struct bf_mjob *j,
-		   struct bf_resset **out, struct bf_err *e)
+int bf_resdir_get(struct bf_ctx *c, struct bf_mjob *j, struct bf_resset **out,
+		  struct bf_err *e)
 {
 	struct bf_rescache *rc_;
 	struct bf_resset *set = NULL;
@@ -714,8 +714,7 @@ int bf_results_get(struct bf_ctx *c, struct bf_mjob *j,
 		pthread_mutex_lock(&rc_->lock);
 		if (!rc) {
 			if (rc_->computing)
-				rc = bf_clock_cond_wait(&rc_->cond,
-							      &rc_->lock);
+				rc = bf_clock_cond_wait(&rc_->cond, &rc_->lock);
 			bf_net_leave();
 		}
 		if (rc && rc != -EINTR && rc_->cur) {

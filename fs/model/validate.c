@@ -165,8 +165,8 @@ static int check_labels(const cJSON *labels, struct bf_err *e)
 	return 0;
 }
 
-int bf_request_prepare(const char *text, size_t len, const char *name,
-		       char **out, struct bf_err *e)
+int bf_validate_request(const char *text, size_t len, const char *name,
+			char **out, struct bf_err *e)
 {
 	const char *end = NULL;
 	cJSON *root, *dn;

@@ -1,4 +1,4 @@
-/* staging.c - a draft's input.jsonl (-o staging=gs://BUCKET/PREFIX): kept
+/* input.c - a draft's input.jsonl (-o staging=gs://BUCKET/PREFIX): kept
  * in an unlinked temporary file while it is written, checked line by line
  * and keyed when the writer closes it, then uploaded to
  * PREFIX/NAME/input.jsonl; and request.json's short form and defaults
@@ -290,7 +290,7 @@ out:
 	return rc;
 }
 
-/* request.json text -> the text bf_request_prepare checks: the short form
+/* request.json text -> the text bf_validate_request checks: the short form
  * expanded and the staged defaults filled in. Text that is not JSON is
  * passed on unchanged, so the validator reports it with line and column.
  * Called with the draft's submit lock held. */
