@@ -14,7 +14,7 @@
 #include <stdlib.h>
 
 #include "batchfs/http.h"
-#include "model/model_int.h"
+#include "model/budget.h"
 
 /* A 429 pauses optional calls for a jittered interval from 2 s, doubling
  * with each further 429, up to 64 s. */

@@ -15,7 +15,14 @@
 #include "batchfs/http.h"
 #include "batchfs/log.h"
 #include "batchfs/reader.h"
-#include "model/model_int.h"
+#include "model/budget.h"
+#include "model/clock.h"
+#include "model/ctx.h"
+#include "model/jobs.h"
+#include "model/journal.h"
+#include "model/model.h"
+#include "model/refresh.h"
+#include "model/model_int.h" /* waitq.c's, until it has a header */
 
 void bf_model_opts_default(struct bf_model_opts *o)
 {

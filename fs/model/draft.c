@@ -12,7 +12,12 @@
 
 #include "batchfs/http.h"
 #include "batchfs/log.h"
-#include "model/model_int.h"
+#include "model/clock.h"
+#include "model/ctx.h"
+#include "model/draft.h"
+#include "model/jobs.h"
+#include "model/journal.h"
+#include "model/validate.h"
 
 static struct bf_draft *draft_new(void)
 {

@@ -15,7 +15,11 @@
 #include "batchfs/gcs.h"
 #include "batchfs/log.h"
 #include "batchfs/results.h"
-#include "model/model_int.h"
+#include "model/clock.h"
+#include "model/ctx.h"
+#include "model/draft.h"
+#include "model/input.h"
+#include "model/jobs.h"
 
 #define NO_STAGING                                                            \
 	"input.jsonl needs a staging area: mount with "                       \

@@ -12,7 +12,12 @@
 
 #include "batchfs/http.h"
 #include "batchfs/log.h"
-#include "model/model_int.h"
+#include "model/budget.h"
+#include "model/clock.h"
+#include "model/ctx.h"
+#include "model/hmap.h"
+#include "model/jobs.h"
+#include "model/names.h"
 
 struct bf_jobs {
 	pthread_mutex_t lock;

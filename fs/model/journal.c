@@ -22,7 +22,8 @@
 #include <openssl/evp.h>
 
 #include "batchfs/log.h"
-#include "model/model_int.h"
+#include "model/clock.h"
+#include "model/journal.h"
 
 #define JOURNAL_MAX_FILE 16384
 #define PRUNE_AFTER_MS (24LL * 3600 * 1000) /* entries of other names */

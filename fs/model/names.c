@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/model_int.h"
+#include "model/hmap.h"
+#include "model/names.h"
 
 static int bad_byte(unsigned char ch)
 {

@@ -10,7 +10,12 @@
 #include "batchfs/gcs.h"
 #include "batchfs/http.h"
 #include "batchfs/log.h"
-#include "model/model_int.h"
+#include "model/clock.h"
+#include "model/ctx.h"
+#include "model/hmap.h"
+#include "model/jobs.h"
+#include "model/names.h"
+#include "model/outdir.h"
 
 struct lnode {
 	char *sub;

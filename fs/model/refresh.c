@@ -19,7 +19,11 @@
 
 #include "batchfs/http.h"
 #include "batchfs/log.h"
-#include "model/model_int.h"
+#include "model/budget.h"
+#include "model/ctx.h"
+#include "model/hmap.h"
+#include "model/jobs.h"
+#include "model/refresh.h"
 
 /* Every unfinished state, so a state Google adds later is refreshed too. */
 #define LIVE_FILTER                                                            \

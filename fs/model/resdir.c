@@ -13,12 +13,18 @@
 
 #include <cjson/cJSON.h>
 
+#include "batchfs/buf.h"
 #include "batchfs/gcs.h"
 #include "batchfs/http.h"
 #include "batchfs/log.h"
 #include "batchfs/reader.h"
 #include "batchfs/results.h"
-#include "model/model_int.h"
+#include "model/clock.h"
+#include "model/ctx.h"
+#include "model/jobs.h"
+#include "model/resdir.h"
+
+enum { BF_RF_OK, BF_RF_BAD, BF_RF_BY, BF_RF_RETRY, BF_RF_N };
 
 #define MAX_CACHED 64 /* result sets kept (4 descriptors each) */
 /* A set whose files total at most this is held in memory, without

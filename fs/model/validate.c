@@ -7,7 +7,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "model/model_int.h"
+#include "batchfs/vertex.h"
+#include "model/validate.h"
 
 /* Google accepts lowerCamelCase and the proto's snake_case. */
 static cJSON *field(const cJSON *o, const char *camel, const char *snake)

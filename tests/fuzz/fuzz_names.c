@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "model/model_int.h"
+#include "model/names.h"
 
 #define MAX_RECS 24
 

@@ -9,7 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "fuzz.h"
-#include "model/model_int.h"
+#include "model/validate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

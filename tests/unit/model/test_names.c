@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "../check.h"
-#include "model/model_int.h"
+#include "model/names.h"
 
 static void sanitize(void)
 {

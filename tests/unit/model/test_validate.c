@@ -7,7 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "../check.h"
-#include "model/model_int.h"
+#include "model/validate.h"
 
 #define GOOD_IN                                                                \
 	"\"inputConfig\": {\"instancesFormat\": \"jsonl\", \"gcsSource\": "    \
