@@ -21,8 +21,10 @@
 #define PAUSE_INITIAL_MS 2000
 #define PAUSE_CAP_MS 64000
 
+/* Every field but the first three is guarded by lock. */
 struct bf_budget {
-	pthread_mutex_t lock;
+	pthread_mutex_t
+		lock;  /* immutable after creation, as are the next two */
 	double per_ms; /* refill rate; 0: unlimited */
 	double burst;  /* bucket size */
 	double tokens;

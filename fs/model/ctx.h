@@ -17,6 +17,8 @@ struct bf_journal;
 struct bf_budget;
 struct bf_refresher;
 
+/* Immutable after bf_ctx_new but for shutdown; each part has its own
+ * locks. */
 struct bf_ctx {
 	struct bf_model_opts o;
 	struct bf_http *http;
@@ -29,7 +31,7 @@ struct bf_ctx {
 	struct bf_journal *journal; /* NULL: no state_dir */
 	struct bf_budget *budget;
 	struct bf_refresher *refresher;
-	int shutdown;
+	int shutdown; /* atomic */
 	int64_t start_us;
 	int page_size;
 };

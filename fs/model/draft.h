@@ -13,6 +13,7 @@
 struct bf_ctx;
 struct bf_mjob;
 
+/* A scratch file of a draft; all of it guarded by the entry's lock. */
 struct bf_tmpfile {
 	char *name;
 	struct bf_buf data;
@@ -20,15 +21,18 @@ struct bf_tmpfile {
 	mode_t mode; /* set by chmod (perm.c), 0: the natural one */
 	struct bf_tmpfile *next;
 };
+/* A draft (struct bf_mjob's d). "lock": the entry's lock. */
 struct bf_draft {
-	struct bf_buf req; /* request.json as written */
-	int64_t req_mtime_us;
-	struct bf_tmpfile *tmp; /* scratch files (editors, install) */
-	char token[64];		/* client token, one per draft */
-	int sent;		/* a create may have reached the server */
-	int req_absent;		/* request.json unlinked or renamed away */
-	mode_t req_mode;	/* request.json's, set by chmod; 0: natural */
-	struct bf_input in;	/* input.jsonl (-o staging) */
+	struct bf_buf req;	/* request.json as written (lock) */
+	int64_t req_mtime_us;	/* (lock) */
+	struct bf_tmpfile *tmp; /* scratch files: editors, install (lock) */
+	char token[64];		/* client token, one per draft (immutable) */
+	int sent;	/* a create may have reached the server (submit_lock) */
+	int req_absent; /* request.json unlinked or renamed away (lock) */
+	mode_t req_mode; /* request.json's, set by chmod; 0: natural (lock) */
+	struct bf_input in; /* input.jsonl, -o staging (lock) */
+	/* Serialises submits and staging of this draft; held across the
+	 * network, taken before the entry's lock. Immutable after creation. */
 	pthread_mutex_t submit_lock;
 };
 

@@ -10,6 +10,7 @@
 struct bf_ctx;
 struct bf_mjob;
 
+/* A draft's input.jsonl: every field guarded by the entry's lock. */
 struct bf_input {
 	int fd; /* unlinked temporary file, -1 when none */
 	uint64_t len;

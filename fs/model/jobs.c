@@ -19,10 +19,11 @@
 #include "model/jobs.h"
 #include "model/names.h"
 
+/* Every field but the first two and plan is guarded by lock. */
 struct bf_jobs {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct bf_mjob **v;
+	pthread_mutex_t lock; /* immutable after creation */
+	pthread_cond_t cond;  /* a listing pass ended */
+	struct bf_mjob **v;   /* the entries, one reference each */
 	size_t n, cap;
 	struct bf_hmap *by_name, *by_id;
 	/* Names that a job of this mount's listing had and lost (it was
@@ -31,12 +32,13 @@ struct bf_jobs {
 	size_t nretired, capretired;
 	int64_t listed_ms; /* 0: never listed or invalidated */
 	int have_listing;  /* one pass succeeded at least once */
-	int listing;
-	uint64_t pass;
-	int last_rc;
+	int listing;	   /* a pass is in flight */
+	uint64_t pass;	   /* bumped by every pass that landed */
+	int last_rc;	   /* the last pass's outcome, for its waiters */
 	struct bf_err last_err;
 	int64_t outage_ms; /* a listing or job fetch last timed out then */
-	/* Asked before a due refresh (refresh.c's, set by ctx.c); NULL: go. */
+	/* Asked before a due refresh (refresh.c's, set by ctx.c before the
+	 * mount serves; immutable after); NULL: go. */
 	int (*plan)(struct bf_ctx *c, struct bf_mjob *j);
 };
 

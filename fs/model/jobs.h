@@ -15,43 +15,49 @@ struct bf_outcache;
 struct bf_rescache;
 
 #define BF_MJOB_HOOKS 4
+/* A job directory: a job of the listing or a draft of this mount. Each
+ * field says what guards it: "table" is the jobs table lock, "lock" this
+ * entry's lock; "both": changed under both, read under either. */
 struct bf_mjob {
-	int refs; /* atomic */
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	char id[24]; /* "" while a draft */
-	char *name;  /* directory name (table lock) */
-	int draft;   /* not accepted yet */
-	int gone;    /* deleted or vanished */
-	int local;   /* created through this mount */
-	int submitting;
-	struct bf_job job; /* last fetched, valid when have_job */
-	int have_job;
-	int64_t fetched_ms;   /* last refresh, or last failed one (see below) */
-	int64_t confirmed_ms; /* last time the service sent this job */
-	int want_get;	      /* missing from a list of unfinished jobs */
-	int fetching;
+	int refs;	      /* atomic */
+	pthread_mutex_t lock; /* immutable after creation */
+	pthread_cond_t cond;  /* a fetch landed (lock) */
+	char id[24];	      /* "" while a draft (both) */
+	char *name;	      /* directory name (table) */
+	int draft;	      /* not accepted yet (both) */
+	int gone;	      /* deleted or vanished (lock) */
+	int local;	      /* created through this mount (both) */
+	int submitting;	      /* a submit is in flight (lock) */
+	struct bf_job job;    /* last fetched, valid when have_job (lock) */
+	int have_job;	      /* (lock) */
+	int64_t fetched_ms;   /* last refresh, or last failed one (lock) */
+	int64_t confirmed_ms; /* last time the service sent this job (lock) */
+	int want_get; /* missing from a list of unfinished jobs (lock) */
+	int fetching; /* a get is in flight (lock) */
 	/* Why the last submission failed (draft), or the last ctl command
-	 * or rmdir (job); shown in `error`; NULL when it succeeded. */
+	 * or rmdir (job); shown in `error`; NULL when it succeeded (lock). */
 	char *submit_err;
-	struct bf_draft *d;	 /* draft.c's: set before the entry is shared */
-	struct bf_outcache *out; /* outdir.c's: made on first use (j->lock) */
-	int64_t ctime_us;      /* directory times for drafts */
-	uint64_t seen;	       /* listing pass that last saw it */
-	int64_t keep_until_ms; /* local jobs survive listings until then */
-	int listed;	       /* a listing showed it (table lock) */
-	int verify;	       /* local, unlisted: GET it (table lock) */
-	uint64_t fetch_gen;
-	int fetch_rc;
-	struct bf_err fetch_err;
-	struct bf_rescache *res; /* resdir.c's: made on first use (j->lock) */
+	/* draft.c's: set before the entry is shared, then immutable (its
+	 * fields: see struct bf_draft). */
+	struct bf_draft *d;
+	struct bf_outcache *out; /* outdir.c's: made on first use (lock) */
+	int64_t ctime_us;	 /* directory times (immutable) */
+	uint64_t seen;		 /* listing pass that last saw it (table) */
+	int64_t keep_until_ms;	 /* local jobs outlive listings until (both) */
+	int listed;		 /* a listing showed it (table) */
+	int verify;		 /* local, unlisted: GET it (table) */
+	uint64_t fetch_gen;	 /* bumped when a fetch lands (lock) */
+	int fetch_rc;		 /* its outcome, for its waiters (lock) */
+	struct bf_err fetch_err; /* (lock) */
+	struct bf_rescache *res; /* resdir.c's: made on first use (lock) */
 	/* How the state above is freed, attached by its owner
-	 * (bf_mjob_attach): the last bf_mjob_put calls them. */
+	 * (bf_mjob_attach): the last bf_mjob_put calls them (lock, or
+	 * before the entry is shared). */
 	struct {
 		void *p;
 		void (*free)(void *p);
 	} hooks[BF_MJOB_HOOKS];
-	int nhooks; /* j->lock, or before the entry is shared */
+	int nhooks;
 };
 /* Hangs state another file owns on j, freed with it by free_fn (j->lock
  * held, or j not shared yet); -ENOMEM when all BF_MJOB_HOOKS are taken. */

@@ -29,7 +29,7 @@
 #define PRUNE_AFTER_MS (24LL * 3600 * 1000) /* entries of other names */
 
 struct bf_journal {
-	char *dir;
+	char *dir; /* immutable after creation: the files are the state */
 };
 
 static int mkdir_p(const char *path)

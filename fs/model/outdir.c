@@ -17,6 +17,7 @@
 #include "model/names.h"
 #include "model/outdir.h"
 
+/* One directory level's listing; every field guarded by the cache lock. */
 struct lnode {
 	char *sub;
 	struct bf_outlist *l; /* NULL until the first listing landed */
@@ -28,10 +29,10 @@ struct lnode {
 };
 
 struct bf_outcache {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	char *dir; /* the gcsOutputDirectory the lists belong to */
-	struct lnode *lists;
+	pthread_mutex_t lock; /* immutable after creation */
+	pthread_cond_t cond;  /* a listing landed (lock) */
+	char *dir;	      /* the gcsOutputDirectory listed (lock) */
+	struct lnode *lists;  /* (lock) */
 };
 
 static struct bf_outcache *outcache_new(void)

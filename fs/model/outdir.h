@@ -18,8 +18,9 @@ struct bf_outent {
 	int64_t gen;
 	int64_t updated_us;
 };
+/* A listing: immutable once published, but for refs. */
 struct bf_outlist {
-	int refs;
+	int refs;  /* atomic */
 	char *sub; /* "" for output/ itself */
 	int64_t fetched_ms;
 	int final; /* fetched while the job was terminal: kept for good */

@@ -36,8 +36,9 @@ enum { BF_RF_OK, BF_RF_BAD, BF_RF_BY, BF_RF_RETRY, BF_RF_N };
 static const char *const rf_names[BF_RF_N] = {
 	"succeeded.jsonl", "failed.jsonl", "by-input.jsonl", "retry.jsonl"};
 
+/* A result set: immutable once published, but for refs. */
 struct bf_resset {
-	int refs;
+	int refs; /* atomic */
 	int fd[BF_RF_N];
 	char *mem[BF_RF_N]; /* a small set's files, instead of fd */
 	size_t mem_bytes;   /* of a set held in memory, else 0 */
@@ -50,11 +51,11 @@ struct bf_resset {
 };
 
 struct bf_rescache {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct bf_resset *cur;
-	int computing;
-	uint64_t gen;
+	pthread_mutex_t lock;  /* immutable after creation */
+	pthread_cond_t cond;   /* a computation ended (lock) */
+	struct bf_resset *cur; /* (lock) */
+	int computing;	       /* (lock) */
+	uint64_t gen;	       /* (lock) */
 	int64_t rows; /* distinct output rows at the last computation + 1;
 		       * 0 unknown. Atomic: progress reads it without locks */
 };
@@ -64,8 +65,8 @@ int64_t bf_resdir_rows_seen(struct bf_rescache *rc)
 	return rc ? __atomic_load_n(&rc->rows, __ATOMIC_RELAXED) - 1 : -1;
 }
 
-static int cached_sets;	    /* sets with descriptors in caches */
-static size_t cached_bytes; /* bytes of in-memory sets in caches */
+static int cached_sets;	    /* sets with descriptors in caches (atomic) */
+static size_t cached_bytes; /* bytes of in-memory sets in caches (atomic) */
 
 static int has_file(const struct bf_resset *s, int i)
 {
