@@ -3,8 +3,10 @@
  * directory names, and each job's cached BatchPredictionJob (re-fetched at
  * most every `refresh` seconds while unfinished, kept for good once
  * terminal). Listing and per-job fetches are single flight. Whether a
- * due refresh happens, and by a list or a get, is refresh.c's call under
- * the budget (budget.c). */
+ * due refresh happens, and by a list or a get, is the plan's call (the
+ * hook ctx.c sets to refresh.c's, under the budget). State other files
+ * keep per job is theirs to make; the entry frees it through the hooks
+ * they attach, knowing none of them. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
