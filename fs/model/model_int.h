@@ -100,10 +100,6 @@ void bf_attr_fill(struct bf_ctx *c, struct bf_attr *a, mode_t mode,
 /* Content of a generated file now (fetching the job if due). */
 int bf_render_node(struct bf_ctx *c, const struct bf_node *n, struct bf_buf *b,
 		   struct bf_err *e);
-/* Output-relative path helpers: "a/b" -> parent "a", name "b". */
-int bf_outdir_entry(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
-		    struct bf_outlist **l, const struct bf_outent **ent,
-		    struct bf_err *e);
 #define BF_MAX_TMPFILES 64
 /* Is name one of the files batchfs generates in a job directory? */
 int child_is_reserved(const char *name);

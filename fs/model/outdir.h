@@ -41,6 +41,11 @@ int bf_outdir_list(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
 int bf_outdir_stat(struct bf_ctx *c, struct bf_mjob *j, const char *obj,
 		   uint64_t *size, int64_t *gen, int64_t *updated_us,
 		   struct bf_err *e);
+/* The listing entry of output-relative path sub ("a/b": entry "b" of the
+ * listing of "a"), with that listing (a reference); -ENOENT if none. */
+int bf_outdir_entry(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
+		    struct bf_outlist **l, const struct bf_outent **ent,
+		    struct bf_err *e);
 /* Bucket of the job's output directory (caller frees), NULL if none. */
 char *bf_outdir_bucket(struct bf_mjob *j);
 
