@@ -1,6 +1,8 @@
-/* ctx.c - the mount context: options, the HTTP/auth/Vertex/GCS clients,
- * the read-ahead pool, the job table and the Vertex call budget; the
- * mount-time check. */
+/* ctx.c - the mount context, the model's composition root: options, the
+ * HTTP/auth/Vertex/GCS clients, the read-ahead pool, and the model's
+ * parts (job table, budget, refresher, journal, wait queue), made and
+ * wired together here; the mount-time check. Nothing in the model calls
+ * back into this file. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -13,7 +15,14 @@
 #include "batchfs/http.h"
 #include "batchfs/log.h"
 #include "batchfs/reader.h"
-#include "model/model_int.h"
+#include "model/budget.h"
+#include "model/clock.h"
+#include "model/ctx.h"
+#include "model/jobs.h"
+#include "model/journal.h"
+#include "model/model.h"
+#include "model/refresh.h"
+#include "model/model_int.h" /* waitq.c's, until it has a header */
 
 void bf_model_opts_default(struct bf_model_opts *o)
 {
@@ -39,52 +48,10 @@ void bf_model_opts_default(struct bf_model_opts *o)
 	o->gid = getgid();
 }
 
-int64_t bf_wall_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Every Vertex call is charged to the budget (the client's meter). */
 static void meter(void *ud, int attempts, long status)
 {
 	bf_budget_spend(ud, attempts, status, bf_now_ms());
-}
-
-int bf_cond_wait_cancellable(pthread_cond_t *cond, pthread_mutex_t *lock)
-{
-	struct timespec ts;
-
-	if (bf_cancelled())
-		return -bf_cancel_errno();
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += 100 * 1000 * 1000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	pthread_cond_timedwait(cond, lock, &ts);
-	return bf_cancelled() ? -bf_cancel_errno() : 0;
-}
-
-int bf_mutex_lock_cancellable(pthread_mutex_t *lock)
-{
-	for (;;) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		if (pthread_mutex_timedlock(lock, &ts) == 0)
-			return 0;
-		if (bf_cancelled())
-			return -bf_cancel_errno();
-	}
 }
 
 const struct bf_model_opts *bf_ctx_opts(const struct bf_ctx *c)
@@ -118,7 +85,7 @@ int bf_ctx_new(const struct bf_model_opts *o, struct bf_ctx **out,
 	if (!c)
 		return bf_err_set(e, ENOMEM, "out of memory");
 	c->o = *o;
-	c->start_us = bf_wall_us();
+	c->start_us = bf_clock_wall_us();
 	c->page_size = o->page_size ? o->page_size : 100;
 
 	bf_http_opts_default(&ho);
@@ -192,6 +159,8 @@ int bf_ctx_new(const struct bf_model_opts *o, struct bf_ctx **out,
 	c->waitq = bf_waitq_new();
 	c->budget = bf_budget_new(o->vertex_rpm, bf_now_ms());
 	c->refresher = bf_refresher_new();
+	if (c->jobs)
+		bf_jobs_set_plan(c->jobs, bf_refresh_plan);
 	if (c->vx && c->budget)
 		bf_vertex_set_meter(c->vx, meter, c->budget);
 	if (!c->vx || !c->gcs || !c->pool || !c->jobs || !c->waitq ||
