@@ -537,3 +537,29 @@ int bf_out_stat(struct bf_ctx *c, struct bf_mjob *j, const char *obj,
 	free(bucket);
 	return rc;
 }
+
+int bf_out_entry(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
+		 struct bf_outlist **l, const struct bf_outent **ent,
+		 struct bf_err *e)
+{
+	const char *slash = strrchr(sub, '/');
+	char *parent = slash ? strndup(sub, slash - sub) : strdup("");
+	const char *name = slash ? slash + 1 : sub;
+	int rc;
+
+	*l = NULL;
+	*ent = NULL;
+	if (!parent)
+		return bf_err_set(e, ENOMEM, "out of memory");
+	rc = bf_out_list(c, j, parent, l, e);
+	free(parent);
+	if (rc)
+		return rc;
+	*ent = bf_outlist_find(*l, name);
+	if (!*ent) {
+		bf_outlist_put(*l);
+		*l = NULL;
+		return bf_err_set(e, ENOENT, "no such output object");
+	}
+	return 0;
+}
