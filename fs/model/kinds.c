@@ -102,6 +102,7 @@ static const struct bf_kind_ops kinds[] = {
 	     .getattr = bf_wftree_link_getattr, .readlink = bf_wftree_readlink),
 };
 #define NKINDS (sizeof(kinds) / sizeof(*kinds))
+_Static_assert(NKINDS == BF_K_LINK + 1, "one row per kind, BF_K_LINK last");
 
 const struct bf_kind_ops *bf_kind_ops(enum bf_kind k)
 {
