@@ -20,6 +20,8 @@ enum {
 	BF_KW_OWNLIST = 8,  /* listed by its parent's readdir, not the table */
 };
 
+/* A row: constant, so read by every thread without a lock. Handlers are
+ * called with no lock held, except where said (render, mode_slot). */
 struct bf_kind_ops {
 	enum bf_kind kind;
 	const char *name; /* its fixed name in parent; NULL: named by sub */
