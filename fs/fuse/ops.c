@@ -190,16 +190,7 @@ static void drop_fh(fuse_req_t req, struct fuse_file_info *fi)
  * directory snapshot instead (futimens on a directory fd sends it). */
 static int has_fh(const struct bf_node *n, struct fuse_file_info *fi)
 {
-	switch (n->kind) {
-	case BF_K_ROOT:
-	case BF_K_JOBS:
-	case BF_K_JOB:
-	case BF_K_OUTPUT:
-	case BF_K_OUTDIR:
-		return 0;
-	default:
-		return fi && fi->fh;
-	}
+	return !bf_kind_is_dir(n->kind) && fi && fi->fh;
 }
 
 /* ---- operations ---- */
