@@ -1,12 +1,23 @@
 /* ctl.c - a job's ctl file: each write is one command (cancel, refresh);
  * why the last command (or rmdir) failed is kept for `error`. */
+#include "model/ctl.h"
+
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "batchfs/buf.h"
+#include "batchfs/err.h"
 #include "batchfs/log.h"
-#include "model/model_int.h"
+#include "batchfs/vertex.h"
+#include "model/ctx.h"
+#include "model/fh.h"
+#include "model/jobs.h"
+#include "model/model.h"
+#include "model/outdir.h"
 
 void bf_ctl_note(struct bf_mjob *j, const char *op, int rc,
 		 const struct bf_err *e)

@@ -3,6 +3,8 @@
  * parts (job table, budget, refresher, journal, wait queue), made and
  * wired together here; the mount-time check. Nothing in the model calls
  * back into this file. */
+#include "model/ctx.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -11,18 +13,19 @@
 #include <unistd.h>
 
 #include "batchfs/auth.h"
+#include "batchfs/err.h"
 #include "batchfs/gcs.h"
 #include "batchfs/http.h"
 #include "batchfs/log.h"
 #include "batchfs/reader.h"
+#include "batchfs/vertex.h"
 #include "model/budget.h"
 #include "model/clock.h"
-#include "model/ctx.h"
 #include "model/jobs.h"
 #include "model/journal.h"
 #include "model/model.h"
 #include "model/refresh.h"
-#include "model/model_int.h" /* waitq.c's, until it has a header */
+#include "model/waitq.h"
 
 void bf_model_opts_default(struct bf_model_opts *o)
 {

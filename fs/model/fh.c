@@ -1,11 +1,19 @@
 /* fh.c - open files: making and freeing the handle every kind shares, and
  * reading a snapshot taken at open. What a handle does is its kind's
  * (kinds.c). */
+#include "model/fh.h"
+
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "batchfs/buf.h"
+#include "batchfs/err.h"
 #include "batchfs/reader.h"
-#include "model/model_int.h"
+#include "model/kinds.h"
+#include "model/model.h"
+#include "model/resdir.h"
 
 struct bf_fh *bf_fh_new(const struct bf_kind_ops *k, const struct bf_node *n)
 {

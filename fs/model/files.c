@@ -2,14 +2,31 @@
  * on the opener's flush; the spec, read-only, once the job is accepted),
  * input.jsonl (-o staging; staged on the writer's flush, staging.c) and
  * scratch files (editors, install). Their bytes live in the draft. */
+#include "model/files.h"
+
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "batchfs/buf.h"
+#include "batchfs/err.h"
 #include "batchfs/log.h"
-#include "model/model_int.h"
+#include "model/clock.h"
+#include "model/ctx.h"
+#include "model/draft.h"
+#include "model/fh.h"
+#include "model/gen.h"
+#include "model/input.h"
+#include "model/jobs.h"
+#include "model/kinds.h"
+#include "model/model.h"
+#include "model/node.h"
+#include "model/perm.h"
+#include "model/render.h"
 
 static int buf_write_at(struct bf_buf *b, const char *p, size_t len,
 			uint64_t off, size_t max, struct bf_err *e)

@@ -3,15 +3,29 @@
  * attributes (size: the text's length) and their opens, a snapshot each.
  * The renderers of README, job.json, state, progress, error and
  * output/bigquery are here too; render.c formats. */
+#include "model/gen.h"
+
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "batchfs/buf.h"
+#include "batchfs/err.h"
 #include "batchfs/http.h"
 #include "batchfs/log.h"
-#include "model/model_int.h"
+#include "model/clock.h"
+#include "model/ctx.h"
+#include "model/fh.h"
+#include "model/jobs.h"
+#include "model/kinds.h"
+#include "model/model.h"
+#include "model/node.h"
+#include "model/render.h"
+#include "model/resdir.h"
 
 int bf_gen_render(struct bf_ctx *c, const struct bf_kind_ops *k,
 		  const struct bf_node *n, struct bf_buf *b, struct bf_err *e)

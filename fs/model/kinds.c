@@ -3,15 +3,31 @@
  * (its fixed name and parent), its natural mode and which functions of the
  * file that owns it answer getattr, lookup, readdir, open, read, write,
  * flush and release. Adding a kind of file is one row here and one file. */
+#include "model/kinds.h"
+
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "batchfs/buf.h"
+#include "batchfs/err.h"
 #include "batchfs/log.h"
 #include "batchfs/reader.h"
-#include "model/model_int.h"
+#include "model/ctl.h"
+#include "model/fh.h"
+#include "model/files.h"
+#include "model/gen.h"
+#include "model/jobs.h"
+#include "model/model.h"
+#include "model/node.h"
+#include "model/outtree.h"
+#include "model/perm.h"
+#include "model/tree.h"
+#include "model/wait.h"
+#include "model/wftree.h"
 
 #define KIND(k, ...) [k] = {.kind = k, __VA_ARGS__}
 

@@ -1,12 +1,18 @@
 /* node.c - what every node kind shares: copying and comparing nodes,
  * attributes (owner, group and modes through perm.c), directory snapshots
  * and the cache lifetime of a job's nodes. Calls nothing above it. */
+#include "model/node.h"
+
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/model_int.h"
+#include "model/ctx.h"
+#include "model/jobs.h"
+#include "model/model.h"
+#include "model/perm.h"
 
 void bf_node_clear(struct bf_node *n)
 {

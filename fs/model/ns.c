@@ -4,13 +4,26 @@
  * it calls the model's entry points. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "batchfs/buf.h"
+#include "batchfs/err.h"
 #include "batchfs/http.h"
 #include "batchfs/log.h"
-#include "model/model_int.h"
+#include "batchfs/vertex.h"
+#include "model/clock.h"
+#include "model/ctl.h"
+#include "model/ctx.h"
+#include "model/draft.h"
+#include "model/input.h"
+#include "model/jobs.h"
+#include "model/kinds.h"
+#include "model/model.h"
+#include "model/names.h"
+#include "model/perm.h"
 
 int bf_model_mkdir(struct bf_ctx *c, const struct bf_node *parent,
 		   const char *name, struct bf_node *out, struct bf_attr *a,

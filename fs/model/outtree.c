@@ -2,16 +2,28 @@
  * (names from the cached listings of outdir.c), output/bigquery's place,
  * and open objects, read through a read-ahead reader that follows the
  * growth of objects of running jobs. */
+#include "model/outtree.h"
+
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "batchfs/err.h"
 #include "batchfs/http.h"
 #include "batchfs/log.h"
 #include "batchfs/reader.h"
-#include "model/model_int.h"
+#include "model/clock.h"
+#include "model/ctx.h"
+#include "model/fh.h"
+#include "model/jobs.h"
+#include "model/kinds.h"
+#include "model/model.h"
+#include "model/node.h"
+#include "model/outdir.h"
 
 static int job_has_bq(struct bf_mjob *j)
 {

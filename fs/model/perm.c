@@ -2,11 +2,14 @@
  * umask), and what chmod and chown may do: the one permission rule of the
  * mount. The kernel enforces the modes (batchfs always mounts with
  * default_permissions); nothing here checks a caller. */
+#include "model/perm.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/model_int.h"
+#include "batchfs/err.h"
+#include "model/model.h"
 
 /* A uid_t or gid_t: decimal digits only, below (id_t)-1, which chown(2)
  * reserves for "leave unchanged". */

@@ -2,16 +2,22 @@
  * elapsed time and estimate), error, job.json, request.json of an accepted
  * job, output/bigquery and the mount's README.
  * Pure functions of a fetched job; the caller snapshots them at open. */
+#include "model/render.h"
+
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
+#include "batchfs/buf.h"
+#include "batchfs/err.h"
 #include "batchfs/log.h"
-#include "model/model_int.h"
+#include "batchfs/vertex.h"
+#include "model/model.h"
 
 int bf_render_state(const struct bf_job *j, struct bf_buf *b)
 {

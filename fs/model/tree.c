@@ -1,13 +1,23 @@
 /* tree.c - the top of the tree: the root, jobs/ and a job's directory
  * (which names exist in a draft's and in a job's, and its scratch files).
  * The kinds below a job's directory are their own files' (kinds.c). */
+#include "model/tree.h"
+
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "batchfs/err.h"
 #include "batchfs/log.h"
-#include "model/model_int.h"
+#include "model/ctx.h"
+#include "model/draft.h"
+#include "model/files.h"
+#include "model/jobs.h"
+#include "model/kinds.h"
+#include "model/model.h"
+#include "model/node.h"
 
 /* The root, jobs/ and by-id/: fixed, for the life of the mount. */
 int bf_tree_getattr(struct bf_ctx *c, const struct bf_kind_ops *k,

@@ -2,13 +2,26 @@
  * finished (polling every `refresh` seconds, for as long as the reader
  * wants: a signal ends it with EINTR), or is parked (waitq.c); its text is
  * the final state line. */
+#include "model/wait.h"
+
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "batchfs/buf.h"
+#include "batchfs/err.h"
 #include "batchfs/http.h"
-#include "model/model_int.h"
+#include "batchfs/vertex.h"
+#include "model/ctx.h"
+#include "model/fh.h"
+#include "model/jobs.h"
+#include "model/kinds.h"
+#include "model/model.h"
+#include "model/node.h"
+#include "model/render.h"
 
 /* Sleeps up to s seconds in short steps; -EINTR when the caller was
  * interrupted, -ESHUTDOWN when the mount goes away. */

@@ -11,14 +11,23 @@
  * callback in between, and a reply before that would free the request
  * under it. Cancellation also cuts a fetch in progress short, so Ctrl-C
  * does not wait out a slow server. */
+#include "model/waitq.h"
+
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "batchfs/buf.h"
+#include "batchfs/err.h"
 #include "batchfs/http.h"
 #include "batchfs/log.h"
-#include "model/model_int.h"
+#include "model/ctx.h"
+#include "model/jobs.h"
+#include "model/model.h"
+#include "model/wait.h"
 
 /* A parked read. On the queue, every field but the constants (id, fh, j,
  * size, off, reply, ud) is guarded by the queue's lock; once taken off it

@@ -1,13 +1,24 @@
 /* wftree.c - the nodes of the file-native workflows in the tree: a job's
  * results/ and its files (resdir.c computes them), and by-id/ID symlinks
  * to ../jobs/NAME. */
+#include "model/wftree.h"
+
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "batchfs/err.h"
 #include "batchfs/log.h"
-#include "model/model_int.h"
+#include "model/ctx.h"
+#include "model/fh.h"
+#include "model/jobs.h"
+#include "model/kinds.h"
+#include "model/model.h"
+#include "model/node.h"
+#include "model/resdir.h"
 
 static int link_target(struct bf_ctx *c, struct bf_mjob *j, char **out,
 		       struct bf_err *e)

@@ -2,11 +2,13 @@
  * the modes that follow from them. A uid or gid accepted is a decimal
  * number below (id_t)-1 that prints back the same (leading zeros aside);
  * an umask accepted is at most 0777; no mode gains a bit from it. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "fuzz.h"
-#include "model/model_int.h"
+#include "model/model.h"
+#include "model/perm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -2,10 +2,14 @@
  * (bf_job_parse), then every generated file (state, progress, error,
  * job.json, request spec, bigquery). Bounded output, no crash or UB. */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "fuzz.h"
-#include "model/model_int.h"
+#include "batchfs/buf.h"
+#include "batchfs/err.h"
+#include "batchfs/vertex.h"
+#include "model/render.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

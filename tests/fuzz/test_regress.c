@@ -3,6 +3,7 @@
  * fixed even without a fuzz run. Plain C: works with any compiler. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +11,14 @@
 
 #include "../unit/check.h"
 #include "auth/auth_int.h"
+#include "batchfs/buf.h"
+#include "batchfs/err.h"
 #include "batchfs/log.h"
 #include "batchfs/results.h"
-#include "model/model_int.h"
+#include "batchfs/vertex.h"
+#include "model/names.h"
+#include "model/render.h"
+#include "model/validate.h"
 
 /* F1: a huge negative expires_in is clamped, not cast. */
 static void token_expiry(void)

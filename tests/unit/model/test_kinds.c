@@ -3,7 +3,8 @@
 #include <string.h>
 
 #include "../check.h"
-#include "model/model_int.h"
+#include "model/kinds.h"
+#include "model/model.h"
 
 static void rows(void)
 {

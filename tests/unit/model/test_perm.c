@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "../check.h"
-#include "model/model_int.h"
+#include "batchfs/err.h"
+#include "model/model.h"
+#include "model/perm.h"
 
 static void parse(void)
 {

@@ -1,8 +1,11 @@
 /* test_progress.c - progress with its bar, elapsed time and estimate. */
+#include <stdint.h>
 #include <string.h>
 
 #include "../check.h"
-#include "model/model_int.h"
+#include "batchfs/buf.h"
+#include "batchfs/vertex.h"
+#include "model/render.h"
 
 #define S 1000000LL /* us per second */
 

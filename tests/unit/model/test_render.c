@@ -6,7 +6,10 @@
 #include <cjson/cJSON.h>
 
 #include "../check.h"
-#include "model/model_int.h"
+#include "batchfs/buf.h"
+#include "batchfs/vertex.h"
+#include "model/model.h"
+#include "model/render.h"
 
 static const char *render(int (*fn)(const struct bf_job *, struct bf_buf *),
 			  const struct bf_job *j, struct bf_buf *b)
