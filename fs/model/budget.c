@@ -10,11 +10,12 @@
  * Over any span of T minutes the mount makes at most rate*T + burst
  * optional-call-starting decisions' worth of calls, plus what concurrent
  * callers already in flight add (at most one call each). */
+#include "model/budget.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 
 #include "batchfs/http.h"
-#include "model/budget.h"
 
 /* A 429 pauses optional calls for a jittered interval from 2 s, doubling
  * with each further 429, up to 64 s. */

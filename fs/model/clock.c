@@ -2,11 +2,12 @@
  * the request is cancelled or past its deadline (bf_cancelled), so no
  * worker waits out another one's network call. The bottom of the model:
  * it calls nothing in it. */
+#include "model/clock.h"
+
 #include <errno.h>
 #include <time.h>
 
 #include "batchfs/http.h"
-#include "model/clock.h"
 
 int64_t bf_clock_wall_us(void)
 {

@@ -3,6 +3,8 @@
  * retry after an ambiguous failure finds the job the first try made instead
  * of creating a second one. The outcome is recorded in the entry before the
  * caller (close, rename) returns. */
+#include "model/draft.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +16,6 @@
 #include "batchfs/log.h"
 #include "model/clock.h"
 #include "model/ctx.h"
-#include "model/draft.h"
 #include "model/jobs.h"
 #include "model/journal.h"
 #include "model/validate.h"

@@ -1,11 +1,11 @@
 /* hmap.c - a small string-keyed hash map (chained, FNV-1a, grows x2) for the
  * job table's name and id indexes. Keys are copied; values are borrowed. */
+#include "model/hmap.h"
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "model/hmap.h"
 
 struct hent {
 	char *key;

@@ -3,6 +3,8 @@
  * and keyed when the writer closes it, then uploaded to
  * PREFIX/NAME/input.jsonl; and request.json's short form and defaults
  * that point at the staged copy. */
+#include "model/input.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,7 +20,6 @@
 #include "model/clock.h"
 #include "model/ctx.h"
 #include "model/draft.h"
-#include "model/input.h"
 #include "model/jobs.h"
 
 #define NO_STAGING                                                            \

@@ -7,6 +7,8 @@
  * hook ctx.c sets to refresh.c's, under the budget). State other files
  * keep per job is theirs to make; the entry frees it through the hooks
  * they attach, knowing none of them. */
+#include "model/jobs.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +20,6 @@
 #include "model/clock.h"
 #include "model/ctx.h"
 #include "model/hmap.h"
-#include "model/jobs.h"
 #include "model/names.h"
 
 /* Every field but the first two and plan is guarded by lock. */

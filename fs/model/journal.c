@@ -8,6 +8,8 @@
  * renamed and the directory fsynced. Nothing secret is written: names,
  * the token (a random label value), a hash of the request body and times.
  */
+#include "model/journal.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +25,6 @@
 
 #include "batchfs/log.h"
 #include "model/clock.h"
-#include "model/journal.h"
 
 #define JOURNAL_MAX_FILE 16384
 #define PRUNE_AFTER_MS (24LL * 3600 * 1000) /* entries of other names */

@@ -1,13 +1,14 @@
 /* names.c - turning remote names into safe, unique, stable file names:
  * job displayNames into directory names (duplicates: the oldest keeps NAME,
  * the others NAME~ID) and object-name segments into file names. */
+#include "model/names.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model/hmap.h"
-#include "model/names.h"
 
 static int bad_byte(unsigned char ch)
 {

@@ -2,6 +2,8 @@
  * one per directory level (objects.list with delimiter "/"), cached for
  * `refresh` seconds while the job runs and for good once it has finished.
  * Listings are immutable and reference counted; a refresh replaces them. */
+#include "model/outdir.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +17,6 @@
 #include "model/hmap.h"
 #include "model/jobs.h"
 #include "model/names.h"
-#include "model/outdir.h"
 
 /* One directory level's listing; every field guarded by the cache lock. */
 struct lnode {

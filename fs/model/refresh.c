@@ -13,6 +13,8 @@
  * expired instead, which refreshes them all in its pass. One list at a
  * time: callers that find one running show their copy. A service that refuses
  * the list (not a transient failure) turns it off for the mount. */
+#include "model/refresh.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +25,6 @@
 #include "model/ctx.h"
 #include "model/hmap.h"
 #include "model/jobs.h"
-#include "model/refresh.h"
 
 /* Every unfinished state, so a state Google adds later is refreshed too. */
 #define LIVE_FILTER                                                            \

@@ -4,6 +4,8 @@
  * files. One result set per job, immutable and reference counted: a
  * finished job's is kept for good, a running job's is recomputed at most
  * every `refresh` seconds and only when its output objects changed. */
+#include "model/resdir.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,7 +24,6 @@
 #include "model/clock.h"
 #include "model/ctx.h"
 #include "model/jobs.h"
-#include "model/resdir.h"
 
 enum { BF_RF_OK, BF_RF_BAD, BF_RF_BY, BF_RF_RETRY, BF_RF_N };
 

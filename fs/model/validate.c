@@ -1,6 +1,8 @@
 /* validate.c - local checks of a request.json before anything is sent:
  * JSON syntax (with line and column), the fields batchPredictionJobs.create
  * needs (named when missing), and displayName against the directory name. */
+#include "model/validate.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +10,6 @@
 #include <cjson/cJSON.h>
 
 #include "batchfs/vertex.h"
-#include "model/validate.h"
 
 /* Google accepts lowerCamelCase and the proto's snake_case. */
 static cJSON *field(const cJSON *o, const char *camel, const char *snake)
