@@ -296,6 +296,7 @@ int main(int argc, char *argv[])
 				strerror(-nrc));
 	}
 	fs.deadline = cli.m.deadline;
+	fs.change_deadline = cli.change_deadline;
 	watch = bf_watch_start(&fs);
 
 	if (fo.singlethread) {

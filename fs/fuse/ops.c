@@ -23,15 +23,16 @@ static struct bf_fs *FS(fuse_req_t req)
 /* ---- interruption and deadlines (reqctx.c) ---- */
 
 /* Requests that look things up or read wait at most -o deadline; those
- * that change things (submit, cancel, delete) keep their own budgets. */
+ * that change things (submit, cancel, delete) keep their own budgets, cut
+ * to -o change_deadline when it is set. */
 static void begin(fuse_req_t req)
 {
-	bf_rq_begin(req, 1);
+	bf_rq_begin(req, BF_RQ_READ);
 }
 
 static void begin_change(fuse_req_t req)
 {
-	bf_rq_begin(req, 0);
+	bf_rq_begin(req, BF_RQ_CHANGE);
 }
 
 /* Must run before the reply: the request is freed by it. */

@@ -129,6 +129,7 @@ struct bf_draft {
 	struct bf_tmpfile *tmp; /* scratch files (editors, install) */
 	char token[64];		/* client token, one per draft */
 	int sent;		/* a create may have reached the server */
+	int64_t sent_until_ms;	/* wall clock: its job may appear until */
 	int req_absent;		/* request.json unlinked or renamed away */
 	mode_t req_mode;	/* request.json's, set by chmod; 0: natural */
 	struct bf_input in;	/* input.jsonl (-o staging) */
