@@ -564,14 +564,20 @@ GROUPS = [Submit, StateRead, Listing, OutputRead, Cancel, Delete,
 _live = {}
 
 
+def _mark(g):
+    # One group's cases share its mount: `--dist loadgroup` keeps them on
+    # one xdist worker (conftest.py).
+    return pytest.mark.xdist_group(g.op.replace(" ", "_"))
+
+
 def cases():
     out = []
     for g in GROUPS:
         for fname, spec in FAULTS:
-            out.append(pytest.param(g, fname, spec,
+            out.append(pytest.param(g, fname, spec, marks=_mark(g),
                                     id="%s-%s" % (g.op.replace(" ", "_"),
                                                   fname)))
-        out.append(pytest.param(g, "unmount", None,
+        out.append(pytest.param(g, "unmount", None, marks=_mark(g),
                                 id="%s-unmount" % g.op.replace(" ", "_")))
     return out
 
@@ -869,10 +875,10 @@ def hung_cases():
     out = []
     for g in HUNG_GROUPS:
         for fname, spec in HUNG_FAULTS:
-            out.append(pytest.param(g, fname, spec,
+            out.append(pytest.param(g, fname, spec, marks=_mark(g),
                                     id="%s-%s" % (g.op.replace(" ", "_"),
                                                   fname)))
-        out.append(pytest.param(g, "unmount", None,
+        out.append(pytest.param(g, "unmount", None, marks=_mark(g),
                                 id="%s-unmount" % g.op.replace(" ", "_")))
     return out
 
