@@ -696,7 +696,7 @@ MANY = 16
 
 def hung_group(base, **extra):
     attrs = {
-        "op": base.op + " hung",
+        "op": "%s hung" % base.op,
         "faults": HUNG_FAULTS,
         "mount_opts": dict(base.mount_opts, deadline=str(HUNG_S),
                            change_deadline=str(HUNG_S)),
@@ -864,9 +864,106 @@ class HungDelete(HungChange, hung_group(Delete)):
         assert self.jname() not in os.listdir(self.mount.jobs)
 
 
+class HungToken(hung_group(StateRead)):
+    """The token endpoint hangs with every token expired: a state read
+    needs a token first."""
+    op = "token hung"
+
+    def rules(self, fname, spec):
+        return [dict(spec, method="POST", path=r"^/token")]
+
+    def after_faults(self):
+        expire_tokens(self.emu)
+
+
+class HungOutputList(hung_group(Group)):
+    """Cloud Storage's object list of a job's output/, never listed before
+    (nothing cached to show)."""
+    op = "output list hung"
+    method = "GET"
+
+    def prepare(self):
+        e = self.emu
+        ids = bulk(e, "ol", 2, "JOB_STATE_SUCCEEDED")
+        for jid in ids:
+            d = e.get_job(jid)["outputInfo"]["gcsOutputDirectory"]
+            e.put_object(*object_path(d, "predictions.jsonl"), b"{}\n")
+
+    def anchor(self):
+        return "ol0"
+
+    def before(self, fname):
+        self.name = "ol%d" % [f for f, _ in self.faults].index(fname)
+        assert self.mount.read(self.name, "state").startswith("JOB_STATE_")
+
+    def target(self):
+        return r"^/storage/v1/b/[^/]+/o($|\?)"
+
+    def act(self, fname):
+        return run(["ls", "-1", self.mount.job(self.name, "output")],
+                   DEADLINE_S[self.op] + SLACK_S)
+
+    def check_ok(self, fname, out):
+        assert b"predictions.jsonl" in out.split(), out
+
+    def check_failed(self, fname, out, eno):
+        self.emu.clear_faults()
+        rc, out, err, _, _ = run(["ls", "-1", self.mount.job(self.name,
+                                                             "output")], 60)
+        assert rc == 0, err
+        self.check_ok(fname, out)
+
+
+class HungUpload(HungChange, hung_group(Group)):
+    """The upload of a draft's input.jsonl (-o staging) at its close."""
+    op = "upload hung"
+    method = "POST"
+    mount_opts = {"staging": "gs://stage/pre", "deadline": str(HUNG_S),
+                  "change_deadline": str(HUNG_S)}
+    rows = "".join(json.dumps({"request": {"contents": [
+        {"role": "user", "parts": [{"text": "p %d" % i}]}]}}) + "\n"
+        for i in range(3))
+
+    def prepare(self):
+        self.emu.make_bucket("stage")
+        bulk(self.emu, "anchor", 1, "JOB_STATE_SUCCEEDED")
+        self.src = os.path.join(self.workdir, "input.jsonl")
+        with open(self.src, "w") as f:
+            f.write(self.rows)
+
+    def anchor(self):
+        return "anchor0"
+
+    def target(self):
+        return r"^/upload/storage/v1/b/stage/o"
+
+    def before(self, fname):
+        self.names = ["hup-%s-%d" % (fname, i) for i in range(MANY)]
+        for nm in self.names:
+            os.mkdir(self.mount.job(nm))
+
+    def act(self, fname):
+        return run(["cp", self.src,
+                    self.mount.job(self.names[self.i], "input.jsonl")],
+                   DEADLINE_S[self.op] + SLACK_S)
+
+    def landed(self, hits):
+        return True   # a late upload of the same bytes changes nothing
+
+    def retry(self, fname):
+        nm = self.names[self.i]
+        rc, _, err, _, _ = self.act(fname)
+        assert rc == 0, "input.jsonl again after the server came back: %s" \
+            % err
+        got = self.emu.get_object("stage", "pre/%s/input.jsonl" % nm)
+        assert got == self.mount.read(nm, "input.jsonl").encode(), \
+            "the staged object differs from input.jsonl"
+
+
 HUNG_GROUPS = [hung_group(g) for g in (StateRead, Listing, OutputRead,
                                        OutputReadDirect)] + \
-    [HungSubmit, HungCancel, HungDelete]
+    [HungToken, HungOutputList, HungSubmit, HungCancel, HungDelete,
+     HungUpload]
 for _g in HUNG_GROUPS:
     DEADLINE_S[_g.op] = HUNG_S + HUNG_SLACK_S
 
@@ -921,6 +1018,8 @@ def test_hung(request, live, femu, fbuild_dir, tmp_path_factory, group,
     emu.clear_faults()
     g.before(fname)
     ids = add_faults(emu, g.rules(fname, spec))
+    if hasattr(g, "after_faults"):
+        g.after_faults()
     n = getattr(g, "many", MANY) if fname == "hang-many" else 1
     results = [None] * n
     change = getattr(g, "change", False)
