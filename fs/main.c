@@ -325,6 +325,9 @@ int main(int argc, char *argv[])
 						: 1,
 					(int)(fo.max_threads / 8));
 			fs.gated = 1;
+			if (fo.max_threads > 16)
+				fs.max_background =
+					fo.max_threads - fo.max_threads / 4;
 		}
 		ret = fuse_session_loop_mt(se, lc);
 	}

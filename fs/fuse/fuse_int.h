@@ -106,6 +106,7 @@ struct bf_fs {
 	char bdi[32];	      /* "MAJ:MIN" of the mount, "" if unknown */
 	double deadline;      /* -o deadline: s a request may wait, 0 none */
 	double change_deadline; /* the same for submit, ctl, rmdir */
+	unsigned max_background; /* kernel's async READs in flight, 0 = its */
 	int gated;	      /* workers take places in the network gate */
 	unsigned read_ahead_kb; /* to set after INIT, 0 = leave */
 	int ra_done;		/* __atomic: read_ahead_kb written */

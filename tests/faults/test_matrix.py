@@ -960,8 +960,8 @@ class HungUpload(HungChange, hung_group(Group)):
             "the staged object differs from input.jsonl"
 
 
-HUNG_GROUPS = [hung_group(g) for g in (StateRead, Listing, OutputRead,
-                                       OutputReadDirect)] + \
+HUNG_GROUPS = [hung_group(g) for g in (StateRead, Listing)] + \
+    [hung_group(OutputRead, many=32), hung_group(OutputReadDirect)] + \
     [HungToken, HungOutputList, HungSubmit, HungCancel, HungDelete,
      HungUpload]
 for _g in HUNG_GROUPS:
