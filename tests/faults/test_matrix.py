@@ -760,21 +760,35 @@ class HungSubmit(HungChange, hung_group(Submit)):
             self.created0 >= hits
 
     def retry(self, fname):
-        """The user runs the submit again until it returns 0: the job of
-        the held POST is adopted, never a second one made."""
+        """The user runs the submit again until it returns 0, at once,
+        while the held POST may still land: the job it makes is adopted,
+        never a second one made."""
         self.name = self.names[self.i]
-        rc, _, err, eno, _ = run(
-            ["cp", self.req, self.mount.job(self.name, "request.json")],
-            DEADLINE_S[self.op] + SLACK_S)
-        assert rc == 0, "submit again after the server came back: %s" % err
-        jobs = jobs_named(self.emu, self.name)
-        assert len(jobs) == 1, "%d jobs named %s after a hung submit and " \
-            "its retry" % (len(jobs), self.name)
+        until = time.monotonic() + CHANGE_STALL_S + 60
+        while True:
+            rc, _, err, eno, _ = run(
+                ["cp", self.req, self.mount.job(self.name, "request.json")],
+                DEADLINE_S[self.op] + SLACK_S)
+            if rc == 0:
+                break
+            assert eno in self.allowed, "submit again: errno %s: %s" % (
+                ename(eno), err.strip()[-300:])
+            assert time.monotonic() < until, "submit again: %s" % err
         st = self.mount.read(self.name, "state").strip()
         assert st.startswith("JOB_STATE_"), st
 
     def after_hung(self, fname, n, hits):
-        HungChange.after_hung(self, fname, n, hits)
+        for i in range(n):
+            self.i = i
+            self.retry(fname)
+        until = time.monotonic() + CHANGE_STALL_S + 60
+        while not self.landed(hits):   # every held POST carried out
+            assert time.monotonic() < until, "the held POSTs never landed"
+            time.sleep(0.2)
+        for nm in self.names[:n]:
+            jobs = jobs_named(self.emu, nm)
+            assert len(jobs) == 1, "%d jobs named %s after a hung submit " \
+                "and its retries" % (len(jobs), nm)
         made = self.emu.counters()["jobs_created"] - self.created0
         assert made == n, "%d submits made %d jobs" % (n, made)
 
