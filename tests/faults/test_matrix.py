@@ -11,8 +11,9 @@ operation as a child process with a hard timeout and checks:
   succeeds correctly or fails with a promised errno (EIO, ETIMEDOUT, EAGAIN,
   EACCES for token failures);
 - the wall time is within the documented deadline (DEADLINE_S below, from
-  include/batchfs/http.h and vertex.h; batchfs has no option to shorten its
-  budgets, so the transient faults are short and recover);
+  include/batchfs/http.h and vertex.h: these mounts keep the default
+  budgets, so the transient faults are short and recover; the hung-server
+  cases at the end shorten them with -o deadline and -o change_deadline);
 - output bytes match the emulator's object exactly (sha256) whenever a read
   succeeds, and a failed read's bytes are a prefix of the object;
 - exactly one job per submit (jobs_created and the listing), also after a
