@@ -87,7 +87,7 @@ int bf_mjob_fresh(struct bf_ctx *c, struct bf_mjob *j, int force,
 		  struct bf_err *e);
 /* mkdir: a draft named name, -EEXIST when taken; init (draft.c) gives the
  * entry its draft before it is shared. */
-int bf_draft_add(struct bf_ctx *c, const char *name,
+int bf_jobs_add_draft(struct bf_ctx *c, const char *name,
 		      int (*init)(struct bf_mjob *j), struct bf_mjob **out,
 		      struct bf_err *e);
 enum { BF_PLAN_GO, BF_PLAN_STALE };
