@@ -23,15 +23,16 @@ static struct bf_fs *FS(fuse_req_t req)
 /* ---- interruption and deadlines (reqctx.c) ---- */
 
 /* Requests that look things up or read wait at most -o deadline; those
- * that change things (submit, cancel, delete) keep their own budgets. */
+ * that change things (submit, cancel, delete) keep their own budgets, cut
+ * to -o change_deadline when it is set. */
 static void begin(fuse_req_t req)
 {
-	bf_rq_begin(req, 1);
+	bf_rq_begin(req, BF_RQ_READ);
 }
 
 static void begin_change(fuse_req_t req)
 {
-	bf_rq_begin(req, 0);
+	bf_rq_begin(req, BF_RQ_CHANGE);
 }
 
 /* Must run before the reply: the request is freed by it. */
@@ -199,6 +200,15 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct bf_fs *fs = userdata;
 
+	/* The kernel queues read-ahead READs past max_background (12) where
+	 * no deadline of ours runs: with more page-cache readers of a hung
+	 * server than that, one read(2) waited a deadline per dozen readers
+	 * ahead of it. Let as many through as may wait on the network (the
+	 * gate); -o max_background still wins. */
+	if (fs->max_background) {
+		conn->max_background = fs->max_background;
+		conn->congestion_threshold = fs->max_background * 3 / 4;
+	}
 	if (fs->conn_opts)
 		fuse_apply_conn_info_opts(fs->conn_opts, conn);
 	/* The kernel offers its limit and keeps the minimum: take all of it
@@ -220,8 +230,9 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	else if (fs->ctx)
 		bf_ctx_splice(fs->ctx, 0);
 	bf_log_info("mounted: max_readahead %u, max_write %u, max_read %u, "
-		    "splice %s",
+		    "max_background %u, splice %s",
 		    conn->max_readahead, conn->max_write, conn->max_read,
+		    conn->max_background,
 		    conn->want & FUSE_CAP_SPLICE_WRITE ? "on" : "off");
 }
 
