@@ -29,9 +29,13 @@
 #include "batchfs/http.h"
 #include "batchfs/log.h"
 #include "batchfs/reader.h"
+#include "batchfs/wait.h"
 #include "gcs/gcs_int.h"
 
 #include "gcs/reader_int.h"
+
+/* A reader waiting on a block looks at its cancel check this often. */
+#define WAIT_SLICE_MS 200
 
 static void stat_add(uint64_t *f, uint64_t n)
 {
@@ -457,23 +461,14 @@ void bf_reader_update(struct bf_reader *r, int64_t generation, uint64_t size)
  * -ETIMEDOUT past its request's deadline (with e set either way). */
 static int wait_a_bit(struct bf_reader *r, struct bf_err *e)
 {
-	int rc;
+	int rc = bf_cond_wait_slice(&r->cv, &r->mu, CLOCK_MONOTONIC,
+				    WAIT_SLICE_MS);
 
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_nsec += 200 * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_cond_timedwait(&r->cv, &r->mu, &ts);
-	if (!bf_cancelled())
+	if (!rc)
 		return 0;
-	rc = bf_cancel_errno();
-	return bf_err_set(e, rc,
-			  rc == ETIMEDOUT ? "the read's deadline passed"
-					  : "read interrupted");
+	return bf_err_set(e, -rc,
+			  rc == -ETIMEDOUT ? "the read's deadline passed"
+					   : "read interrupted");
 }
 
 /* Adds a piece to v, merging it with the last one when both are in buf

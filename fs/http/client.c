@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 
 #include "batchfs/http.h"
+#include "batchfs/wait.h"
 
 #include "http_priv.h"
 
@@ -116,18 +117,11 @@ int bf_net_enter(void)
 	pthread_mutex_lock(&gate_lock);
 	if (gate_max && gate_used >= gate_max && gate_waiting < gate_queue) {
 		gate_waiting++;
-		while (gate_used >= gate_max && !bf_cancelled() &&
-		       bf_now_ms() < until) {
-			struct timespec ts;
-
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 100 * 1000 * 1000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			pthread_cond_timedwait(&gate_cond, &gate_lock, &ts);
-		}
+		while (gate_used >= gate_max &&
+		       bf_cond_wait_until(&gate_cond, &gate_lock,
+					  CLOCK_REALTIME, until,
+					  BF_WAIT_SLICE_MS) == 0)
+			;
 		gate_waiting--;
 	}
 	if (gate_max && gate_used >= gate_max)

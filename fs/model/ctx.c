@@ -13,6 +13,7 @@
 #include "batchfs/http.h"
 #include "batchfs/log.h"
 #include "batchfs/reader.h"
+#include "batchfs/wait.h"
 #include "model/model_int.h"
 
 void bf_model_opts_default(struct bf_model_opts *o)
@@ -55,36 +56,12 @@ static void meter(void *ud, int attempts, long status)
 
 int bf_cond_wait_cancellable(pthread_cond_t *cond, pthread_mutex_t *lock)
 {
-	struct timespec ts;
-
-	if (bf_cancelled())
-		return -bf_cancel_errno();
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += 100 * 1000 * 1000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	pthread_cond_timedwait(cond, lock, &ts);
-	return bf_cancelled() ? -bf_cancel_errno() : 0;
+	return bf_cond_wait_slice(cond, lock, CLOCK_REALTIME, BF_WAIT_SLICE_MS);
 }
 
 int bf_mutex_lock_cancellable(pthread_mutex_t *lock)
 {
-	for (;;) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		if (pthread_mutex_timedlock(lock, &ts) == 0)
-			return 0;
-		if (bf_cancelled())
-			return -bf_cancel_errno();
-	}
+	return bf_mutex_lock_slices(lock, BF_WAIT_SLICE_MS);
 }
 
 const struct bf_model_opts *bf_ctx_opts(const struct bf_ctx *c)

@@ -12,6 +12,7 @@
 
 #include "batchfs/http.h"
 #include "batchfs/log.h"
+#include "batchfs/wait.h"
 #include "model/model_int.h"
 
 struct bf_draft *bf_draft_new(void)
@@ -114,16 +115,7 @@ static int find_by_token(struct bf_ctx *c, const char *token,
 /* Sleeps ms, 0 or -EINTR when the caller was interrupted. */
 static int sleep_cancellable(long ms)
 {
-	while (ms > 0) {
-		long s = ms > 100 ? 100 : ms;
-		struct timespec ts = {.tv_sec = 0, .tv_nsec = s * 1000000L};
-
-		if (bf_cancelled())
-			return -EINTR;
-		nanosleep(&ts, NULL);
-		ms -= s;
-	}
-	return bf_cancelled() ? -EINTR : 0;
+	return bf_sleep_ms_cancellable(ms, BF_WAIT_SLICE_MS) ? -EINTR : 0;
 }
 
 /* Settles what an earlier mount's creates of this name, cut short by a

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "batchfs/http.h"
+#include "batchfs/wait.h"
 #include "model/model_int.h"
 
 static void dur(char *out, size_t n, int64_t s)
@@ -116,18 +117,18 @@ int bf_render_progress_rows(const struct bf_job *j, int64_t now_us,
 
 /* Sleeps up to s seconds in short steps; -EINTR when the caller was
  * interrupted, -ESHUTDOWN when the mount goes away. */
+#define NAP_SLICE_MS 50
 static int nap(struct bf_ctx *c, double s)
 {
 	int64_t end = bf_now_ms() + (int64_t)(s * 1000);
 
 	do {
-		struct timespec ts = { 0, 50 * 1000 * 1000 };
-
 		if (bf_cancelled())
 			return -EINTR;
 		if (__atomic_load_n(&c->shutdown, __ATOMIC_ACQUIRE))
 			return -ESHUTDOWN;
-		nanosleep(&ts, NULL);
+		if (bf_sleep_ms_cancellable(NAP_SLICE_MS, NAP_SLICE_MS))
+			return -EINTR;
 	} while (bf_now_ms() < end);
 	return 0;
 }
