@@ -15,6 +15,13 @@
 #include "batchfs/reader.h"
 #include "fuse/fuse_int.h"
 
+/* The largest read-ahead libfuse 3.14 handles in one request. */
+#define MAX_READAHEAD (1u << 20)
+/* statfs's block: what stdio and Python read at once. */
+#define STATFS_BLOCK (1u << 20)
+/* Longest name in a directory of ours (as the kernel's NAME_MAX). */
+#define NAME_MAX_LEN 255
+
 static struct bf_fs *FS(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
@@ -264,8 +271,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		fuse_apply_conn_info_opts(fs->conn_opts, conn);
 	/* The kernel offers its limit and keeps the minimum: take all of it
 	 * up to 1 MiB (the largest request libfuse 3.14 handles). */
-	if (conn->max_readahead > (1u << 20))
-		conn->max_readahead = 1u << 20;
+	if (conn->max_readahead > MAX_READAHEAD)
+		conn->max_readahead = MAX_READAHEAD;
 	if (conn->capable & FUSE_CAP_ASYNC_READ)
 		conn->want |= FUSE_CAP_ASYNC_READ;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
@@ -853,9 +860,9 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 
 	(void)ino;
 	memset(&sv, 0, sizeof(sv));
-	sv.f_bsize = 1 << 20;
-	sv.f_frsize = 1 << 20;
-	sv.f_namemax = 255;
+	sv.f_bsize = STATFS_BLOCK;
+	sv.f_frsize = STATFS_BLOCK;
+	sv.f_namemax = NAME_MAX_LEN;
 	fuse_reply_statfs(req, &sv);
 }
 

@@ -335,7 +335,7 @@ struct call {
 	struct bf_err *e;
 	int64_t start, deadline;
 	int auth_retried; /* refreshes after a 401, at most AUTH_RETRIES */
-	char token[4096];
+	char token[BF_TOKEN_MAX];
 	int have_token;
 	int last_rc; /* -errno of the last failed attempt */
 };

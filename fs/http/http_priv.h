@@ -10,6 +10,9 @@
 
 #include "batchfs/http.h"
 
+/* Room for an access token (Google's are about 2 KiB). */
+#define BF_TOKEN_MAX 4096
+
 /* Forgets the reply headers of a previous response (keeps status). */
 void bf_http_hdr_reset(struct bf_http_resp *r);
 /* Records one raw header line ("Name: value\r\n") if we track it. */

@@ -25,6 +25,8 @@
 #include "results/results_int.h"
 
 #define DEFAULT_MAX_LINE (64u << 20)
+/* Spool bytes copied to an output file at a time. */
+#define COPY_CHUNK (64u << 10)
 
 enum {
 	R_PRESENT = 1, /* an output row exists for the key */
@@ -586,7 +588,7 @@ int bf_join_finish(struct bf_join *j, bf_read_fn input, void *ud,
 {
 	enum { OK, BAD, BY, RETRY, NW };
 	struct bf_wbuf *w[NW] = { 0 };
-	const size_t tmplen = 1 << 16;
+	const size_t tmplen = COPY_CHUNK;
 	char *tmp = malloc(tmplen);
 	int rc = 0;
 

@@ -73,11 +73,13 @@ int bf_lines_next(struct bf_lines *l, char **line, size_t *len,
 
 /* ---- writer ------------------------------------------------------------ */
 
+#define BF_WBUF_BYTES (64u << 10) /* buffered before each write(2) */
+
 struct bf_wbuf {
 	int fd;
 	size_t n;
 	uint64_t total;
-	char buf[1 << 16];
+	char buf[BF_WBUF_BYTES];
 };
 
 void bf_wbuf_init(struct bf_wbuf *w, int fd);

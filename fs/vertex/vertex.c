@@ -484,7 +484,7 @@ static int op_state(const char *body, size_t len, char **name, struct bf_err *e)
 		int c = cJSON_IsNumber(code) && code->valueint > 0 &&
 					code->valueint < 64
 				? code->valueint
-				: 2;
+				: BF_GRPC_UNKNOWN;
 		int eno = bf_errno_from_grpc(c);
 
 		rc = bf_err_set(e, eno ? eno : EIO, "%s",
