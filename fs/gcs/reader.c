@@ -4,9 +4,9 @@
  * max_window and accounted in the pool). A sequential miss loads a window
  * into a block in the calling thread; then, while the consumer works through
  * the newest block, one worker thread of the pool fills the other block with
- * the next window, so HTTP overlaps the consumer (limits.md: 8 MiB windows +
- * one prefetch + a 512 KiB curl buffer measured best; more parallel streams
- * did not help). Blocks fill progressively: a read waits only for its own
+ * the next window, so HTTP overlaps the consumer (over loopback, 8 MiB
+ * windows + one prefetch + a 512 KiB curl buffer measured best; a WAN
+ * gets parallel ranges from ahead.c instead: BENCHMARKS.md). Blocks fill progressively: a read waits only for its own
  * bytes, not the whole window. Random reads, backward reorders that miss, and
  * readers the budget cannot serve use exact-size reads straight into the
  * caller's buffer.
