@@ -22,7 +22,7 @@
 #include "batchfs/jitter.h"
 #include "batchfs/log.h"
 #include "batchfs/vertex.h"
-#include "vertex/job_priv.h"
+#include "vertex/job_int.h"
 #include "vertex/vertex_int.h"
 
 /* Create: POSTs (first + re-sends) and the wall-clock budget for all of

@@ -21,7 +21,7 @@
 #include "batchfs/log.h"
 #include "batchfs/wait.h"
 #include "batchfs/vertex.h"
-#include "vertex/job_priv.h"
+#include "vertex/job_int.h"
 #include "vertex/vertex_int.h"
 
 /* Delete: how long we wait for the Operation to finish. */
