@@ -11,6 +11,10 @@
 
 #include "batchfs/results.h"
 
+/* Nothing in fs/results is shared between threads: each object (join,
+ * index, dup finder, line reader, writer) belongs to the one call that
+ * made it, so none has a lock. */
+
 /* ---- index: key -> small value, open addressing, keys in one arena ---- */
 
 struct bf_kval {
