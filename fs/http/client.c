@@ -1,6 +1,6 @@
 /* client.c - the bf_http object: libcurl global init, the share object
  * (DNS and TLS session caches, with one mutex per shared data kind), the
- * free list of easy handles, counters, the per-thread cancel check and the
+ * free list of easy handles, counters, the network gate and the
  * proxy setting.
  *
  * Why the connection cache is not shared: see http.c.
@@ -19,7 +19,7 @@
 
 #include "http_priv.h"
 
-/* ---- global init, cancel, stats ---------------------------------------- */
+/* ---- global init, stats ------------------------------------------------ */
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc;
@@ -36,51 +36,8 @@ static void global_init(void)
 		signal(SIGPIPE, SIG_IGN);
 }
 
-static __thread bf_cancel_fn cancel_fn;
-static __thread void *cancel_ud;
-static __thread int64_t req_deadline; /* 0: none */
-static __thread int req_gated;
+/* The cancel check and the request's limits are wait.c's. */
 static __thread int gate_depth;
-
-void bf_cancel_set(bf_cancel_fn fn, void *ud)
-{
-	cancel_fn = fn;
-	cancel_ud = fn ? ud : NULL;
-	if (!fn) {
-		req_deadline = 0;
-		req_gated = 0;
-	}
-}
-
-void bf_req_limits(int64_t deadline_ms, int gated)
-{
-	req_deadline = deadline_ms;
-	req_gated = gated;
-}
-
-int64_t bf_req_deadline(void)
-{
-	return req_deadline;
-}
-
-static int interrupted(void)
-{
-	return cancel_fn && cancel_fn(cancel_ud) != 0;
-}
-
-int bf_cancelled(void)
-{
-	return interrupted() || (req_deadline && bf_now_ms() >= req_deadline);
-}
-
-int bf_cancel_errno(void)
-{
-	int r = cancel_fn ? cancel_fn(cancel_ud) : 0;
-
-	if (r)
-		return r == ETIMEDOUT ? ETIMEDOUT : EINTR;
-	return req_deadline && bf_now_ms() >= req_deadline ? ETIMEDOUT : 0;
-}
 
 /* ---- the network gate ---------------------------------------------------
  * FUSE workers are a fixed pool: if all of them waited on a hung server,
@@ -111,7 +68,7 @@ int bf_net_enter(void)
 	int64_t until;
 	int rc = 0;
 
-	if (!req_gated || gate_depth++ > 0)
+	if (!bf__req_gated() || gate_depth++ > 0)
 		return 0;
 	until = bf_now_ms() + GATE_WAIT_MS;
 	pthread_mutex_lock(&gate_lock);
@@ -136,7 +93,7 @@ int bf_net_enter(void)
 
 void bf_net_leave(void)
 {
-	if (!req_gated || gate_depth <= 0 || --gate_depth > 0)
+	if (!bf__req_gated() || gate_depth <= 0 || --gate_depth > 0)
 		return;
 	pthread_mutex_lock(&gate_lock);
 	gate_used--;

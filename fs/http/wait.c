@@ -1,6 +1,7 @@
-/* wait.c - the sliced, cancellable waits of wait.h: every sleep and every
- * wait on another thread goes through here, so each one ends within a
- * slice of its thread's cancel check firing.
+/* wait.c - the calling thread's cancel check and request limits (http.h:
+ * bf_cancel_set, bf_req_limits), and the sliced, cancellable waits of
+ * wait.h: every sleep and every wait on another thread goes through here,
+ * so each one ends within a slice of its thread's cancel check firing.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -9,7 +10,63 @@
 #include "batchfs/http.h"
 #include "batchfs/wait.h"
 
+#include "http_priv.h"
+
 #define NS_PER_S 1000000000L
+
+/* ---- the per-thread cancel check and request limits ------------------- */
+
+static __thread bf_cancel_fn cancel_fn;
+static __thread void *cancel_ud;
+static __thread int64_t req_deadline; /* 0: none */
+static __thread int req_gated;
+
+void bf_cancel_set(bf_cancel_fn fn, void *ud)
+{
+	cancel_fn = fn;
+	cancel_ud = fn ? ud : NULL;
+	if (!fn) {
+		req_deadline = 0;
+		req_gated = 0;
+	}
+}
+
+void bf_req_limits(int64_t deadline_ms, int gated)
+{
+	req_deadline = deadline_ms;
+	req_gated = gated;
+}
+
+int64_t bf_req_deadline(void)
+{
+	return req_deadline;
+}
+
+static int interrupted(void)
+{
+	return cancel_fn && cancel_fn(cancel_ud) != 0;
+}
+
+int bf_cancelled(void)
+{
+	return interrupted() || (req_deadline && bf_now_ms() >= req_deadline);
+}
+
+int bf_cancel_errno(void)
+{
+	int r = cancel_fn ? cancel_fn(cancel_ud) : 0;
+
+	if (r)
+		return r == ETIMEDOUT ? ETIMEDOUT : EINTR;
+	return req_deadline && bf_now_ms() >= req_deadline ? ETIMEDOUT : 0;
+}
+
+int bf__req_gated(void)
+{
+	return req_gated;
+}
+
+/* ---- sliced waits ------------------------------------------------------ */
 
 void bf_timespec_in(struct timespec *ts, clockid_t clk, int64_t ms)
 {

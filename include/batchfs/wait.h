@@ -3,10 +3,11 @@
  * check (bf_cancelled, http.h), so Ctrl-C, a request's deadline or a
  * shutdown ends any wait within one slice.
  *
- * These live in fs/http (wait.c), not fs/util: the per-thread cancel check
- * and the request deadline are fs/http/client.c's, and util is below http.
- * Everything that waits on a cancellable thread (http, auth, vertex, gcs,
- * model, fuse) is at or above http.
+ * These live in fs/http (wait.c, beside the per-thread cancel check and
+ * request deadline they watch, declared in http.h with the monotonic clock
+ * bf_now_ms), not in fs/util, which is below http. Everything that waits
+ * on a cancellable thread (http, auth, vertex, gcs, model, fuse) is at or
+ * above http.
  *
  * Results: 0, or -EINTR / -ETIMEDOUT (bf_cancel_errno: the check fired, or
  * the request's deadline passed), or -ETIMEDOUT when a wait's own deadline
