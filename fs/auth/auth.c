@@ -24,7 +24,7 @@
 #include "auth/auth_int.h"
 
 #define TOKEN_FILE_MAX (16 * 1024)
-/* A thread waiting on another's refresh looks at its cancel check this often. */
+/* A waiter on another's refresh checks its cancel this often. */
 #define WAIT_SLICE_MS 200
 #define FAIL_HOLD_MS 5000	    /* credential rejected: do not hammer */
 #define FAIL_HOLD_METADATA_MS 30000 /* nothing answered: probe again later */

@@ -390,8 +390,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (ch.set)
 		rc = bf_model_chattr(o.fs->ctx, &o.n, &ch, &o.e);
 	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE))
-		rc = bf_model_truncate(o.fs->ctx, &o.n,
-				       (uint64_t)attr->st_size, &o.e);
+		rc = bf_model_truncate(o.fs->ctx, &o.n, (uint64_t)attr->st_size,
+				       &o.e);
 	/* Times are generated: accepted and ignored, so touch and editors
 	 * do not fail. */
 	if (rc == 0) {
@@ -574,8 +574,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	if (op_begin(&o, req, parent, OP_CHANGES))
 		return;
-	rc = bf_model_create(o.fs->ctx, &o.n, name, fi->flags,
-			     caller_tgid(req), &n, &a, &fh, &o.e);
+	rc = bf_model_create(o.fs->ctx, &o.n, name, fi->flags, caller_tgid(req),
+			     &n, &a, &fh, &o.e);
 	if (rc == 0)
 		bf_model_created(o.fs->ctx, &n, mode, &a);
 	if (rc) {
@@ -830,8 +830,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	op_start(&o, OP_CHANGES);
-	rc = bf_model_rename(o.fs->ctx, &o.n, name, &np, newname, flags,
-			     &o.e);
+	rc = bf_model_rename(o.fs->ctx, &o.n, name, &np, newname, flags, &o.e);
 	if (rc) {
 		op_fail(&o, "rename", name, rc);
 	} else {

@@ -80,9 +80,9 @@ struct bf_gcs *bf_gcs_new(const struct bf_gcs_opts *o, struct bf_http *http)
 	g->upload = bf_gcs__printf("%s/upload/storage/v1", g->base);
 	if (!g->api || !g->upload)
 		goto fail;
-	g->resumable_threshold =
-		o && o->resumable_threshold ? o->resumable_threshold
-					    : RESUMABLE_THRESHOLD;
+	g->resumable_threshold = o && o->resumable_threshold
+					 ? o->resumable_threshold
+					 : RESUMABLE_THRESHOLD;
 	n = o && o->chunk_size ? o->chunk_size : CHUNK_SIZE;
 	n = (n + CHUNK_UNIT - 1) / CHUNK_UNIT * CHUNK_UNIT;
 	g->chunk_size = n;

@@ -6,10 +6,10 @@
  * the newest block, one worker thread of the pool fills the other block with
  * the next window, so HTTP overlaps the consumer (over loopback, 8 MiB
  * windows + one prefetch + a 512 KiB curl buffer measured best; a WAN
- * gets parallel ranges from ahead.c instead: BENCHMARKS.md). Blocks fill progressively: a read waits only for its own
- * bytes, not the whole window. Random reads, backward reorders that miss, and
- * readers the budget cannot serve use exact-size reads straight into the
- * caller's buffer.
+ * gets parallel ranges from ahead.c instead: BENCHMARKS.md). Blocks fill
+ * progressively: a read waits only for its own bytes, not the whole window.
+ * Random reads, backward reorders that miss, and readers the budget cannot
+ * serve use exact-size reads straight into the caller's buffer.
  *
  * Locking: r->mu guards block state; network I/O and memcpy run without it
  * (a block being copied from is pinned, a block being filled is owned by its

@@ -108,8 +108,8 @@ int bf_sleep_ms_cancellable(long ms, long slice_ms)
 	return rc;
 }
 
-int bf_cond_wait_slice(pthread_cond_t *cond, pthread_mutex_t *mu,
-		       clockid_t clk, long slice_ms)
+int bf_cond_wait_slice(pthread_cond_t *cond, pthread_mutex_t *mu, clockid_t clk,
+		       long slice_ms)
 {
 	struct timespec ts;
 	int rc = cancel_rc();
@@ -121,8 +121,8 @@ int bf_cond_wait_slice(pthread_cond_t *cond, pthread_mutex_t *mu,
 	return cancel_rc();
 }
 
-int bf_cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *mu,
-		       clockid_t clk, int64_t deadline_ms, long slice_ms)
+int bf_cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *mu, clockid_t clk,
+		       int64_t deadline_ms, long slice_ms)
 {
 	int64_t left;
 

@@ -117,8 +117,8 @@ void bf_budget_spend(struct bf_budget *b, int calls, long status,
 			b->pause_step++;
 		/* Half fixed, half jitter: never zero, and mounts that were
 		 * throttled together do not come back together. */
-		b->paused_until_ms =
-			now_ms + d / 2 + (int64_t)(bf_jitter01() * (double)(d / 2));
+		b->paused_until_ms = now_ms + d / 2 +
+				     (int64_t)(bf_jitter01() * (double)(d / 2));
 		if (b->tokens > 0)
 			b->tokens = 0;
 		b->st.throttled++;

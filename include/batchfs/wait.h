@@ -36,13 +36,13 @@ int bf_sleep_ms_cancellable(long ms, long slice_ms);
 /* mu held. Waits on cond at most slice_ms (cond uses clock clk); 0 when
  * woken or the slice ended (the caller re-checks its predicate), the
  * negative cancel errno when the check fired before or after. */
-int bf_cond_wait_slice(pthread_cond_t *cond, pthread_mutex_t *mu,
-		       clockid_t clk, long slice_ms);
+int bf_cond_wait_slice(pthread_cond_t *cond, pthread_mutex_t *mu, clockid_t clk,
+		       long slice_ms);
 
 /* Like bf_cond_wait_slice, but never past deadline_ms (bf_now_ms; 0 for
  * none): -ETIMEDOUT once it has passed, without waiting. */
-int bf_cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *mu,
-		       clockid_t clk, int64_t deadline_ms, long slice_ms);
+int bf_cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *mu, clockid_t clk,
+		       int64_t deadline_ms, long slice_ms);
 
 /* Locks mu, trying for slice_ms at a time; 0 (locked) or the negative
  * cancel errno (not locked). */
