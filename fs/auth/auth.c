@@ -68,7 +68,7 @@ void bf_auth_free(struct bf_auth *a)
 		return;
 	bf_auth_unload(a);
 	free(a->found_project);
-	bf_free_secret(a->token);
+	bf_auth_free_secret(a->token);
 	pthread_cond_destroy(&a->cv);
 	pthread_mutex_destroy(&a->mu);
 	free(a);
@@ -100,19 +100,6 @@ static int copy_token(const char *tok, char *out, size_t n, struct bf_err *e)
 				  len, n);
 	memcpy(out, tok, len + 1);
 	return 0;
-}
-
-char *bf_auth_trim(char *s)
-{
-	char *end;
-
-	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
-		s++;
-	end = s + strlen(s);
-	while (end > s && (end[-1] == ' ' || end[-1] == '\t' ||
-			   end[-1] == '\r' || end[-1] == '\n'))
-		*--end = '\0';
-	return s;
 }
 
 /* The token goes into an HTTP header: one word of printable ASCII, like
@@ -172,7 +159,7 @@ static int file_token_locked(struct bf_auth *a, struct bf_err *e)
 				"write just the token into it",
 				a->token_path);
 	} else {
-		bf_free_secret(a->token);
+		bf_auth_free_secret(a->token);
 		a->token = strdup(t);
 		if (!a->token)
 			rc = bf_err_set(e, ENOMEM, "out of memory");
@@ -203,7 +190,7 @@ static void set_token_locked(struct bf_auth *a, char *tok, long life_s)
 	int64_t now = bf_now_ms();
 	long early = a->margin_s < life_s / 2 ? a->margin_s : life_s / 2;
 
-	bf_free_secret(a->token);
+	bf_auth_free_secret(a->token);
 	a->token = tok;
 	a->expires_at = now + (int64_t)life_s * 1000;
 	a->refresh_at = now + (int64_t)(life_s - early) * 1000;
@@ -324,10 +311,33 @@ void bf_auth_invalidate(struct bf_auth *a, const char *token)
 			a->token_reread = 1;
 		} else if (a->src != BF_SRC_TOKEN_ENV) {
 			a->cred_refused = 1;
-			bf_free_secret(a->token);
+			bf_auth_free_secret(a->token);
 			a->token = NULL;
 			a->refresh_at = a->expires_at = 0;
 		}
 	}
 	pthread_mutex_unlock(&a->mu);
+}
+
+static int ts_token(void *ud, char *out, size_t n, struct bf_err *e)
+{
+	return bf_auth_token(ud, out, n, e);
+}
+
+static void ts_invalidate(void *ud, const char *token)
+{
+	bf_auth_invalidate(ud, token);
+}
+
+static const char *ts_quota_project(void *ud)
+{
+	return bf_auth_quota_project(ud);
+}
+
+void bf_auth_token_source(struct bf_auth *a, struct bf_token_source *ts)
+{
+	ts->token = ts_token;
+	ts->invalidate = ts_invalidate;
+	ts->quota_project = ts_quota_project;
+	ts->ud = a;
 }

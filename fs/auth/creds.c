@@ -24,119 +24,9 @@
 
 #define CRED_FILE_MAX (1 << 20)
 
-void bf_free_secret(char *s)
-{
-	if (s) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
-}
-
-/* cJSON frees without wiping; clear every string value first. */
-static void json_wipe(cJSON *j)
-{
-	for (; j; j = j->next) {
-		if (j->valuestring)
-			OPENSSL_cleanse(j->valuestring, strlen(j->valuestring));
-		json_wipe(j->child);
-	}
-}
-
-void bf_json_wipe_delete(cJSON *j)
-{
-	json_wipe(j);
-	cJSON_Delete(j);
-}
-
 static char *xstrdup(const char *s)
 {
 	return s ? strdup(s) : NULL;
-}
-
-/* Reads a whole small file into a NUL-terminated secret buffer. */
-int bf_read_small_file(const char *path, size_t max, char **out, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t cap = 4096, n = 0;
-	char *buf, *nb;
-	ssize_t r;
-	int err;
-
-	if (fd < 0)
-		return -errno;
-	buf = malloc(cap);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	for (;;) {
-		if (n + 1 >= cap) {
-			if (cap >= max + 1) {
-				err = -EFBIG;
-				goto fail;
-			}
-			/* realloc would leave an unwiped copy behind. */
-			nb = malloc(cap * 2);
-			if (!nb) {
-				err = -ENOMEM;
-				goto fail;
-			}
-			memcpy(nb, buf, n);
-			OPENSSL_cleanse(buf, n);
-			free(buf);
-			buf = nb;
-			cap *= 2;
-		}
-		r = read(fd, buf + n, cap - 1 - n);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			goto fail;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
-	if (n > max) {
-		OPENSSL_cleanse(buf, n);
-		free(buf);
-		return -EFBIG;
-	}
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	return 0;
-fail:
-	OPENSSL_cleanse(buf, n);
-	free(buf);
-	close(fd);
-	return err;
-}
-
-const char *bf_jstr(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
-}
-
-/* Credentials go to the token endpoint: https, or plain http only to this
- * machine (emulators). Anything else (file://, a typo) is refused. */
-int bf_token_uri_ok(const char *u)
-{
-	static const char *const local[] = {
-		"http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:",
-		"http://localhost/", "http://[::1]:",	  "http://[::1]/"};
-	size_t i;
-
-	if (strncasecmp(u, "https://", 8) == 0 && u[8])
-		return 1;
-	for (i = 0; i < sizeof(local) / sizeof(local[0]); i++)
-		if (strncasecmp(u, local[i], strlen(local[i])) == 0)
-			return 1;
-	return 0;
 }
 
 static int missing_field(struct bf_err *e, const char *what, const char *path,
@@ -152,7 +42,7 @@ static int load_quota_project(struct bf_auth *a, const cJSON *j,
 			      const char *path, const char *origin,
 			      struct bf_err *e)
 {
-	const char *qp = bf_jstr(j, "quota_project_id");
+	const char *qp = bf_auth_jstr(j, "quota_project_id");
 	size_t n = qp ? strlen(qp) : 0;
 
 	if (!qp || !n)
@@ -175,9 +65,9 @@ static int load_service_account(struct bf_auth *a, const cJSON *j,
 {
 	static const char fix[] =
 		"download a new JSON key for the service account";
-	const char *email = bf_jstr(j, "client_email");
-	const char *pem = bf_jstr(j, "private_key");
-	const char *uri = bf_jstr(j, "token_uri");
+	const char *email = bf_auth_jstr(j, "client_email");
+	const char *pem = bf_auth_jstr(j, "private_key");
+	const char *uri = bf_auth_jstr(j, "token_uri");
 	struct bf_err ke;
 
 	if (!email)
@@ -189,7 +79,7 @@ static int load_service_account(struct bf_auth *a, const cJSON *j,
 	if (!uri)
 		return missing_field(e, "service account key", path, origin,
 				     "token_uri", fix);
-	if (!bf_token_uri_ok(uri))
+	if (!bf_auth_token_uri_ok(uri))
 		return bf_err_set(e, EACCES,
 				  "service account key %s (from %s) has a "
 				  "token_uri that is not https (%.80s); %s",
@@ -201,10 +91,11 @@ static int load_service_account(struct bf_auth *a, const cJSON *j,
 				  "service account key %s (from %s): %s; %s",
 				  path, origin, ke.msg, fix);
 	a->src = BF_SRC_SERVICE_ACCOUNT;
+	a->fetch = bf_grant_service_account;
 	a->client_email = strdup(email);
 	a->token_uri = strdup(uri);
-	a->key_id = xstrdup(bf_jstr(j, "private_key_id"));
-	a->project = xstrdup(bf_jstr(j, "project_id"));
+	a->key_id = xstrdup(bf_auth_jstr(j, "private_key_id"));
+	a->project = xstrdup(bf_auth_jstr(j, "project_id"));
 	if (!a->client_email || !a->token_uri)
 		return bf_err_set(e, ENOMEM, "out of memory loading %s", path);
 	snprintf(a->describe, sizeof(a->describe),
@@ -218,9 +109,9 @@ static int load_authorized_user(struct bf_auth *a, const cJSON *j,
 {
 	static const char fix[] =
 		"run 'gcloud auth application-default login' again";
-	const char *id = bf_jstr(j, "client_id");
-	const char *secret = bf_jstr(j, "client_secret");
-	const char *refresh = bf_jstr(j, "refresh_token");
+	const char *id = bf_auth_jstr(j, "client_id");
+	const char *secret = bf_auth_jstr(j, "client_secret");
+	const char *refresh = bf_auth_jstr(j, "refresh_token");
 	const char *uri = o->token_uri && *o->token_uri ? o->token_uri
 							: BF_GOOGLE_TOKEN_URI;
 
@@ -234,19 +125,20 @@ static int load_authorized_user(struct bf_auth *a, const cJSON *j,
 		return missing_field(e, "authorized user file", path, origin,
 				     "refresh_token", fix);
 	a->src = BF_SRC_AUTHORIZED_USER;
+	a->fetch = bf_grant_authorized_user;
 	a->client_id = strdup(id);
 	a->client_secret = strdup(secret);
 	a->refresh_token = strdup(refresh);
 	/* Google's libraries always use the fixed endpoint for user
 	 * credentials; only an explicit option (tests) redirects it. */
-	if (!bf_token_uri_ok(uri))
+	if (!bf_auth_token_uri_ok(uri))
 		return bf_err_set(
 			e, EACCES,
 			"token endpoint %.80s for %s (from %s) is not "
 			"https; use an https URL",
 			uri, path, origin);
 	a->token_uri = strdup(uri);
-	a->project = xstrdup(bf_jstr(j, "project_id"));
+	a->project = xstrdup(bf_auth_jstr(j, "project_id"));
 	if (!a->client_id || !a->client_secret || !a->refresh_token ||
 	    !a->token_uri)
 		return bf_err_set(e, ENOMEM, "out of memory loading %s", path);
@@ -281,17 +173,28 @@ static int key_mode_ok(struct bf_auth *a, const struct stat *st,
 	return 0;
 }
 
+static int load_object(struct bf_auth *a, const cJSON *j,
+		       const struct bf_auth_opts *o, const char *path,
+		       const char *origin, struct bf_err *e);
+
+/* impersonate.c loads and frees its source credential with these. */
+static const struct bf_cred_loader loader = {
+	.load = load_object,
+	.unload = bf_auth_unload,
+};
+
 /* The type dispatch of a credential JSON object. Also loads the source
- * credential inside an impersonated_service_account file. */
-int bf_auth_load_object(struct bf_auth *a, const cJSON *j,
-			const struct bf_auth_opts *o, const char *path,
-			const char *origin, struct bf_err *e)
+ * credential inside an impersonated_service_account file (through
+ * loader). */
+static int load_object(struct bf_auth *a, const cJSON *j,
+		       const struct bf_auth_opts *o, const char *path,
+		       const char *origin, struct bf_err *e)
 {
 	static const char kinds[] =
 		"use a service_account, authorized_user, external_account, "
 		"external_account_authorized_user or "
 		"impersonated_service_account file";
-	const char *type = bf_jstr(j, "type");
+	const char *type = bf_auth_jstr(j, "type");
 	int rc;
 
 	if (!type)
@@ -305,7 +208,7 @@ int bf_auth_load_object(struct bf_auth *a, const cJSON *j,
 		 strcmp(type, "external_account_authorized_user") == 0)
 		rc = bf_ext_load(a, j, type, path, origin, e);
 	else if (strcmp(type, "impersonated_service_account") == 0)
-		rc = bf_imp_load(a, j, o, path, origin, e);
+		rc = bf_imp_load(a, j, o, path, origin, &loader, e);
 	else
 		rc = bf_err_set(e, EACCES,
 				"unsupported credential type %.48s in %s (from "
@@ -348,7 +251,7 @@ static int load_cred_file(struct bf_auth *a, const struct bf_auth_opts *o,
 	rc = key_mode_ok(a, &st, path, origin, e);
 	if (rc < 0)
 		return rc;
-	rc = bf_read_small_file(path, CRED_FILE_MAX, &text, &len);
+	rc = bf_auth_read_small_file(path, CRED_FILE_MAX, &text, &len);
 	if (rc < 0)
 		return bf_err_set(e, EACCES,
 				  "cannot read credentials file %s (from %s): "
@@ -363,7 +266,7 @@ static int load_cred_file(struct bf_auth *a, const struct bf_auth_opts *o,
 				path, origin);
 		goto out;
 	}
-	rc = bf_auth_load_object(a, j, o, path, origin, e);
+	rc = load_object(a, j, o, path, origin, e);
 	if (rc == 0) {
 		a->path = strdup(path);
 		a->origin = strdup(origin);
@@ -373,7 +276,7 @@ static int load_cred_file(struct bf_auth *a, const struct bf_auth_opts *o,
 			rc = bf_err_set(e, ENOMEM, "out of memory");
 	}
 out:
-	bf_json_wipe_delete(j);
+	bf_auth_json_wipe_delete(j);
 	OPENSSL_cleanse(text, len);
 	free(text);
 	return rc;
@@ -432,6 +335,7 @@ static int load_metadata(struct bf_auth *a, const struct bf_auth_opts *o,
 	if (t && atol(t) > 0)
 		a->md_probe_ms = atol(t) * 1000;
 	a->src = BF_SRC_METADATA;
+	a->fetch = bf_grant_metadata;
 	snprintf(a->describe, sizeof(a->describe), "metadata server at %s",
 		 host);
 	return 0;
@@ -562,6 +466,7 @@ static void swap_cred(struct bf_auth *a, struct bf_auth *n)
 	char d[sizeof(a->describe)];
 
 	SWAP(src);
+	SWAP(fetch);
 	SWAP(pkey);
 	SWAP(token_uri);
 	SWAP(client_email);
@@ -638,8 +543,8 @@ void bf_auth_unload(struct bf_auth *a)
 	free(a->client_email);
 	free(a->key_id);
 	free(a->client_id);
-	bf_free_secret(a->client_secret);
-	bf_free_secret(a->refresh_token);
+	bf_auth_free_secret(a->client_secret);
+	bf_auth_free_secret(a->refresh_token);
 	free(a->md_host);
 	free(a->md_url);
 	free(a->token_path);

@@ -25,6 +25,8 @@
 #define STS_DEFAULT_URL "https://sts.googleapis.com/v1/token"
 #define WORKFORCE_AUD "//iam.googleapis.com/locations/global/workforcePools/"
 
+/* Filled by bf_ext_load, then used only by the refreshing thread (one at a
+ * time); a reload swaps in a new one under the bf_auth's mu. */
 struct bf_ext {
 	int user; /* external_account_authorized_user */
 	char *token_url;
@@ -51,36 +53,36 @@ void bf_ext_free(struct bf_ext *x)
 	free(x->subject_token_type);
 	free(x->imp_url);
 	free(x->client_id);
-	bf_free_secret(x->client_secret);
+	bf_auth_free_secret(x->client_secret);
 	free(x->user_project);
 	free(x->src_file);
 	free(x->src_url);
 	for (char **h = x->src_headers; h && *h; h++)
-		bf_free_secret(*h);
+		bf_auth_free_secret(*h);
 	free(x->src_headers);
 	free(x->field);
-	bf_free_secret(x->refresh_token);
+	bf_auth_free_secret(x->refresh_token);
 	free(x);
 }
 
+/* s[0..n) trimmed, as a string; NULL when empty or holding a NUL. */
 static char *trimmed_dup(const char *s, size_t n)
 {
-	char *out;
+	char *out, *t;
 
-	while (n && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')) {
-		s++;
-		n--;
-	}
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' ||
-		     s[n - 1] == '\n'))
-		n--;
-	if (!n || memchr(s, '\0', n))
+	if (memchr(s, '\0', n))
 		return NULL;
 	out = malloc(n + 1);
-	if (out) {
-		memcpy(out, s, n);
-		out[n] = '\0';
+	if (!out)
+		return NULL;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	t = bf_auth_trim(out);
+	if (!*t) {
+		free(out);
+		return NULL;
 	}
+	memmove(out, t, strlen(t) + 1);
 	return out;
 }
 
@@ -118,7 +120,7 @@ int bf_ext_subject_token(const char *body, size_t len, const char *field,
 				field);
 	else if (!(*out = strdup(v->valuestring)))
 		rc = bf_err_set(e, ENOMEM, "out of memory");
-	bf_json_wipe_delete(j);
+	bf_auth_json_wipe_delete(j);
 	return rc;
 }
 
@@ -162,15 +164,15 @@ static char *xdup(const char *s)
 static int load_source(struct bf_ext *x, const cJSON *cs, const char *path,
 		       const char *origin, struct bf_err *e)
 {
-	const char *file = bf_jstr(cs, "file");
-	const char *url = bf_jstr(cs, "url");
+	const char *file = bf_auth_jstr(cs, "file");
+	const char *url = bf_auth_jstr(cs, "url");
 	const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(cs, "format");
 	const cJSON *hs = cJSON_GetObjectItemCaseSensitive(cs, "headers");
 	const cJSON *h;
 	const char *ft;
 	int rc = 0, n = 0;
 
-	if (bf_jstr(cs, "environment_id") ||
+	if (bf_auth_jstr(cs, "environment_id") ||
 	    cJSON_HasObjectItem(cs, "executable"))
 		BAD("external account %s (from %s): only file and url "
 		    "credential sources are supported (not AWS or executable "
@@ -218,10 +220,10 @@ static int load_source(struct bf_ext *x, const cJSON *cs, const char *path,
 		}
 	}
 	if (fmt && !cJSON_IsNull(fmt)) {
-		ft = cJSON_IsObject(fmt) ? bf_jstr(fmt, "type") : NULL;
+		ft = cJSON_IsObject(fmt) ? bf_auth_jstr(fmt, "type") : NULL;
 		if (ft && strcmp(ft, "json") == 0) {
 			const char *f =
-				bf_jstr(fmt, "subject_token_field_name");
+				bf_auth_jstr(fmt, "subject_token_field_name");
 
 			if (!f)
 				BAD("external account %s (from %s): format "
@@ -247,7 +249,7 @@ static int load_impersonation(struct bf_ext *x, const cJSON *j,
 			      const char *path, const char *origin,
 			      struct bf_err *e)
 {
-	const char *u = bf_jstr(j, "service_account_impersonation_url");
+	const char *u = bf_auth_jstr(j, "service_account_impersonation_url");
 	const cJSON *sai = cJSON_GetObjectItemCaseSensitive(
 		j, "service_account_impersonation");
 	const cJSON *lt = cJSON_IsObject(sai)
@@ -259,7 +261,7 @@ static int load_impersonation(struct bf_ext *x, const cJSON *j,
 	x->imp_lifetime_s = 3600;
 	if (!u)
 		return 0;
-	if (!bf_token_uri_ok(u) || !strstr(u, ":generateAccessToken"))
+	if (!bf_auth_token_uri_ok(u) || !strstr(u, ":generateAccessToken"))
 		BAD("external account %s (from %s): "
 		    "service_account_impersonation_url is not an https "
 		    "generateAccessToken URL",
@@ -284,12 +286,12 @@ int bf_ext_load(struct bf_auth *a, const cJSON *j, const char *type,
 		const char *path, const char *origin, struct bf_err *e)
 {
 	struct bf_ext *x = calloc(1, sizeof(*x));
-	const char *url = bf_jstr(j, "token_url");
-	const char *aud = bf_jstr(j, "audience");
-	const char *stt = bf_jstr(j, "subject_token_type");
-	const char *id = bf_jstr(j, "client_id");
-	const char *secret = bf_jstr(j, "client_secret");
-	const char *up = bf_jstr(j, "workforce_pool_user_project");
+	const char *url = bf_auth_jstr(j, "token_url");
+	const char *aud = bf_auth_jstr(j, "audience");
+	const char *stt = bf_auth_jstr(j, "subject_token_type");
+	const char *id = bf_auth_jstr(j, "client_id");
+	const char *secret = bf_auth_jstr(j, "client_secret");
+	const char *up = bf_auth_jstr(j, "workforce_pool_user_project");
 	const cJSON *cs;
 	char how[300];
 	int rc = 0;
@@ -299,7 +301,7 @@ int bf_ext_load(struct bf_auth *a, const cJSON *j, const char *type,
 	a->ext = x;
 	x->user = strcmp(type, "external_account_authorized_user") == 0;
 	if (x->user) {
-		const char *rt = bf_jstr(j, "refresh_token");
+		const char *rt = bf_auth_jstr(j, "refresh_token");
 
 		/* Without these Google's libraries cannot refresh either. */
 		if (!rt || !url || !id || !secret)
@@ -338,7 +340,7 @@ int bf_ext_load(struct bf_auth *a, const cJSON *j, const char *type,
 	}
 	if (!url)
 		url = STS_DEFAULT_URL;
-	if (!bf_token_uri_ok(url))
+	if (!bf_auth_token_uri_ok(url))
 		BAD("external account %s (from %s) has a token_url that is "
 		    "not https (%.80s)",
 		    path, origin, url);
@@ -354,15 +356,17 @@ int bf_ext_load(struct bf_auth *a, const cJSON *j, const char *type,
 	    (stt && !x->subject_token_type) ||
 	    (id && (!x->client_id || !x->client_secret)))
 		return bf_err_set(e, ENOMEM, "out of memory");
-	a->project = xdup(bf_jstr(j, "project_id"));
+	a->project = xdup(bf_auth_jstr(j, "project_id"));
 	if (x->user) {
 		a->src = BF_SRC_EXTERNAL_USER;
+		a->fetch = bf_ext_fetch;
 		snprintf(a->describe, sizeof(a->describe),
 			 "external account authorized user from %s (%s)", path,
 			 origin);
 		return 0;
 	}
 	a->src = BF_SRC_EXTERNAL;
+	a->fetch = bf_ext_fetch;
 	/* A URL's query may carry a secret: described without it. */
 	snprintf(how, sizeof(how), "%s %.*s", x->src_file ? "file" : "url",
 		 x->src_file ? 200 : (int)url_shown(x->src_url),
@@ -403,7 +407,7 @@ static char *basic_auth(const struct bf_ext *x)
 	memcpy(out, "Authorization: Basic ", 21);
 	EVP_EncodeBlock((unsigned char *)out + 21, (unsigned char *)raw,
 			(int)(l - 1));
-	bf_free_secret(raw);
+	bf_auth_free_secret(raw);
 	return out;
 }
 
@@ -453,7 +457,7 @@ static int subject_from_file(struct bf_ext *x, char **out, struct bf_err *e)
 	size_t len = 0;
 	int rc;
 
-	rc = bf_read_small_file(x->src_file, SUBJECT_MAX, &text, &len);
+	rc = bf_auth_read_small_file(x->src_file, SUBJECT_MAX, &text, &len);
 	if (rc < 0)
 		return bf_err_set(e, EACCES,
 				  "cannot read the subject token file %s "
@@ -484,8 +488,8 @@ static int form_add(char **body, const char *name, const char *value)
 	if (nb)
 		snprintf(nb, l, "%s%s%s=%s", *body ? *body : "",
 			 *body ? "&" : "", name, v);
-	bf_free_secret(v);
-	bf_free_secret(*body);
+	bf_auth_free_secret(v);
+	bf_auth_free_secret(*body);
 	*body = nb;
 	return nb ? 0 : -ENOMEM;
 }
@@ -539,8 +543,8 @@ static int sts_exchange(struct bf_auth *a, struct bf_ext *x,
 				  "audience and attribute conditions, and that "
 				  "the subject token is current",
 				  token, life, e);
-	bf_free_secret(body);
-	bf_free_secret(auth);
+	bf_auth_free_secret(body);
+	bf_auth_free_secret(auth);
 	free(opts);
 	return rc;
 }
@@ -565,8 +569,8 @@ static int refresh_user(struct bf_auth *a, struct bf_ext *x, char **token,
 				  "run 'gcloud auth application-default login "
 				  "--login-config=...' again",
 				  token, life, e);
-	bf_free_secret(body);
-	bf_free_secret(auth);
+	bf_auth_free_secret(body);
+	bf_auth_free_secret(auth);
 	return rc;
 }
 
@@ -588,11 +592,11 @@ int bf_ext_fetch(struct bf_auth *a, char **token, long *lifetime_s,
 		return rc;
 	rc = sts_exchange(a, x, subject, x->imp_url ? &sts : token,
 			  x->imp_url ? &sts_life : lifetime_s, e);
-	bf_free_secret(subject);
+	bf_auth_free_secret(subject);
 	if (rc < 0 || !x->imp_url)
 		return rc;
-	rc = bf_iam_generate(a, x->imp_url, sts, NULL, x->imp_lifetime_s, token,
+	rc = bf_imp_generate(a, x->imp_url, sts, NULL, x->imp_lifetime_s, token,
 			     lifetime_s, e);
-	bf_free_secret(sts);
+	bf_auth_free_secret(sts);
 	return rc;
 }

@@ -26,7 +26,10 @@
 #define IMP_MAX_LIFETIME_S (12L * 3600)
 #define IMP_LIFETIME_S 3600L
 
+/* Filled by bf_imp_load, then used only by the refreshing thread (one at a
+ * time); a reload swaps in a new one under the bf_auth's mu. */
 struct bf_imp {
+	const struct bf_cred_loader *ld; /* creds.c's, for src */
 	struct bf_auth *src; /* source credential (no cache of its own) */
 	char *url;	     /* ...:generateAccessToken */
 	char **delegates; /* NULL-terminated "projects/-/serviceAccounts/X" */
@@ -89,7 +92,7 @@ int bf_auth_parse_iam_reply(const char *body, size_t len, long now_s,
 	}
 	*lifetime_s = life;
 out:
-	bf_json_wipe_delete(j);
+	bf_auth_json_wipe_delete(j);
 	return rc;
 }
 
@@ -116,7 +119,7 @@ static void target_of(const char *url, char *out, size_t n)
 			 (int)(q - p) < 200 ? (int)(q - p) : 200, p);
 }
 
-int bf_iam_generate(struct bf_auth *a, const char *url, const char *bearer,
+int bf_imp_generate(struct bf_auth *a, const char *url, const char *bearer,
 		    char *const *delegates, long lifetime_s, char **token,
 		    long *out_life_s, struct bf_err *e)
 {
@@ -170,7 +173,7 @@ nomem:
 	rc = bf_err_set(e, ENOMEM,
 			"out of memory building generateAccessToken");
 out:
-	bf_free_secret(auth);
+	bf_auth_free_secret(auth);
 	free(body);
 	cJSON_Delete(b);
 	return rc;
@@ -181,7 +184,7 @@ void bf_imp_free(struct bf_imp *m)
 	if (!m)
 		return;
 	if (m->src) {
-		bf_auth_unload(m->src);
+		m->ld->unload(m->src);
 		free(m->src);
 	}
 	free(m->url);
@@ -234,14 +237,15 @@ static int load_delegates(struct bf_imp *m, const cJSON *arr, const char *path,
 }
 
 int bf_imp_load(struct bf_auth *a, const cJSON *j, const struct bf_auth_opts *o,
-		const char *path, const char *origin, struct bf_err *e)
+		const char *path, const char *origin,
+		const struct bf_cred_loader *ld, struct bf_err *e)
 {
 	static const char fix[] = "run 'gcloud auth application-default login "
 				  "--impersonate-service-account=EMAIL' again";
-	const char *url = bf_jstr(j, "service_account_impersonation_url");
+	const char *url = bf_auth_jstr(j, "service_account_impersonation_url");
 	const cJSON *sc =
 		cJSON_GetObjectItemCaseSensitive(j, "source_credentials");
-	const char *st = cJSON_IsObject(sc) ? bf_jstr(sc, "type") : NULL;
+	const char *st = cJSON_IsObject(sc) ? bf_auth_jstr(sc, "type") : NULL;
 	char target[208];
 	struct bf_imp *m;
 	int rc;
@@ -252,7 +256,7 @@ int bf_imp_load(struct bf_auth *a, const cJSON *j, const struct bf_auth_opts *o,
 				  "no \"service_account_impersonation_url\"; "
 				  "%s",
 				  path, origin, fix);
-	if (!bf_token_uri_ok(url) || !strstr(url, ":generateAccessToken"))
+	if (!bf_auth_token_uri_ok(url) || !strstr(url, ":generateAccessToken"))
 		return bf_err_set(e, EACCES,
 				  "impersonated credentials %s (from %s): "
 				  "service_account_impersonation_url is not an "
@@ -272,6 +276,7 @@ int bf_imp_load(struct bf_auth *a, const cJSON *j, const struct bf_auth_opts *o,
 	if (!m)
 		return bf_err_set(e, ENOMEM, "out of memory");
 	a->imp = m;
+	m->ld = ld;
 	m->url = strdup(url);
 	m->src = calloc(1, sizeof(*m->src));
 	if (!m->url || !m->src)
@@ -281,11 +286,12 @@ int bf_imp_load(struct bf_auth *a, const cJSON *j, const struct bf_auth_opts *o,
 			    path, origin, e);
 	if (rc < 0)
 		return rc;
-	rc = bf_auth_load_object(m->src, sc, o, path, origin, e);
+	rc = ld->load(m->src, sc, o, path, origin, e);
 	if (rc < 0)
 		return rc;
 	target_of(url, target, sizeof(target));
 	a->src = BF_SRC_IMPERSONATED;
+	a->fetch = bf_imp_fetch;
 	/* Truncation is fine for a description. */
 	if (snprintf(a->describe, sizeof(a->describe),
 		     "service account %s impersonated%s by %.300s", target,
@@ -309,8 +315,8 @@ int bf_imp_fetch(struct bf_auth *a, char **token, long *lifetime_s,
 	rc = bf_auth_fetch(m->src, &stok, &slife, e);
 	if (rc < 0)
 		return rc;
-	rc = bf_iam_generate(a, m->url, stok, m->delegates, IMP_LIFETIME_S,
+	rc = bf_imp_generate(a, m->url, stok, m->delegates, IMP_LIFETIME_S,
 			     token, lifetime_s, e);
-	bf_free_secret(stok);
+	bf_auth_free_secret(stok);
 	return rc;
 }

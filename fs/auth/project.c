@@ -97,7 +97,7 @@ static char *gcloud_project(char *from, size_t fn)
 	} else {
 		snprintf(path, sizeof(path), "%s/active_config", dir);
 		snprintf(cfg, sizeof(cfg), "default");
-		if (bf_read_small_file(path, 256, &text, &len) == 0) {
+		if (bf_auth_read_small_file(path, 256, &text, &len) == 0) {
 			snprintf(cfg, sizeof(cfg), "%s", bf_auth_trim(text));
 			free(text);
 			text = NULL;
@@ -109,7 +109,7 @@ static char *gcloud_project(char *from, size_t fn)
 			     strlen(cfg))
 		return NULL;
 	snprintf(path, sizeof(path), "%s/configurations/config_%s", dir, cfg);
-	if (bf_read_small_file(path, GCLOUD_FILE_MAX, &text, &len) < 0)
+	if (bf_auth_read_small_file(path, GCLOUD_FILE_MAX, &text, &len) < 0)
 		return NULL;
 	p = ini_core_project(text);
 	free(text);

@@ -141,7 +141,7 @@ size_t bf_ahead_window(struct bf_reader *r)
 /* Whether the consumer is done with b's bytes. */
 static int consumed(const struct bf_reader *r, const struct block *b)
 {
-	return b->st == B_READY && bf_reader__block_end(b) <= r->seq.next;
+	return b->st == B_READY && bf_block_end(b) <= r->seq.next;
 }
 
 /* An idle block to load into: empty or consumed, one with memory first. */
@@ -169,7 +169,7 @@ static void trim(struct bf_reader *r, size_t share)
 
 		if (b->pins || !b->cap || (b->st != B_EMPTY && !consumed(r, b)))
 			continue;
-		bf_reader__free_block(r, b);
+		bf_block_free(r, b);
 	}
 }
 
@@ -177,7 +177,7 @@ struct job *bf_ahead_plan(struct bf_reader *r)
 {
 	struct job *list = NULL, **tail = &list;
 	struct block *top = NULL;
-	uint64_t end = bf_reader__data_end(r);
+	uint64_t end = bf_block_data_end(r);
 	size_t share;
 	int loading = 0, joined = 0;
 
@@ -191,18 +191,17 @@ struct job *bf_ahead_plan(struct bf_reader *r)
 		if (b->st == B_EMPTY)
 			continue;
 		loading += b->st == B_LOADING;
-		if (!top || bf_reader__block_end(b) > bf_reader__block_end(top))
+		if (!top || bf_block_end(b) > bf_block_end(top))
 			top = b;
 		/* The chain must reach the consumer: one block holds (or
 		 * ends at) the furthest byte read. */
-		if (b->off <= r->seq.next &&
-		    r->seq.next <= bf_reader__block_end(b))
+		if (b->off <= r->seq.next && r->seq.next <= bf_block_end(b))
 			joined = 1;
 	}
 	if (!top || !joined)
 		return NULL;
 	while (loading < r->ah.streams) {
-		uint64_t start = bf_reader__block_end(top);
+		uint64_t start = bf_block_end(top);
 		struct block *b;
 		struct job *j;
 		size_t win;
@@ -220,14 +219,14 @@ struct job *bf_ahead_plan(struct bf_reader *r)
 		if (b->cap > 2 * win && b->cap > MIN_WINDOW) {
 			/* Windows shrank as streams grew: a big buffer
 			 * would hold memory that smaller loads can use. */
-			bf_reader__free_block(r, b);
+			bf_block_free(r, b);
 		}
-		if (bf_reader__ensure_cap(r, b, &win, 0))
+		if (bf_block_ensure_cap(r, b, &win, 0))
 			break;
 		j = malloc(sizeof(*j));
 		if (!j)
 			break;
-		bf_reader__start_load(r, b, start, win);
+		bf_block_start_load(r, b, start, win);
 		r->busy++;
 		j->r = r;
 		j->bi = (int)(b - r->b);

@@ -8,6 +8,7 @@
 
 #include "batchfs/gcs.h"
 
+/* Immutable after bf_gcs_new: shared by all threads without a lock. */
 struct bf_gcs {
 	struct bf_http *http;
 	char *base;   /* "http://host:port", no trailing slash */

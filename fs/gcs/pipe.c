@@ -52,9 +52,11 @@
 #define BUSY_WAIT_MS 2000
 #define MAX_FAILS 3
 
+/* Every field under mu, except that the read holding the stream (busy)
+ * keeps pfd[0] to drain while mu is released. */
 struct bf_rstream {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t cv;  /* on mu: busy cleared, pos moved */
 	struct bf_rawget g; /* g.fd < 0: no stream */
 	size_t pre_off;	    /* bytes of g.pre already used */
 	uint64_t pos, end;  /* next byte in the socket; range end */
@@ -101,7 +103,7 @@ static void stream_close(struct bf_rstream *rs)
 	bf_rawget_close(&rs->g);
 	rs->pre_off = 0;
 	if (rs->pool)
-		bf_reader__release(rs->pool, SPLICE_RCVBUF);
+		bf_pool__release(rs->pool, SPLICE_RCVBUF);
 	rs->pool = NULL;
 }
 
@@ -155,7 +157,7 @@ static int stream_open(struct bf_reader *r, struct bf_rstream *rs, uint64_t off,
 
 	if (!url)
 		return bf_err_set(e, ENOMEM, "out of memory");
-	if (bf_reader__reserve(r->p, SPLICE_RCVBUF)) {
+	if (bf_pool__reserve(r->p, SPLICE_RCVBUF)) {
 		free(url);
 		return bf_err_set(e, ENOBUFS, "read-ahead budget in use");
 	}
@@ -326,7 +328,7 @@ ssize_t bf_reader_pipe(struct bf_reader *r, uint64_t off, size_t len,
 	if (!rs || !max || len > max)
 		return 0;
 	pthread_mutex_lock(&r->mu);
-	end = bf_reader__data_end(r);
+	end = bf_block_data_end(r);
 	gen = r->gen;
 	/* While the stream serves, reads near it are its own, whatever the
 	 * detector made of the burst that started it. */
@@ -411,7 +413,7 @@ ssize_t bf_reader_pipe(struct bf_reader *r, uint64_t off, size_t len,
 	bf_seq_access(&r->seq, off, len);
 	if (!r->streaming) {
 		r->streaming = 1;
-		bf_reader__drop_blocks(r);
+		bf_block_drop_idle(r);
 	}
 	pthread_mutex_unlock(&r->mu);
 	pthread_mutex_unlock(&rs->mu);

@@ -1,8 +1,8 @@
 /* pool.c - the read-ahead memory budget (-o readahead) that every reader's
- * blocks (reader.c, ahead.c) and splice streams (pipe.c) draw from, its
- * fair share per reader, the blocks' memory, and the pool's statistics.
- * No threads, no I/O: atomics only, so any layer above may call it under
- * its own locks. */
+ * blocks (block.c) and splice streams (pipe.c) draw from, its fair share
+ * per reader, the blocks' memory, and the pool's statistics. The bottom of
+ * the read-ahead's files. No threads, no I/O: atomics only, so any file
+ * above may call it under its own locks. */
 #include <errno.h>
 #include <sys/mman.h>
 
@@ -23,7 +23,7 @@ void bf_pool__stat_max(uint64_t *f, uint64_t v)
 		;
 }
 
-int bf_reader__reserve(struct bf_reader_pool *p, size_t n)
+int bf_pool__reserve(struct bf_reader_pool *p, size_t n)
 {
 	size_t cur = __atomic_load_n(&p->used, __ATOMIC_RELAXED);
 
@@ -39,7 +39,7 @@ int bf_reader__reserve(struct bf_reader_pool *p, size_t n)
 	return 0;
 }
 
-void bf_reader__release(struct bf_reader_pool *p, size_t n)
+void bf_pool__release(struct bf_reader_pool *p, size_t n)
 {
 	__atomic_sub_fetch(&p->used, n, __ATOMIC_RELAXED);
 }
@@ -65,7 +65,7 @@ int bf_pool__take(struct bf_reader_pool *p, struct bf_pool_member *m, size_t n)
 	/* Asking makes a member even when refused: the others' share
 	 * shrinks, so they give memory back for this one. */
 	bf_pool__join(p, m);
-	if (bf_reader__reserve(p, n))
+	if (bf_pool__reserve(p, n))
 		return -ENOMEM;
 	m->held += n;
 	return 0;
@@ -75,7 +75,7 @@ void bf_pool__give(struct bf_reader_pool *p, struct bf_pool_member *m, size_t n)
 {
 	if (!n)
 		return;
-	bf_reader__release(p, n);
+	bf_pool__release(p, n);
 	m->held -= n;
 	if (!m->held)
 		bf_pool__leave(p, m);

@@ -17,7 +17,8 @@
  * The two locks are never held together. bf_reader_readv hands out pinned
  * block bytes instead of copying them; they stay pinned until
  * bf_reader_unpin, so the FUSE reply is written from the blocks directly.
- * The sequential detector is in seq.c.
+ * The sequential detector is in seq.c, the blocks' memory in block.c; the
+ * files below this one are listed in reader_int.h.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -160,107 +161,6 @@ static int fill_block(struct bf_reader *r, struct block *b, struct bf_err *e)
 	return rc;
 }
 
-/* Makes b hold at least *win bytes (at least want), within the budget and
- * the reader's fair share of it; shrinks *win when only a smaller buffer
- * fits. want 0: a prefetch, kept strictly within the share and never
- * smaller than MIN_WINDOW / 4. r->mu held; b idle. */
-static int ensure_cap(struct bf_reader *r, struct block *b, size_t *win,
-		      size_t want)
-{
-	size_t target = *win;
-	size_t share = bf_pool__share(r->p, &r->pm);
-	size_t others = r->pm.held - b->cap; /* the reader's other blocks */
-	size_t floor = want ? want : MIN_WINDOW / 4;
-
-	if (target > b->cap && others + target > share) {
-		size_t room = others < share ? share - others : 0;
-
-		target = room > b->cap ? room : b->cap;
-		if (target < want)
-			target =
-				want; /* a read's own bytes: the pool decides */
-	}
-	while (target > b->cap) {
-		if (bf_pool__take(r->p, &r->pm, target - b->cap) == 0) {
-			char *d = bf_pool__alloc(target);
-
-			if (!d) {
-				bf_pool__give(r->p, &r->pm, target - b->cap);
-				return -ENOMEM;
-			}
-			/* Old contents are not needed: no realloc copy. */
-			bf_pool__free(b->data, b->cap);
-			b->data = d;
-			b->cap = target;
-			break;
-		}
-		target /= 2;
-		if (target < floor || target < MIN_WINDOW / 4)
-			break;
-	}
-	if (b->cap < floor || !b->cap)
-		return -ENOMEM;
-	if (*win > b->cap)
-		*win = b->cap;
-	return 0;
-}
-
-int bf_reader__ensure_cap(struct bf_reader *r, struct block *b, size_t *win,
-			  size_t want)
-{
-	return ensure_cap(r, b, win, want);
-}
-
-static void start_load(struct bf_reader *r, struct block *b, uint64_t off,
-		       size_t len)
-{
-	b->st = B_LOADING;
-	b->off = off;
-	b->len = len;
-	b->filled = 0;
-	b->cancel = 0;
-	b->err = 0;
-	b->gen = r->gen;
-	b->epoch++;
-}
-
-void bf_reader__start_load(struct bf_reader *r, struct block *b, uint64_t off,
-			   size_t len)
-{
-	start_load(r, b, off, len);
-}
-
-static uint64_t data_end(const struct bf_reader *r)
-{
-	return r->size < r->eof_at ? r->size : r->eof_at;
-}
-
-uint64_t bf_reader__data_end(const struct bf_reader *r)
-{
-	return data_end(r);
-}
-
-void bf_reader__drop_blocks(struct bf_reader *r)
-{
-	for (int i = 0; i < NBLOCKS; i++) {
-		struct block *b = &r->b[i];
-
-		if (b->st == B_LOADING || b->pins || !b->cap)
-			continue;
-		bf_reader__free_block(r, b);
-	}
-}
-
-void bf_reader__free_block(struct bf_reader *r, struct block *b)
-{
-	bf_pool__free(b->data, b->cap);
-	bf_pool__give(r->p, &r->pm, b->cap);
-	b->data = NULL;
-	b->cap = 0;
-	b->st = B_EMPTY;
-	b->filled = b->len = 0;
-}
-
 static struct block *find_block(struct bf_reader *r, uint64_t pos)
 {
 	for (int i = 0; i < NBLOCKS; i++) {
@@ -337,17 +237,6 @@ static void enqueue(struct bf_reader_pool *p, struct job *list)
 		pthread_cond_signal(&p->cv);
 	}
 	pthread_mutex_unlock(&p->mu);
-}
-
-/* Where a block's data ends (or will end once its load completes). */
-static uint64_t block_end(const struct block *b)
-{
-	return b->off + (b->st == B_LOADING ? b->len : b->filled);
-}
-
-uint64_t bf_reader__block_end(const struct block *b)
-{
-	return block_end(b);
 }
 
 static int fill_cancelled(void *ud)
@@ -547,7 +436,7 @@ static ssize_t read_impl(struct bf_reader *r, char *buf, size_t len,
 		rc = bf_err_set(e, EBADF, "reader is closing");
 		goto out;
 	}
-	end = data_end(r);
+	end = bf_block_data_end(r);
 	if (off >= end || !len)
 		goto out;
 	if (len > end - off)
@@ -560,7 +449,7 @@ static ssize_t read_impl(struct bf_reader *r, char *buf, size_t len,
 		size_t want = len - done;
 		struct block *b;
 
-		end = data_end(r);
+		end = bf_block_data_end(r);
 		if (pos >= end)
 			break;
 		if (want > end - pos)
@@ -632,10 +521,10 @@ static ssize_t read_impl(struct bf_reader *r, char *buf, size_t len,
 			if (win > end - pos)
 				win = (size_t)(end - pos);
 			bf_ahead_waited(r);
-			if (ensure_cap(r, b, &win, want) == 0) {
+			if (bf_block_ensure_cap(r, b, &win, want) == 0) {
 				struct job *more;
 
-				start_load(r, b, pos, win);
+				bf_block_start_load(r, b, pos, win);
 				/* The windows after ours start now, in
 				 * parallel, not after ours has landed. */
 				more = bf_ahead_plan(r);

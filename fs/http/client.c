@@ -17,7 +17,7 @@
 #include "batchfs/http.h"
 #include "batchfs/wait.h"
 
-#include "http_priv.h"
+#include "http_int.h"
 
 /* ---- global init, stats ------------------------------------------------ */
 
@@ -215,9 +215,13 @@ struct bf_http *bf_http_new(const struct bf_http_opts *o)
 	return h;
 }
 
-void bf_http_set_auth(struct bf_http *h, struct bf_auth *auth)
+void bf_http_set_token_source(struct bf_http *h,
+			      const struct bf_token_source *ts)
 {
-	h->auth = auth;
+	if (ts)
+		h->ts = *ts;
+	else
+		memset(&h->ts, 0, sizeof(h->ts));
 }
 
 int bf_http_set_proxy(struct bf_http *h, const char *proxy,

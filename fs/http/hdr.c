@@ -11,7 +11,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "http_priv.h"
+#include "http_int.h"
 
 void bf_http_hdr_reset(struct bf_http_resp *r)
 {

@@ -15,8 +15,8 @@
  *
  * Lock order: pool_lock and the share locks are leaf locks, never held
  * across network I/O or across each other. No lock is held while a request
- * runs; the auth layer may call back into bf_http_do (token endpoint) on
- * another pooled handle.
+ * runs; the token source may call back into bf_http_do (token endpoint)
+ * on another pooled handle.
  *
  * Secrets: CURLOPT_VERBOSE is never set, so curl never prints the request
  * headers; trace lines carry method, URL with secret query values masked,
@@ -34,20 +34,13 @@
 
 #include <curl/curl.h>
 
-#include "batchfs/auth.h"
 #include "batchfs/buf.h"
 #include "batchfs/http.h"
 #include "batchfs/jitter.h"
 #include "batchfs/log.h"
 #include "batchfs/wait.h"
 
-#include "http_priv.h"
-
-/* libbf_auth links above us: the final binary has it, while lower-layer
- * test binaries that never set an auth object need not link it. */
-#pragma weak bf_auth_token
-#pragma weak bf_auth_invalidate
-#pragma weak bf_auth_quota_project
+#include "http_int.h"
 
 #define SLEEP_SLICE_MS 50
 /* A 401 refreshes the token and retries, twice at most, as google-auth
@@ -458,13 +451,9 @@ static int attach_token(struct call *c)
 	int rc;
 
 	c->have_token = 0;
-	if (c->req->no_auth || !c->h->auth)
+	if (c->req->no_auth || !c->h->ts.token)
 		return 0;
-	if (!bf_auth_token)
-		return bf_err_set(
-			c->e, EACCES,
-			"auth configured but the auth layer is not linked");
-	rc = bf_auth_token(c->h->auth, c->token, sizeof(c->token), c->e);
+	rc = c->h->ts.token(c->h->ts.ud, c->token, sizeof(c->token), c->e);
 	if (rc < 0)
 		return rc;
 	c->have_token = rc == 0 && c->token[0];
@@ -489,8 +478,8 @@ static int run_attempt(struct call *c, int attempt, enum verdict *v)
 	if (remaining <= 0)
 		return 1;
 	hdrs = build_headers(c->req, c->have_token ? c->token : NULL,
-			     bf_auth_quota_project
-				     ? bf_auth_quota_project(c->h->auth)
+			     c->h->ts.quota_project
+				     ? c->h->ts.quota_project(c->h->ts.ud)
 				     : NULL);
 	x.c = bf_http_pool_get(h);
 	if (!hdrs || !x.c) {
@@ -646,8 +635,8 @@ int bf_http_do(struct bf_http *h, const struct bf_http_req *req,
 		    c->auth_retried < AUTH_RETRIES) {
 			/* The auth retry is extra, outside max_attempts. */
 			c->auth_retried++;
-			if (bf_auth_invalidate)
-				bf_auth_invalidate(h->auth, c->token);
+			if (h->ts.invalidate)
+				h->ts.invalidate(h->ts.ud, c->token);
 			max_attempts++;
 		}
 		if (attempts >= max_attempts)

@@ -21,12 +21,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "batchfs/auth.h"
 #include "batchfs/log.h"
-#include "http/http_priv.h"
-
-#pragma weak bf_auth_token
-#pragma weak bf_auth_quota_project
+#include "http/http_int.h"
 
 #define REQ_MAX 8192
 
@@ -311,8 +307,8 @@ int bf_http_rawget(struct bf_http *h, const char *url,
 	if (!g->pre)
 		return bf_err_set(e, ENOMEM, "out of memory");
 	token[0] = 0;
-	if (h->auth && bf_auth_token) {
-		rc = bf_auth_token(h->auth, token, sizeof(token), e);
+	if (h->ts.token) {
+		rc = h->ts.token(h->ts.ud, token, sizeof(token), e);
 		if (rc < 0)
 			goto fail;
 		if (rc > 0)
@@ -327,8 +323,8 @@ int bf_http_rawget(struct bf_http *h, const char *url,
 	     hp++)
 		n += (size_t)snprintf(req + n, sizeof(req) - n, "%s\r\n", *hp);
 	if (token[0] && n < sizeof(req)) {
-		const char *q = bf_auth_quota_project
-					? bf_auth_quota_project(h->auth)
+		const char *q = h->ts.quota_project
+					? h->ts.quota_project(h->ts.ud)
 					: NULL;
 
 		n += (size_t)snprintf(req + n, sizeof(req) - n,

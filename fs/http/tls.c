@@ -39,7 +39,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "http_priv.h"
+#include "http_int.h"
 
 struct vfail {
 	int set;

@@ -10,7 +10,7 @@
 #include "batchfs/http.h"
 #include "batchfs/wait.h"
 
-#include "http_priv.h"
+#include "http_int.h"
 
 #define NS_PER_S 1000000000L
 

@@ -15,15 +15,17 @@
 
 #include "batchfs/http.h"
 #include "batchfs/jitter.h"
-#include "model/model_int.h"
+#include "model/budget.h"
 
 /* A 429 pauses optional calls for a jittered interval from 2 s, doubling
  * with each further 429, up to 64 s. */
 #define PAUSE_INITIAL_MS 2000
 #define PAUSE_CAP_MS 64000
 
+/* Every field but the first three is guarded by lock. */
 struct bf_budget {
-	pthread_mutex_t lock;
+	pthread_mutex_t
+		lock;  /* immutable after creation, as are the next two */
 	double per_ms; /* refill rate; 0: unlimited */
 	double burst;  /* bucket size */
 	double tokens;

@@ -1,6 +1,8 @@
-/* ctx.c - the mount context: options, the HTTP/auth/Vertex/GCS clients,
- * the read-ahead pool, the job table and the Vertex call budget; the
- * mount-time check. */
+/* ctx.c - the mount context, the model's composition root: options, the
+ * HTTP/auth/Vertex/GCS clients, the read-ahead pool, and the model's
+ * parts (job table, budget, refresher, journal, wait queue), made and
+ * wired together here; the mount-time check. Nothing in the model calls
+ * back into this file. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -13,8 +15,14 @@
 #include "batchfs/http.h"
 #include "batchfs/log.h"
 #include "batchfs/reader.h"
-#include "batchfs/wait.h"
-#include "model/model_int.h"
+#include "model/budget.h"
+#include "model/clock.h"
+#include "model/ctx.h"
+#include "model/jobs.h"
+#include "model/journal.h"
+#include "model/model.h"
+#include "model/refresh.h"
+#include "model/model_int.h" /* waitq.c's, until it has a header */
 
 void bf_model_opts_default(struct bf_model_opts *o)
 {
@@ -40,28 +48,10 @@ void bf_model_opts_default(struct bf_model_opts *o)
 	o->gid = getgid();
 }
 
-int64_t bf_wall_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Every Vertex call is charged to the budget (the client's meter). */
 static void meter(void *ud, int attempts, long status)
 {
 	bf_budget_spend(ud, attempts, status, bf_now_ms());
-}
-
-int bf_cond_wait_cancellable(pthread_cond_t *cond, pthread_mutex_t *lock)
-{
-	return bf_cond_wait_slice(cond, lock, CLOCK_REALTIME, BF_WAIT_SLICE_MS);
-}
-
-int bf_mutex_lock_cancellable(pthread_mutex_t *lock)
-{
-	return bf_mutex_lock_slices(lock, BF_WAIT_SLICE_MS);
 }
 
 const struct bf_model_opts *bf_ctx_opts(const struct bf_ctx *c)
@@ -84,6 +74,7 @@ int bf_ctx_new(const struct bf_model_opts *o, struct bf_ctx **out,
 {
 	struct bf_http_opts ho;
 	struct bf_auth_opts ao;
+	struct bf_token_source ts;
 	struct bf_vertex_opts vo;
 	struct bf_gcs_opts go;
 	struct bf_ctx *c;
@@ -94,7 +85,7 @@ int bf_ctx_new(const struct bf_model_opts *o, struct bf_ctx **out,
 	if (!c)
 		return bf_err_set(e, ENOMEM, "out of memory");
 	c->o = *o;
-	c->start_us = bf_wall_us();
+	c->start_us = bf_clock_wall_us();
 	c->page_size = o->page_size ? o->page_size : 100;
 
 	bf_http_opts_default(&ho);
@@ -134,7 +125,8 @@ int bf_ctx_new(const struct bf_model_opts *o, struct bf_ctx **out,
 	rc = bf_auth_new(&ao, c->http, &c->auth, e);
 	if (rc)
 		goto fail;
-	bf_http_set_auth(c->http, c->auth);
+	bf_auth_token_source(c->auth, &ts);
+	bf_http_set_token_source(c->http, &ts);
 	if (!c->o.project || !*c->o.project) {
 		const char *from = NULL;
 
@@ -167,6 +159,8 @@ int bf_ctx_new(const struct bf_model_opts *o, struct bf_ctx **out,
 	c->waitq = bf_waitq_new();
 	c->budget = bf_budget_new(o->vertex_rpm, bf_now_ms());
 	c->refresher = bf_refresher_new();
+	if (c->jobs)
+		bf_jobs_set_plan(c->jobs, bf_refresh_plan);
 	if (c->vx && c->budget)
 		bf_vertex_set_meter(c->vx, meter, c->budget);
 	if (!c->vx || !c->gcs || !c->pool || !c->jobs || !c->waitq ||
@@ -228,7 +222,7 @@ void bf_ctx_free(struct bf_ctx *c)
 	bf_gcs_free(c->gcs);
 	bf_vertex_free(c->vx);
 	if (c->http)
-		bf_http_set_auth(c->http, NULL);
+		bf_http_set_token_source(c->http, NULL);
 	bf_auth_free(c->auth);
 	bf_http_free(c->http);
 	free(c);

@@ -13,9 +13,14 @@
 #include "batchfs/http.h"
 #include "batchfs/log.h"
 #include "batchfs/wait.h"
-#include "model/model_int.h"
+#include "model/clock.h"
+#include "model/ctx.h"
+#include "model/draft.h"
+#include "model/jobs.h"
+#include "model/journal.h"
+#include "model/validate.h"
 
-struct bf_draft *bf_draft_new(void)
+static struct bf_draft *draft_new(void)
 {
 	struct bf_draft *d = calloc(1, sizeof(*d));
 	unsigned char rnd[16];
@@ -28,7 +33,7 @@ struct bf_draft *bf_draft_new(void)
 	pthread_mutex_init(&d->submit_lock, NULL);
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
 		/* Still unique enough for one mount: time and address. */
-		uint64_t x = (uint64_t)bf_wall_us() ^ (uintptr_t)d;
+		uint64_t x = (uint64_t)bf_clock_wall_us() ^ (uintptr_t)d;
 
 		memcpy(rnd, &x, 8);
 		memcpy(rnd + 8, &x, 8);
@@ -40,8 +45,9 @@ struct bf_draft *bf_draft_new(void)
 	return d;
 }
 
-void bf_draft_free(struct bf_draft *d)
+static void draft_free(void *p)
 {
+	struct bf_draft *d = p;
 	struct bf_tmpfile *t, *nx;
 
 	if (!d)
@@ -56,6 +62,26 @@ void bf_draft_free(struct bf_draft *d)
 	bf_input_free(&d->in);
 	pthread_mutex_destroy(&d->submit_lock);
 	free(d);
+}
+
+/* The entry is not shared yet: no lock needed. */
+static int draft_init(struct bf_mjob *j)
+{
+	j->d = draft_new();
+	if (!j->d)
+		return -ENOMEM;
+	if (bf_mjob_attach(j, j->d, draft_free)) {
+		draft_free(j->d);
+		j->d = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int bf_draft_add(struct bf_ctx *c, const char *name, struct bf_mjob **out,
+		 struct bf_err *e)
+{
+	return bf_jobs_add_draft(c, name, draft_init, out, e);
 }
 
 struct bf_tmpfile *bf_draft_tmp_find(struct bf_draft *d, const char *name)
@@ -142,7 +168,8 @@ static int resolve_journal(struct bf_ctx *c, struct bf_draft *d,
 				break;
 			if (rc != -ENOENT)
 				return rc;
-			if ((int64_t)(bf_wall_us() / 1000) >= v[i].deadline_ms)
+			if ((int64_t)(bf_clock_wall_us() / 1000) >=
+			    v[i].deadline_ms)
 				break;
 			if (sleep_cancellable(1000))
 				return bf_err_set(
@@ -233,7 +260,7 @@ int bf_draft_submit(struct bf_ctx *c, struct bf_mjob *j, const char *text,
 				     e);
 	if (rc)
 		goto out;
-	rc = bf_request_prepare(expanded, explen, name, &body, e);
+	rc = bf_validate_request(expanded, explen, name, &body, e);
 	if (rc)
 		goto out;
 	bf_journal_hash(body, hash);
@@ -267,7 +294,7 @@ int bf_draft_submit(struct bf_ctx *c, struct bf_mjob *j, const char *text,
 		snprintf(en.token, sizeof(en.token), "%s", d->token);
 		memcpy(en.hash, hash, sizeof(en.hash));
 		en.deadline_ms =
-			bf_wall_us() / 1000 + BF_VERTEX_CREATE_WINDOW_MS;
+			bf_clock_wall_us() / 1000 + BF_VERTEX_CREATE_WINDOW_MS;
 		bf_err_clear(&je);
 		/* Journalled is what makes a crash now safe; without it the
 		 * create still goes out, as before the journal existed. */

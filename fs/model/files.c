@@ -94,7 +94,7 @@ static int open_obj(struct bf_ctx *c, const struct bf_node *n, struct bf_fh *fh,
 	const struct bf_outent *ent;
 	int terminal, rc;
 
-	rc = bf_out_entry(c, j, n->sub, &l, &ent, e);
+	rc = bf_outdir_entry(c, j, n->sub, &l, &ent, e);
 	if (rc)
 		return rc;
 	if (ent->is_dir) {
@@ -109,15 +109,15 @@ static int open_obj(struct bf_ctx *c, const struct bf_node *n, struct bf_fh *fh,
 	terminal = bf_mjob_terminal(j) && l->final;
 	pthread_mutex_unlock(&j->lock);
 	bf_outlist_put(l);
-	fh->bucket = bf_out_bucket(j);
+	fh->bucket = bf_outdir_bucket(j);
 	if (!fh->obj || !fh->bucket)
 		return bf_err_set(e, ENOMEM, "out of memory");
 	fh->growing = !terminal;
 	if (fh->growing) {
 		/* Objects of a running job may grow (incremental exports):
 		 * start from the latest generation, bypass the page cache. */
-		rc = bf_out_stat(c, j, fh->obj, &fh->size, &fh->gen,
-				 &fh->updated_us, e);
+		rc = bf_outdir_stat(c, j, fh->obj, &fh->size, &fh->gen,
+				    &fh->updated_us, e);
 		if (rc)
 			return rc;
 		fh->stat_ms = bf_now_ms();
@@ -156,7 +156,7 @@ int bf_model_open(struct bf_ctx *c, const struct bf_node *n, int flags,
 		draft = j->draft && !j->gone;
 		if (draft && w && (flags & O_TRUNC)) {
 			bf_buf_reset(&j->d->req);
-			j->d->req_mtime_us = bf_wall_us();
+			j->d->req_mtime_us = bf_clock_wall_us();
 		}
 		if (draft && w)
 			j->d->req_absent = 0;
@@ -203,7 +203,7 @@ int bf_model_open(struct bf_ctx *c, const struct bf_node *n, int flags,
 		t = bf_draft_tmp_find(j->d, n->sub);
 		if (t && w && (flags & O_TRUNC)) {
 			bf_buf_reset(&t->data);
-			t->mtime_us = bf_wall_us();
+			t->mtime_us = bf_clock_wall_us();
 		}
 		pthread_mutex_unlock(&j->lock);
 		if (!t)
@@ -249,7 +249,7 @@ int bf_model_open(struct bf_ctx *c, const struct bf_node *n, int flags,
 		fh = fh_new(FH_RES, n);
 		if (!fh)
 			return bf_err_set(e, ENOMEM, "out of memory");
-		rc = bf_results_get(c, j, &fh->rs, e);
+		rc = bf_resdir_get(c, j, &fh->rs, e);
 		if (rc == 0 && bf_resset_file(fh->rs, n->sub, &size) != 0)
 			rc = bf_err_set(e, ENOENT, "no such file");
 		/* One set per open: a running job's results change. */
@@ -307,7 +307,7 @@ int bf_model_create(struct bf_ctx *c, const struct bf_node *parent,
 				j->d->req_mode = 0;
 			j->d->req_absent = 0;
 			bf_buf_reset(&j->d->req);
-			j->d->req_mtime_us = bf_wall_us();
+			j->d->req_mtime_us = bf_clock_wall_us();
 			out->kind = BF_K_REQUEST;
 		}
 	} else if (strcmp(name, "input.jsonl") == 0) {
@@ -317,7 +317,7 @@ int bf_model_create(struct bf_ctx *c, const struct bf_node *parent,
 			rc = bf_input_open_write(c, j, 1, e);
 		if (rc == 0)
 			out->kind = BF_K_INPUT;
-	} else if (!bf_name_valid(name) || strchr(name, '/')) {
+	} else if (!bf_names_valid(name) || strchr(name, '/')) {
 		rc = bf_err_set(e, EINVAL, "invalid name");
 	} else if (child_is_reserved(name)) {
 		rc = bf_err_set(e, EPERM, "%s is generated", name);
@@ -347,7 +347,7 @@ int bf_model_create(struct bf_ctx *c, const struct bf_node *parent,
 			}
 		}
 		if (rc == 0) {
-			t->mtime_us = bf_wall_us();
+			t->mtime_us = bf_clock_wall_us();
 			out->kind = BF_K_TEMP;
 			out->sub = strdup(name);
 			if (!out->sub)
@@ -392,7 +392,7 @@ static int obj_restat(struct bf_ctx *c, struct bf_fh *fh, struct bf_err *e)
 	int64_t gen, upd;
 	int rc;
 
-	rc = bf_out_stat(c, fh->node.job, fh->obj, &size, &gen, &upd, e);
+	rc = bf_outdir_stat(c, fh->node.job, fh->obj, &size, &gen, &upd, e);
 	if (rc)
 		return rc;
 	fh->stat_ms = bf_now_ms();
@@ -449,7 +449,7 @@ static ssize_t obj_read(struct bf_ctx *c, struct bf_fh *fh, char *buf,
 		return bf_err_set(e, -lrc,
 				  "too many requests are waiting on "
 				  "the network");
-	lrc = bf_mutex_lock_cancellable(&fh->lock);
+	lrc = bf_clock_mutex_lock(&fh->lock);
 	if (lrc) {
 		bf_net_leave();
 		return bf_err_set(e, -lrc,
@@ -650,7 +650,7 @@ static ssize_t ctl_write(struct bf_ctx *c, struct bf_fh *fh, const char *buf,
 		}
 	} else if (strcmp(cmd, "refresh") == 0) {
 		rc = bf_mjob_fresh(c, j, 1, e);
-		bf_outcache_expire(j->out);
+		bf_outdir_expire(j);
 		bf_jobs_invalidate(c);
 	} else {
 		rc = bf_err_set(e, EINVAL,
@@ -696,7 +696,7 @@ ssize_t bf_fh_write(struct bf_ctx *c, struct bf_fh *fh, const char *buf,
 			}
 		}
 		if (rc == 0) {
-			j->d->req_mtime_us = bf_wall_us();
+			j->d->req_mtime_us = bf_clock_wall_us();
 			j->d->req_absent = 0;
 			fh->wrote = 1;
 		}
@@ -720,7 +720,7 @@ ssize_t bf_fh_write(struct bf_ctx *c, struct bf_fh *fh, const char *buf,
 			rc = buf_write_at(&t->data, buf, len, off,
 					  c->o.max_request, e);
 		if (rc == 0)
-			t->mtime_us = bf_wall_us();
+			t->mtime_us = bf_clock_wall_us();
 		pthread_mutex_unlock(&j->lock);
 		return rc ? rc : (ssize_t)len;
 	}

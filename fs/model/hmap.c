@@ -1,10 +1,11 @@
 /* hmap.c - a small string-keyed hash map (chained, FNV-1a, grows x2) for the
  * job table's name and id indexes. Keys are copied; values are borrowed. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/model_int.h"
+#include "model/hmap.h"
 
 struct hent {
 	char *key;

@@ -3,8 +3,10 @@
  * directory names, and each job's cached BatchPredictionJob (re-fetched at
  * most every `refresh` seconds while unfinished, kept for good once
  * terminal). Listing and per-job fetches are single flight. Whether a
- * due refresh happens, and by a list or a get, is refresh.c's call under
- * the budget (budget.c). */
+ * due refresh happens, and by a list or a get, is the plan's call (the
+ * hook ctx.c sets to refresh.c's, under the budget). State other files
+ * keep per job is theirs to make; the entry frees it through the hooks
+ * they attach, knowing none of them. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,12 +14,18 @@
 
 #include "batchfs/http.h"
 #include "batchfs/log.h"
-#include "model/model_int.h"
+#include "model/budget.h"
+#include "model/clock.h"
+#include "model/ctx.h"
+#include "model/hmap.h"
+#include "model/jobs.h"
+#include "model/names.h"
 
+/* Every field but the first two and plan is guarded by lock. */
 struct bf_jobs {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct bf_mjob **v;
+	pthread_mutex_t lock; /* immutable after creation */
+	pthread_cond_t cond;  /* a listing pass ended */
+	struct bf_mjob **v;   /* the entries, one reference each */
 	size_t n, cap;
 	struct bf_hmap *by_name, *by_id;
 	/* Names that a job of this mount's listing had and lost (it was
@@ -26,11 +34,14 @@ struct bf_jobs {
 	size_t nretired, capretired;
 	int64_t listed_ms; /* 0: never listed or invalidated */
 	int have_listing;  /* one pass succeeded at least once */
-	int listing;
-	uint64_t pass;
-	int last_rc;
+	int listing;	   /* a pass is in flight */
+	uint64_t pass;	   /* bumped by every pass that landed */
+	int last_rc;	   /* the last pass's outcome, for its waiters */
 	struct bf_err last_err;
 	int64_t outage_ms; /* a listing or job fetch last timed out then */
+	/* Asked before a due refresh (refresh.c's, set by ctx.c before the
+	 * mount serves; immutable after); NULL: go. */
+	int (*plan)(struct bf_ctx *c, struct bf_mjob *j);
 };
 
 /* A server that let a call time out is not asked again by requests that
@@ -104,12 +115,7 @@ static struct bf_mjob *mjob_new(void)
 	j->refs = 1;
 	pthread_mutex_init(&j->lock, NULL);
 	pthread_cond_init(&j->cond, NULL);
-	j->out = bf_outcache_new();
-	if (!j->out) {
-		free(j);
-		return NULL;
-	}
-	j->ctime_us = bf_wall_us();
+	j->ctime_us = bf_clock_wall_us();
 	return j;
 }
 
@@ -124,15 +130,31 @@ void bf_mjob_put(struct bf_mjob *j)
 {
 	if (!j || __atomic_sub_fetch(&j->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
+	/* The other files' state, last attached first. */
+	while (j->nhooks-- > 0)
+		j->hooks[j->nhooks].free(j->hooks[j->nhooks].p);
 	bf_job_free(&j->job);
-	bf_draft_free(j->d);
-	bf_outcache_free(j->out);
-	bf_rescache_free(j->res);
 	free(j->name);
 	free(j->submit_err);
 	pthread_mutex_destroy(&j->lock);
 	pthread_cond_destroy(&j->cond);
 	free(j);
+}
+
+int bf_mjob_attach(struct bf_mjob *j, void *p, void (*free_fn)(void *))
+{
+	if (j->nhooks == BF_MJOB_HOOKS)
+		return -ENOMEM;
+	j->hooks[j->nhooks].p = p;
+	j->hooks[j->nhooks].free = free_fn;
+	j->nhooks++;
+	return 0;
+}
+
+void bf_jobs_set_plan(struct bf_jobs *t,
+		      int (*plan)(struct bf_ctx *c, struct bf_mjob *j))
+{
+	t->plan = plan;
 }
 
 int bf_mjob_terminal(struct bf_mjob *j)
@@ -411,7 +433,7 @@ static int ensure_listing(struct bf_ctx *c, struct bf_err *e)
 		rc = bf_net_enter();
 		pthread_mutex_lock(&t->lock);
 		while (!rc && t->listing)
-			rc = bf_cond_wait_cancellable(&t->cond, &t->lock);
+			rc = bf_clock_cond_wait(&t->cond, &t->lock);
 		if (rc == 0) {
 			bf_net_leave();
 			rc = t->pass != pass ? 0 : t->last_rc;
@@ -569,7 +591,7 @@ int bf_jobs_list(struct bf_ctx *c, struct bf_jobref **out, size_t *n,
 	return 0;
 }
 
-void bf_jobrefs_free(struct bf_jobref *v, size_t n)
+void bf_jobs_refs_free(struct bf_jobref *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(v[i].name);
@@ -598,7 +620,7 @@ int bf_mjob_fresh(struct bf_ctx *c, struct bf_mjob *j, int force,
 		 * request. */
 		if (have && in_outage(c))
 			return 0;
-		if (bf_refresh_plan(c, j) == BF_PLAN_STALE)
+		if (c->jobs->plan && c->jobs->plan(c, j) == BF_PLAN_STALE)
 			return 0; /* served from the cache, shown as stale */
 	}
 	pthread_mutex_lock(&j->lock);
@@ -632,7 +654,7 @@ int bf_mjob_fresh(struct bf_ctx *c, struct bf_mjob *j, int force,
 		rc = bf_net_enter();
 		pthread_mutex_lock(&j->lock);
 		while (!rc && j->fetching && j->fetch_gen == gen)
-			rc = bf_cond_wait_cancellable(&j->cond, &j->lock);
+			rc = bf_clock_cond_wait(&j->cond, &j->lock);
 		if (rc) {
 			if (rc != -EAGAIN)
 				bf_net_leave();
@@ -740,7 +762,8 @@ static int remote_name_taken(struct bf_ctx *c, const char *name,
 	}
 }
 
-int bf_jobs_add_draft(struct bf_ctx *c, const char *name, struct bf_mjob **out,
+int bf_jobs_add_draft(struct bf_ctx *c, const char *name,
+		      int (*init)(struct bf_mjob *j), struct bf_mjob **out,
 		      struct bf_err *e)
 {
 	struct bf_jobs *t = c->jobs;
@@ -748,7 +771,7 @@ int bf_jobs_add_draft(struct bf_ctx *c, const char *name, struct bf_mjob **out,
 	int rc;
 
 	*out = NULL;
-	if (!bf_name_valid(name))
+	if (!bf_names_valid(name))
 		return bf_err_set(e, EINVAL, "invalid job directory name");
 	rc = ensure_listing(c, e);
 	if (rc)
@@ -764,9 +787,8 @@ int bf_jobs_add_draft(struct bf_ctx *c, const char *name, struct bf_mjob **out,
 		return bf_err_set(e, ENOMEM, "out of memory");
 	j->draft = 1;
 	j->local = 1;
-	j->d = bf_draft_new();
 	j->name = strdup(name);
-	if (!j->d || !j->name) {
+	if (!j->name || init(j)) {
 		bf_mjob_put(j);
 		return bf_err_set(e, ENOMEM, "out of memory");
 	}

@@ -22,13 +22,14 @@
 #include <openssl/evp.h>
 
 #include "batchfs/log.h"
-#include "model/model_int.h"
+#include "model/clock.h"
+#include "model/journal.h"
 
 #define JOURNAL_MAX_FILE 16384
 #define PRUNE_AFTER_MS (24LL * 3600 * 1000) /* entries of other names */
 
 struct bf_journal {
-	char *dir;
+	char *dir; /* immutable after creation: the files are the state */
 };
 
 static int mkdir_p(const char *path)
@@ -250,7 +251,7 @@ static int read_entry(int dfd, const char *fname, struct bf_jentry *en)
 int bf_journal_find(struct bf_journal *jn, const char *name,
 		    struct bf_jentry *out, size_t max)
 {
-	int64_t now_ms = (int64_t)(bf_wall_us() / 1000);
+	int64_t now_ms = (int64_t)(bf_clock_wall_us() / 1000);
 	DIR *d;
 	struct dirent *de;
 	size_t n = 0;

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/model_int.h"
+#include "model/hmap.h"
+#include "model/names.h"
 
 static int bad_byte(unsigned char ch)
 {
@@ -46,14 +47,14 @@ static char *sanitize_n(const char *s, size_t len, size_t max)
 	return out;
 }
 
-char *bf_name_sanitize(const char *display, size_t max)
+char *bf_names_sanitize(const char *display, size_t max)
 {
 	if (!display)
 		display = "";
 	return sanitize_n(display, strlen(display), max);
 }
 
-int bf_name_valid(const char *name)
+int bf_names_valid(const char *name)
 {
 	size_t len = strlen(name);
 
@@ -126,7 +127,7 @@ int bf_names_assign(struct bf_name_in *v, size_t n)
 			continue;
 		}
 		s[ns].in = &v[i];
-		s[ns].base = bf_name_sanitize(v[i].display, BF_NAME_MAX);
+		s[ns].base = bf_names_sanitize(v[i].display, BF_NAME_MAX);
 		if (!s[ns].base)
 			goto out;
 		ns++;
@@ -203,7 +204,7 @@ static int plain_segment(const char *seg, size_t len)
 	return !looks_mapped(seg, len);
 }
 
-char *bf_objname_map(const char *seg, size_t len)
+char *bf_names_objname(const char *seg, size_t len)
 {
 	uint32_t h = 2166136261u;
 	char suf[16], *base, *out;

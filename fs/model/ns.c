@@ -20,7 +20,7 @@ int bf_model_mkdir(struct bf_ctx *c, const struct bf_node *parent,
 		return bf_err_set(e, EPERM,
 				  "directories can only be made in "
 				  "jobs/ (one per job)");
-	rc = bf_jobs_add_draft(c, name, &out->job, e);
+	rc = bf_draft_add(c, name, &out->job, e);
 	if (rc)
 		return rc;
 	out->kind = BF_K_JOB;
@@ -319,7 +319,7 @@ int bf_model_truncate(struct bf_ctx *c, const struct bf_node *n, uint64_t size,
 		else
 			rc = buf_resize(&j->d->req, size, c->o.max_request, e);
 		if (rc == 0)
-			j->d->req_mtime_us = bf_wall_us();
+			j->d->req_mtime_us = bf_clock_wall_us();
 		pthread_mutex_unlock(&j->lock);
 		return rc;
 	case BF_K_TEMP: {
@@ -332,7 +332,7 @@ int bf_model_truncate(struct bf_ctx *c, const struct bf_node *n, uint64_t size,
 		else
 			rc = buf_resize(&t->data, size, c->o.max_request, e);
 		if (rc == 0)
-			t->mtime_us = bf_wall_us();
+			t->mtime_us = bf_clock_wall_us();
 		pthread_mutex_unlock(&j->lock);
 		return rc;
 	}

@@ -10,8 +10,14 @@
 #include "batchfs/gcs.h"
 #include "batchfs/http.h"
 #include "batchfs/log.h"
-#include "model/model_int.h"
+#include "model/clock.h"
+#include "model/ctx.h"
+#include "model/hmap.h"
+#include "model/jobs.h"
+#include "model/names.h"
+#include "model/outdir.h"
 
+/* One directory level's listing; every field guarded by the cache lock. */
 struct lnode {
 	char *sub;
 	struct bf_outlist *l; /* NULL until the first listing landed */
@@ -23,13 +29,13 @@ struct lnode {
 };
 
 struct bf_outcache {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	char *dir; /* the gcsOutputDirectory the lists belong to */
-	struct lnode *lists;
+	pthread_mutex_t lock; /* immutable after creation */
+	pthread_cond_t cond;  /* a listing landed (lock) */
+	char *dir;	      /* the gcsOutputDirectory listed (lock) */
+	struct lnode *lists;  /* (lock) */
 };
 
-struct bf_outcache *bf_outcache_new(void)
+static struct bf_outcache *outcache_new(void)
 {
 	struct bf_outcache *oc = calloc(1, sizeof(*oc));
 
@@ -63,15 +69,10 @@ static void expire_lists(struct bf_outcache *oc)
 	}
 }
 
-void bf_outcache_expire(struct bf_outcache *oc)
+static void outcache_free(void *p)
 {
-	pthread_mutex_lock(&oc->lock);
-	expire_lists(oc);
-	pthread_mutex_unlock(&oc->lock);
-}
+	struct bf_outcache *oc = p;
 
-void bf_outcache_free(struct bf_outcache *oc)
-{
 	if (!oc)
 		return;
 	drop_lists(oc);
@@ -79,6 +80,38 @@ void bf_outcache_free(struct bf_outcache *oc)
 	pthread_mutex_destroy(&oc->lock);
 	pthread_cond_destroy(&oc->cond);
 	free(oc);
+}
+
+/* The job's cache, made on first use; set once, under j->lock. */
+static struct bf_outcache *outcache_of(struct bf_mjob *j)
+{
+	struct bf_outcache *oc;
+
+	pthread_mutex_lock(&j->lock);
+	if (!j->out) {
+		oc = outcache_new();
+		if (oc && bf_mjob_attach(j, oc, outcache_free) == 0)
+			j->out = oc;
+		else
+			outcache_free(oc);
+	}
+	oc = j->out;
+	pthread_mutex_unlock(&j->lock);
+	return oc;
+}
+
+void bf_outdir_expire(struct bf_mjob *j)
+{
+	struct bf_outcache *oc;
+
+	pthread_mutex_lock(&j->lock);
+	oc = j->out;
+	pthread_mutex_unlock(&j->lock);
+	if (!oc)
+		return; /* nothing listed yet */
+	pthread_mutex_lock(&oc->lock);
+	expire_lists(oc);
+	pthread_mutex_unlock(&oc->lock);
 }
 
 void bf_outlist_put(struct bf_outlist *l)
@@ -145,7 +178,7 @@ static int split_dir(const char *dir, char **bucket, char **prefix)
 	return 0;
 }
 
-char *bf_out_bucket(struct bf_mjob *j)
+char *bf_outdir_bucket(struct bf_mjob *j)
 {
 	char *bucket = NULL, *prefix = NULL, *dir = NULL;
 
@@ -278,7 +311,7 @@ static int add_ent(struct lcollect *lc, const char *rel, size_t rlen,
 		l->v = v;
 		lc->cap = cap;
 	}
-	name = bf_objname_map(rel, rlen);
+	name = bf_names_objname(rel, rlen);
 	if (!name)
 		return -ENOMEM;
 	e = &l->v[l->n];
@@ -343,10 +376,36 @@ static struct bf_outlist *empty_list(const char *sub, int final)
 	return l;
 }
 
-int bf_out_list(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
-		struct bf_outlist **out, struct bf_err *e)
+int bf_outdir_entry(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
+		    struct bf_outlist **l, const struct bf_outent **ent,
+		    struct bf_err *e)
 {
-	struct bf_outcache *oc = j->out;
+	const char *slash = strrchr(sub, '/');
+	char *parent = slash ? strndup(sub, slash - sub) : strdup("");
+	const char *name = slash ? slash + 1 : sub;
+	int rc;
+
+	*l = NULL;
+	*ent = NULL;
+	if (!parent)
+		return bf_err_set(e, ENOMEM, "out of memory");
+	rc = bf_outdir_list(c, j, parent, l, e);
+	free(parent);
+	if (rc)
+		return rc;
+	*ent = bf_outlist_find(*l, name);
+	if (!*ent) {
+		bf_outlist_put(*l);
+		*l = NULL;
+		return bf_err_set(e, ENOENT, "no such output object");
+	}
+	return 0;
+}
+
+int bf_outdir_list(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
+		   struct bf_outlist **out, struct bf_err *e)
+{
+	struct bf_outcache *oc;
 	int64_t ttl = (int64_t)(c->o.refresh * 1000);
 	char *dir = NULL, *bucket = NULL, *prefix = NULL, *full = NULL;
 	struct lcollect lc = {0};
@@ -374,7 +433,7 @@ int bf_out_list(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
 		struct bf_outlist *pl;
 		const struct bf_outent *pe;
 
-		rc = bf_out_entry(c, j, sub, &pl, &pe, e);
+		rc = bf_outdir_entry(c, j, sub, &pl, &pe, e);
 		if (rc)
 			goto out;
 		if (!pe->is_dir) {
@@ -387,7 +446,8 @@ int bf_out_list(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
 	} else {
 		full = strdup(prefix);
 	}
-	if (!full) {
+	oc = outcache_of(j);
+	if (!full || !oc) {
 		rc = bf_err_set(e, ENOMEM, "out of memory");
 		goto out;
 	}
@@ -435,8 +495,7 @@ int bf_out_list(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
 			rc = bf_net_enter();
 			pthread_mutex_lock(&oc->lock);
 			while (!rc && n->fetching && n->gen == gen)
-				rc = bf_cond_wait_cancellable(&oc->cond,
-							      &oc->lock);
+				rc = bf_clock_cond_wait(&oc->cond, &oc->lock);
 			if (rc != -EAGAIN)
 				bf_net_leave();
 			if (rc && rc != -EINTR && n->l) {
@@ -516,12 +575,12 @@ out:
 	return rc;
 }
 
-int bf_out_stat(struct bf_ctx *c, struct bf_mjob *j, const char *obj,
-		uint64_t *size, int64_t *gen, int64_t *updated_us,
-		struct bf_err *e)
+int bf_outdir_stat(struct bf_ctx *c, struct bf_mjob *j, const char *obj,
+		   uint64_t *size, int64_t *gen, int64_t *updated_us,
+		   struct bf_err *e)
 {
 	struct bf_gcs_object o;
-	char *bucket = bf_out_bucket(j);
+	char *bucket = bf_outdir_bucket(j);
 	int rc;
 
 	if (!bucket)

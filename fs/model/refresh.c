@@ -19,7 +19,11 @@
 
 #include "batchfs/http.h"
 #include "batchfs/log.h"
-#include "model/model_int.h"
+#include "model/budget.h"
+#include "model/ctx.h"
+#include "model/hmap.h"
+#include "model/jobs.h"
+#include "model/refresh.h"
 
 /* Every unfinished state, so a state Google adds later is refreshed too. */
 #define LIVE_FILTER                                                            \
@@ -30,9 +34,10 @@
  * send fewer per page; every page is charged to the budget all the same. */
 #define LIVE_PAGE 1000
 
+/* Every field but lock is guarded by lock. */
 struct bf_refresher {
-	pthread_mutex_t lock;
-	int running;
+	pthread_mutex_t lock; /* immutable after creation */
+	int running;	      /* a list is in flight */
 	int off;	   /* the service refused the list: gets only */
 	unsigned due;	   /* jobs that came due since the last list */
 	int64_t failed_ms; /* the last list failed transiently then */

@@ -13,12 +13,18 @@
 
 #include <cjson/cJSON.h>
 
+#include "batchfs/buf.h"
 #include "batchfs/gcs.h"
 #include "batchfs/http.h"
 #include "batchfs/log.h"
 #include "batchfs/reader.h"
 #include "batchfs/results.h"
-#include "model/model_int.h"
+#include "model/clock.h"
+#include "model/ctx.h"
+#include "model/jobs.h"
+#include "model/resdir.h"
+
+enum { BF_RF_OK, BF_RF_BAD, BF_RF_BY, BF_RF_RETRY, BF_RF_N };
 
 #define MAX_CACHED 64 /* result sets kept (4 descriptors each) */
 /* A set whose files total at most this is held in memory, without
@@ -30,8 +36,9 @@
 static const char *const rf_names[BF_RF_N] = {
 	"succeeded.jsonl", "failed.jsonl", "by-input.jsonl", "retry.jsonl"};
 
+/* A result set: immutable once published, but for refs. */
 struct bf_resset {
-	int refs;
+	int refs; /* atomic */
 	int fd[BF_RF_N];
 	char *mem[BF_RF_N]; /* a small set's files, instead of fd */
 	size_t mem_bytes;   /* of a set held in memory, else 0 */
@@ -44,22 +51,22 @@ struct bf_resset {
 };
 
 struct bf_rescache {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct bf_resset *cur;
-	int computing;
-	uint64_t gen;
+	pthread_mutex_t lock;  /* immutable after creation */
+	pthread_cond_t cond;   /* a computation ended (lock) */
+	struct bf_resset *cur; /* (lock) */
+	int computing;	       /* (lock) */
+	uint64_t gen;	       /* (lock) */
 	int64_t rows; /* distinct output rows at the last computation + 1;
 		       * 0 unknown. Atomic: progress reads it without locks */
 };
 
-int64_t bf_results_rows_seen(struct bf_rescache *rc)
+int64_t bf_resdir_rows_seen(struct bf_rescache *rc)
 {
 	return rc ? __atomic_load_n(&rc->rows, __ATOMIC_RELAXED) - 1 : -1;
 }
 
-static int cached_sets;	    /* sets with descriptors in caches */
-static size_t cached_bytes; /* bytes of in-memory sets in caches */
+static int cached_sets;	    /* sets with descriptors in caches (atomic) */
+static size_t cached_bytes; /* bytes of in-memory sets in caches (atomic) */
 
 static int has_file(const struct bf_resset *s, int i)
 {
@@ -112,8 +119,10 @@ void bf_resset_put(struct bf_resset *s)
 	free(s);
 }
 
-void bf_rescache_free(struct bf_rescache *rc)
+static void rescache_free(void *p)
 {
+	struct bf_rescache *rc = p;
+
 	if (!rc)
 		return;
 	if (rc->cur) {
@@ -646,7 +655,7 @@ static int compute(struct bf_ctx *c, const struct snap *s,
 	set->sig = sig;
 	sig = NULL;
 	set->made_ms = bf_now_ms();
-	set->mtime_us = bf_wall_us();
+	set->mtime_us = bf_clock_wall_us();
 	to_memory(set);
 	*out = set;
 	if (st.bad_rows)
@@ -662,8 +671,8 @@ out:
 	return rc;
 }
 
-int bf_results_get(struct bf_ctx *c, struct bf_mjob *j,
-		   struct bf_resset **out, struct bf_err *e)
+int bf_resdir_get(struct bf_ctx *c, struct bf_mjob *j, struct bf_resset **out,
+		  struct bf_err *e)
 {
 	struct bf_rescache *rc_;
 	struct bf_resset *set = NULL;
@@ -678,10 +687,14 @@ int bf_results_get(struct bf_ctx *c, struct bf_mjob *j,
 		return rc;
 	pthread_mutex_lock(&j->lock);
 	if (!j->res) {
-		j->res = calloc(1, sizeof(*j->res));
-		if (j->res) {
-			pthread_mutex_init(&j->res->lock, NULL);
-			pthread_cond_init(&j->res->cond, NULL);
+		rc_ = calloc(1, sizeof(*rc_));
+		if (rc_) {
+			pthread_mutex_init(&rc_->lock, NULL);
+			pthread_cond_init(&rc_->cond, NULL);
+			if (bf_mjob_attach(j, rc_, rescache_free) == 0)
+				j->res = rc_;
+			else
+				rescache_free(rc_);
 		}
 	}
 	rc_ = j->res;
@@ -708,8 +721,7 @@ int bf_results_get(struct bf_ctx *c, struct bf_mjob *j,
 		pthread_mutex_lock(&rc_->lock);
 		if (!rc) {
 			if (rc_->computing)
-				rc = bf_cond_wait_cancellable(&rc_->cond,
-							      &rc_->lock);
+				rc = bf_clock_cond_wait(&rc_->cond, &rc_->lock);
 			bf_net_leave();
 		}
 		if (rc && rc != -EINTR && rc_->cur) {
@@ -734,14 +746,17 @@ int bf_results_get(struct bf_ctx *c, struct bf_mjob *j,
 	if (rc == 0 && s.bigquery && !s.outdir) {
 		set = calloc(1, sizeof(*set));
 		if (set) {
+			/* rows -1: the rows are in a table batchfs does
+			 * not read, so progress claims no count */
 			*set = (struct bf_resset){ .refs = 1, .final = 1,
+						   .rows = -1,
 						   .fd = { -1, -1, -1, -1 } };
 			set->readme = strdup(
 				"This job reads or writes BigQuery. batchfs "
 				"does not read BigQuery tables,\nso there are "
 				"no results here: query the table instead.\n");
 			set->made_ms = bf_now_ms();
-			set->mtime_us = bf_wall_us();
+			set->mtime_us = bf_clock_wall_us();
 			to_memory(set);
 		}
 		rc = set ? 0 : -ENOMEM;

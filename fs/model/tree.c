@@ -229,8 +229,8 @@ int bf_render_node(struct bf_ctx *c, const struct bf_node *n, struct bf_buf *b,
 		case BF_K_PROGRESS:
 			/* rows results/ already read: free to know */
 			rc = bf_render_progress_rows(
-				&j->job, bf_wall_us(),
-				bf_results_rows_seen(j->res), b);
+				&j->job, bf_clock_wall_us(),
+				bf_resdir_rows_seen(j->res), b);
 			if (rc == 0)
 				rc = mark_stale(bf_mjob_stale_ms(c, j), b);
 			break;
@@ -263,32 +263,6 @@ int bf_render_node(struct bf_ctx *c, const struct bf_node *n, struct bf_buf *b,
 }
 
 /* ---- output entries ---- */
-
-int bf_out_entry(struct bf_ctx *c, struct bf_mjob *j, const char *sub,
-		 struct bf_outlist **l, const struct bf_outent **ent,
-		 struct bf_err *e)
-{
-	const char *slash = strrchr(sub, '/');
-	char *parent = slash ? strndup(sub, slash - sub) : strdup("");
-	const char *name = slash ? slash + 1 : sub;
-	int rc;
-
-	*l = NULL;
-	*ent = NULL;
-	if (!parent)
-		return bf_err_set(e, ENOMEM, "out of memory");
-	rc = bf_out_list(c, j, parent, l, e);
-	free(parent);
-	if (rc)
-		return rc;
-	*ent = bf_outlist_find(*l, name);
-	if (!*ent) {
-		bf_outlist_put(*l);
-		*l = NULL;
-		return bf_err_set(e, ENOENT, "no such output object");
-	}
-	return 0;
-}
 
 static int job_has_bq(struct bf_mjob *j)
 {
@@ -387,7 +361,7 @@ int bf_model_getattr(struct bf_ctx *c, const struct bf_node *n,
 		int terminal;
 		double ttl;
 
-		rc = bf_out_entry(c, j, n->sub, &l, &ent, e);
+		rc = bf_outdir_entry(c, j, n->sub, &l, &ent, e);
 		if (rc)
 			return rc;
 		pthread_mutex_lock(&j->lock);
@@ -403,7 +377,8 @@ int bf_model_getattr(struct bf_ctx *c, const struct bf_node *n,
 		upd = ent->updated_us;
 		if (!terminal || !l->final) {
 			/* It may have grown since the listing. */
-			rc = bf_out_stat(c, j, ent->obj, &size, &gen, &upd, e);
+			rc = bf_outdir_stat(c, j, ent->obj, &size, &gen, &upd,
+					    e);
 		}
 		bf_outlist_put(l);
 		if (rc == 0)
@@ -509,7 +484,7 @@ int bf_model_lookup(struct bf_ctx *c, const struct bf_node *parent,
 			out->job = bf_mjob_get(j);
 			break;
 		}
-		rc = bf_out_list(c, j, sub, &l, e);
+		rc = bf_outdir_list(c, j, sub, &l, e);
 		if (rc)
 			return rc;
 		ent = bf_outlist_find(l, name);
@@ -599,7 +574,7 @@ static int opendir_jobs(struct bf_ctx *c, struct bf_dir *d, size_t *cap,
 		rc = bf_dir_add(d, cap, refs[i].name, &node, &a);
 		bf_node_clear(&node);
 	}
-	bf_jobrefs_free(refs, n);
+	bf_jobs_refs_free(refs, n);
 	return rc ? bf_err_set(e, -rc, "out of memory") : 0;
 }
 
@@ -680,7 +655,7 @@ static int opendir_out(struct bf_ctx *c, const struct bf_node *p,
 		}
 		return rc;
 	}
-	rc = bf_out_list(c, j, sub, &l, e);
+	rc = bf_outdir_list(c, j, sub, &l, e);
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&j->lock);

@@ -7,7 +7,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "model/model_int.h"
+#include "batchfs/vertex.h"
+#include "model/validate.h"
 
 /* Google accepts lowerCamelCase and the proto's snake_case. */
 static cJSON *field(const cJSON *o, const char *camel, const char *snake)
@@ -165,8 +166,8 @@ static int check_labels(const cJSON *labels, struct bf_err *e)
 	return 0;
 }
 
-int bf_request_prepare(const char *text, size_t len, const char *name,
-		       char **out, struct bf_err *e)
+int bf_validate_request(const char *text, size_t len, const char *name,
+			char **out, struct bf_err *e)
 {
 	const char *end = NULL;
 	cJSON *root, *dn;

@@ -56,7 +56,7 @@ static int res_attr(struct bf_ctx *c, const struct bf_node *n,
 {
 	struct bf_resset *s;
 	uint64_t size;
-	int rc = bf_results_get(c, n->job, &s, e);
+	int rc = bf_resdir_get(c, n->job, &s, e);
 
 	if (rc)
 		return rc;
@@ -156,7 +156,7 @@ static int job_by_id(struct bf_ctx *c, const char *id, struct bf_mjob **out,
 			*out = bf_mjob_get(j);
 		pthread_mutex_unlock(&j->lock);
 	}
-	bf_jobrefs_free(refs, n);
+	bf_jobs_refs_free(refs, n);
 	return *out ? 0 : bf_err_set(e, ENOENT, "no job with id %s", id);
 }
 
@@ -174,7 +174,7 @@ int bf_wf_lookup(struct bf_ctx *c, const struct bf_node *parent,
 		struct bf_resset *s;
 		uint64_t size;
 
-		rc = bf_results_get(c, parent->job, &s, e);
+		rc = bf_resdir_get(c, parent->job, &s, e);
 		if (rc)
 			return rc;
 		rc = bf_resset_file(s, name, &size);
@@ -222,7 +222,7 @@ static int opendir_byid(struct bf_ctx *c, struct bf_dir *d, size_t *cap,
 			rc = bf_err_set(e, -rc, "out of memory");
 	}
 	if (refs)
-		bf_jobrefs_free(refs, n);
+		bf_jobs_refs_free(refs, n);
 	return rc;
 }
 
@@ -232,7 +232,7 @@ static int opendir_results(struct bf_ctx *c, const struct bf_node *p,
 	const char *names[8];
 	struct bf_resset *s;
 	size_t n;
-	int rc = bf_results_get(c, p->job, &s, e);
+	int rc = bf_resdir_get(c, p->job, &s, e);
 
 	if (rc)
 		return rc;

@@ -22,6 +22,7 @@
 
 struct bf_http;
 struct bf_auth;
+struct bf_token_source;
 
 enum bf_auth_mode {
 	BF_AUTH_ADC = 0,   /* search in ADC order */
@@ -85,6 +86,10 @@ const char *bf_auth_find_project(struct bf_auth *a, const char **from);
  * x-goog-user-project with every authorized call, as Google's libraries
  * do, so quota and billing go to that project. */
 const char *bf_auth_quota_project(const struct bf_auth *a);
+
+/* Fills ts with callbacks to bf_auth_token, bf_auth_invalidate and
+ * bf_auth_quota_project on a, for bf_http_set_token_source. */
+void bf_auth_token_source(struct bf_auth *a, struct bf_token_source *ts);
 
 /* base64url without padding; caller frees. */
 char *bf_b64url_encode(const unsigned char *p, size_t n);

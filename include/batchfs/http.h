@@ -4,9 +4,10 @@
  * Retries: 408, 429, 5xx and transport errors, exponential backoff with full
  * jitter (initial 1 s, x2, cap 30 s), at most max_attempts, never past the
  * operation budget; Retry-After and RetryInfo are honoured (still inside the
- * budget). A 401 makes the auth layer drop its token and the call is retried
- * with a fresh one, twice at most (as google-auth does). Non-idempotent requests (BF_RETRY_NEVER) are never
- * re-sent: a lost reply is reported as such so the caller can reconcile.
+ * budget). A 401 makes the token source drop its token and the call is
+ * retried with a fresh one, twice at most (as google-auth does).
+ * Non-idempotent requests (BF_RETRY_NEVER) are never re-sent: a lost reply
+ * is reported as such so the caller can reconcile.
  */
 #ifndef BATCHFS_HTTP_H
 #define BATCHFS_HTTP_H
@@ -17,7 +18,6 @@
 #include "batchfs/err.h"
 
 struct bf_http;
-struct bf_auth;
 
 struct bf_http_opts {
 	long connect_timeout_ms;  /* 10000 */
@@ -35,7 +35,23 @@ void bf_http_opts_default(struct bf_http_opts *o);
 
 /* Calls curl_global_init on first use; call from main before threads. */
 struct bf_http *bf_http_new(const struct bf_http_opts *o);
-void bf_http_set_auth(struct bf_http *h, struct bf_auth *auth);
+/* Where authorized calls get their token. The HTTP layer never calls the
+ * auth layer above it: whoever builds the client passes one of these
+ * (bf_auth_token_source makes one from a struct bf_auth). */
+struct bf_token_source {
+	/* 0 with the token (no "Bearer ") in out, 1 to send none, or -errno
+	 * with e filled. */
+	int (*token)(void *ud, char *out, size_t n, struct bf_err *e);
+	/* The server refused token (401): drop it. May be NULL. */
+	void (*invalidate)(void *ud, const char *token);
+	/* Sent as x-goog-user-project beside a token, or NULL. May be NULL. */
+	const char *(*quota_project)(void *ud);
+	void *ud;
+};
+/* Copies *ts; NULL (or a NULL token) sends no Authorization. Call before
+ * the first request. */
+void bf_http_set_token_source(struct bf_http *h,
+			      const struct bf_token_source *ts);
 /* Trusts the CA certificates in the PEM file path in addition to the
  * system's (fs/http/tls.c says why not instead); what names where the path
  * came from, for messages ("-o cafile", "CURL_CA_BUNDLE"). NULL or "" is a

@@ -5,6 +5,7 @@ import os
 import re
 import threading
 
+from .bigquery import BigQuery
 from .faults import Faults
 from .gcs import Storage
 from .gcs_api import GcsApi
@@ -36,6 +37,7 @@ DEFAULTS = {
     "partials": "incremental",
     "end_time_some_states": False,
     "token_reply_strings": False,
+    "bq_region_check": "create",
     "latency_ms": 0.0,
     "stream_bytes_per_second": 0,
     "crud_quota_per_minute": 0,
@@ -53,9 +55,11 @@ PESSIMISTIC = {
     "partials": "beside",
     "end_time_some_states": True,
     "token_reply_strings": True,
+    "bq_region_check": "run",
 }
 CHOICES = {"running_stats": ("counts", "absent", "unknown"),
-           "partials": ("incremental", "beside")}
+           "partials": ("incremental", "beside"),
+           "bq_region_check": ("create", "run")}
 CONFIG_TYPES = {"time_scale": float, "pending_seconds": float,
                 "queued_seconds": float, "row_seconds": float,
                 "export_interval": float, "require_auth": bool,
@@ -64,6 +68,7 @@ CONFIG_TYPES = {"time_scale": float, "pending_seconds": float,
                 "delete_seconds": float, "failed_response_empty": bool,
                 "strict_filter": bool, "partials": str,
                 "end_time_some_states": bool, "token_reply_strings": bool,
+                "bq_region_check": str,
                 "latency_ms": float, "stream_bytes_per_second": int,
                 "crud_quota_per_minute": int, "create_quota_per_minute": int}
 
@@ -91,6 +96,7 @@ class App:
         self.storage = Storage(self, data_dir)
         self.gcs = GcsApi(self, self.storage)
         self.vertex = Vertex(self)
+        self.bigquery = BigQuery(self)
         self.quota = Quota(self)
         self.oauth = OAuth(self, data_dir)
         self.sts = Sts(self, self.oauth)
@@ -242,6 +248,10 @@ class App:
             if j is None:
                 raise ApiError(404, "no such job %s" % mm.group(1), "NOT_FOUND")
             return Response.json(self.runner.finish_now(j, body))
+        if p == "bigquery" or p.startswith("bigquery/"):
+            body = req.json() if m == "POST" else None
+            return Response.json(self.bigquery.control(m, p[len("bigquery/"):],
+                                                       body or {}))
         if p == "health":
             return Response.json({"ok": True})
         raise ApiError(404, "unknown control route %s %s" % (m, p), "NOT_FOUND")
@@ -287,6 +297,7 @@ class App:
     def reset(self):
         self.runner.reset()
         self.vertex.reset()
+        self.bigquery.reset()
         self.storage.reset()
         self.faults.clear()
         self.oauth.reset()

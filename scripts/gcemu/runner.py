@@ -1,7 +1,7 @@
 """The job runner: one background thread advancing every active batch job
 through PENDING -> QUEUED -> RUNNING -> SUCCEEDED (or CANCELLING ->
-CANCELLED), reading input and writing output through the GCS client, with
-continuous incremental exports while RUNNING. Only active jobs are visited,
+CANCELLED), reading input and writing output through the GCS client (or
+the in-memory BigQuery tables), with continuous exports while RUNNING. Only active jobs are visited,
 so thousands of finished jobs cost nothing. Control-API finishes run on this
 thread too (queued commands), so a job is only ever mutated here or under
 its lock for a state flip.
@@ -16,7 +16,7 @@ import threading
 import time
 import traceback
 
-from . import model
+from . import bigquery, model
 from .gcsclient import GcsClient, GcsError, split_gs
 from .util import ApiError, now_us, processed_time, rfc3339
 from .vertex import TERMINAL
@@ -31,6 +31,11 @@ class JobFailure(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+def gcs_output_dir(j):
+    prefix = j.spec["outputConfig"]["gcsDestination"]["outputUriPrefix"]
+    return prefix.rstrip("/") + "/prediction-model-" + rfc3339(j.create_us)
 
 
 class Runtime:
@@ -210,11 +215,19 @@ class Runner:
         """QUEUED -> RUNNING: checks buckets, imports the input."""
         rt = j.rt
         self.load_input(j)
-        prefix = j.spec["outputConfig"]["gcsDestination"]["outputUriPrefix"]
+        bq_out = None
+        if "bigqueryDestination" in j.spec["outputConfig"]:
+            try:
+                bq_out = self.app.bigquery.output_table(j)
+            except bigquery.Failure as f:
+                raise JobFailure(f.code, f.message)
         with j.lock:
             if j.state != "JOB_STATE_QUEUED":
                 return
-            j.output_dir = prefix.rstrip("/") + "/prediction-model-" + rfc3339(j.create_us)
+            if bq_out:
+                j.bq_out = bq_out
+            else:
+                j.output_dir = gcs_output_dir(j)
             j.start_us = now_us()
             j.state = "JOB_STATE_RUNNING"
             j.touch()
@@ -226,11 +239,13 @@ class Runner:
         if rt.lines is not None:
             return
         gcs = self.client()
-        uris = j.spec["inputConfig"]["gcsSource"]["uris"]
-        out_bucket, _ = split_gs(j.spec["outputConfig"]["gcsDestination"]
-                                 ["outputUriPrefix"])
+        ic, oc = j.spec["inputConfig"], j.spec["outputConfig"]
+        uris = ic["gcsSource"]["uris"] if "gcsSource" in ic else []
+        buckets = {split_gs(u)[0] for u in uris}
+        if "gcsDestination" in oc:
+            buckets.add(split_gs(oc["gcsDestination"]["outputUriPrefix"])[0])
         try:
-            for b in sorted({split_gs(u)[0] for u in uris} | {out_bucket}):
+            for b in sorted(buckets):
                 if not gcs.bucket_exists(b):
                     raise JobFailure(9, "Failed to get GCS bucket location for %s. "
                                         "Please check that the bucket exists and "
@@ -260,6 +275,11 @@ class Runner:
             raise JobFailure(13, "Failed to import data. Cannot reach Cloud "
                                  "Storage: %s" % e)
         lines = []
+        if "bigquerySource" in ic:
+            try:
+                lines = self.app.bigquery.input_rows(j)
+            except bigquery.Failure as f:
+                raise JobFailure(f.code, f.message)
         for data in blobs:
             for no, raw in enumerate(data.split(b"\n"), 1):
                 if not raw.strip():
@@ -340,8 +360,20 @@ class Runner:
             self.export_incremental(j)
             rt.last_export = now
 
+    def export_bq(self, j):
+        """The rows done so far are the output table (BigQuery output
+        grows in place)."""
+        rt = j.rt
+        with open(rt.out_path, "rb") as f:
+            rows = [json.loads(l) for l in f.read().splitlines() if l.strip()]
+        self.app.bigquery.write(j.bq_out[0], j.bq_out[1], rows)
+        rt.exported = rt.done
+
     def export_incremental(self, j):
         rt = j.rt
+        if j.bq_out:
+            self.export_bq(j)
+            return
         bucket, prefix = split_gs(j.output_dir)
         try:
             if self.app.cfg.get("partials") == "beside":
@@ -376,6 +408,9 @@ class Runner:
 
     def write_final(self, j):
         rt = j.rt
+        if rt is not None and rt.out_path is not None and j.bq_out:
+            self.export_bq(j)
+            return
         if rt is None or rt.out_path is None or j.output_dir is None:
             return
         if rt.exported and rt.done > rt.exported:
@@ -407,10 +442,8 @@ class Runner:
             j.state = "JOB_STATE_FAILED"
             j.error = {"code": code, "message": message}
             j.end_us = now_us()
-            if j.output_dir is None:
-                prefix = j.spec["outputConfig"]["gcsDestination"]["outputUriPrefix"]
-                j.output_dir = prefix.rstrip("/") + "/prediction-model-" + \
-                    rfc3339(j.create_us)
+            if j.output_dir is None and "gcsDestination" in j.spec["outputConfig"]:
+                j.output_dir = gcs_output_dir(j)
             j.touch()
         self.done_with(j)
 
@@ -442,7 +475,7 @@ class Runner:
             j.rt = Runtime()
         rt = j.rt
         if state in ("JOB_STATE_SUCCEEDED", "JOB_STATE_PARTIALLY_SUCCEEDED"):
-            if j.output_dir is None:
+            if j.output_dir is None and j.bq_out is None:
                 try:
                     j.state = "JOB_STATE_QUEUED"
                     self.start_job(j)

@@ -109,7 +109,7 @@ def normalize(obj, path, where):
 class Job:
     __slots__ = ("id", "version", "project_number", "location", "spec", "state",
                  "create_us", "update_us", "start_us", "end_us", "error",
-                 "output_dir", "ok", "failed", "total", "cache", "fview",
+                 "output_dir", "bq_out", "ok", "failed", "total", "cache", "fview",
                  "rt", "lock")
 
     app = None  # the App, for its runtime config (one per process)
@@ -138,6 +138,9 @@ class Job:
             d["error"] = self.error
         if self.output_dir:
             d["outputInfo"] = {"gcsOutputDirectory": self.output_dir}
+        elif self.bq_out:
+            d["outputInfo"] = {"bigqueryOutputDataset": self.bq_out[0],
+                               "bigqueryOutputTable": self.bq_out[1]}
         cfg = Job.cfg()
         stats = {}
         if self.ok:
@@ -233,6 +236,7 @@ class Vertex:
         j.start_us = j.end_us = None
         j.error = None
         j.output_dir = None
+        j.bq_out = None
         j.ok = j.failed = 0
         j.total = None
         j.cache = j.fview = None
@@ -339,43 +343,9 @@ class Vertex:
         if missing:
             raise required(missing)
         self.check_model(spec.get("model"), location)
-        fmt = ic["instancesFormat"]
-        if fmt != "jsonl" or "gcsSource" not in ic:
-            if "bigquerySource" in ic or fmt == "bigquery":
-                raise invalid("BigQuery input is not supported by this emulator.",
-                              "batch_prediction_job.input_config")
-            if "gcsSource" not in ic:
-                raise required(["batch_prediction_job.input_config.gcs_source"])
-            raise invalid("The instances format %r is not supported for this model. "
-                          "Supported formats: jsonl, bigquery." % fmt,
-                          "batch_prediction_job.input_config.instances_format")
-        uris = ic["gcsSource"].get("uris") if isinstance(ic["gcsSource"], dict) else None
-        if isinstance(uris, str):
-            uris = [uris]
-            ic["gcsSource"]["uris"] = uris
-        if not uris:
-            raise required(["batch_prediction_job.input_config.gcs_source.uris"])
-        for u in uris:
-            if not isinstance(u, str) or not u.startswith("gs://") or \
-                    len(u) < 6 or u[5:].startswith("/"):
-                raise invalid("Invalid Cloud Storage URI: %r." % (u,),
-                              "batch_prediction_job.input_config.gcs_source.uris")
-        if oc["predictionsFormat"] != "jsonl" or "gcsDestination" not in oc:
-            if "bigqueryDestination" in oc or oc["predictionsFormat"] == "bigquery":
-                raise invalid("BigQuery output is not supported by this emulator.",
-                              "batch_prediction_job.output_config")
-            if "gcsDestination" not in oc:
-                raise required(["batch_prediction_job.output_config.gcs_destination"])
-            raise invalid("The predictions format %r is not supported for this model."
-                          % oc["predictionsFormat"],
-                          "batch_prediction_job.output_config.predictions_format")
-        prefix = (oc["gcsDestination"] or {}).get("outputUriPrefix")
-        if not prefix:
-            raise required(["batch_prediction_job.output_config.gcs_destination."
-                            "output_uri_prefix"])
-        if not prefix.startswith("gs://") or len(prefix) < 6:
-            raise invalid("Invalid Cloud Storage URI: %r." % prefix,
-                          "batch_prediction_job.output_config.gcs_destination")
+        self.check_input(ic)
+        self.check_output(oc)
+        self.app.bigquery.check_spec(spec, location)
         labels = spec.get("labels")
         if labels is not None:
             if not isinstance(labels, dict) or not all(
@@ -395,6 +365,80 @@ class Vertex:
         self.app.runner.add(j)
         self.app.count("jobs_created", top=True)
         return self.reply(req, j.to_json())
+
+    @staticmethod
+    def one_of(cfg, names, oneof, where):
+        """proto3 JSON: at most one member of a oneof."""
+        given = [n for n in names if n in cfg]
+        if len(given) > 1:
+            raise invalid("Invalid JSON payload received. Oneof field '%s' is "
+                          "already set. Cannot set '%s'." % (oneof, given[1]), where)
+        return given[0] if given else None
+
+    def check_input(self, ic):
+        src = self.one_of(ic, ("gcsSource", "bigquerySource",
+                               "vertexMultimodalDatasetSource"), "source",
+                          "batch_prediction_job.input_config")
+        fmt = ic["instancesFormat"]
+        if src == "bigquerySource":
+            if fmt != "bigquery":
+                raise invalid("The instances format %r cannot be used with a "
+                              "BigQuery source: use \"bigquery\"." % fmt,
+                              "batch_prediction_job.input_config.instances_format")
+            if not isinstance(ic[src], dict) or not ic[src].get("inputUri"):
+                raise required(["batch_prediction_job.input_config.bigquery_source."
+                                "input_uri"])
+            return
+        if src == "vertexMultimodalDatasetSource":
+            raise invalid("Vertex dataset input is not supported by this emulator.",
+                          "batch_prediction_job.input_config")
+        if src is None:
+            raise required(["batch_prediction_job.input_config.gcs_source"])
+        if fmt != "jsonl":
+            raise invalid("The instances format %r is not supported for this model. "
+                          "Supported formats: jsonl, bigquery." % fmt,
+                          "batch_prediction_job.input_config.instances_format")
+        uris = ic["gcsSource"].get("uris") if isinstance(ic["gcsSource"], dict) else None
+        if isinstance(uris, str):
+            uris = [uris]
+            ic["gcsSource"]["uris"] = uris
+        if not uris:
+            raise required(["batch_prediction_job.input_config.gcs_source.uris"])
+        for u in uris:
+            if not isinstance(u, str) or not u.startswith("gs://") or \
+                    len(u) < 6 or u[5:].startswith("/"):
+                raise invalid("Invalid Cloud Storage URI: %r." % (u,),
+                              "batch_prediction_job.input_config.gcs_source.uris")
+
+    def check_output(self, oc):
+        dst = self.one_of(oc, ("gcsDestination", "bigqueryDestination",
+                               "vertexMultimodalDatasetDestination"), "destination",
+                          "batch_prediction_job.output_config")
+        fmt = oc["predictionsFormat"]
+        if dst == "bigqueryDestination":
+            if fmt != "bigquery":
+                raise invalid("The predictions format %r cannot be used with a "
+                              "BigQuery destination: use \"bigquery\"." % fmt,
+                              "batch_prediction_job.output_config.predictions_format")
+            if not isinstance(oc[dst], dict) or not oc[dst].get("outputUri"):
+                raise required(["batch_prediction_job.output_config."
+                                "bigquery_destination.output_uri"])
+            return
+        if dst == "vertexMultimodalDatasetDestination":
+            raise invalid("Vertex dataset output is not supported by this emulator.",
+                          "batch_prediction_job.output_config")
+        if dst is None:
+            raise required(["batch_prediction_job.output_config.gcs_destination"])
+        if fmt != "jsonl":
+            raise invalid("The predictions format %r is not supported for this model."
+                          % fmt, "batch_prediction_job.output_config.predictions_format")
+        prefix = (oc["gcsDestination"] or {}).get("outputUriPrefix")
+        if not prefix:
+            raise required(["batch_prediction_job.output_config.gcs_destination."
+                            "output_uri_prefix"])
+        if not prefix.startswith("gs://") or len(prefix) < 6:
+            raise invalid("Invalid Cloud Storage URI: %r." % prefix,
+                          "batch_prediction_job.output_config.gcs_destination")
 
     def check_model(self, m, location):
         if m is None:

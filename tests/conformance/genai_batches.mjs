@@ -3,8 +3,8 @@
 //
 //   node genai_batches.mjs suite   create/get/list(paged)/cancel/delete and
 //                                  wait for SUCCEEDED (the default)
-//   node genai_batches.mjs run     create one job from $SRC to $DEST, wait
-//                                  until it ends, print it (used by the e2e test)
+//   node genai_batches.mjs run     create one job from $SRC to $DEST (gs:// or
+//                                  bq://), wait until it ends, print it
 //
 // Environment: EMU_URL (base URL), EMU_KEY_FILE or EMU_TOKEN, SRC, DEST,
 // API_VERSION ("" = the SDK default, v1beta1), PROJECT, PROJECT_NUMBER,
@@ -58,12 +58,19 @@ function checkJob(job, want) {
 	expect(TIME_RE.test(job.updateTime || ''), 'updateTime is not RFC 3339 with microseconds', job.updateTime);
 	if (want.displayName !== undefined)
 		expect(job.displayName === want.displayName, 'displayName', job.displayName);
-	if (want.src) {
+	const bq = (u) => typeof u === 'string' && u.startsWith('bq://');
+	if (want.src && bq(want.src)) {
+		expect(job.src && job.src.format === 'bigquery', 'src.format (inputConfig.instancesFormat)', job.src);
+		expect(job.src.bigqueryUri === want.src, 'src.bigqueryUri', job.src);
+	} else if (want.src) {
 		expect(job.src && job.src.format === 'jsonl', 'src.format (inputConfig.instancesFormat)', job.src);
 		const uris = Array.isArray(want.src) ? want.src : [want.src];
 		expect(JSON.stringify(job.src.gcsUri) === JSON.stringify(uris), 'src.gcsUri', job.src);
 	}
-	if (want.dest) {
+	if (want.dest && bq(want.dest)) {
+		expect(job.dest && job.dest.format === 'bigquery', 'dest.format (outputConfig.predictionsFormat)', job.dest);
+		expect(job.dest.bigqueryUri === want.dest, 'dest.bigqueryUri', job.dest);
+	} else if (want.dest) {
 		expect(job.dest && job.dest.format === 'jsonl', 'dest.format (outputConfig.predictionsFormat)', job.dest);
 		expect(job.dest.gcsUri === want.dest, 'dest.gcsUri', job.dest);
 	}

@@ -101,6 +101,28 @@ def test_genai_several_inputs_and_wildcard(emu, node_run, emu_token, require_aut
     assert sorted(r["key"] for r in got) == ["p2", "p3", "row-0", "row-1"], got
 
 
+def test_genai_bigquery_job(emu, node_run, emu_token, require_auth):
+    """src and dest as bq:// URIs: the SDK sends bigquerySource and
+    bigqueryDestination, the job's src/dest and outputInfo come back."""
+    emu.control("POST", "bigquery/tables", {"table": "test-project.conf.requests",
+                                            "rows": 3})
+    require_auth(True)
+    out = node_run("genai_batches.mjs", {
+        "EMU_URL": emu.url, "EMU_TOKEN": emu_token, "API_VERSION": "v1",
+        "SRC": "bq://test-project.conf.requests", "DEST": "bq://test-project.conf_out"},
+        args=["run"])
+    job = out["job"]
+    require_auth(False)
+    assert job["state"] == "JOB_STATE_SUCCEEDED", job
+    assert job["completionStats"]["successfulCount"] == "3", job
+    info = job["outputInfo"]
+    assert info["bigqueryOutputDataset"] == "bq://test-project.conf_out", info
+    assert info["bigqueryOutputTable"].startswith("predictions_"), info
+    rows = emu.control("GET", "bigquery/tables/test-project.conf_out." +
+                       info["bigqueryOutputTable"])["rows"]
+    assert len(rows) == 3
+
+
 def test_genai_rejects_foreign_token(emu, node_run, require_auth):
     emu.make_bucket("conf-in")
     require_auth(True)

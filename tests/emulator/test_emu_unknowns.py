@@ -35,9 +35,10 @@ def test_pessimistic_sets_every_unknown(emu):
     assert cfg["running_stats"] == "absent" and cfg["delete_seconds"] > 0
     assert cfg["failed_response_empty"] and cfg["strict_filter"]
     assert cfg["partials"] == "beside" and cfg["end_time_some_states"]
-    assert cfg["token_reply_strings"]
+    assert cfg["token_reply_strings"] and cfg["bq_region_check"] == "run"
     cfg = emu.config(pessimistic=False)
     assert cfg["echo_keys"] is True and cfg["strict_filter"] is False
+    assert cfg["bq_region_check"] == "create"
 
 
 def test_pessimistic_command_line_option(tmp_path):

@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc == 0) {
 		cJSON *j = cJSON_Parse(out);
 
-		/* A missing model is left to bf_request_prepare's check. */
+		/* A missing model is left to bf_validate_request's check. */
 		FUZZ_ASSERT(cJSON_IsObject(j));
 		cJSON_Delete(j);
 	} else {

@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(rc <= 0);
 	if (rc == 0) {
 		FUZZ_ASSERT(tok && *tok);
-		bf_free_secret(tok);
+		bf_auth_free_secret(tok);
 	} else {
 		FUZZ_ASSERT(tok == NULL);
 		FUZZ_ASSERT(e.err == -rc);

@@ -7,7 +7,7 @@
 
 #include "batchfs/gcs.h"
 #include "fuzz.h"
-#include "http/http_priv.h"
+#include "http/http_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

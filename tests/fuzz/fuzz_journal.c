@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "fuzz.h"
-#include "model/model_int.h"
+#include "model/journal.h"
 
 static char *state;
 

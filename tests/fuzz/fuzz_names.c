@@ -1,11 +1,11 @@
 /* fuzz_names.c - remote names to local file names: object-name segments
- * (bf_objname_map), job displayNames (bf_name_sanitize) and the unique
+ * (bf_names_objname), job displayNames (bf_names_sanitize) and the unique
  * directory names of a whole listing (bf_names_assign).
  *
  * Properties for every result: never contains '/', a NUL or a control
  * byte, never "." or "..", never empty, at most 255 bytes, deterministic;
  * bf_names_assign gives distinct, valid names and keeps fixed (draft)
- * names; bf_objname_map keeps distinct segments distinct unless their
+ * names; bf_names_objname keeps distinct segments distinct unless their
  * 32-bit hashes collide (finding F8 was "a\x01" vs "a_~2c24d1d7").
  *
  * Input: records separated by 0xff; record 0 and 1 are segments, every
@@ -14,11 +14,11 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "model/model_int.h"
+#include "model/names.h"
 
 #define MAX_RECS 24
 
-/* The hash bf_objname_map appends (FNV-1a, 32 bits). */
+/* The hash bf_names_objname appends (FNV-1a, 32 bits). */
 static uint32_t fnv1a(const uint8_t *p, size_t n)
 {
 	uint32_t h = 2166136261u;
@@ -39,7 +39,7 @@ static void check_name(const char *s)
 	for (size_t i = 0; i < n; i++)
 		FUZZ_ASSERT(s[i] != '/' && (unsigned char)s[i] >= 0x20 &&
 			    s[i] != 0x7f);
-	FUZZ_ASSERT(bf_name_valid(s));
+	FUZZ_ASSERT(bf_names_valid(s));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -67,8 +67,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t r = 0; r < nrec && r < 2; r++) {
 		char *seg = fuzz_dup(rec[r], rlen[r]);
 
-		a = bf_objname_map(seg, rlen[r]);
-		b = bf_objname_map(seg, rlen[r]);
+		a = bf_names_objname(seg, rlen[r]);
+		b = bf_names_objname(seg, rlen[r]);
 		check_name(a);
 		FUZZ_ASSERT(strcmp(a, b) == 0);
 		free(b);
@@ -82,8 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char *s0 = fuzz_dup(rec[0], rlen[0]);
 		char *s1 = fuzz_dup(rec[1], rlen[1]);
 
-		a = bf_objname_map(s0, rlen[0]);
-		b = bf_objname_map(s1, rlen[1]);
+		a = bf_names_objname(s0, rlen[0]);
+		b = bf_names_objname(s1, rlen[1]);
 		if (strcmp(a, b) == 0)
 			FUZZ_ASSERT(fnv1a(rec[0], rlen[0]) ==
 				    fnv1a(rec[1], rlen[1]));
@@ -97,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * every third entry is a draft that holds its name already. */
 	for (size_t r = 0; r < nrec; r++) {
 		disp[r] = fuzz_str(rec[r], rlen[r]);
-		a = bf_name_sanitize(disp[r], BF_NAME_MAX);
+		a = bf_names_sanitize(disp[r], BF_NAME_MAX);
 		check_name(a);
 		free(a);
 		snprintf(ids[r], sizeof(ids[r]), "%zu", 1000 + r % 5);
@@ -109,7 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (r % 3 == 2) {
 			in[r].id = "";
 			in[r].fixed = NULL;
-			a = bf_name_sanitize(disp[r], BF_NAME_MAX);
+			a = bf_names_sanitize(disp[r], BF_NAME_MAX);
 			/* Drafts hold valid names only, one each. */
 			disp[r] = (free(disp[r]), a);
 			in[r].display = disp[r];

@@ -1,4 +1,4 @@
-/* fuzz_request.c - request.json validation (bf_request_prepare): bytes a
+/* fuzz_request.c - request.json validation (bf_validate_request): bytes a
  * user wrote into jobs/NAME/request.json. Input: the directory name up to
  * the first '\n' (only names mkdir accepts), then the file's bytes as an
  * exact-size buffer (a write(2) payload is not NUL-terminated). Accepted
@@ -9,7 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "fuzz.h"
-#include "model/model_int.h"
+#include "model/validate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	name = nl ? fuzz_str(data, nlen) : strdup("job1");
 	if (!name)
 		return 0;
-	if (!bf_name_valid(name)) {
+	if (!bf_names_valid(name)) {
 		free(name);
 		return 0;
 	}
@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(name);
 		return 0;
 	}
-	rc = bf_request_prepare(text, size, name, &out, &e);
+	rc = bf_validate_request(text, size, name, &out, &e);
 	FUZZ_ASSERT(rc <= 0);
 	if (rc == 0) {
 		cJSON *j = cJSON_Parse(out);

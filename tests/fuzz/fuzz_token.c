@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (const char *p = tok; *p; p++)
 			FUZZ_ASSERT(*p > 0x20 && *p < 0x7f);
 		FUZZ_ASSERT(life >= 0);
-		bf_free_secret(tok);
+		bf_auth_free_secret(tok);
 	} else {
 		FUZZ_ASSERT(tok == NULL);
 		FUZZ_ASSERT(e.err == -rc);

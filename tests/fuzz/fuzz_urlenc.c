@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "http/http_priv.h"
+#include "http/http_int.h"
 
 static int hexval(char c)
 {

@@ -27,7 +27,7 @@ static void token_expiry(void)
 					    &e),
 		  0);
 	CHECK_INT(life, 0);
-	bf_free_secret(tok);
+	bf_auth_free_secret(tok);
 }
 
 /* F2: a token file whose token has bytes a header cannot carry. */
@@ -71,7 +71,7 @@ static void request_quote(void)
 	struct bf_err e = {0};
 
 	memcpy(text, src, len);
-	CHECK_INT(bf_request_prepare(text, len, "job1", &out, &e), -EINVAL);
+	CHECK_INT(bf_validate_request(text, len, "job1", &out, &e), -EINVAL);
 	CHECK(out == NULL);
 	CHECK(strstr(e.msg, "near 'x'") != NULL);
 	free(text);
@@ -85,21 +85,21 @@ static void dot_names(void)
 	s[0] = '.';
 	memset(s + 1, 0x80, 300);
 	s[301] = '\0';
-	n = bf_name_sanitize(s, BF_NAME_MAX);
+	n = bf_names_sanitize(s, BF_NAME_MAX);
 	CHECK_STR(n, "_");
 	free(n);
 	s[1] = '.'; /* ".." + a lead byte + 299 continuation bytes */
 	s[2] = (char)0xe9;
-	n = bf_name_sanitize(s, BF_NAME_MAX);
+	n = bf_names_sanitize(s, BF_NAME_MAX);
 	CHECK_STR(n, "__");
 	free(n);
-	n = bf_name_sanitize(".", BF_NAME_MAX);
+	n = bf_names_sanitize(".", BF_NAME_MAX);
 	CHECK_STR(n, "_");
 	free(n);
-	n = bf_name_sanitize("", BF_NAME_MAX);
+	n = bf_names_sanitize("", BF_NAME_MAX);
 	CHECK_STR(n, "_");
 	free(n);
-	n = bf_name_sanitize("...", BF_NAME_MAX);
+	n = bf_names_sanitize("...", BF_NAME_MAX);
 	CHECK_STR(n, "...");
 	free(n);
 }

@@ -166,6 +166,7 @@ int main(int argc, char **argv)
 	struct bf_auth_opts o = {.mode = BF_AUTH_ADC};
 	struct bf_http_opts ho;
 	struct bf_http *h;
+	struct bf_token_source ts;
 	struct bf_err e;
 	const char *base = NULL;
 	cJSON *j;
@@ -243,7 +244,8 @@ int main(int argc, char **argv)
 		bf_http_free(h);
 		return 0;
 	}
-	bf_http_set_auth(h, auth);
+	bf_auth_token_source(auth, &ts);
+	bf_http_set_token_source(h, &ts);
 
 	for (; i < argc; i++) {
 		const char *s = argv[i];
@@ -286,7 +288,7 @@ int main(int argc, char **argv)
 		}
 	}
 	memset(last_token, 0, sizeof(last_token));
-	bf_http_set_auth(h, NULL);
+	bf_http_set_token_source(h, NULL);
 	bf_auth_free(auth);
 	bf_http_free(h);
 	return 0;

@@ -23,7 +23,30 @@
 #include "batchfs/http.h"
 #include "batchfs/log.h"
 
-extern int stub_invalidations;
+/* --auth-stub: a fixed token that changes whenever it is invalidated, and
+ * a count of invalidations. */
+static int stub_invalidations;
+
+static int stub_token(void *ud, char *out, size_t n, struct bf_err *e)
+{
+	(void)ud;
+	(void)e;
+	snprintf(out, n, "stub-token-%d",
+		 __atomic_load_n(&stub_invalidations, __ATOMIC_RELAXED));
+	return 0;
+}
+
+static void stub_invalidate(void *ud, const char *token)
+{
+	(void)ud;
+	(void)token;
+	__atomic_add_fetch(&stub_invalidations, 1, __ATOMIC_RELAXED);
+}
+
+static const struct bf_token_source stub_source = {
+	.token = stub_token,
+	.invalidate = stub_invalidate,
+};
 
 struct stream {
 	FILE *out;
@@ -217,7 +240,7 @@ int main(int argc, char **argv)
 	if (!h)
 		return 1;
 	if (auth)
-		bf_http_set_auth(h, (struct bf_auth *)&st);
+		bf_http_set_token_source(h, &stub_source);
 	if (st.start >= 0) {
 		on_retry(&st, 0);
 		headers[nh++] = st.range_hdr;
@@ -277,7 +300,9 @@ int main(int argc, char **argv)
 		cJSON_AddStringToObject(j, "generation", r.generation);
 		cJSON_AddNumberToObject(j, "retry_after_ms",
 					(double)r.retry_after_ms);
-		cJSON_AddNumberToObject(j, "invalidations", stub_invalidations);
+		cJSON_AddNumberToObject(j, "invalidations",
+					__atomic_load_n(&stub_invalidations,
+							__ATOMIC_RELAXED));
 		cJSON_AddNumberToObject(j, "requests", (double)s.requests);
 		cJSON_AddNumberToObject(j, "retries", (double)s.retries);
 		cJSON_AddNumberToObject(j, "failures", (double)s.failures);

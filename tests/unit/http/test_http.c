@@ -13,7 +13,7 @@
 
 #include "batchfs/http.h"
 
-#include "../../../fs/http/http_priv.h"
+#include "../../../fs/http/http_int.h"
 #include "../check.h"
 
 static void test_backoff(void)

@@ -1,7 +1,7 @@
 /* test_budget.c - the Vertex call budget: the bucket's rate and burst,
  * debt from calls that were not asked, and the back-off after a 429. */
 #include "../check.h"
-#include "model/model_int.h"
+#include "model/budget.h"
 
 /* Optional calls granted over [0, ms), one attempt each, every step ms. */
 static int run(struct bf_budget *b, int64_t t0, int64_t ms, int64_t step)

@@ -4,43 +4,43 @@
 #include <string.h>
 
 #include "../check.h"
-#include "model/model_int.h"
+#include "model/names.h"
 
 static void sanitize(void)
 {
 	char *s;
 	char longname[600];
 
-	s = bf_name_sanitize("my job", 255);
+	s = bf_names_sanitize("my job", 255);
 	CHECK_STR(s, "my job");
 	free(s);
-	s = bf_name_sanitize("a/b\tc\x7f", 255);
+	s = bf_names_sanitize("a/b\tc\x7f", 255);
 	CHECK_STR(s, "a_b_c_");
 	free(s);
-	s = bf_name_sanitize("", 255);
+	s = bf_names_sanitize("", 255);
 	CHECK_STR(s, "_");
 	free(s);
-	s = bf_name_sanitize(NULL, 255);
+	s = bf_names_sanitize(NULL, 255);
 	CHECK_STR(s, "_");
 	free(s);
-	s = bf_name_sanitize(".", 255);
+	s = bf_names_sanitize(".", 255);
 	CHECK_STR(s, "_");
 	free(s);
-	s = bf_name_sanitize("..", 255);
+	s = bf_names_sanitize("..", 255);
 	CHECK_STR(s, "__");
 	free(s);
-	s = bf_name_sanitize("...", 255);
+	s = bf_names_sanitize("...", 255);
 	CHECK_STR(s, "...");
 	free(s);
 	memset(longname, 'x', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
-	s = bf_name_sanitize(longname, 255);
+	s = bf_names_sanitize(longname, 255);
 	CHECK_INT(strlen(s), 255);
 	free(s);
 	/* A cut never splits a UTF-8 character ("é" is 2 bytes). */
 	memset(longname, 'x', 254);
 	strcpy(longname + 254, "\xc3\xa9zz");
-	s = bf_name_sanitize(longname, 255);
+	s = bf_names_sanitize(longname, 255);
 	CHECK_INT(strlen(s), 254);
 	free(s);
 }
@@ -143,16 +143,16 @@ static void objnames(void)
 {
 	char *a, *b, *c;
 
-	a = bf_objname_map("predictions.jsonl", 17);
+	a = bf_names_objname("predictions.jsonl", 17);
 	CHECK_STR(a, "predictions.jsonl");
 	free(a);
 	/* Colons are fine in file names (prediction-model-<time>). */
-	a = bf_objname_map("prediction-model-2026-01-01T00:00:00.1Z", 39);
+	a = bf_names_objname("prediction-model-2026-01-01T00:00:00.1Z", 39);
 	CHECK_STR(a, "prediction-model-2026-01-01T00:00:00.1Z");
 	free(a);
-	a = bf_objname_map("", 0);
-	b = bf_objname_map(".", 1);
-	c = bf_objname_map("..", 2);
+	a = bf_names_objname("", 0);
+	b = bf_names_objname(".", 1);
+	c = bf_names_objname("..", 2);
 	CHECK(a && b && c);
 	CHECK(strcmp(a, b) != 0 && strcmp(b, c) != 0 && strcmp(a, c) != 0);
 	CHECK(strcmp(b, ".") != 0 && strcmp(c, "..") != 0);
@@ -160,9 +160,9 @@ static void objnames(void)
 	free(b);
 	free(c);
 	/* Stable: the same input maps to the same name. */
-	a = bf_objname_map("bad\nname", 8);
-	b = bf_objname_map("bad\nname", 8);
-	c = bf_objname_map("bad\rname", 8);
+	a = bf_names_objname("bad\nname", 8);
+	b = bf_names_objname("bad\nname", 8);
+	c = bf_names_objname("bad\rname", 8);
 	CHECK_STR(a, b);
 	CHECK(strchr(a, '\n') == NULL);
 	CHECK(strcmp(a, c) != 0); /* distinct inputs stay distinct */
@@ -171,16 +171,16 @@ static void objnames(void)
 	free(c);
 	/* A raw name equal to another's mapped form is mapped too (F8):
 	 * "a\x01" shows as "a_~2c24d1d7", so that name shows with a hash. */
-	a = bf_objname_map("a\x01", 2);
-	b = bf_objname_map("a_~2c24d1d7", 11);
+	a = bf_names_objname("a\x01", 2);
+	b = bf_names_objname("a_~2c24d1d7", 11);
 	CHECK_STR(a, "a_~2c24d1d7");
 	CHECK(b && strncmp(b, "a_~2c24d1d7~", 12) == 0 && strlen(b) == 20);
 	free(a);
 	free(b);
 	/* Only the exact mark: ~ and 8 lowercase hex digits at the end. */
-	a = bf_objname_map("x~2c24d1d", 9);
-	b = bf_objname_map("x~2C24D1D7", 10);
-	c = bf_objname_map("x~2c24d1d7.jsonl", 16);
+	a = bf_names_objname("x~2c24d1d", 9);
+	b = bf_names_objname("x~2C24D1D7", 10);
+	c = bf_names_objname("x~2c24d1d7.jsonl", 16);
 	CHECK_STR(a, "x~2c24d1d");
 	CHECK_STR(b, "x~2C24D1D7");
 	CHECK_STR(c, "x~2c24d1d7.jsonl");
@@ -196,9 +196,9 @@ static void invalid_utf8(void)
 	char run[301];
 	char *a, *b, *c;
 
-	a = bf_objname_map("\xff\xfe", 2);
-	b = bf_objname_map("\xc3", 1);
-	c = bf_objname_map("\xc3\x28", 2);
+	a = bf_names_objname("\xff\xfe", 2);
+	b = bf_names_objname("\xc3", 1);
+	c = bf_names_objname("\xc3\x28", 2);
 	CHECK_STR(a, "\xff\xfe");
 	CHECK_STR(b, "\xc3");
 	CHECK_STR(c, "\xc3\x28");
@@ -209,34 +209,34 @@ static void invalid_utf8(void)
 	 * not leave "" or "." behind. */
 	memset(run, 0x80, 300);
 	run[300] = '\0';
-	a = bf_objname_map(run, 300);
+	a = bf_names_objname(run, 300);
 	run[0] = '.';
-	b = bf_objname_map(run, 300);
-	CHECK(a && b && bf_name_valid(a) && bf_name_valid(b));
+	b = bf_names_objname(run, 300);
+	CHECK(a && b && bf_names_valid(a) && bf_names_valid(b));
 	CHECK(strlen(a) <= 255 && strlen(b) <= 255);
 	CHECK(strcmp(a, b) != 0);
 	free(a);
 	free(b);
-	a = bf_name_sanitize(run, 255);
-	CHECK(a && bf_name_valid(a));
+	a = bf_names_sanitize(run, 255);
+	CHECK(a && bf_names_valid(a));
 	free(a);
 	memset(run, 'x', 254);
 	memcpy(run + 254, "\x80\x80zz", 5);
-	a = bf_name_sanitize(run, 255);
-	CHECK(a && bf_name_valid(a) && strlen(a) <= 255);
+	a = bf_names_sanitize(run, 255);
+	CHECK(a && bf_names_valid(a) && strlen(a) <= 255);
 	free(a);
-	a = bf_name_sanitize("\xff/\xfe", 255);
+	a = bf_names_sanitize("\xff/\xfe", 255);
 	CHECK_STR(a, "\xff_\xfe");
 	free(a);
 }
 
 static void valid(void)
 {
-	CHECK(bf_name_valid("job-1"));
-	CHECK(!bf_name_valid(""));
-	CHECK(!bf_name_valid("."));
-	CHECK(!bf_name_valid(".."));
-	CHECK(!bf_name_valid("a\nb"));
+	CHECK(bf_names_valid("job-1"));
+	CHECK(!bf_names_valid(""));
+	CHECK(!bf_names_valid("."));
+	CHECK(!bf_names_valid(".."));
+	CHECK(!bf_names_valid("a\nb"));
 }
 
 int main(void)

@@ -7,7 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "../check.h"
-#include "model/model_int.h"
+#include "model/validate.h"
 
 #define GOOD_IN                                                                \
 	"\"inputConfig\": {\"instancesFormat\": \"jsonl\", \"gcsSource\": "    \
@@ -21,7 +21,7 @@ static int prep(const char *text, const char *name, char **out,
 		struct bf_err *e)
 {
 	bf_err_clear(e);
-	return bf_request_prepare(text, strlen(text), name, out, e);
+	return bf_validate_request(text, strlen(text), name, out, e);
 }
 
 static void good(void)
@@ -88,7 +88,7 @@ static void syntax(void)
 	CHECK_INT(prep("{} trailing", "j", &out, &e), -EINVAL);
 	CHECK(strstr(e.msg, "request.json:1:4") != NULL);
 
-	CHECK_INT(bf_request_prepare("", 0, "j", &out, &e), -EINVAL);
+	CHECK_INT(bf_validate_request("", 0, "j", &out, &e), -EINVAL);
 	CHECK_INT(prep("[1, 2]", "j", &out, &e), -EINVAL);
 	CHECK(strstr(e.msg, "object") != NULL);
 }

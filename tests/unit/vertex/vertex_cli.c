@@ -203,7 +203,10 @@ int main(int argc, char **argv)
 			fprintf(stderr, "vertex_cli: %s\n", e.msg);
 			return 2;
 		}
-		bf_http_set_auth(http, auth);
+		struct bf_token_source ts;
+
+		bf_auth_token_source(auth, &ts);
+		bf_http_set_token_source(http, &ts);
 	}
 	if (interrupt_at > 0) {
 		interrupt_at += t0;

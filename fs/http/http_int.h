@@ -1,6 +1,6 @@
-/* http_priv.h - helpers shared by the files of fs/http (not public). */
-#ifndef BATCHFS_HTTP_PRIV_H
-#define BATCHFS_HTTP_PRIV_H
+/* http_int.h - helpers shared by the files of fs/http (not public). */
+#ifndef BATCHFS_HTTP_INT_H
+#define BATCHFS_HTTP_INT_H
 
 #include <pthread.h>
 #include <stddef.h>
@@ -29,23 +29,26 @@ int bf_http__raw_head(struct bf_rawget *g, const char *head, size_t len);
 void bf_http_url_for_log(const char *url, char *out, size_t n);
 
 /* The client (client.c). Shared by all threads; no lock is held across
- * network I/O. */
+ * network I/O. "Setup" fields are set by bf_http_new and the bf_http_set_*
+ * calls before the first request, and read-only after. */
 #define POOL_MAX 16
 
 struct bf_http {
-	struct bf_http_opts o;
-	struct bf_auth *auth;
-	CURLSH *share;
+	struct bf_http_opts o;	   /* setup */
+	struct bf_token_source ts; /* setup */
+	CURLSH *share;		   /* setup; its data under share_lock[] */
 	pthread_mutex_t share_lock[CURL_LOCK_DATA_LAST];
 	pthread_mutex_t pool_lock;
-	CURL *idle[POOL_MAX];
-	int n_idle;
-	struct bf_http_stats st; /* updated with __atomic builtins */
-	struct stack_st_X509 *ca; /* extra trusted CAs (tls.c), or NULL */
-	struct x509_store_st *store; /* every connection's CAs (tls.c) */
-	int store_failed;	     /* building it failed: curl's own */
-	char *proxy;		  /* CURLOPT_PROXY, or NULL: environment */
-	char *noproxy;		  /* CURLOPT_NOPROXY, or NULL: environment */
+	CURL *idle[POOL_MAX];	  /* pool_lock */
+	int n_idle;		  /* pool_lock */
+	struct bf_http_stats st;  /* updated with __atomic builtins */
+	struct stack_st_X509 *ca; /* setup: extra trusted CAs, or NULL */
+	/* every connection's CAs, built at the first TLS connection, and
+	 * whether that failed (curl's own then): tls.c's store_mu */
+	struct x509_store_st *store;
+	int store_failed;
+	char *proxy;   /* CURLOPT_PROXY, or NULL: environment; setup */
+	char *noproxy; /* CURLOPT_NOPROXY, or NULL: environment; setup */
 };
 
 /* tls.c: per-attempt TLS and proxy options of an easy handle (after

@@ -1,4 +1,4 @@
-/* staging.c - a draft's input.jsonl (-o staging=gs://BUCKET/PREFIX): kept
+/* input.c - a draft's input.jsonl (-o staging=gs://BUCKET/PREFIX): kept
  * in an unlinked temporary file while it is written, checked line by line
  * and keyed when the writer closes it, then uploaded to
  * PREFIX/NAME/input.jsonl; and request.json's short form and defaults
@@ -15,7 +15,11 @@
 #include "batchfs/gcs.h"
 #include "batchfs/log.h"
 #include "batchfs/results.h"
-#include "model/model_int.h"
+#include "model/clock.h"
+#include "model/ctx.h"
+#include "model/draft.h"
+#include "model/input.h"
+#include "model/jobs.h"
 
 #define NO_STAGING                                                            \
 	"input.jsonl needs a staging area: mount with "                       \
@@ -70,7 +74,7 @@ int bf_input_open_write(struct bf_ctx *c, struct bf_mjob *j, int trunc,
 		in->gen++;
 	}
 	in->present = 1;
-	in->mtime_us = bf_wall_us();
+	in->mtime_us = bf_clock_wall_us();
 	return 0;
 }
 
@@ -126,7 +130,7 @@ ssize_t bf_input_write(struct bf_mjob *j, const char *buf, size_t len,
 			if (off + len > in->len)
 				in->len = off + len;
 			in->staged = 0;
-			in->mtime_us = bf_wall_us();
+			in->mtime_us = bf_clock_wall_us();
 			in->gen++;
 		}
 	}
@@ -148,7 +152,7 @@ int bf_input_truncate(struct bf_mjob *j, uint64_t size, struct bf_err *e)
 	in->len = size;
 	in->staged = 0;
 	in->gen++;
-	in->mtime_us = bf_wall_us();
+	in->mtime_us = bf_clock_wall_us();
 	return 0;
 }
 
@@ -290,7 +294,7 @@ out:
 	return rc;
 }
 
-/* request.json text -> the text bf_request_prepare checks: the short form
+/* request.json text -> the text bf_validate_request checks: the short form
  * expanded and the staged defaults filled in. Text that is not JSON is
  * passed on unchanged, so the validator reports it with line and column.
  * Called with the draft's submit lock held. */

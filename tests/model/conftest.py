@@ -1,0 +1,45 @@
+"""Model fixtures: fs/model driven through BUILD/tests/drivers/model_cli, with
+no mount and no /dev/fuse, against the `emu` fixture (tests/conftest.py).
+
+`model_fs(**opts)` starts one driver (options as in model_cli.c, `--refresh`
+and `--list-ttl` 0 unless given: every access sees the emulator's state now)
+and returns a `Model` (modelhelp.py); `model` is one default driver. On
+teardown each driver is sent `quit` and must exit 0 by itself with no
+sanitizer report on its stderr (under ASan: no leak either).
+"""
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from modelhelp import Model, driver_path  # noqa: E402
+
+
+@pytest.fixture
+def model_fs(emu, build_dir, tmp_path):
+    exe = driver_path(build_dir)
+    started = []
+
+    def start(**opts):
+        workdir = tmp_path / ("d%d" % len(started))
+        workdir.mkdir()
+        m = Model(exe, emu, str(workdir), opts)
+        started.append(m)
+        return m.start()
+
+    yield start
+    errors = []
+    for m in started:
+        try:
+            m.stop()
+        except BaseException as exc:  # stop the others first
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+
+
+@pytest.fixture
+def model(model_fs):
+    return model_fs()
