@@ -301,6 +301,7 @@ int main(int argc, char *argv[])
 				strerror(-nrc));
 	}
 	fs.deadline = cli.m.deadline;
+	fs.change_deadline = cli.change_deadline;
 	watch = bf_watch_start(&fs);
 
 	if (fo.singlethread) {
@@ -329,6 +330,9 @@ int main(int argc, char *argv[])
 						: 1,
 					(int)(fo.max_threads / 8));
 			fs.gated = 1;
+			if (fo.max_threads > 16)
+				fs.max_background =
+					fo.max_threads - fo.max_threads / 4;
 		}
 		ret = fuse_session_loop_mt(se, lc);
 	}

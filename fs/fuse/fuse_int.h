@@ -23,6 +23,7 @@ struct bf_cli {
 	int no_auth;
 	double refresh, list_ttl, attr_timeout, entry_timeout;
 	double negative_timeout, final_timeout, deadline;
+	double change_deadline; /* fuse layer only: bf_fs.change_deadline */
 	unsigned long max_request;
 	unsigned long readahead, readahead_window;
 	int direct_io;
@@ -107,6 +108,8 @@ struct bf_fs {
 	size_t splice_max;    /* splice path wanted for reads up to this */
 	char bdi[32];	      /* "MAJ:MIN" of the mount, "" if unknown */
 	double deadline;      /* -o deadline: s a request may wait, 0 none */
+	double change_deadline; /* the same for submit, ctl, rmdir */
+	unsigned max_background; /* kernel's async READs in flight, 0 = its */
 	int gated;	      /* workers take places in the network gate */
 	unsigned read_ahead_kb; /* to set after INIT, 0 = leave */
 	int ra_done;		/* __atomic: read_ahead_kb written */
@@ -115,8 +118,10 @@ extern const struct fuse_lowlevel_ops bf_ops;
 
 /* ---- reqctx.c ---- */
 /* Before a request calls the core: its interrupt and cancel check, and
- * (with_deadline) the -o deadline from now. */
-void bf_rq_begin(fuse_req_t req, int with_deadline);
+ * its deadline: -o deadline from now (BF_RQ_READ), -o change_deadline
+ * (BF_RQ_CHANGE), or none. */
+enum { BF_RQ_NONE, BF_RQ_READ, BF_RQ_CHANGE };
+void bf_rq_begin(fuse_req_t req, int kind);
 /* The same for a READ of h (of file ino), whose READs share one deadline:
  * 0, or -errno when READs of h or ino fail at once now (one just timed
  * out). */

@@ -186,25 +186,16 @@ static void drop_fh(fuse_req_t req, struct fuse_file_info *fi)
  * directory snapshot instead (futimens on a directory fd sends it). */
 static int has_fh(const struct bf_node *n, struct fuse_file_info *fi)
 {
-	switch (n->kind) {
-	case BF_K_ROOT:
-	case BF_K_JOBS:
-	case BF_K_JOB:
-	case BF_K_OUTPUT:
-	case BF_K_OUTDIR:
-		return 0;
-	default:
-		return fi && fi->fh;
-	}
+	return !bf_kind_is_dir(n->kind) && fi && fi->fh;
 }
 
 /* ---- the opening every handler shares ---- */
 
 /* One request on its worker: the mount, the node its inode names, the
  * cause of a failure. Requests that look things up or read wait at most
- * -o deadline (OP_LOOKS); those that change things (submit, cancel,
- * delete) keep their own budgets (OP_CHANGES). */
-enum { OP_CHANGES = 0, OP_LOOKS = 1 };
+ * -o deadline (BF_RQ_READ); those that change things (submit, cancel,
+ * delete) keep their own budgets, cut to -o change_deadline when it is set
+ * (BF_RQ_CHANGE). */
 
 struct op {
 	fuse_req_t req;
@@ -267,6 +258,15 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct bf_fs *fs = userdata;
 
+	/* The kernel queues read-ahead READs past max_background (12) where
+	 * no deadline of ours runs: with more page-cache readers of a hung
+	 * server than that, one read(2) waited a deadline per dozen readers
+	 * ahead of it. Let as many through as may wait on the network (the
+	 * gate); -o max_background still wins. */
+	if (fs->max_background) {
+		conn->max_background = fs->max_background;
+		conn->congestion_threshold = fs->max_background * 3 / 4;
+	}
 	if (fs->conn_opts)
 		fuse_apply_conn_info_opts(fs->conn_opts, conn);
 	/* The kernel offers its limit and keeps the minimum: take all of it
@@ -288,8 +288,9 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	else if (fs->ctx)
 		bf_ctx_splice(fs->ctx, 0);
 	bf_log_info("mounted: max_readahead %u, max_write %u, max_read %u, "
-		    "splice %s",
+		    "max_background %u, splice %s",
 		    conn->max_readahead, conn->max_write, conn->max_read,
+		    conn->max_background,
 		    conn->want & FUSE_CAP_SPLICE_WRITE ? "on" : "off");
 }
 
@@ -311,7 +312,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct bf_attr a;
 	int rc;
 
-	if (op_begin(&o, req, parent, OP_LOOKS))
+	if (op_begin(&o, req, parent, BF_RQ_READ))
 		return;
 	rc = bf_model_lookup(o.fs->ctx, &o.n, name, &n, &a, &o.e);
 	if (rc == -ENOENT && o.fs->negative_timeout > 0) {
@@ -354,7 +355,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	struct bf_attr a;
 	int rc;
 
-	if (op_begin(&o, req, ino, OP_LOOKS))
+	if (op_begin(&o, req, ino, BF_RQ_READ))
 		return;
 	if (has_fh(&o.n, fi))
 		rc = bf_fh_getattr(o.fs->ctx, FH(fi), &a, &o.e);
@@ -378,7 +379,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct bf_chattr ch;
 	int rc = 0;
 
-	if (op_begin(&o, req, ino, OP_LOOKS))
+	if (op_begin(&o, req, ino, BF_RQ_READ))
 		return;
 	/* chmod, chown: the model decides (EPERM unless nothing changes). */
 	ch.set = (to_set & FUSE_SET_ATTR_MODE ? BF_CHATTR_MODE : 0) |
@@ -417,7 +418,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 	struct bf_dir *d;
 	int rc;
 
-	if (op_begin(&o, req, ino, OP_LOOKS))
+	if (op_begin(&o, req, ino, BF_RQ_READ))
 		return;
 	/* One snapshot per open: offsets stay valid across readdir calls. */
 	rc = bf_model_opendir(o.fs->ctx, &o.n, &d, &o.e);
@@ -522,7 +523,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	char *target = NULL;
 	int rc;
 
-	if (op_begin(&o, req, ino, OP_LOOKS))
+	if (op_begin(&o, req, ino, BF_RQ_READ))
 		return;
 	rc = bf_model_readlink(o.fs->ctx, &o.n, &target, &o.e);
 	if (rc)
@@ -541,7 +542,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct bf_fh *fh;
 	int rc;
 
-	if (op_begin(&o, req, ino, OP_LOOKS))
+	if (op_begin(&o, req, ino, BF_RQ_READ))
 		return;
 	/* Only writers can submit: readers skip the /proc lookup. */
 	rc = bf_model_open(o.fs->ctx, &o.n, fi->flags,
@@ -572,7 +573,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct bf_fh *fh;
 	int rc;
 
-	if (op_begin(&o, req, parent, OP_CHANGES))
+	if (op_begin(&o, req, parent, BF_RQ_CHANGE))
 		return;
 	rc = bf_model_create(o.fs->ctx, &o.n, name, fi->flags, caller_tgid(req),
 			     &n, &a, &fh, &o.e);
@@ -686,7 +687,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	struct op o;
 	ssize_t n;
 
-	op_begin_fh(&o, req, OP_CHANGES);
+	op_begin_fh(&o, req, BF_RQ_CHANGE);
 	n = bf_fh_write(o.fs->ctx, FH(fi), buf, size, (uint64_t)off, &o.e);
 	if (n < 0) {
 		fail_ino(req, ino, "write", (int)n, &o.e);
@@ -701,7 +702,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct op o;
 	int rc;
 
-	op_begin_fh(&o, req, OP_CHANGES);
+	op_begin_fh(&o, req, BF_RQ_CHANGE);
 	rc = bf_fh_flush(o.fs->ctx, FH(fi), caller_tgid(req), &o.e);
 	if (rc) {
 		fail_ino(req, ino, "close", rc, &o.e);
@@ -738,7 +739,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int rc;
 
 	(void)mode;
-	if (op_begin(&o, req, parent, OP_LOOKS))
+	if (op_begin(&o, req, parent, BF_RQ_READ))
 		return;
 	rc = bf_model_mkdir(o.fs->ctx, &o.n, name, &n, &a, &o.e);
 	if (rc) {
@@ -791,7 +792,7 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct op o;
 	int rc;
 
-	if (op_begin(&o, req, parent, OP_CHANGES))
+	if (op_begin(&o, req, parent, BF_RQ_CHANGE))
 		return;
 	rc = model_rm(o.fs->ctx, &o.n, name, &o.e);
 	if (rc) {
@@ -829,7 +830,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		op_done(&o);
 		return;
 	}
-	op_start(&o, OP_CHANGES);
+	op_start(&o, BF_RQ_CHANGE);
 	rc = bf_model_rename(o.fs->ctx, &o.n, name, &np, newname, flags, &o.e);
 	if (rc) {
 		op_fail(&o, "rename", name, rc);

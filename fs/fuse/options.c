@@ -33,6 +33,7 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("negative_timeout=%lf", negative_timeout),
 	OPT("final_timeout=%lf", final_timeout),
 	OPT("deadline=%lf", deadline),
+	OPT("change_deadline=%lf", change_deadline),
 	OPT("max_request=%lu", max_request),
 	OPT("page_size=%i", page_size),
 	OPT("vertex_rpm=%lf", vertex_rpm),
@@ -215,6 +216,12 @@ void bf_cli_help(void)
 	       "on the network; then\n"
 	       "                           the last copy or ETIMEDOUT "
 	       "(default %g)\n"
+	       "    -o change_deadline=S   longest wait of a submit, ctl "
+	       "write or rmdir on the\n"
+	       "                           network, in total; then ETIMEDOUT "
+	       "(default 0: their\n"
+	       "                           own budgets, 150 s submit, 60 s "
+	       "per call)\n"
 	       "    -o max_request=BYTES   size cap of request.json and "
 	       "draft files (default %zu)\n"
 	       "    -o page_size=N         entries per list page, jobs and "
@@ -451,7 +458,8 @@ int bf_cli_parse(struct fuse_args *args, struct bf_cli *cli)
 	m->state_dir = cli->state_dir;
 	if (cli->refresh < 0 || cli->list_ttl < 0 || cli->attr_timeout < 0 ||
 	    cli->entry_timeout < 0 || cli->negative_timeout < 0 ||
-	    cli->final_timeout < 0 || cli->deadline < 0) {
+	    cli->final_timeout < 0 || cli->deadline < 0 ||
+	    cli->change_deadline < 0) {
 		fprintf(stderr, "batchfs: intervals and timeouts must not be "
 				"negative\n");
 		return -1;

@@ -130,7 +130,7 @@ static int64_t deadline_from(double s)
 	return s > 0 ? bf_now_ms() + (int64_t)(s * 1000) : 0;
 }
 
-void bf_rq_begin(fuse_req_t req, int with_deadline)
+void bf_rq_begin(fuse_req_t req, int kind)
 {
 	struct bf_fs *fs = fuse_req_userdata(req);
 
@@ -139,7 +139,9 @@ void bf_rq_begin(fuse_req_t req, int with_deadline)
 	cur.fs = fs;
 	fuse_req_interrupt_func(req, on_interrupt, NULL);
 	bf_cancel_set(rq_cancelled, &cur);
-	bf_req_limits(with_deadline ? deadline_from(fs->deadline) : 0,
+	bf_req_limits(kind == BF_RQ_READ     ? deadline_from(fs->deadline)
+		      : kind == BF_RQ_CHANGE ? deadline_from(fs->change_deadline)
+					     : 0,
 		      fs->gated);
 }
 
@@ -177,7 +179,7 @@ int bf_rq_begin_read(fuse_req_t req, fuse_ino_t ino, struct bf_handle *h)
 	int64_t now = bf_now_ms(), dl = 0;
 	int rc = 0;
 
-	bf_rq_begin(req, 0);
+	bf_rq_begin(req, BF_RQ_NONE);
 	pthread_mutex_lock(&rd_lock);
 	if (h->rd_fail_until > now) {
 		rc = h->rd_fail_rc;

@@ -47,7 +47,8 @@
 #define STALL_MS 20000 /* as the http layer's low_speed_secs */
 #define REORDER_MS 50
 /* Reads this far ahead of the stream wait for the ones before them: the
- * kernel's read-ahead has up to max_background (12) reads in flight. */
+ * kernel's read-ahead has several reads in flight (up to max_background,
+ * set at INIT). */
 #define REORDER_SPAN (16u << 20)
 #define BUSY_WAIT_MS 2000
 #define MAX_FAILS 3

@@ -138,10 +138,11 @@ static int find_by_token(struct bf_ctx *c, const char *token,
 	return 0;
 }
 
-/* Sleeps ms, 0 or -EINTR when the caller was interrupted. */
+/* Sleeps ms; 0, -EINTR when the caller was interrupted, or -ETIMEDOUT
+ * when the request's deadline (-o change_deadline) passed. */
 static int sleep_cancellable(long ms)
 {
-	return bf_sleep_ms_cancellable(ms, BF_WAIT_SLICE_MS) ? -EINTR : 0;
+	return bf_sleep_ms_cancellable(ms, BF_WAIT_SLICE_MS);
 }
 
 /* Settles what an earlier mount's creates of this name, cut short by a
@@ -171,11 +172,13 @@ static int resolve_journal(struct bf_ctx *c, struct bf_draft *d,
 			if ((int64_t)(bf_clock_wall_us() / 1000) >=
 			    v[i].deadline_ms)
 				break;
-			if (sleep_cancellable(1000))
+			if ((rc = sleep_cancellable(1000)))
 				return bf_err_set(
-					e, EINTR,
-					"interrupted while "
-					"waiting for an earlier create of %s",
+					e, -rc,
+					"%s while waiting for an earlier "
+					"create of %s",
+					rc == -ETIMEDOUT ? "past the deadline"
+							 : "interrupted",
 					name);
 		}
 		bf_journal_drop(c->journal, v[i].token);
@@ -273,19 +276,35 @@ int bf_draft_submit(struct bf_ctx *c, struct bf_mjob *j, const char *text,
 	}
 	if (d->sent) {
 		/* An earlier attempt may have created the job even though
-		 * it reported a failure: never send a second create. */
-		rc = find_by_token(c, d->token, &job, e);
-		if (rc == 0) {
-			bf_log_info("jobs/%s: found job %s made by an earlier "
-				    "attempt",
-				    name, job.id);
-			goto accepted;
+		 * it reported a failure: never send a second create. Its
+		 * POST, held by a hung server, may still make the job until
+		 * its window ends (an attempt cut short by -o
+		 * change_deadline ends long before), so look until then. */
+		for (;;) {
+			rc = find_by_token(c, d->token, &job, e);
+			if (rc == 0) {
+				bf_log_info("jobs/%s: found job %s made by an "
+					    "earlier attempt",
+					    name, job.id);
+				goto accepted;
+			}
+			if (rc != -ENOENT)
+				goto out;
+			if ((int64_t)(bf_clock_wall_us() / 1000) >= d->sent_until_ms)
+				break;
+			if ((rc = sleep_cancellable(1000))) {
+				bf_err_set(e, -rc,
+					   "%s while the earlier attempt's "
+					   "create may still make the job",
+					   rc == -ETIMEDOUT ? "past the deadline"
+							    : "interrupted");
+				goto out;
+			}
 		}
-		if (rc != -ENOENT)
-			goto out;
 		bf_err_clear(e);
 	}
 	d->sent = 1;
+	d->sent_until_ms = bf_clock_wall_us() / 1000 + BF_VERTEX_CREATE_WINDOW_MS;
 	if (c->journal) {
 		struct bf_jentry en = {0};
 		struct bf_err je;
@@ -293,8 +312,7 @@ int bf_draft_submit(struct bf_ctx *c, struct bf_mjob *j, const char *text,
 		snprintf(en.name, sizeof(en.name), "%s", name);
 		snprintf(en.token, sizeof(en.token), "%s", d->token);
 		memcpy(en.hash, hash, sizeof(en.hash));
-		en.deadline_ms =
-			bf_clock_wall_us() / 1000 + BF_VERTEX_CREATE_WINDOW_MS;
+		en.deadline_ms = d->sent_until_ms;
 		bf_err_clear(&je);
 		/* Journalled is what makes a crash now safe; without it the
 		 * create still goes out, as before the journal existed. */
@@ -305,6 +323,11 @@ int bf_draft_submit(struct bf_ctx *c, struct bf_mjob *j, const char *text,
 	rc = bf_vertex_create(c->vx, body, d->token, &job, e);
 	if (rc && !outcome_unknown(rc, e))
 		bf_journal_drop(c->journal, d->token);
+	/* Only a POST left without a reply may still be at the server; a
+	 * reply (5xx, a rejection) settled the last one, and bf_vertex_create
+	 * waited out the earlier ones. */
+	if (rc && (!outcome_unknown(rc, e) || e->http_status != 0))
+		d->sent_until_ms = 0;
 	if (rc)
 		goto out;
 accepted:

@@ -28,6 +28,7 @@ struct bf_draft {
 	struct bf_tmpfile *tmp; /* scratch files: editors, install (lock) */
 	char token[64];		/* client token, one per draft (immutable) */
 	int sent;	/* a create may have reached the server (submit_lock) */
+	int64_t sent_until_ms; /* wall clock: its job may appear until (submit_lock) */
 	int req_absent; /* request.json unlinked or renamed away (lock) */
 	mode_t req_mode; /* request.json's, set by chmod; 0: natural (lock) */
 	struct bf_input in; /* input.jsonl, -o staging (lock) */

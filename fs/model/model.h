@@ -95,6 +95,9 @@ struct bf_node {
 	struct bf_mjob *job;
 	char *sub;
 };
+/* Is a node of kind k a directory (its open file is a snapshot of
+ * entries, not a struct bf_fh)? */
+int bf_kind_is_dir(enum bf_kind k);
 void bf_node_clear(struct bf_node *n);
 int bf_node_copy(struct bf_node *dst, const struct bf_node *src);
 /* Same node (kind, job, sub)? */
@@ -158,9 +161,9 @@ int bf_model_rename(struct bf_ctx *c, const struct bf_node *parent,
 		    const char *newname, unsigned int flags, struct bf_err *e);
 int bf_model_truncate(struct bf_ctx *c, const struct bf_node *n, uint64_t size,
 		      struct bf_err *e);
-/* chmod and chown (perm.c): owner, group and modes follow from the mount's
- * options, so a change is -EPERM; asking for what the node already has is
- * 0. */
+/* chmod and chown (ns.c, by perm.c's rule): owner, group and modes follow
+ * from the mount's options, so a change is -EPERM; asking for what the node
+ * already has is 0. */
 enum { BF_CHATTR_MODE = 1, BF_CHATTR_UID = 2, BF_CHATTR_GID = 4 };
 struct bf_chattr {
 	int set; /* BF_CHATTR_* */

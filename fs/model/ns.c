@@ -1,6 +1,9 @@
-/* ns.c - namespace changes: mkdir (drafts), rmdir (drafts and finished
- * jobs), unlink and rename inside drafts (editors, install), truncate. */
+/* ns.c - namespace and attribute changes: mkdir (drafts), rmdir (drafts
+ * and finished jobs), create, unlink and rename inside drafts (editors,
+ * install), chmod and chown (the rules are perm.c's). Above the kind table:
+ * it calls the model's entry points. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,12 +81,18 @@ int bf_model_rmdir(struct bf_ctx *c, const struct bf_node *parent,
 	}
 out:
 	if (rc && !draft)
-		bf_mjob_note_op(j, "rmdir", rc, e);
+		bf_ctl_note(j, "rmdir", rc, e);
 	bf_mjob_put(j);
 	return rc;
 }
 
-#define is_reserved child_is_reserved
+/* Is name one of the files batchfs generates in a job directory? */
+static int is_reserved(const char *name)
+{
+	return bf_kind_child(BF_K_JOB, name) != BF_K_NONE;
+}
+
+#define BF_MAX_TMPFILES 64
 
 int bf_model_unlink(struct bf_ctx *c, const struct bf_node *parent,
 		    const char *name, struct bf_err *e)
@@ -273,83 +282,148 @@ out:
 	return rc;
 }
 
-static int buf_resize(struct bf_buf *b, uint64_t size, size_t max,
-		      struct bf_err *e)
+int bf_model_create(struct bf_ctx *c, const struct bf_node *parent,
+		    const char *name, int flags, pid_t opener_tgid,
+		    struct bf_node *out, struct bf_attr *a, struct bf_fh **fh,
+		    struct bf_err *e)
 {
-	if (max && size > max)
-		return bf_err_set(e, EFBIG,
-				  "larger than max_request (%zu "
-				  "bytes)",
-				  max);
-	if (size <= b->len) {
-		b->len = size;
-		if (b->data)
-			b->data[size] = '\0';
-		return 0;
-	}
-	while (b->len < size) {
-		static const char zeros[4096];
-		size_t n = size - b->len;
-		int rc;
-
-		if (n > sizeof(zeros))
-			n = sizeof(zeros);
-		rc = bf_buf_append(b, zeros, n);
-		if (rc)
-			return bf_err_set(e, -rc, "cannot grow the file");
-	}
-	return 0;
-}
-
-int bf_model_truncate(struct bf_ctx *c, const struct bf_node *n, uint64_t size,
-		      struct bf_err *e)
-{
-	struct bf_mjob *j = n->job;
+	struct bf_mjob *j = parent->job;
 	int rc = 0;
 
-	switch (n->kind) {
-	case BF_K_CTL:
-		return 0; /* "echo cancel > ctl" truncates first */
-	case BF_K_REQUEST:
-		pthread_mutex_lock(&j->lock);
-		if (!j->draft)
-			rc = bf_err_set(e, EACCES,
-					"the job was submitted; "
-					"request.json is read-only");
-		else
-			rc = buf_resize(&j->d->req, size, c->o.max_request, e);
-		if (rc == 0)
+	memset(out, 0, sizeof(*out));
+	*fh = NULL;
+	if (parent->kind != BF_K_JOB)
+		return bf_err_set(e, EPERM,
+				  "files can only be created in a "
+				  "draft (mkdir jobs/NAME first)");
+	pthread_mutex_lock(&j->lock);
+	if (!j->draft || j->gone) {
+		rc = bf_err_set(e, EPERM,
+				"the job was submitted; its files "
+				"are generated");
+	} else if (strcmp(name, "request.json") == 0) {
+		if ((flags & O_EXCL) && !j->d->req_absent)
+			rc = bf_err_set(e, EEXIST, "request.json exists");
+		else {
+			if (j->d->req_absent) /* a new file */
+				j->d->req_mode = 0;
+			j->d->req_absent = 0;
+			bf_buf_reset(&j->d->req);
 			j->d->req_mtime_us = bf_clock_wall_us();
-		pthread_mutex_unlock(&j->lock);
-		return rc;
-	case BF_K_TEMP: {
-		struct bf_tmpfile *t;
-
-		pthread_mutex_lock(&j->lock);
-		t = bf_draft_tmp_find(j->d, n->sub);
-		if (!t)
-			rc = bf_err_set(e, ENOENT, "no such file");
+			out->kind = BF_K_REQUEST;
+		}
+	} else if (strcmp(name, "input.jsonl") == 0) {
+		if ((flags & O_EXCL) && j->d->in.present)
+			rc = bf_err_set(e, EEXIST, "input.jsonl exists");
 		else
-			rc = buf_resize(&t->data, size, c->o.max_request, e);
+			rc = bf_input_open_write(c, j, 1, e);
 		if (rc == 0)
+			out->kind = BF_K_INPUT;
+	} else if (!bf_names_valid(name) || strchr(name, '/')) {
+		rc = bf_err_set(e, EINVAL, "invalid name");
+	} else if (is_reserved(name)) {
+		rc = bf_err_set(e, EPERM, "%s is generated", name);
+	} else {
+		struct bf_tmpfile *t = bf_draft_tmp_find(j->d, name);
+		size_t n = 0;
+
+		for (struct bf_tmpfile *x = j->d->tmp; x; x = x->next)
+			n++;
+		if (t && (flags & O_EXCL)) {
+			rc = bf_err_set(e, EEXIST, "%s exists", name);
+		} else if (t) {
+			bf_buf_reset(&t->data);
+		} else if (n >= BF_MAX_TMPFILES) {
+			rc = bf_err_set(e, ENOSPC,
+					"too many files in the "
+					"draft");
+		} else {
+			t = calloc(1, sizeof(*t));
+			if (!t || !(t->name = strdup(name))) {
+				free(t);
+				rc = bf_err_set(e, ENOMEM, "out of memory");
+			} else {
+				bf_buf_init(&t->data, c->o.max_request);
+				t->next = j->d->tmp;
+				j->d->tmp = t;
+			}
+		}
+		if (rc == 0) {
 			t->mtime_us = bf_clock_wall_us();
-		pthread_mutex_unlock(&j->lock);
-		return rc;
+			out->kind = BF_K_TEMP;
+			out->sub = strdup(name);
+			if (!out->sub)
+				rc = bf_err_set(e, ENOMEM, "out of memory");
+		}
 	}
-	case BF_K_INPUT:
-		pthread_mutex_lock(&j->lock);
-		rc = bf_input_truncate(j, size, e);
-		pthread_mutex_unlock(&j->lock);
-		return rc;
-	case BF_K_ROOT:
-	case BF_K_JOBS:
-	case BF_K_JOB:
-	case BF_K_OUTPUT:
-	case BF_K_OUTDIR:
-	case BF_K_RESULTS:
-	case BF_K_BYID:
-		return bf_err_set(e, EISDIR, "is a directory");
-	default:
-		return bf_err_set(e, EACCES, "read-only file");
+	pthread_mutex_unlock(&j->lock);
+	if (rc)
+		goto fail;
+	out->job = bf_mjob_get(j);
+	rc = bf_model_getattr(c, out, a, e);
+	if (rc)
+		goto fail;
+	rc = bf_model_open(c, out, (flags & ~O_TRUNC) | O_WRONLY, opener_tgid,
+			   fh, e);
+	if (rc)
+		goto fail;
+	return 0;
+fail:
+	bf_node_clear(out);
+	return rc;
+}
+
+/* Where a draft file's chmod'ed mode is kept (j->lock held); NULL when n
+ * is not one now. */
+static mode_t *draft_slot(struct bf_mjob *j, const struct bf_node *n)
+{
+	const struct bf_kind_ops *k = bf_kind_ops(n->kind);
+
+	return k->mode_slot ? k->mode_slot(j, n) : NULL;
+}
+
+void bf_model_created(struct bf_ctx *c, const struct bf_node *n, mode_t mode,
+		      struct bf_attr *a)
+{
+	mode_t max = bf_perm_mode(&c->o, BF_DRAFT_FILE_MODE) & 0777;
+	mode_t bits = mode & max, *slot;
+
+	if (!n->job)
+		return;
+	pthread_mutex_lock(&n->job->lock);
+	slot = draft_slot(n->job, n);
+	if (slot) {
+		/* Narrowed only: a file made 0755 is 0644, as with a umask. */
+		*slot = bits == max ? 0 : S_IFREG | bits;
+		a->st.st_mode = S_IFREG | bits;
 	}
+	pthread_mutex_unlock(&n->job->lock);
+}
+
+int bf_model_chattr(struct bf_ctx *c, const struct bf_node *n,
+		    const struct bf_chattr *want, struct bf_err *e)
+{
+	struct bf_attr a;
+	mode_t *slot;
+	int rc, settable = 0;
+
+	rc = bf_model_getattr(c, n, &a, e);
+	if (rc)
+		return rc;
+	if (n->job) {
+		pthread_mutex_lock(&n->job->lock);
+		settable = draft_slot(n->job, n) != NULL;
+		pthread_mutex_unlock(&n->job->lock);
+	}
+	rc = bf_perm_chattr(&c->o, n->kind, &a.st, settable, want, e);
+	if (rc != 1)
+		return rc;
+	pthread_mutex_lock(&n->job->lock);
+	slot = draft_slot(n->job, n);
+	if (slot)
+		*slot = S_IFREG | (want->mode & 0777);
+	else
+		rc = bf_err_set(e, ENOENT, "no such file");
+	pthread_mutex_unlock(&n->job->lock);
+	return rc == 1 ? 0 : rc;
 }

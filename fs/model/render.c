@@ -1,5 +1,6 @@
-/* render.c - the text of generated files: state, progress, error, job.json,
- * request.json of an accepted job, output/bigquery and the mount's README.
+/* render.c - the text of generated files: state, progress (with its bar,
+ * elapsed time and estimate), error, job.json, request.json of an accepted
+ * job, output/bigquery and the mount's README.
  * Pure functions of a fetched job; the caller snapshots them at open. */
 #include <errno.h>
 #include <inttypes.h>
@@ -192,4 +193,110 @@ int bf_render_readme(const struct bf_model_opts *o, struct bf_buf *b)
 			   : "Mount with -o staging=gs://BUCKET/PREFIX to "
 			     "write input.jsonl into drafts.\n",
 		o->refresh, o->list_ttl);
+}
+
+/* ---- progress with a bar, elapsed time and (running) the time left ---- */
+
+static void dur(char *out, size_t n, int64_t s)
+{
+	if (s < 0)
+		s = 0;
+	if (s < 60)
+		snprintf(out, n, "%" PRId64 "s", s);
+	else if (s < 3600)
+		snprintf(out, n, "%" PRId64 "m%02" PRId64 "s", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(out, n, "%" PRId64 "h%02" PRId64 "m", s / 3600,
+			 s / 60 % 60);
+	else
+		snprintf(out, n, "%" PRId64 "d%02" PRId64 "h", s / 86400,
+			 s / 3600 % 24);
+}
+
+static int64_t clamp(int64_t v)
+{
+	return v < 0 ? 0 : v > ((int64_t)1 << 50) ? (int64_t)1 << 50 : v;
+}
+
+/* Counts the service did not report: no completionStats while the job
+ * runs, or a counter of -1 (unknown). A total guessed from them would show
+ * a bogus percentage and estimate. */
+static int counts_unknown(const struct bf_job *j)
+{
+	int live = !bf_job_state_terminal(j->state) &&
+		   j->state != BF_JOB_PENDING && j->state != BF_JOB_QUEUED &&
+		   j->state != BF_JOB_UNSPECIFIED;
+
+	return (live && j->no_stats) || j->succeeded < 0 || j->failed < 0 ||
+	       j->incomplete < 0;
+}
+
+static int unknown_counts(const struct bf_job *j, int64_t t0, int64_t t1,
+			  int64_t rows, struct bf_buf *b)
+{
+	char el[32];
+	int rc;
+
+	rc = bf_buf_printf(b, "%s counts not reported",
+			   bf_job_state_name(j->state));
+	if (rc == 0 && !j->no_stats && j->succeeded >= 0 && j->failed >= 0)
+		rc = bf_buf_printf(b, " succeeded=%" PRId64 " failed=%" PRId64,
+				   clamp(j->succeeded), clamp(j->failed));
+	if (rc == 0 && rows >= 0)
+		rc = bf_buf_printf(b, " exported=%" PRId64, clamp(rows));
+	if (rc == 0 && t0 > 0 && t1 >= t0) {
+		dur(el, sizeof(el), (t1 - t0) / 1000000);
+		rc = bf_buf_printf(b, " elapsed=%s", el);
+	}
+	return rc ? rc : bf_buf_puts(b, "\n");
+}
+
+int bf_render_progress_at(const struct bf_job *j, int64_t now_us,
+			  struct bf_buf *b)
+{
+	return bf_render_progress_rows(j, now_us, -1, b);
+}
+
+int bf_render_progress_rows(const struct bf_job *j, int64_t now_us,
+			    int64_t rows, struct bf_buf *b)
+{
+	int64_t ok = clamp(j->succeeded), bad = clamp(j->failed);
+	int64_t done = ok + bad, total = done + clamp(j->incomplete);
+	int64_t t0 = j->start_us ? j->start_us : j->create_us;
+	/* endTime may be set only for some final states: updateTime is
+	 * when a finished job last changed, so its end. */
+	int64_t tend = j->end_us ? j->end_us : j->update_us;
+	int64_t t1 = bf_job_state_terminal(j->state) && tend ? tend : now_us;
+	int pct = total > 0 ? (int)(done * 100 / total) : 0;
+	char bar[21], el[32], eta[32] = "";
+	int rc, fill;
+
+	if (counts_unknown(j))
+		return unknown_counts(j, t0, t1, rows, b);
+	if (total == 0 && j->state == BF_JOB_SUCCEEDED)
+		pct = 100;
+	fill = pct / 5;
+	for (int i = 0; i < 20; i++)
+		bar[i] = i < fill ? '#' : '.';
+	bar[20] = '\0';
+	rc = bf_buf_printf(b,
+			   "%s %" PRId64 "/%" PRId64 " %d%% succeeded=%" PRId64
+			   " failed=%" PRId64 " incomplete=%" PRId64 " [%s]",
+			   bf_job_state_name(j->state), done, total, pct, ok,
+			   bad, j->incomplete, bar);
+	if (rc == 0 && t0 > 0 && t1 >= t0) {
+		dur(el, sizeof(el), (t1 - t0) / 1000000);
+		rc = bf_buf_printf(b, " elapsed=%s", el);
+	}
+	/* The rate so far, while rows are being processed. */
+	if (rc == 0 && j->state == BF_JOB_RUNNING && j->start_us > 0 &&
+	    done > 0 && total > done && now_us > j->start_us) {
+		double per =
+			(double)(now_us - j->start_us) / 1e6 / (double)done;
+
+		dur(eta, sizeof(eta),
+		    (int64_t)(per * (double)(total - done) + 0.5));
+		rc = bf_buf_printf(b, " eta=%s", eta);
+	}
+	return rc ? rc : bf_buf_puts(b, "\n");
 }

@@ -21,6 +21,9 @@
 #include "batchfs/wait.h"
 #include "model/model_int.h"
 
+/* A parked read. On the queue, every field but the constants (id, fh, j,
+ * size, off, reply, ud) is guarded by the queue's lock; once taken off it
+ * belongs to the thread that answers it. */
 struct waiter {
 	int64_t id;
 	struct bf_fh *fh;
@@ -29,14 +32,16 @@ struct waiter {
 	uint64_t off;
 	bf_wait_reply reply;
 	void *ud;
-	int armed, cancelled;
-	int rc; /* set when answered: 0 or -errno */
-	struct waiter *next;
+	int armed, cancelled; /* q->lock */
+	int rc;		      /* set when answered: 0 or -errno (q->lock) */
+	struct waiter *next;  /* q->lock */
 };
 
 struct bf_waitq {
+	/* Guards everything below; a leaf (taken by the interrupt callback
+	 * under libfuse's request lock, so nothing is called holding it). */
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t cond; /* wakes the poller: a park armed, a stop */
 	pthread_t thread;
 	int started, stop;
 	int closing; /* bf_waitq_close: no new parks, all cancelled */
@@ -70,12 +75,12 @@ static void answer(struct bf_ctx *c, struct waiter *w, const struct bf_buf *st)
 	struct bf_err e;
 
 	if (n == 0)
-		n = bf_fh_wait_settle(w->fh, st);
+		n = bf_wait_settle(w->fh, st);
 	if (n == 0) {
 		bf_err_clear(&e);
-		n = bf_fh_read(c, w->fh, buf,
-			       w->size < sizeof(buf) ? w->size : sizeof(buf),
-			       w->off, &e);
+		n = bf_wait_read(c, w->fh, buf,
+				 w->size < sizeof(buf) ? w->size : sizeof(buf),
+				 w->off, NULL, &e);
 	}
 	if (n < 0)
 		w->reply(w->ud, (int)n, NULL, 0);
@@ -235,7 +240,7 @@ int64_t bf_wait_park(struct bf_ctx *c, struct bf_fh *fh, size_t size,
 		     uint64_t off, bf_wait_reply reply, void *ud)
 {
 	struct bf_waitq *q = c->waitq;
-	struct bf_mjob *j = bf_fh_wait_job(fh);
+	struct bf_mjob *j = bf_wait_fh_job(fh);
 	struct waiter *w;
 	int64_t id;
 

@@ -166,8 +166,11 @@ static int reconcile(struct bf_vertex *v, const char *token, long grace_ms,
 		rc = bf_vertex_find_by_token(v, token, out, e);
 		if (rc != -ENOENT || bf_now_ms() + delay > end)
 			return rc;
-		if (vx_sleep_ms(delay))
-			return bf_err_set(e, EINTR, "interrupted");
+		if ((rc = vx_sleep_ms(delay)))
+			return bf_err_set(e, -rc, "%s",
+					  rc == -ETIMEDOUT ? "past the "
+							     "request's deadline"
+							   : "interrupted");
 		delay = delay * 2 > 4000 ? 4000 : delay * 2;
 	}
 }
@@ -318,8 +321,12 @@ int bf_vertex_create(struct bf_vertex *v, const char *body_json,
 	rc = -last.err;
 	goto done;
 interrupted:
-	rc = bf_err_set(e, EINTR,
-			"create interrupted; a job with %s=%s may exist",
+	/* rc: -EINTR, or -ETIMEDOUT when the request's own deadline (-o
+	 * change_deadline) ended the wait. */
+	rc = bf_err_set(e, rc == -ETIMEDOUT ? ETIMEDOUT : EINTR,
+			"create %s; a job with %s=%s may exist",
+			rc == -ETIMEDOUT ? "past the request's deadline"
+					 : "interrupted",
 			BF_TOKEN_LABEL, client_token);
 done:
 	free(url);

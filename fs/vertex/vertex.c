@@ -542,7 +542,10 @@ int bf_vertex_delete(struct bf_vertex *v, const char *id, struct bf_err *e)
 			break;
 		}
 		if ((rc = vx_sleep_ms(delay))) {
-			rc = bf_err_set(e, EINTR, "delete wait interrupted");
+			rc = bf_err_set(e, -rc, "delete wait %s",
+					rc == -ETIMEDOUT ? "past the request's "
+							   "deadline"
+							 : "interrupted");
 			break;
 		}
 		delay = delay * 2 > OP_POLL_CAP_MS ? OP_POLL_CAP_MS : delay * 2;

@@ -11,6 +11,10 @@ Report: every test_matrix case records (operation, fault, outcome, elapsed
 ms, detail). pytest_terminal_summary prints the operation x fault table and
 the line "fault matrix: N passed, N failed", and writes the same to
 /tmp/batchfs-fault-matrix.md (independent of the build directory).
+Under pytest-xdist each case's record rides on its report (user_properties)
+to the controller, which prints the one table; the cases of one operation
+group carry xdist_group(op), so `--dist loadgroup` keeps a group's mount on
+one worker (with `--dist load` a worker starts the groups it needs).
 """
 import importlib.util
 import os
@@ -81,6 +85,14 @@ def fbuild_dir():
     return d
 
 
+MATRIX_PROP = "batchfs_matrix"
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "xdist_group(name): cases that share one mount")
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
@@ -88,6 +100,21 @@ def pytest_runtest_makereport(item, call):
     r = MATRIX.get(item.nodeid)
     if r is None:
         return
+    try:
+        _outcome(rep, r)
+    finally:
+        rep.user_properties.append((MATRIX_PROP, dict(r)))
+
+
+def pytest_runtest_logreport(report):
+    """The controller's copy of a worker's record (xdist); in one process
+    the same record again."""
+    for k, v in getattr(report, "user_properties", ()):
+        if k == MATRIX_PROP:
+            MATRIX[report.nodeid] = dict(v)
+
+
+def _outcome(rep, r):
     if rep.skipped:
         r["outcome"] = "n.a."
         if not r.get("detail") and isinstance(rep.longrepr, tuple):
@@ -143,7 +170,7 @@ def _table():
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    if not MATRIX:
+    if not MATRIX or hasattr(config, "workerinput"):
         return
     lines, notes, summary, _, _ = _table()
     tr = terminalreporter
