@@ -19,6 +19,11 @@
 #include "batchfs/reader.h"
 #include "fuse/fuse_int.h"
 
+/* malloc: buffers from this size are mmap'd, and at most this many arenas
+ * (see main()). */
+#define MMAP_THRESHOLD (1 << 20)
+#define MALLOC_ARENAS 4
+
 static void usage(const char *prog)
 {
 	printf("usage: %s [options] [SOURCE] MOUNTPOINT\n\n"
@@ -157,8 +162,8 @@ int main(int argc, char *argv[])
 	 * are mapped by gcs/pool.c anyway). Up to 16 loader threads run at
 	 * once: a few arenas between them, not one each, keep the daemon's
 	 * RSS near its budget (4 arenas: ~5 MiB less with 4 readers). */
-	mallopt(M_MMAP_THRESHOLD, 1 << 20);
-	mallopt(M_ARENA_MAX, 4);
+	mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+	mallopt(M_ARENA_MAX, MALLOC_ARENAS);
 	memset(&fo, 0, sizeof(fo));
 	for (int i = 1; i < argc; i++) {
 		const char *mr = strstr(argv[i], "max_read=");

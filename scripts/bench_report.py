@@ -1,7 +1,7 @@
 """Renders scripts/bench results as markdown: one table per measurement,
 every figure median (min-max) over the rounds, ratios as medians of the
 per-round ratios against a reference measured in the same round, and the
-bars of issue 6 marked met / not met.
+bars (BENCHMARKS.md) marked met / not met.
 """
 import bench_sys as S
 
@@ -440,7 +440,7 @@ def mem_table(R, skipped):
 
 
 def bars(R, skipped):
-    out = ["### Bars of issue 6", ""]
+    out = ["### The bars", ""]
     out.append("| bar | measured | verdict |")
     out.append("|---|---|---|")
 

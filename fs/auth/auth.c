@@ -20,9 +20,12 @@
 
 #include "batchfs/http.h"
 #include "batchfs/log.h"
+#include "batchfs/wait.h"
 #include "auth/auth_int.h"
 
 #define TOKEN_FILE_MAX (16 * 1024)
+/* A waiter on another's refresh checks its cancel this often. */
+#define WAIT_SLICE_MS 200
 #define FAIL_HOLD_MS 5000	    /* credential rejected: do not hammer */
 #define FAIL_HOLD_METADATA_MS 30000 /* nothing answered: probe again later */
 
@@ -193,17 +196,11 @@ static void set_token_locked(struct bf_auth *a, char *tok, long life_s)
 	a->refresh_at = now + (int64_t)(life_s - early) * 1000;
 }
 
-static void wait_tick(struct bf_auth *a)
+/* a->mu held; 0, or nonzero when the caller was cancelled. */
+static int wait_tick(struct bf_auth *a)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_nsec += 200 * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_cond_timedwait(&a->cv, &a->mu, &ts);
+	return bf_cond_wait_slice(&a->cv, &a->mu, CLOCK_MONOTONIC,
+				  WAIT_SLICE_MS);
 }
 
 int bf_auth_token(struct bf_auth *a, char *out, size_t n, struct bf_err *e)
@@ -230,14 +227,13 @@ int bf_auth_token(struct bf_auth *a, char *out, size_t n, struct bf_err *e)
 				goto give;
 			seq = a->flight_seq;
 			while (a->refreshing && a->flight_seq == seq) {
-				if (bf_cancelled()) {
+				if (wait_tick(a)) {
 					pthread_mutex_unlock(&a->mu);
 					return bf_err_set(
 						e, EINTR,
 						"interrupted while "
 						"waiting for a token");
 				}
-				wait_tick(a);
 			}
 			/* The flight we waited for failed: share its
 			 * outcome, unless only its own caller was

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,7 @@ int bf_bdi_find(const char *mountpoint, char *dev, size_t n)
 		return -errno;
 	/* The last match is ours: a mount stacks over older ones. */
 	while (getline(&line, &cap, f) > 0) {
-		char id[32], mp[4096];
+		char id[32], mp[PATH_MAX];
 
 		if (sscanf(line, "%*s %*s %31s %*s %4095s", id, mp) != 2)
 			continue;

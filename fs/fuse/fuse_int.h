@@ -65,9 +65,10 @@ void bf_itable_rename(struct bf_itable *t, fuse_ino_t parent, const char *name,
 /* One open file (fh) or directory snapshot (dir); fi->fh points at it. */
 struct bf_handle {
 	struct bf_handle *prev, *next; /* the table's, under its lock */
-	struct bf_fh *fh;
-	struct bf_dir *dir;
-	/* READs of this handle share one deadline (reqctx.c; its lock) */
+	struct bf_fh *fh;   /* set at open, read-only until release */
+	struct bf_dir *dir; /* the same */
+	/* READs of this handle share one deadline: rd_* below are guarded
+	 * by reqctx.c's rd_lock, but for rd_abort_gen */
 	int rd_inflight;
 	int64_t rd_opened_ms;	/* when it was opened */
 	int64_t rd_progress_ms; /* the clock's start: idle handle or data */
@@ -94,6 +95,8 @@ void bf_handles_del(struct bf_handles *hs, uint64_t v);
 size_t bf_handles_free(struct bf_handles *hs, struct bf_ctx *ctx);
 
 /* ---- ops.c ---- */
+/* Set up by main.c before the session loop and read-only while it runs
+ * (the tables have their own locks), but for ra_done. */
 struct bf_fs {
 	struct bf_ctx *ctx;
 	struct fuse_session *se;

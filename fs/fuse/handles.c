@@ -9,8 +9,8 @@
 #include "fuse/fuse_int.h"
 
 struct bf_handles {
-	pthread_mutex_t lock;
-	struct bf_handle head; /* sentinel of a circular list */
+	pthread_mutex_t lock;  /* a leaf: guards the list links only */
+	struct bf_handle head; /* sentinel of a circular list; lock */
 };
 
 struct bf_handles *bf_handles_new(void)

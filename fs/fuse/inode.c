@@ -10,6 +10,8 @@
 
 #define NBUCKETS 16384
 
+/* Every field of an entry is guarded by its table's lock (callers get
+ * copies of the node). */
 struct ient {
 	fuse_ino_t ino;
 	fuse_ino_t parent;
@@ -20,7 +22,7 @@ struct ient {
 };
 
 struct bf_itable {
-	pthread_mutex_t lock;
+	pthread_mutex_t lock; /* a leaf: guards all below */
 	struct ient *by_ino[NBUCKETS];
 	struct ient *by_key[NBUCKETS];
 	fuse_ino_t next;

@@ -15,6 +15,13 @@
 #include "batchfs/reader.h"
 #include "fuse/fuse_int.h"
 
+/* The largest read-ahead libfuse 3.14 handles in one request. */
+#define MAX_READAHEAD (1u << 20)
+/* statfs's block: what stdio and Python read at once. */
+#define STATFS_BLOCK (1u << 20)
+/* Longest name in a directory of ours (as the kernel's NAME_MAX). */
+#define NAME_MAX_LEN 255
+
 static struct bf_fs *FS(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
@@ -22,20 +29,8 @@ static struct bf_fs *FS(fuse_req_t req)
 
 /* ---- interruption and deadlines (reqctx.c) ---- */
 
-/* Requests that look things up or read wait at most -o deadline; those
- * that change things (submit, cancel, delete) keep their own budgets, cut
- * to -o change_deadline when it is set. */
-static void begin(fuse_req_t req)
-{
-	bf_rq_begin(req, BF_RQ_READ);
-}
-
-static void begin_change(fuse_req_t req)
-{
-	bf_rq_begin(req, BF_RQ_CHANGE);
-}
-
-/* Must run before the reply: the request is freed by it. */
+/* Ends the request's cancel check and deadline (op_begin starts them).
+ * Must run before the reply: the request is freed by it. */
 static void end(void)
 {
 	bf_rq_end(0);
@@ -194,6 +189,69 @@ static int has_fh(const struct bf_node *n, struct fuse_file_info *fi)
 	return !bf_kind_is_dir(n->kind) && fi && fi->fh;
 }
 
+/* ---- the opening every handler shares ---- */
+
+/* One request on its worker: the mount, the node its inode names, the
+ * cause of a failure. Requests that look things up or read wait at most
+ * -o deadline (BF_RQ_READ); those that change things (submit, cancel,
+ * delete) keep their own budgets, cut to -o change_deadline when it is set
+ * (BF_RQ_CHANGE). */
+
+struct op {
+	fuse_req_t req;
+	struct bf_fs *fs;
+	struct bf_node n; /* the inode's node; op_done clears it */
+	struct bf_err e;
+};
+
+/* The node ino names, and a clear cause. 0, or -1 when the request was
+ * answered already (no such inode). */
+static int op_node(struct op *o, fuse_req_t req, fuse_ino_t ino)
+{
+	o->req = req;
+	o->fs = FS(req);
+	if (get_node(req, ino, &o->n))
+		return -1;
+	bf_err_clear(&o->e);
+	return 0;
+}
+
+/* The request's cancel check and deadline, until end() or op_fail. */
+static void op_start(struct op *o, int limits)
+{
+	bf_rq_begin(o->req, limits);
+}
+
+/* The opening of a handler on an inode: op_node, then op_start. */
+static int op_begin(struct op *o, fuse_req_t req, fuse_ino_t ino, int limits)
+{
+	if (op_node(o, req, ino))
+		return -1;
+	op_start(o, limits);
+	return 0;
+}
+
+/* The same for a handler on an open file, which names no node. */
+static void op_begin_fh(struct op *o, fuse_req_t req, int limits)
+{
+	o->req = req;
+	o->fs = FS(req);
+	memset(&o->n, 0, sizeof(o->n));
+	bf_err_clear(&o->e);
+	bf_rq_begin(req, limits);
+}
+
+/* Answers with rc, logged with the op, the node's path plus name. */
+static void op_fail(struct op *o, const char *what, const char *name, int rc)
+{
+	fail(o->req, what, &o->n, name, rc, &o->e);
+}
+
+static void op_done(struct op *o)
+{
+	bf_node_clear(&o->n);
+}
+
 /* ---- operations ---- */
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
@@ -213,8 +271,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		fuse_apply_conn_info_opts(fs->conn_opts, conn);
 	/* The kernel offers its limit and keeps the minimum: take all of it
 	 * up to 1 MiB (the largest request libfuse 3.14 handles). */
-	if (conn->max_readahead > (1u << 20))
-		conn->max_readahead = 1u << 20;
+	if (conn->max_readahead > MAX_READAHEAD)
+		conn->max_readahead = MAX_READAHEAD;
 	if (conn->capable & FUSE_CAP_ASYNC_READ)
 		conn->want |= FUSE_CAP_ASYNC_READ;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
@@ -249,32 +307,30 @@ static void op_destroy(void *userdata)
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct bf_node p, n;
+	struct op o;
+	struct bf_node n;
 	struct bf_attr a;
-	struct bf_err e;
 	int rc;
 
-	if (get_node(req, parent, &p))
+	if (op_begin(&o, req, parent, BF_RQ_READ))
 		return;
-	bf_err_clear(&e);
-	begin(req);
-	rc = bf_model_lookup(FS(req)->ctx, &p, name, &n, &a, &e);
-	if (rc == -ENOENT && FS(req)->negative_timeout > 0) {
+	rc = bf_model_lookup(o.fs->ctx, &o.n, name, &n, &a, &o.e);
+	if (rc == -ENOENT && o.fs->negative_timeout > 0) {
 		struct fuse_entry_param ep = {
 			.ino = 0,
-			.entry_timeout = FS(req)->negative_timeout,
+			.entry_timeout = o.fs->negative_timeout,
 		};
 
 		end();
 		fuse_reply_entry(req, &ep);
 	} else if (rc) {
-		fail(req, "lookup", &p, name, rc, &e);
+		op_fail(&o, "lookup", name, rc);
 	} else {
 		end();
 		reply_entry(req, parent, name, &n, &a);
 		bf_node_clear(&n);
 	}
-	bf_node_clear(&p);
+	op_done(&o);
 }
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -295,42 +351,36 @@ static void op_forget_multi(fuse_req_t req, size_t count,
 static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	struct bf_node n;
+	struct op o;
 	struct bf_attr a;
-	struct bf_err e;
 	int rc;
 
-	if (get_node(req, ino, &n))
+	if (op_begin(&o, req, ino, BF_RQ_READ))
 		return;
-	bf_err_clear(&e);
-	begin(req);
-	if (has_fh(&n, fi))
-		rc = bf_fh_getattr(FS(req)->ctx, FH(fi), &a, &e);
+	if (has_fh(&o.n, fi))
+		rc = bf_fh_getattr(o.fs->ctx, FH(fi), &a, &o.e);
 	else
-		rc = bf_model_getattr(FS(req)->ctx, &n, &a, &e);
+		rc = bf_model_getattr(o.fs->ctx, &o.n, &a, &o.e);
 	if (rc) {
-		fail(req, "getattr", &n, NULL, rc, &e);
+		op_fail(&o, "getattr", NULL, rc);
 	} else {
 		end();
 		a.st.st_ino = ino;
 		fuse_reply_attr(req, &a.st, a.ttl);
 	}
-	bf_node_clear(&n);
+	op_done(&o);
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
-	struct bf_node n;
+	struct op o;
 	struct bf_attr a;
 	struct bf_chattr ch;
-	struct bf_err e;
 	int rc = 0;
 
-	if (get_node(req, ino, &n))
+	if (op_begin(&o, req, ino, BF_RQ_READ))
 		return;
-	bf_err_clear(&e);
-	begin(req);
 	/* chmod, chown: the model decides (EPERM unless nothing changes). */
 	ch.set = (to_set & FUSE_SET_ATTR_MODE ? BF_CHATTR_MODE : 0) |
 		 (to_set & FUSE_SET_ATTR_UID ? BF_CHATTR_UID : 0) |
@@ -339,56 +389,53 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	ch.uid = attr->st_uid;
 	ch.gid = attr->st_gid;
 	if (ch.set)
-		rc = bf_model_chattr(FS(req)->ctx, &n, &ch, &e);
+		rc = bf_model_chattr(o.fs->ctx, &o.n, &ch, &o.e);
 	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE))
-		rc = bf_model_truncate(FS(req)->ctx, &n,
-				       (uint64_t)attr->st_size, &e);
+		rc = bf_model_truncate(o.fs->ctx, &o.n, (uint64_t)attr->st_size,
+				       &o.e);
 	/* Times are generated: accepted and ignored, so touch and editors
 	 * do not fail. */
 	if (rc == 0) {
-		if (has_fh(&n, fi))
-			rc = bf_fh_getattr(FS(req)->ctx, FH(fi), &a, &e);
+		if (has_fh(&o.n, fi))
+			rc = bf_fh_getattr(o.fs->ctx, FH(fi), &a, &o.e);
 		else
-			rc = bf_model_getattr(FS(req)->ctx, &n, &a, &e);
+			rc = bf_model_getattr(o.fs->ctx, &o.n, &a, &o.e);
 	}
 	if (rc) {
-		fail(req, "setattr", &n, NULL, rc, &e);
+		op_fail(&o, "setattr", NULL, rc);
 	} else {
 		end();
 		a.st.st_ino = ino;
 		fuse_reply_attr(req, &a.st, a.ttl);
 	}
-	bf_node_clear(&n);
+	op_done(&o);
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	struct bf_node n;
-	struct bf_err e;
+	struct op o;
 	struct bf_dir *d;
 	int rc;
 
-	if (get_node(req, ino, &n))
+	if (op_begin(&o, req, ino, BF_RQ_READ))
 		return;
-	bf_err_clear(&e);
-	begin(req);
 	/* One snapshot per open: offsets stay valid across readdir calls. */
-	rc = bf_model_opendir(FS(req)->ctx, &n, &d, &e);
+	rc = bf_model_opendir(o.fs->ctx, &o.n, &d, &o.e);
 	if (rc) {
-		fail(req, "opendir", &n, NULL, rc, &e);
+		op_fail(&o, "opendir", NULL, rc);
 	} else {
 		end();
-		fi->fh = bf_handles_add(FS(req)->hs, NULL, d);
+		fi->fh = bf_handles_add(o.fs->hs, NULL, d);
 		if (!fi->fh) {
 			bf_dir_free(d);
 			fuse_reply_err(req, ENOMEM);
 		} else if (fuse_reply_open(req, fi) != 0) {
-			bf_handles_del(FS(req)->hs, fi->fh);
+			bf_handles_del(o.fs->hs, fi->fh);
 			bf_dir_free(d);
 		}
 	}
-	bf_node_clear(&n);
+	op_done(&o);
 }
 
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -472,96 +519,88 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
-	struct bf_node n;
-	struct bf_err e;
+	struct op o;
 	char *target = NULL;
 	int rc;
 
-	if (get_node(req, ino, &n))
+	if (op_begin(&o, req, ino, BF_RQ_READ))
 		return;
-	bf_err_clear(&e);
-	begin(req);
-	rc = bf_model_readlink(FS(req)->ctx, &n, &target, &e);
+	rc = bf_model_readlink(o.fs->ctx, &o.n, &target, &o.e);
 	if (rc)
-		fail(req, "readlink", &n, NULL, rc, &e);
+		op_fail(&o, "readlink", NULL, rc);
 	else {
 		end();
 		fuse_reply_readlink(req, target);
 	}
 	free(target);
-	bf_node_clear(&n);
+	op_done(&o);
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct bf_node n;
+	struct op o;
 	struct bf_fh *fh;
-	struct bf_err e;
 	int rc;
 
-	if (get_node(req, ino, &n))
+	if (op_begin(&o, req, ino, BF_RQ_READ))
 		return;
-	bf_err_clear(&e);
-	begin(req);
 	/* Only writers can submit: readers skip the /proc lookup. */
-	rc = bf_model_open(FS(req)->ctx, &n, fi->flags,
+	rc = bf_model_open(o.fs->ctx, &o.n, fi->flags,
 			   (fi->flags & O_ACCMODE) == O_RDONLY
 				   ? fuse_req_ctx(req)->pid
 				   : caller_tgid(req),
-			   &fh, &e);
+			   &fh, &o.e);
 	if (rc) {
-		fail(req, "open", &n, NULL, rc, &e);
+		op_fail(&o, "open", NULL, rc);
 	} else {
 		end();
 		if (apply_fh_flags(req, fi, fh) != 0) {
-			bf_fh_release(FS(req)->ctx, fh);
+			bf_fh_release(o.fs->ctx, fh);
 			fuse_reply_err(req, ENOMEM);
 		} else if (fuse_reply_open(req, fi) != 0) {
 			drop_fh(req, fi);
 		}
 	}
-	bf_node_clear(&n);
+	op_done(&o);
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, struct fuse_file_info *fi)
 {
-	struct bf_node p, n;
+	struct op o;
+	struct bf_node n;
 	struct bf_attr a;
 	struct bf_fh *fh;
-	struct bf_err e;
 	int rc;
 
-	if (get_node(req, parent, &p))
+	if (op_begin(&o, req, parent, BF_RQ_CHANGE))
 		return;
-	bf_err_clear(&e);
-	begin_change(req);
-	rc = bf_model_create(FS(req)->ctx, &p, name, fi->flags,
-			     caller_tgid(req), &n, &a, &fh, &e);
+	rc = bf_model_create(o.fs->ctx, &o.n, name, fi->flags, caller_tgid(req),
+			     &n, &a, &fh, &o.e);
 	if (rc == 0)
-		bf_model_created(FS(req)->ctx, &n, mode, &a);
+		bf_model_created(o.fs->ctx, &n, mode, &a);
 	if (rc) {
-		fail(req, "create", &p, name, rc, &e);
+		op_fail(&o, "create", name, rc);
 	} else {
 		struct fuse_entry_param ep;
-		fuse_ino_t ino = bf_itable_link(FS(req)->it, parent, name, &n);
+		fuse_ino_t ino = bf_itable_link(o.fs->it, parent, name, &n);
 
 		end();
 		if (!ino || apply_fh_flags(req, fi, fh) != 0) {
 			if (ino)
-				bf_itable_forget(FS(req)->it, ino, 1);
-			bf_fh_release(FS(req)->ctx, fh);
+				bf_itable_forget(o.fs->it, ino, 1);
+			bf_fh_release(o.fs->ctx, fh);
 			fuse_reply_err(req, ENOMEM);
 		} else {
 			fill_entry(&ep, ino, &a);
 			if (fuse_reply_create(req, &ep, fi) != 0) {
-				bf_itable_forget(FS(req)->it, ino, 1);
+				bf_itable_forget(o.fs->it, ino, 1);
 				drop_fh(req, fi);
 			}
 		}
 		bf_node_clear(&n);
 	}
-	bf_node_clear(&p);
+	op_done(&o);
 }
 
 /* Output bytes straight from the socket through a pipe (fs/gcs/pipe.c):
@@ -645,14 +684,13 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
-	struct bf_err e;
+	struct op o;
 	ssize_t n;
 
-	bf_err_clear(&e);
-	begin_change(req);
-	n = bf_fh_write(FS(req)->ctx, FH(fi), buf, size, (uint64_t)off, &e);
+	op_begin_fh(&o, req, BF_RQ_CHANGE);
+	n = bf_fh_write(o.fs->ctx, FH(fi), buf, size, (uint64_t)off, &o.e);
 	if (n < 0) {
-		fail_ino(req, ino, "write", (int)n, &e);
+		fail_ino(req, ino, "write", (int)n, &o.e);
 		return;
 	}
 	end();
@@ -661,14 +699,13 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct bf_err e;
+	struct op o;
 	int rc;
 
-	bf_err_clear(&e);
-	begin_change(req);
-	rc = bf_fh_flush(FS(req)->ctx, FH(fi), caller_tgid(req), &e);
+	op_begin_fh(&o, req, BF_RQ_CHANGE);
+	rc = bf_fh_flush(o.fs->ctx, FH(fi), caller_tgid(req), &o.e);
 	if (rc) {
-		fail_ino(req, ino, "close", rc, &e);
+		fail_ino(req, ino, "close", rc, &o.e);
 		return;
 	}
 	end();
@@ -696,25 +733,23 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode)
 {
-	struct bf_node p, n;
+	struct op o;
+	struct bf_node n;
 	struct bf_attr a;
-	struct bf_err e;
 	int rc;
 
 	(void)mode;
-	if (get_node(req, parent, &p))
+	if (op_begin(&o, req, parent, BF_RQ_READ))
 		return;
-	bf_err_clear(&e);
-	begin(req);
-	rc = bf_model_mkdir(FS(req)->ctx, &p, name, &n, &a, &e);
+	rc = bf_model_mkdir(o.fs->ctx, &o.n, name, &n, &a, &o.e);
 	if (rc) {
-		fail(req, "mkdir", &p, name, rc, &e);
+		op_fail(&o, "mkdir", name, rc);
 	} else {
 		end();
 		reply_entry(req, parent, name, &n, &a);
 		bf_node_clear(&n);
 	}
-	bf_node_clear(&p);
+	op_done(&o);
 }
 
 /* Symlinks, hard links and device nodes are never made here. EPERM, as
@@ -754,23 +789,20 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
 					 const struct bf_node *, const char *,
 					 struct bf_err *))
 {
-	struct bf_node p;
-	struct bf_err e;
+	struct op o;
 	int rc;
 
-	if (get_node(req, parent, &p))
+	if (op_begin(&o, req, parent, BF_RQ_CHANGE))
 		return;
-	bf_err_clear(&e);
-	begin_change(req);
-	rc = model_rm(FS(req)->ctx, &p, name, &e);
+	rc = model_rm(o.fs->ctx, &o.n, name, &o.e);
 	if (rc) {
-		fail(req, op, &p, name, rc, &e);
+		op_fail(&o, op, name, rc);
 	} else {
 		end();
-		bf_itable_unlink(FS(req)->it, parent, name);
+		bf_itable_unlink(o.fs->it, parent, name);
 		fuse_reply_err(req, 0);
 	}
-	bf_node_clear(&p);
+	op_done(&o);
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -787,39 +819,38 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname,
 		      unsigned int flags)
 {
-	struct bf_node p, np, n;
+	struct op o;
+	struct bf_node np, n;
 	struct bf_attr a;
-	struct bf_err e;
 	int rc;
 
-	if (get_node(req, parent, &p))
+	if (op_node(&o, req, parent))
 		return;
 	if (get_node(req, newparent, &np)) {
-		bf_node_clear(&p);
+		op_done(&o);
 		return;
 	}
-	bf_err_clear(&e);
-	begin_change(req);
-	rc = bf_model_rename(FS(req)->ctx, &p, name, &np, newname, flags, &e);
+	op_start(&o, BF_RQ_CHANGE);
+	rc = bf_model_rename(o.fs->ctx, &o.n, name, &np, newname, flags, &o.e);
 	if (rc) {
-		fail(req, "rename", &p, name, rc, &e);
+		op_fail(&o, "rename", name, rc);
 	} else {
 		struct bf_err ign;
 
 		bf_err_clear(&ign);
-		if (bf_model_lookup(FS(req)->ctx, &np, newname, &n, &a, &ign) ==
+		if (bf_model_lookup(o.fs->ctx, &np, newname, &n, &a, &ign) ==
 		    0) {
-			bf_itable_rename(FS(req)->it, parent, name, newparent,
+			bf_itable_rename(o.fs->it, parent, name, newparent,
 					 newname, &n);
 			bf_node_clear(&n);
 		} else {
-			bf_itable_unlink(FS(req)->it, parent, name);
-			bf_itable_unlink(FS(req)->it, newparent, newname);
+			bf_itable_unlink(o.fs->it, parent, name);
+			bf_itable_unlink(o.fs->it, newparent, newname);
 		}
 		end();
 		fuse_reply_err(req, 0);
 	}
-	bf_node_clear(&p);
+	op_done(&o);
 	bf_node_clear(&np);
 }
 
@@ -829,9 +860,9 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 
 	(void)ino;
 	memset(&sv, 0, sizeof(sv));
-	sv.f_bsize = 1 << 20;
-	sv.f_frsize = 1 << 20;
-	sv.f_namemax = 255;
+	sv.f_bsize = STATFS_BLOCK;
+	sv.f_frsize = STATFS_BLOCK;
+	sv.f_namemax = NAME_MAX_LEN;
 	fuse_reply_statfs(req, &sv);
 }
 

@@ -114,6 +114,7 @@ static int apply_source(struct bf_cli *cli, const char *src)
 	return 0;
 }
 
+/* No lock: the trial runs once, on the main thread, before any other. */
 static char trial_msg[512];
 
 /* libfuse writes one message in pieces (the unknown options one by one):

@@ -6,6 +6,7 @@
 
 #include "fuse/fuse_int.h"
 
+/* One per worker thread (thread-specific data): no lock. */
 struct rbuf {
 	char *p;
 	size_t cap;

@@ -35,7 +35,8 @@
  * pages, for each reader waiting on them. Files opened later read anew. */
 #define FAIL_FAST_MS 500
 
-/* Files whose READ timed out lately: their READs fail until then. */
+/* Files whose READ timed out lately: their READs fail until then.
+ * Guarded by rd_lock. */
 #define FAILED_SLOTS 64
 static struct {
 	fuse_ino_t ino;
@@ -54,7 +55,8 @@ struct rq {
 	int signalled; /* its caller has a signal pending or is gone */
 };
 
-static __thread struct rq cur;
+static __thread struct rq cur; /* this worker's request: no lock */
+/* A leaf: guards failed[] and every handle's rd_* (not rd_abort_gen). */
 static pthread_mutex_t rd_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static unsigned long long hexfield(const char *line)

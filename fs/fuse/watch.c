@@ -16,14 +16,27 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "batchfs/http.h"
 #include "batchfs/log.h"
+#include "batchfs/wait.h"
 #include "fuse/fuse_int.h"
 
+/* How often the table is read again when no change wakes us. */
+#define WATCH_POLL_MS 500
+
 struct bf_watch {
-	struct bf_fs *fs;
+	struct bf_fs *fs; /* set before the thread starts, read-only after */
 	pthread_t thread;
-	int stop; /* __atomic */
+	int stop; /* __atomic: set by bf_watch_stop, read by the thread */
 };
+
+/* The thread's cancel check: bf_watch_stop ends its sleep. */
+static int watch_stopped(void *ud)
+{
+	struct bf_watch *w = ud;
+
+	return __atomic_load_n(&w->stop, __ATOMIC_ACQUIRE) ? EINTR : 0;
+}
 
 /* 1 while a mount of device dev ("MAJ:MIN") is listed, 0 when not, -1 if
  * the table cannot be read. */
@@ -53,15 +66,17 @@ static void *watch_main(void *arg)
 	struct bf_watch *w = arg;
 	int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
 
+	bf_cancel_set(watch_stopped, w);
 	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
 		struct pollfd p = {.fd = fd, .events = POLLPRI};
 
 		/* A change wakes us at once; the timeout covers kernels
 		 * without mount table events. */
 		if (fd >= 0)
-			poll(&p, 1, 500);
+			poll(&p, 1, WATCH_POLL_MS);
 		else
-			usleep(500 * 1000);
+			bf_sleep_ms_cancellable(WATCH_POLL_MS,
+						BF_WAIT_SLICE_MS);
 		if (dev_listed(w->fs->bdi) == 0) {
 			size_t n = bf_waitq_close(w->fs->ctx);
 
@@ -73,6 +88,7 @@ static void *watch_main(void *arg)
 	}
 	if (fd >= 0)
 		close(fd);
+	bf_cancel_set(NULL, NULL);
 	return NULL;
 }
 

@@ -28,6 +28,12 @@
 #define MAX_LIST_PAGES 1000000
 /* objects.list returns at most 1000 entries a page; far more is broken. */
 #define LIST_PAGE_MAX 10000
+#define LIST_PAGE_ASK 1000 /* the most objects.list gives a page */
+/* Uploads: the size from which one goes resumable, the chunk size, and the
+ * unit chunks are rounded up to (GCS wants multiples of 256 KiB). */
+#define RESUMABLE_THRESHOLD (8u << 20)
+#define CHUNK_SIZE (8u << 20)
+#define CHUNK_UNIT (256u << 10)
 
 /* ---- endpoint --------------------------------------------------------- */
 
@@ -74,14 +80,16 @@ struct bf_gcs *bf_gcs_new(const struct bf_gcs_opts *o, struct bf_http *http)
 	g->upload = bf_gcs__printf("%s/upload/storage/v1", g->base);
 	if (!g->api || !g->upload)
 		goto fail;
-	g->resumable_threshold =
-		o && o->resumable_threshold ? o->resumable_threshold : 8u << 20;
-	n = o && o->chunk_size ? o->chunk_size : 8u << 20;
-	n = (n + (256u << 10) - 1) / (256u << 10) * (256u << 10);
+	g->resumable_threshold = o && o->resumable_threshold
+					 ? o->resumable_threshold
+					 : RESUMABLE_THRESHOLD;
+	n = o && o->chunk_size ? o->chunk_size : CHUNK_SIZE;
+	n = (n + CHUNK_UNIT - 1) / CHUNK_UNIT * CHUNK_UNIT;
 	g->chunk_size = n;
-	g->page_size = o && o->list_page_size ? o->list_page_size : 1000;
-	if (g->page_size > 1000)
-		g->page_size = 1000;
+	g->page_size =
+		o && o->list_page_size ? o->list_page_size : LIST_PAGE_ASK;
+	if (g->page_size > LIST_PAGE_ASK)
+		g->page_size = LIST_PAGE_ASK;
 	return g;
 fail:
 	bf_gcs_free(g);

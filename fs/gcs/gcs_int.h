@@ -50,4 +50,8 @@ int bf_gcs__list_page(const char *body, size_t len, bf_gcs_item_cb item_cb,
 #define MIN_WINDOW (1u << 20)
 #define DEFAULT_MAX_WINDOW (8u << 20)
 
+/* upload.c: sleeps ms before asking a resumable session what it kept;
+ * 0, or -EINTR (e set) within a slice of the cancel check firing. */
+int bf_gcs__upload_pause(long ms, struct bf_err *e);
+
 #endif

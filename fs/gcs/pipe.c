@@ -38,6 +38,7 @@
 
 #include "batchfs/http.h"
 #include "batchfs/log.h"
+#include "batchfs/wait.h"
 #include "gcs/gcs_int.h"
 #include "gcs/reader_int.h"
 
@@ -143,26 +144,6 @@ size_t bf_reader_splice_probe(void)
 void bf_reader_pool_set_splice(struct bf_reader_pool *p, size_t max_len)
 {
 	__atomic_store_n(&p->splice_max, max_len, __ATOMIC_RELAXED);
-}
-
-static void deadline_in(struct timespec *ts, long ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
-static int64_t ms_until(const struct timespec *ts)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int64_t)(ts->tv_sec - now.tv_sec) * 1000 +
-	       (ts->tv_nsec - now.tv_nsec) / 1000000L;
 }
 
 /* One ranged GET from off to end, checked like read.c checks a 206. */
@@ -304,26 +285,28 @@ static int sequential(const struct bf_seq *s, uint64_t off)
  * for the reads before off when they arrived after it. */
 static int wait_turn(struct bf_reader *r, struct bf_rstream *rs, uint64_t off)
 {
-	struct timespec busy_until, reorder_until;
+	int64_t now = bf_now_ms();
+	int64_t busy_until = now + BUSY_WAIT_MS;
+	int64_t reorder_until = now + REORDER_MS;
 
-	deadline_in(&busy_until, BUSY_WAIT_MS);
-	deadline_in(&reorder_until, REORDER_MS);
+	/* stop_check, at the top of each turn, says why a wait ended. */
 	for (;;) {
 		int rc = stop_check(r);
 
 		if (rc)
 			return rc;
 		if (rs->busy) {
-			if (ms_until(&busy_until) <= 0)
+			if (bf_now_ms() >= busy_until)
 				return -EBUSY;
-			pthread_cond_timedwait(&rs->cv, &rs->mu, &busy_until);
+			bf_cond_wait_until(&rs->cv, &rs->mu, CLOCK_MONOTONIC,
+					   busy_until, BF_WAIT_SLICE_MS);
 			continue;
 		}
 		if (rs->g.fd >= 0 && off > rs->pos &&
 		    off - rs->pos <= REORDER_SPAN &&
-		    ms_until(&reorder_until) > 0) {
-			pthread_cond_timedwait(&rs->cv, &rs->mu,
-					       &reorder_until);
+		    bf_now_ms() < reorder_until) {
+			bf_cond_wait_until(&rs->cv, &rs->mu, CLOCK_MONOTONIC,
+					   reorder_until, BF_WAIT_SLICE_MS);
 			continue;
 		}
 		return 0;

@@ -4,12 +4,12 @@
  * max_window and accounted in the pool). A sequential miss loads a window
  * into a block in the calling thread; then, while the consumer works through
  * the newest block, one worker thread of the pool fills the other block with
- * the next window, so HTTP overlaps the consumer (limits.md: 8 MiB windows +
- * one prefetch + a 512 KiB curl buffer measured best; more parallel streams
- * did not help). Blocks fill progressively: a read waits only for its own
- * bytes, not the whole window. Random reads, backward reorders that miss, and
- * readers the budget cannot serve use exact-size reads straight into the
- * caller's buffer.
+ * the next window, so HTTP overlaps the consumer (over loopback, 8 MiB
+ * windows + one prefetch + a 512 KiB curl buffer measured best; a WAN
+ * gets parallel ranges from ahead.c instead: BENCHMARKS.md). Blocks fill
+ * progressively: a read waits only for its own bytes, not the whole window.
+ * Random reads, backward reorders that miss, and readers the budget cannot
+ * serve use exact-size reads straight into the caller's buffer.
  *
  * Locking: r->mu guards block state; network I/O and memcpy run without it
  * (a block being copied from is pinned, a block being filled is owned by its
@@ -30,9 +30,13 @@
 #include "batchfs/http.h"
 #include "batchfs/log.h"
 #include "batchfs/reader.h"
+#include "batchfs/wait.h"
 #include "gcs/gcs_int.h"
 
 #include "gcs/reader_int.h"
+
+/* A reader waiting on a block looks at its cancel check this often. */
+#define WAIT_SLICE_MS 200
 
 static void stat_add(uint64_t *f, uint64_t n)
 {
@@ -346,23 +350,14 @@ void bf_reader_update(struct bf_reader *r, int64_t generation, uint64_t size)
  * -ETIMEDOUT past its request's deadline (with e set either way). */
 static int wait_a_bit(struct bf_reader *r, struct bf_err *e)
 {
-	int rc;
+	int rc = bf_cond_wait_slice(&r->cv, &r->mu, CLOCK_MONOTONIC,
+				    WAIT_SLICE_MS);
 
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_nsec += 200 * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_cond_timedwait(&r->cv, &r->mu, &ts);
-	if (!bf_cancelled())
+	if (!rc)
 		return 0;
-	rc = bf_cancel_errno();
-	return bf_err_set(e, rc,
-			  rc == ETIMEDOUT ? "the read's deadline passed"
-					  : "read interrupted");
+	return bf_err_set(e, -rc,
+			  rc == -ETIMEDOUT ? "the read's deadline passed"
+					   : "read interrupted");
 }
 
 /* Adds a piece to v, merging it with the last one when both are in buf

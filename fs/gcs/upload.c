@@ -18,10 +18,15 @@
 #include <cjson/cJSON.h>
 
 #include "batchfs/http.h"
+#include "batchfs/jitter.h"
 #include "batchfs/log.h"
+#include "batchfs/wait.h"
 #include "gcs/gcs_int.h"
 
 #define MAX_CHUNK_FAILURES 6
+/* Back-off between a failed chunk and the status query. */
+#define BACKOFF_INITIAL_MS 500
+#define BACKOFF_CAP_MS 8000
 #define UPLOAD_BUDGET_MS (30L * 60 * 1000)
 
 static const char *ctype_or_default(const char *ct)
@@ -230,13 +235,13 @@ static int retryable(int rc, const struct bf_err *e)
 	return 1; /* transport failure or no reply at all */
 }
 
-static void sleep_ms(long ms)
+/* The back-off between a failed chunk and the status query: up to
+ * BACKOFF_CAP_MS, so it watches the cancel check like every other wait. */
+int bf_gcs__upload_pause(long ms, struct bf_err *e)
 {
-	struct timespec ts = {.tv_sec = ms / 1000,
-			      .tv_nsec = (ms % 1000) * 1000000L};
+	int rc = bf_sleep_ms_cancellable(ms, BF_WAIT_SLICE_MS);
 
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+	return rc ? bf_err_set(e, EINTR, "upload interrupted") : 0;
 }
 
 /* Interprets a chunk or status reply: 1 = complete (out filled), 0 = 308
@@ -374,13 +379,12 @@ static int upload_resumable(struct bf_gcs *g, const char *bucket,
 			bf_log_info("gs://%s/%s: chunk at %" PRIu64
 				    " failed (%s), asking the session",
 				    bucket, name, before, e->msg);
-			sleep_ms(bf_backoff_ms(fails - 1, 500, 8000,
-					       (double)rand() /
-						       ((double)RAND_MAX + 1)));
-			if (bf_cancelled()) {
-				rc = bf_err_set(e, EINTR, "upload interrupted");
+			rc = bf_gcs__upload_pause(
+				bf_backoff_ms(fails - 1, BACKOFF_INITIAL_MS,
+					      BACKOFF_CAP_MS, bf_jitter01()),
+				e);
+			if (rc < 0)
 				goto out;
-			}
 			rc = query_status(g, session, len, &pos, out, e);
 		}
 		if (rc == 1) {

@@ -1,6 +1,6 @@
 /* client.c - the bf_http object: libcurl global init, the share object
  * (DNS and TLS session caches, with one mutex per shared data kind), the
- * free list of easy handles, counters, the per-thread cancel check and the
+ * free list of easy handles, counters, the network gate and the
  * proxy setting.
  *
  * Why the connection cache is not shared: see http.c.
@@ -15,10 +15,11 @@
 #include <curl/curl.h>
 
 #include "batchfs/http.h"
+#include "batchfs/wait.h"
 
 #include "http_int.h"
 
-/* ---- global init, cancel, stats ---------------------------------------- */
+/* ---- global init, stats ------------------------------------------------ */
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc;
@@ -35,51 +36,8 @@ static void global_init(void)
 		signal(SIGPIPE, SIG_IGN);
 }
 
-static __thread bf_cancel_fn cancel_fn;
-static __thread void *cancel_ud;
-static __thread int64_t req_deadline; /* 0: none */
-static __thread int req_gated;
+/* The cancel check and the request's limits are wait.c's. */
 static __thread int gate_depth;
-
-void bf_cancel_set(bf_cancel_fn fn, void *ud)
-{
-	cancel_fn = fn;
-	cancel_ud = fn ? ud : NULL;
-	if (!fn) {
-		req_deadline = 0;
-		req_gated = 0;
-	}
-}
-
-void bf_req_limits(int64_t deadline_ms, int gated)
-{
-	req_deadline = deadline_ms;
-	req_gated = gated;
-}
-
-int64_t bf_req_deadline(void)
-{
-	return req_deadline;
-}
-
-static int interrupted(void)
-{
-	return cancel_fn && cancel_fn(cancel_ud) != 0;
-}
-
-int bf_cancelled(void)
-{
-	return interrupted() || (req_deadline && bf_now_ms() >= req_deadline);
-}
-
-int bf_cancel_errno(void)
-{
-	int r = cancel_fn ? cancel_fn(cancel_ud) : 0;
-
-	if (r)
-		return r == ETIMEDOUT ? ETIMEDOUT : EINTR;
-	return req_deadline && bf_now_ms() >= req_deadline ? ETIMEDOUT : 0;
-}
 
 /* ---- the network gate ---------------------------------------------------
  * FUSE workers are a fixed pool: if all of them waited on a hung server,
@@ -110,24 +68,17 @@ int bf_net_enter(void)
 	int64_t until;
 	int rc = 0;
 
-	if (!req_gated || gate_depth++ > 0)
+	if (!bf__req_gated() || gate_depth++ > 0)
 		return 0;
 	until = bf_now_ms() + GATE_WAIT_MS;
 	pthread_mutex_lock(&gate_lock);
 	if (gate_max && gate_used >= gate_max && gate_waiting < gate_queue) {
 		gate_waiting++;
-		while (gate_used >= gate_max && !bf_cancelled() &&
-		       bf_now_ms() < until) {
-			struct timespec ts;
-
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 100 * 1000 * 1000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			pthread_cond_timedwait(&gate_cond, &gate_lock, &ts);
-		}
+		while (gate_used >= gate_max &&
+		       bf_cond_wait_until(&gate_cond, &gate_lock,
+					  CLOCK_REALTIME, until,
+					  BF_WAIT_SLICE_MS) == 0)
+			;
 		gate_waiting--;
 	}
 	if (gate_max && gate_used >= gate_max)
@@ -142,7 +93,7 @@ int bf_net_enter(void)
 
 void bf_net_leave(void)
 {
-	if (!req_gated || gate_depth <= 0 || --gate_depth > 0)
+	if (!bf__req_gated() || gate_depth <= 0 || --gate_depth > 0)
 		return;
 	pthread_mutex_lock(&gate_lock);
 	gate_used--;

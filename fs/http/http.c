@@ -36,7 +36,9 @@
 
 #include "batchfs/buf.h"
 #include "batchfs/http.h"
+#include "batchfs/jitter.h"
 #include "batchfs/log.h"
+#include "batchfs/wait.h"
 
 #include "http_int.h"
 
@@ -286,26 +288,7 @@ static void free_headers(struct curl_slist *l)
 /* Sleeps ms in slices, watching the cancel check. */
 static int sleep_ms(long ms)
 {
-	while (ms > 0) {
-		long s = ms < SLEEP_SLICE_MS ? ms : SLEEP_SLICE_MS;
-		struct timespec ts = {.tv_sec = 0, .tv_nsec = s * 1000000L};
-
-		if (bf_cancelled())
-			return -EINTR;
-		nanosleep(&ts, NULL);
-		ms -= s;
-	}
-	return bf_cancelled() ? -EINTR : 0;
-}
-
-static double rnd01(void)
-{
-	static __thread unsigned int seed;
-
-	if (!seed)
-		seed = (unsigned int)bf_now_ms() ^
-		       (unsigned int)(uintptr_t)&seed ^ (unsigned int)getpid();
-	return (double)rand_r(&seed) / ((double)RAND_MAX + 1.0);
+	return bf_sleep_ms_cancellable(ms, SLEEP_SLICE_MS) ? -EINTR : 0;
 }
 
 /* ---- the retry loop ----------------------------------------------------- */
@@ -345,7 +328,7 @@ struct call {
 	struct bf_err *e;
 	int64_t start, deadline;
 	int auth_retried; /* refreshes after a 401, at most AUTH_RETRIES */
-	char token[4096];
+	char token[BF_TOKEN_MAX];
 	int have_token;
 	int last_rc; /* -errno of the last failed attempt */
 };
@@ -552,7 +535,7 @@ static int wait_before_retry(struct call *c, int retry_no)
 	if (c->resp->status == 401)
 		return 0;
 	ms = bf_backoff_ms(retry_no, h->o.backoff_initial_ms,
-			   h->o.backoff_cap_ms, rnd01());
+			   h->o.backoff_cap_ms, bf_jitter01());
 	hint = c->resp->retry_after_ms;
 	if (c->resp->body && c->resp->body_len) {
 		long ri =

@@ -10,6 +10,13 @@
 
 #include "batchfs/http.h"
 
+/* Room for an access token (Google's are about 2 KiB). */
+#define BF_TOKEN_MAX 4096
+
+/* wait.c: whether this thread takes a place in the network gate
+ * (bf_req_limits), for client.c's gate. */
+int bf__req_gated(void);
+
 /* Forgets the reply headers of a previous response (keeps status). */
 void bf_http_hdr_reset(struct bf_http_resp *r);
 /* Records one raw header line ("Name: value\r\n") if we track it. */

@@ -287,7 +287,7 @@ int bf_http_rawget(struct bf_http *h, const char *url,
 {
 	char host[256], port[8], authority[300], req[REQ_MAX], logurl[512];
 	const char *path;
-	char token[4096];
+	char token[BF_TOKEN_MAX];
 	int64_t deadline;
 	size_t n;
 	int rc;

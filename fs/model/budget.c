@@ -16,6 +16,7 @@
 #include <stdlib.h>
 
 #include "batchfs/http.h"
+#include "batchfs/jitter.h"
 
 /* A 429 pauses optional calls for a jittered interval from 2 s, doubling
  * with each further 429, up to 64 s. */
@@ -32,7 +33,6 @@ struct bf_budget {
 	int64_t last_ms; /* last refill */
 	int64_t paused_until_ms;
 	int pause_step;
-	uint64_t rnd;
 	struct bf_budget_stats st;
 };
 
@@ -51,7 +51,6 @@ struct bf_budget *bf_budget_new(double per_minute, int64_t now_ms)
 		b->tokens = b->burst;
 	}
 	b->last_ms = now_ms;
-	b->rnd = (uint64_t)now_ms * 0x9e3779b97f4a7c15ULL | 1;
 	return b;
 }
 
@@ -95,15 +94,6 @@ int bf_budget_may(struct bf_budget *b, int64_t now_ms)
 	return ok;
 }
 
-/* Lock held: a value in [0, 1). */
-static double rnd01(struct bf_budget *b)
-{
-	b->rnd ^= b->rnd << 13;
-	b->rnd ^= b->rnd >> 7;
-	b->rnd ^= b->rnd << 17;
-	return (double)(b->rnd >> 11) / 9007199254740992.0;
-}
-
 void bf_budget_spend(struct bf_budget *b, int calls, long status,
 		     int64_t now_ms)
 {
@@ -130,8 +120,8 @@ void bf_budget_spend(struct bf_budget *b, int calls, long status,
 			b->pause_step++;
 		/* Half fixed, half jitter: never zero, and mounts that were
 		 * throttled together do not come back together. */
-		b->paused_until_ms =
-			now_ms + d / 2 + (int64_t)(rnd01(b) * (double)(d / 2));
+		b->paused_until_ms = now_ms + d / 2 +
+				     (int64_t)(bf_jitter01() * (double)(d / 2));
 		if (b->tokens > 0)
 			b->tokens = 0;
 		b->st.throttled++;

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "batchfs/http.h"
+#include "batchfs/wait.h"
 
 int64_t bf_clock_wall_us(void)
 {
@@ -19,34 +20,10 @@ int64_t bf_clock_wall_us(void)
 
 int bf_clock_cond_wait(pthread_cond_t *cond, pthread_mutex_t *lock)
 {
-	struct timespec ts;
-
-	if (bf_cancelled())
-		return -bf_cancel_errno();
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += 100 * 1000 * 1000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	pthread_cond_timedwait(cond, lock, &ts);
-	return bf_cancelled() ? -bf_cancel_errno() : 0;
+	return bf_cond_wait_slice(cond, lock, CLOCK_REALTIME, BF_WAIT_SLICE_MS);
 }
 
 int bf_clock_mutex_lock(pthread_mutex_t *lock)
 {
-	for (;;) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		if (pthread_mutex_timedlock(lock, &ts) == 0)
-			return 0;
-		if (bf_cancelled())
-			return -bf_cancel_errno();
-	}
+	return bf_mutex_lock_slices(lock, BF_WAIT_SLICE_MS);
 }

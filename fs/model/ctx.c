@@ -40,7 +40,7 @@ void bf_model_opts_default(struct bf_model_opts *o)
 	o->deadline = 60;
 	o->max_request = 4 << 20;
 	/* 4 streaming readers stay within ~64 MiB; 8 MiB ranges already
-	 * reach the loopback ceiling (limits.md section 1). */
+	 * reach the loopback ceiling (BENCHMARKS.md, Method). */
 	o->readahead_max = 32 << 20;
 	o->readahead_window = 8 << 20;
 	o->page_size = 0;

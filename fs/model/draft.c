@@ -14,6 +14,7 @@
 
 #include "batchfs/http.h"
 #include "batchfs/log.h"
+#include "batchfs/wait.h"
 #include "model/clock.h"
 #include "model/ctx.h"
 #include "model/jobs.h"
@@ -142,16 +143,7 @@ static int find_by_token(struct bf_ctx *c, const char *token,
  * when the request's deadline (-o change_deadline) passed. */
 static int sleep_cancellable(long ms)
 {
-	while (ms > 0) {
-		long s = ms > 100 ? 100 : ms;
-		struct timespec ts = {.tv_sec = 0, .tv_nsec = s * 1000000L};
-
-		if (bf_cancelled())
-			return -bf_cancel_errno();
-		nanosleep(&ts, NULL);
-		ms -= s;
-	}
-	return bf_cancelled() ? -bf_cancel_errno() : 0;
+	return bf_sleep_ms_cancellable(ms, BF_WAIT_SLICE_MS);
 }
 
 /* Settles what an earlier mount's creates of this name, cut short by a

@@ -14,6 +14,7 @@
 #include "batchfs/buf.h"
 #include "batchfs/err.h"
 #include "batchfs/http.h"
+#include "batchfs/wait.h"
 #include "batchfs/vertex.h"
 #include "model/ctx.h"
 #include "model/fh.h"
@@ -25,18 +26,18 @@
 
 /* Sleeps up to s seconds in short steps; -EINTR when the caller was
  * interrupted, -ESHUTDOWN when the mount goes away. */
+#define NAP_SLICE_MS 50
 static int nap(struct bf_ctx *c, double s)
 {
 	int64_t end = bf_now_ms() + (int64_t)(s * 1000);
 
 	do {
-		struct timespec ts = {0, 50 * 1000 * 1000};
-
 		if (bf_cancelled())
 			return -EINTR;
 		if (__atomic_load_n(&c->shutdown, __ATOMIC_ACQUIRE))
 			return -ESHUTDOWN;
-		nanosleep(&ts, NULL);
+		if (bf_sleep_ms_cancellable(NAP_SLICE_MS, NAP_SLICE_MS))
+			return -EINTR;
 	} while (bf_now_ms() < end);
 	return 0;
 }

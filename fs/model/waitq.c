@@ -24,6 +24,7 @@
 #include "batchfs/err.h"
 #include "batchfs/http.h"
 #include "batchfs/log.h"
+#include "batchfs/wait.h"
 #include "model/ctx.h"
 #include "model/jobs.h"
 #include "model/model.h"
@@ -236,13 +237,7 @@ static void *poll_main(void *arg)
 		pthread_mutex_lock(&q->lock);
 		if (q->stop || q->ncancel > 0)
 			continue;
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += (time_t)ivl;
-		until.tv_nsec += (long)((ivl - (double)(time_t)ivl) * 1e9);
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		bf_timespec_in(&until, CLOCK_MONOTONIC, (int64_t)(ivl * 1000));
 		pthread_cond_timedwait(&q->cond, &q->lock, &until);
 	}
 	pthread_mutex_unlock(&q->lock);

@@ -3,12 +3,16 @@
  * and what a row says about itself (key, success, UTF-8). */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "results/results_int.h"
+
+/* A line buffer's first size; it doubles up to the line limit. */
+#define LINES_FIRST_CAP (64u << 10)
 
 ssize_t bf_read_fd(void *ud, char *buf, size_t len, struct bf_err *e)
 {
@@ -46,7 +50,7 @@ static int fill(struct bf_lines *l, struct bf_err *e)
 	if (l->end == l->cap) {
 		/* room for max bytes, the '\n' and one more to see that a
 		 * line is too long */
-		size_t cap = l->cap ? l->cap * 2 : 1 << 16;
+		size_t cap = l->cap ? l->cap * 2 : LINES_FIRST_CAP;
 		char *p;
 
 		if (cap > l->max + 2)
@@ -188,7 +192,7 @@ int bf_pread_full(int fd, void *buf, size_t n, uint64_t off,
 
 int bf_spool_open(const char *dir, struct bf_err *e)
 {
-	char path[4096];
+	char path[PATH_MAX];
 	int fd;
 
 	if (!dir || !*dir)

@@ -25,6 +25,8 @@
 #include "results/results_int.h"
 
 #define DEFAULT_MAX_LINE (64u << 20)
+/* Spool bytes copied to an output file at a time. */
+#define COPY_CHUNK (64u << 10)
 
 enum {
 	R_PRESENT = 1, /* an output row exists for the key */
@@ -374,8 +376,9 @@ next:
 	return rc;
 }
 
-static int incomplete(struct bf_wbuf *w, const char *field, const cJSON *k,
-		      struct bf_err *e)
+/* Opens a line with the key member: {"FIELD":VALUE (no ',' yet). */
+static int put_key(struct bf_wbuf *w, const char *field, const cJSON *k,
+		   struct bf_err *e)
 {
 	char *v = cJSON_PrintUnformatted(k);
 	int rc;
@@ -389,9 +392,17 @@ static int incomplete(struct bf_wbuf *w, const char *field, const cJSON *k,
 		rc = bf_wbuf_put(w, "\":", 2, e);
 	if (rc == 0)
 		rc = bf_wbuf_put(w, v, strlen(v), e);
+	free(v);
+	return rc;
+}
+
+static int incomplete(struct bf_wbuf *w, const char *field, const cJSON *k,
+		      struct bf_err *e)
+{
+	int rc = put_key(w, field, k, e);
+
 	if (rc == 0)
 		rc = bf_wbuf_put(w, ",\"status\":\"incomplete\"}\n", 24, e);
-	free(v);
 	return rc;
 }
 
@@ -401,19 +412,8 @@ static int copy_keyed(struct bf_join *j, const struct bf_kval *v,
 		      const char *field, const cJSON *item, struct bf_wbuf *by,
 		      char *tmp, size_t tmplen, struct bf_err *e)
 {
-	char *k = cJSON_PrintUnformatted(item);
-	int rc;
+	int rc = put_key(by, field, item, e);
 
-	if (!k)
-		return bf_err_set(e, ENOMEM, "out of memory");
-	rc = bf_wbuf_put(by, "{\"", 2, e);
-	if (rc == 0)
-		rc = bf_wbuf_put(by, field, strlen(field), e);
-	if (rc == 0)
-		rc = bf_wbuf_put(by, "\":", 2, e);
-	if (rc == 0)
-		rc = bf_wbuf_put(by, k, strlen(k), e);
-	free(k);
 	/* The row starts with '{' (spooled so); "{}" has no request, so
 	 * a fingerprinted row has a member and takes a ','. */
 	if (rc == 0)
@@ -586,7 +586,7 @@ int bf_join_finish(struct bf_join *j, bf_read_fn input, void *ud,
 {
 	enum { OK, BAD, BY, RETRY, NW };
 	struct bf_wbuf *w[NW] = { 0 };
-	const size_t tmplen = 1 << 16;
+	const size_t tmplen = COPY_CHUNK;
 	char *tmp = malloc(tmplen);
 	int rc = 0;
 

@@ -8,6 +8,9 @@
 
 #include "results/results_int.h"
 
+/* The key arena's first size; it grows by half. */
+#define ARENA_FIRST_CAP (64u << 10)
+
 struct slot {
 	uint32_t h;	/* 0 = empty */
 	uint32_t kofs;	/* arena offset of u32 length + bytes */
@@ -120,7 +123,7 @@ static int arena_add(struct bf_kset *s, const char *key, size_t klen,
 	if (need > s->acap) {
 		/* x1.5: the arena is the bulk of the memory; doubling
 		 * would waste up to half of it. */
-		size_t cap = s->acap ? s->acap + s->acap / 2 : 1 << 16;
+		size_t cap = s->acap ? s->acap + s->acap / 2 : ARENA_FIRST_CAP;
 		char *p;
 
 		while (cap < need)

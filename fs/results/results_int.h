@@ -11,6 +11,10 @@
 
 #include "batchfs/results.h"
 
+/* Nothing in fs/results is shared between threads: each object (join,
+ * index, dup finder, line reader, writer) belongs to the one call that
+ * made it, so none has a lock. */
+
 /* ---- index: key -> small value, open addressing, keys in one arena ---- */
 
 struct bf_kval {
@@ -73,11 +77,13 @@ int bf_lines_next(struct bf_lines *l, char **line, size_t *len,
 
 /* ---- writer ------------------------------------------------------------ */
 
+#define BF_WBUF_BYTES (64u << 10) /* buffered before each write(2) */
+
 struct bf_wbuf {
 	int fd;
 	size_t n;
 	uint64_t total;
-	char buf[1 << 16];
+	char buf[BF_WBUF_BYTES];
 };
 
 void bf_wbuf_init(struct bf_wbuf *w, int fd);

@@ -185,23 +185,23 @@ static const struct {
 	int err;
 	long http;
 } grpc_rows[] = {
-	[0] = {"OK", 0, 200},
-	[1] = {"CANCELLED", ECANCELED, 499},
-	[2] = {"UNKNOWN", EIO, 500},
-	[3] = {"INVALID_ARGUMENT", EINVAL, 400},
-	[4] = {"DEADLINE_EXCEEDED", ETIMEDOUT, 504},
-	[5] = {"NOT_FOUND", ENOENT, 404},
-	[6] = {"ALREADY_EXISTS", EEXIST, 409},
-	[7] = {"PERMISSION_DENIED", EACCES, 403},
-	[8] = {"RESOURCE_EXHAUSTED", EAGAIN, 429},
-	[9] = {"FAILED_PRECONDITION", EBUSY, 400},
-	[10] = {"ABORTED", EAGAIN, 409},
-	[11] = {"OUT_OF_RANGE", ERANGE, 400},
-	[12] = {"UNIMPLEMENTED", EOPNOTSUPP, 501},
-	[13] = {"INTERNAL", EIO, 500},
-	[14] = {"UNAVAILABLE", EIO, 503},
-	[15] = {"DATA_LOSS", EIO, 500},
-	[16] = {"UNAUTHENTICATED", EACCES, 401},
+	[BF_GRPC_OK] = {"OK", 0, 200},
+	[BF_GRPC_CANCELLED] = {"CANCELLED", ECANCELED, 499},
+	[BF_GRPC_UNKNOWN] = {"UNKNOWN", EIO, 500},
+	[BF_GRPC_INVALID_ARGUMENT] = {"INVALID_ARGUMENT", EINVAL, 400},
+	[BF_GRPC_DEADLINE_EXCEEDED] = {"DEADLINE_EXCEEDED", ETIMEDOUT, 504},
+	[BF_GRPC_NOT_FOUND] = {"NOT_FOUND", ENOENT, 404},
+	[BF_GRPC_ALREADY_EXISTS] = {"ALREADY_EXISTS", EEXIST, 409},
+	[BF_GRPC_PERMISSION_DENIED] = {"PERMISSION_DENIED", EACCES, 403},
+	[BF_GRPC_RESOURCE_EXHAUSTED] = {"RESOURCE_EXHAUSTED", EAGAIN, 429},
+	[BF_GRPC_FAILED_PRECONDITION] = {"FAILED_PRECONDITION", EBUSY, 400},
+	[BF_GRPC_ABORTED] = {"ABORTED", EAGAIN, 409},
+	[BF_GRPC_OUT_OF_RANGE] = {"OUT_OF_RANGE", ERANGE, 400},
+	[BF_GRPC_UNIMPLEMENTED] = {"UNIMPLEMENTED", EOPNOTSUPP, 501},
+	[BF_GRPC_INTERNAL] = {"INTERNAL", EIO, 500},
+	[BF_GRPC_UNAVAILABLE] = {"UNAVAILABLE", EIO, 503},
+	[BF_GRPC_DATA_LOSS] = {"DATA_LOSS", EIO, 500},
+	[BF_GRPC_UNAUTHENTICATED] = {"UNAUTHENTICATED", EACCES, 401},
 };
 #define GRPC_ROWS ((int)(sizeof(grpc_rows) / sizeof(grpc_rows[0])))
 
@@ -225,7 +225,7 @@ int bf_grpc_from_name(const char *name)
 		return -1;
 	/* Both spellings of 1 occur in the wild. */
 	if (!strcmp(name, "CANCELED"))
-		return 1;
+		return BF_GRPC_CANCELLED;
 	for (int i = 0; i < GRPC_ROWS; i++)
 		if (!strcmp(name, grpc_rows[i].name))
 			return i;
@@ -249,7 +249,7 @@ int bf_errno_from_http(long s, const char *status_name)
 	case 401:
 		return EACCES;
 	case 403:
-		return g == 8 ? EAGAIN : EACCES;
+		return g == BF_GRPC_RESOURCE_EXHAUSTED ? EAGAIN : EACCES;
 	case 404:
 		return ENOENT;
 	case 405:
@@ -257,7 +257,7 @@ int bf_errno_from_http(long s, const char *status_name)
 	case 408:
 		return ETIMEDOUT;
 	case 409:
-		return g == 10 ? EAGAIN : EEXIST;
+		return g == BF_GRPC_ABORTED ? EAGAIN : EEXIST;
 	case 410:
 		return ENOENT;
 	case 411:

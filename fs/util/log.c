@@ -22,12 +22,16 @@
 
 #define LOG_LINE_MAX 2048
 
+/* A leaf: guards the destination (the four below it) and each write, so
+ * lines do not interleave. */
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static int log_to_stderr = 1;
 static int log_syslog_open;
-static volatile int log_level = BF_LOG_INFO;
 static void (*log_sink)(enum bf_log_level, const char *);
 static int log_fd = -1; /* -o log_file=, O_APPEND: wins over both */
+/* No lock: a word read on every call, changed with no ordering needed. */
+static volatile int log_level = BF_LOG_INFO;
+/* No lock: set once at start, before any other thread logs. */
 static int log_json;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};

@@ -19,9 +19,10 @@
 
 #include "batchfs/err.h"
 #include "batchfs/http.h"
+#include "batchfs/jitter.h"
 #include "batchfs/log.h"
 #include "batchfs/vertex.h"
-#include "vertex/job_priv.h"
+#include "vertex/job_int.h"
 #include "vertex/vertex_int.h"
 
 /* Create: POSTs (first + re-sends) and the wall-clock budget for all of
@@ -223,7 +224,7 @@ int bf_vertex_create(struct bf_vertex *v, const char *body_json,
 
 		if (attempt > 0) {
 			long d = bf_backoff_ms(attempt - 1, 1000, 30000,
-					       vx_rnd01());
+					       bf_jitter01());
 
 			if (wait_hint > d)
 				d = wait_hint;

@@ -17,7 +17,7 @@
 
 #include "batchfs/err.h"
 #include "batchfs/vertex.h"
-#include "vertex/job_priv.h"
+#include "vertex/job_int.h"
 
 static const char *const state_names[] = {
 	[BF_JOB_UNSPECIFIED] = "JOB_STATE_UNSPECIFIED",

@@ -19,8 +19,9 @@
 #include "batchfs/http.h"
 #include "batchfs/jsonscan.h"
 #include "batchfs/log.h"
+#include "batchfs/wait.h"
 #include "batchfs/vertex.h"
-#include "vertex/job_priv.h"
+#include "vertex/job_int.h"
 #include "vertex/vertex_int.h"
 
 /* Delete: how long we wait for the Operation to finish. */
@@ -32,36 +33,15 @@
 /* Nor is a page far beyond any page size we ask for (at most 1000): the
  * caller keeps every job it is given, a few KiB each. */
 #define LIST_PAGE_MAX 10000
+/* How often a back-off sleep looks at the cancel check. */
+#define SLEEP_SLICE_MS 50
 
 /* ---- small helpers ----------------------------------------------------- */
 
 /* Sleeps in short slices so a FUSE interrupt ends the wait. */
 int vx_sleep_ms(long ms)
 {
-	while (ms > 0) {
-		long s = ms > 50 ? 50 : ms;
-		struct timespec ts = {.tv_sec = 0, .tv_nsec = s * 1000000L};
-
-		if (bf_cancelled())
-			return -bf_cancel_errno();
-		nanosleep(&ts, NULL);
-		ms -= s;
-	}
-	return bf_cancelled() ? -bf_cancel_errno() : 0;
-}
-
-/* Jitter source; quality does not matter, thread safety does. */
-double vx_rnd01(void)
-{
-	static __thread uint64_t x;
-
-	if (!x)
-		x = (uint64_t)bf_now_ms() * 0x9e3779b97f4a7c15ULL ^
-		    (uint64_t)(uintptr_t)&x;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return (double)(x >> 11) / 9007199254740992.0;
+	return bf_sleep_ms_cancellable(ms, SLEEP_SLICE_MS);
 }
 
 static int valid_host_label(const char *s)
@@ -504,7 +484,7 @@ static int op_state(const char *body, size_t len, char **name, struct bf_err *e)
 		int c = cJSON_IsNumber(code) && code->valueint > 0 &&
 					code->valueint < 64
 				? code->valueint
-				: 2;
+				: BF_GRPC_UNKNOWN;
 		int eno = bf_errno_from_grpc(c);
 
 		rc = bf_err_set(e, eno ? eno : EIO, "%s",

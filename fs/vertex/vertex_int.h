@@ -17,8 +17,6 @@ struct bf_vertex {
 
 /* Sleeps in short slices; -EINTR once the thread's cancel check fires. */
 int vx_sleep_ms(long ms);
-/* A jitter value in [0, 1). */
-double vx_rnd01(void);
 /* Client tokens: 1..63 of [a-z0-9_-] (a label value). */
 int vx_valid_token(const char *s);
 /* One HTTP exchange with an explicit budget (0 = the HTTP default); a

@@ -27,6 +27,28 @@ int bf_err_set(struct bf_err *e, int err, const char *fmt, ...)
 /* "CODE: message" style one-liner for error files and logs. */
 void bf_err_format(const struct bf_err *e, char *out, size_t n);
 
+/* gRPC status codes (google.rpc.Code), as the error envelope's "code" and
+ * a job's error.code carry them. */
+enum bf_grpc_code {
+	BF_GRPC_OK = 0,
+	BF_GRPC_CANCELLED = 1,
+	BF_GRPC_UNKNOWN = 2,
+	BF_GRPC_INVALID_ARGUMENT = 3,
+	BF_GRPC_DEADLINE_EXCEEDED = 4,
+	BF_GRPC_NOT_FOUND = 5,
+	BF_GRPC_ALREADY_EXISTS = 6,
+	BF_GRPC_PERMISSION_DENIED = 7,
+	BF_GRPC_RESOURCE_EXHAUSTED = 8,
+	BF_GRPC_FAILED_PRECONDITION = 9,
+	BF_GRPC_ABORTED = 10,
+	BF_GRPC_OUT_OF_RANGE = 11,
+	BF_GRPC_UNIMPLEMENTED = 12,
+	BF_GRPC_INTERNAL = 13,
+	BF_GRPC_UNAVAILABLE = 14,
+	BF_GRPC_DATA_LOSS = 15,
+	BF_GRPC_UNAUTHENTICATED = 16,
+};
+
 /* The mapping table (positive errno). status_name may be NULL. */
 int bf_errno_from_http(long http_status, const char *status_name);
 int bf_errno_from_curl(int curl_code);

@@ -1,4 +1,4 @@
-"""BigQuery jobs (issue 15): a draft's request.json with bq:// sources and
+"""BigQuery jobs (SEMANTICS.md, BigQuery jobs): a draft's request.json with bq:// sources and
 destinations, long and short form; state, progress, output/bigquery and
 results/README of such jobs; bad bq:// URIs refused at close(). The
 emulator stands for BigQuery: a label emulator_rows=N (or a table fixture)

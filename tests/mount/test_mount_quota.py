@@ -1,4 +1,4 @@
-"""Many running jobs watched under Vertex's request quota (issue 11): the
+"""Many running jobs watched under Vertex's request quota (SEMANTICS.md, Call budget): the
 mount keeps its calls under its budget (-o vertex_rpm), serves the cache
 (progress marked stale) while the budget is spent or the service answers
 429, never fails a read because of the quota, and still shows a state

@@ -1,4 +1,4 @@
-"""File-native workflows (issue 5): staging input.jsonl through a draft,
+"""File-native workflows (SEMANTICS.md: Staging, Waiting, Results): staging input.jsonl through a draft,
 request.json's short form and defaults, wait, progress, results/ and
 by-id/. Every error path checks the errno and the text in `error`."""
 import errno

@@ -156,7 +156,7 @@ def test_seeks_holes_and_out_of_order_writes(m, emu):
 
 def test_input_files_in_a_draft_send_nothing(m, emu):
     """Without -o staging, input.jsonl cannot be written at all (EPERM,
-    issue 5: the message names the missing option); whatever is tried,
+    the message names the missing option); whatever is tried,
     nothing reaches Vertex or Cloud Storage and the draft stays intact."""
     d = m.job("inp")
     os.mkdir(d)

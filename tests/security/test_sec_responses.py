@@ -240,7 +240,7 @@ def test_out_of_range_numbers_and_times(proxied, emu):
             assert res.count(b"\n") == 1 and len(res) < 512, res
             # No negative counts; incomplete=-1 is the documented
             # "unknown" of a garbled counter (tests/unit/model/test_render).
-            # The bar, elapsed= and eta= follow the counters (issue 5).
+            # The bar, elapsed= and eta= follow the counters (SEMANTICS.md).
             counters = res.split(b" [", 1)[0].split(b" ")[1:]
             for kv in counters:
                 if kv != b"incomplete=-1":

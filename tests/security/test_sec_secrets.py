@@ -159,7 +159,7 @@ def test_secrets_never_in_logs_or_files(sec_mount, emu, tmp_path):
         def grab(tag):
             for dp, dns, fns in os.walk(m.path):
                 for fn in fns:
-                    # `wait` blocks until its job ends (issue 5); it holds
+                    # `wait` blocks until its job ends (SEMANTICS.md); it holds
                     # the same state line as `state`, which is read.
                     if fn == "wait":
                         continue
@@ -402,7 +402,7 @@ def test_no_option_turns_verification_off(build_dir):
     h = subprocess.run([exe, "-h"], capture_output=True, text=True)
     text = (h.stdout + h.stderr).lower()
     assert "-o endpoint" in text  # the help is there
-    # Option names (issue 12 added cafile=, which only adds trusted CAs;
+    # Option names (cafile= only adds trusted CAs;
     # its help says so).
     names = re.findall(r"^\s*-o ([a-z_,]+)", text, re.M)
     assert "endpoint" in names and "cafile" in names, names

@@ -9,7 +9,9 @@
 
 #include "../check.h"
 #include "batchfs/gcs.h"
+#include "batchfs/http.h"
 #include "batchfs/reader.h"
+#include "batchfs/wait.h"
 #include "gcs/gcs_int.h"
 
 static int parse(const char *json, struct bf_gcs_object *o)
@@ -350,6 +352,36 @@ static void test_endpoint(void)
 	}
 }
 
+static int64_t fire_at;
+
+static int fires(void *ud)
+{
+	(void)ud;
+	return bf_now_ms() >= fire_at ? EINTR : 0;
+}
+
+/* A resumable upload's back-off (up to 8 s between a failed chunk and the
+ * status query) ends within a slice of Ctrl-C; it used to sleep it out. */
+static void test_upload_pause(void)
+{
+	struct bf_err e;
+	int64_t t0, dt;
+
+	bf_err_clear(&e);
+	CHECK_INT(bf_gcs__upload_pause(20, &e), 0);
+	CHECK_INT(e.err, 0);
+
+	fire_at = bf_now_ms() + 100;
+	bf_cancel_set(fires, NULL);
+	t0 = bf_now_ms();
+	CHECK_INT(bf_gcs__upload_pause(8000, &e), -EINTR);
+	dt = bf_now_ms() - t0;
+	bf_cancel_set(NULL, NULL);
+	CHECK_INT(e.err, EINTR);
+	CHECK(dt >= 100);
+	CHECK(dt <= 100 + BF_WAIT_SLICE_MS + 250);
+}
+
 int main(void)
 {
 	test_object_ok();
@@ -361,5 +393,6 @@ int main(void)
 	test_seq();
 	test_pool();
 	test_endpoint();
+	test_upload_pause();
 	return CHECK_DONE();
 }

@@ -1,13 +1,13 @@
-/* job_priv.h - fs/vertex internals shared by job.c and vertex.c. */
-#ifndef BATCHFS_VERTEX_JOB_PRIV_H
-#define BATCHFS_VERTEX_JOB_PRIV_H
+/* job_int.h - fs/vertex internals shared by job.c, vertex.c and create.c. */
+#ifndef BATCHFS_VERTEX_JOB_INT_H
+#define BATCHFS_VERTEX_JOB_INT_H
 
 #include <cjson/cJSON.h>
 
 #include "batchfs/vertex.h"
 
 /* Largest job JSON we keep (raw) or accept; beyond it -EFBIG. */
-#define BF_JOB_MAX_RAW (1024 * 1024)
+#define BF_JOB_MAX_RAW (1u << 20)
 
 /* Fills out from an already parsed object. raw (len raw_len) is the text
  * to keep; when NULL the object is printed to produce it. */
