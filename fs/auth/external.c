@@ -21,6 +21,9 @@
 #include "auth/auth_int.h"
 
 #define SUBJECT_MAX (1 << 20) /* as Go's library caps it */
+/* Headers a credential file adds to the subject-token request. */
+#define HEADER_NAME_MAX 128
+#define HEADER_VALUE_MAX 4096
 #define EXT_MAX_HEADERS 16
 #define STS_DEFAULT_URL "https://sts.googleapis.com/v1/token"
 #define WORKFORCE_AUD "//iam.googleapis.com/locations/global/workforcePools/"
@@ -130,7 +133,8 @@ static int header_ok(const char *name, const char *value)
 {
 	const char *p;
 
-	if (!*name || strlen(name) > 128 || strlen(value) > 4096)
+	if (!*name || strlen(name) > HEADER_NAME_MAX ||
+	    strlen(value) > HEADER_VALUE_MAX)
 		return 0;
 	for (p = name; *p; p++)
 		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||

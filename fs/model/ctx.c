@@ -27,6 +27,11 @@
 #include "model/refresh.h"
 #include "model/waitq.h"
 
+/* Defaults of the options whose unit is bytes. */
+#define DEFAULT_MAX_REQUEST (4u << 20)	    /* request.json, scratch files */
+#define DEFAULT_READAHEAD_MAX (32u << 20)   /* per reader */
+#define DEFAULT_READAHEAD_WINDOW (8u << 20) /* one ranged GET */
+
 void bf_model_opts_default(struct bf_model_opts *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -38,11 +43,11 @@ void bf_model_opts_default(struct bf_model_opts *o)
 	o->negative_timeout = 1;
 	o->final_timeout = 3600;
 	o->deadline = 60;
-	o->max_request = 4 << 20;
+	o->max_request = DEFAULT_MAX_REQUEST;
 	/* 4 streaming readers stay within ~64 MiB; 8 MiB ranges already
 	 * reach the loopback ceiling (BENCHMARKS.md, Method). */
-	o->readahead_max = 32 << 20;
-	o->readahead_window = 8 << 20;
+	o->readahead_max = DEFAULT_READAHEAD_MAX;
+	o->readahead_window = DEFAULT_READAHEAD_WINDOW;
 	o->page_size = 0;
 	/* A fifth of Google's 600 a minute per project and region, which
 	 * every client of the project shares. */

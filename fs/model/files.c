@@ -28,10 +28,13 @@
 #include "model/perm.h"
 #include "model/render.h"
 
+/* Writes past the end fill the gap with zeros this many bytes at a time. */
+#define ZERO_CHUNK 4096
+
 static int buf_write_at(struct bf_buf *b, const char *p, size_t len,
 			uint64_t off, size_t max, struct bf_err *e)
 {
-	static const char zeros[4096];
+	static const char zeros[ZERO_CHUNK];
 
 	if (max && (off > max || len > max - off))
 		return bf_err_set(e, EFBIG,
@@ -81,7 +84,7 @@ static int buf_resize(struct bf_buf *b, uint64_t size, size_t max,
 		return 0;
 	}
 	while (b->len < size) {
-		static const char zeros[4096];
+		static const char zeros[ZERO_CHUNK];
 		size_t n = size - b->len;
 		int rc;
 

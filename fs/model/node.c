@@ -14,6 +14,9 @@
 #include "model/model.h"
 #include "model/perm.h"
 
+/* st_blksize: stdio and Python read this much at once. */
+#define BLKSIZE (1 << 20)
+
 void bf_node_clear(struct bf_node *n)
 {
 	bf_mjob_put(n->job);
@@ -55,7 +58,7 @@ void bf_node_attr(struct bf_ctx *c, struct bf_attr *a, mode_t mode,
 	bf_perm_fill(&c->o, &a->st, mode);
 	a->st.st_nlink = S_ISDIR(mode) ? 2 : 1;
 	a->st.st_size = (off_t)size;
-	a->st.st_blksize = 1 << 20; /* stdio and Python read 1 MiB at once */
+	a->st.st_blksize = BLKSIZE;
 	a->st.st_blocks = (blkcnt_t)((size + 511) / 512);
 	a->st.st_mtim.tv_sec = mtime_us / 1000000;
 	a->st.st_mtim.tv_nsec = (mtime_us % 1000000) * 1000;
