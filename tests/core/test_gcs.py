@@ -3,7 +3,7 @@ object names, verified ranged reads (every read fault kind ends with the
 right bytes or EIO, never wrong bytes), the read-ahead reader, simple and
 resumable uploads (also with a failed chunk), generation changes -> ESTALE.
 
-Drives build/tests/unit/gcs/gcs_cli (see its header comment for commands).
+Drives build/tests/drivers/gcs_cli (see its header comment for commands).
 """
 import hashlib
 import json
@@ -30,7 +30,7 @@ NAMES = [
 
 
 def cli_path(build_dir):
-    p = os.path.join(build_dir, "tests", "unit", "gcs", "gcs_cli")
+    p = os.path.join(build_dir, "tests", "drivers", "gcs_cli")
     if not os.path.exists(p):
         pytest.fail("%s missing: build it with ninja" % p)
     return p

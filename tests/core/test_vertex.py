@@ -1,4 +1,4 @@
-"""fs/vertex against the emulator, through tests/unit/vertex/vertex_cli.
+"""fs/vertex against the emulator, through tests/drivers/vertex_cli.
 
 Success paths for create/get/list/cancel/delete, error mapping with the
 server's message, and the faults that matter for a non-idempotent create:
@@ -20,7 +20,7 @@ COLL = "/v1/projects/%s/locations/%s/batchPredictionJobs" % (PROJECT, LOC)
 
 @pytest.fixture
 def cli(emu, build_dir, tmp_path):
-    exe = os.path.join(build_dir, "tests", "unit", "vertex", "vertex_cli")
+    exe = os.path.join(build_dir, "tests", "drivers", "vertex_cli")
     if not os.path.exists(exe):
         pytest.fail("%s missing: build it first" % exe)
 
