@@ -8,7 +8,7 @@ import urllib.parse
 
 import pytest
 
-from emuhelp import jsonl, rows, spawn, stop
+from lib.emuhelp import jsonl, rows, spawn, stop
 
 from gcemu import model
 
@@ -380,7 +380,7 @@ def test_counters_jobs_created(fast):
 
 def test_gcs_endpoint_elsewhere(tmp_path):
     """The job runner reaches GCS only over HTTP through --gcs-endpoint."""
-    from conftest_root import Emulator
+    from lib.emulator import Emulator
     gproc, gurl = spawn(tmp_path / "gcs")
     vproc, vurl = spawn(tmp_path / "vertex", "--gcs-endpoint", gurl, "--time-scale", "0")
     try:

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from mounthelp import Mount
+from lib.mounthelp import Mount
 
 DEADLINE = 3          # -o deadline of these mounts
 SLACK = 4             # scheduling slack on a loaded machine

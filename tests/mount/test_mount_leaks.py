@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from mounthelp import Mount, prompts, put_input, request_text
+from lib.mounthelp import Mount, prompts, put_input, request_text
 
 SANITIZED = (b"__asan_init", b"__tsan_init", b"__msan_init")
 

@@ -12,14 +12,11 @@ import time
 
 import pytest
 
-from mounthelp import TLS_TOO, Mount, jobs_created, prompts, put_input
+from lib.mounthelp import TLS_TOO, Mount, jobs_created, prompts, put_input
 
 # Every test here runs over plain http and over TLS (--tls, -o cafile=).
 pytestmark = TLS_TOO
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "..", "scripts"))
-from gcemu import model  # noqa: E402
+from gcemu import model
 
 STAGE = "gs://stage/pre"
 
