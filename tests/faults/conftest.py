@@ -10,7 +10,9 @@ sanitizer or ERROR line in its stderr).
 Report: every test_matrix case records (operation, fault, outcome, elapsed
 ms, detail). pytest_terminal_summary prints the operation x fault table and
 the line "fault matrix: N passed, N failed", and writes the same to
-/tmp/batchfs-fault-matrix.md (independent of the build directory).
+/tmp/batchfs-fault-matrix.md (independent of the build directory;
+BATCHFS_FAULT_REPORT names another file). Under pytest-xdist the records
+reach the controller with the test reports.
 """
 import os
 import time
@@ -21,7 +23,8 @@ from lib.emulator import Emulator, start_emulator, stop_emulator
 from lib.faultlib import MATRIX  # nodeid -> case record
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REPORT_FILE = "/tmp/batchfs-fault-matrix.md"
+REPORT_FILE = os.environ.get("BATCHFS_FAULT_REPORT",
+                             "/tmp/batchfs-fault-matrix.md")
 
 
 class AuthEmulator(Emulator):
@@ -89,6 +92,17 @@ def pytest_runtest_makereport(item, call):
         r["detail"] = ((r.get("detail") or "") + " -- " + msg).lstrip(" -")
     elif rep.when == "call" and r["outcome"] is None:
         r["outcome"] = "pass"
+    # Under pytest-xdist the case runs in a worker: the record travels to
+    # the controller, which prints the table, with the report.
+    rep.user_properties = [p for p in rep.user_properties
+                           if p[0] != "fault_matrix"] + [("fault_matrix",
+                                                          dict(r))]
+
+
+def pytest_runtest_logreport(report):
+    for k, v in report.user_properties:
+        if k == "fault_matrix":
+            MATRIX.setdefault(report.nodeid, {}).update(v)
 
 
 def _table():
