@@ -25,6 +25,31 @@ sys.path[:0] = [TESTS, os.path.join(ROOT, "scripts")]
 from lib.emulator import Emulator, start_emulator, stop_emulator  # noqa: E402,F401
 
 
+# Under pytest-xdist (scripts/test: --dist loadgroup) a file's tests stay
+# on one worker, as with --dist loadfile, unless they name their own
+# xdist_group (a long file may spread groups that share nothing). Workers
+# take files in collection order, and the run lasts as long as its slowest
+# worker: the files that take longest (measured, --durations=0) go first,
+# so that none of them starts last.
+SLOW_FIRST = []
+
+
+def _test_file(item):
+    return os.path.relpath(str(item.fspath), TESTS)  # e.g. faults/test_soak.py
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(_test_file(item)[:-3]))
+
+    def rank(item):
+        f = _test_file(item)
+        return SLOW_FIRST.index(f) if f in SLOW_FIRST else len(SLOW_FIRST)
+    items.sort(key=rank)
+
+
 @pytest.fixture(scope="session")
 def emu_session(tmp_path_factory):
     data = tmp_path_factory.mktemp("emulator")
