@@ -83,7 +83,7 @@ def test_google_auth_python_federation(emu, require_auth, tmp_path, build_dir):
     assert p.returncode == 0, p.stderr[-3000:]
     theirs = sts_and_iam_requests(emu)[before:]
     before += len(theirs)
-    exe = os.path.join(build_dir, "tests", "unit", "auth", "auth_cli")
+    exe = os.path.join(build_dir, "tests", "drivers", "auth_cli")
     p = subprocess.run([exe, "--key", str(cred), "get"], capture_output=True,
                        text=True, timeout=60,
                        env=dict(os.environ, GCE_METADATA_HOST="127.0.0.1:9"))

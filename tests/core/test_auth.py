@@ -1,4 +1,4 @@
-"""fs/auth against the emulator, through tests/unit/auth/auth_cli.
+"""fs/auth against the emulator, through tests/drivers/auth_cli.
 
 Service-account and authorized-user exchanges, refresh before expiry,
 single flight under concurrency, a 401 mid-run, broken credentials giving
@@ -30,7 +30,7 @@ def closed_port():
 
 @pytest.fixture
 def cli(emu, build_dir, tmp_path):
-    exe = os.path.join(build_dir, "tests", "unit", "auth", "auth_cli")
+    exe = os.path.join(build_dir, "tests", "drivers", "auth_cli")
     if not os.path.exists(exe):
         pytest.fail("%s missing: build it first" % exe)
     home = tmp_path / "home"

@@ -3,7 +3,7 @@ object names, verified ranged reads (every read fault kind ends with the
 right bytes or EIO, never wrong bytes), the read-ahead reader, simple and
 resumable uploads (also with a failed chunk), generation changes -> ESTALE.
 
-Drives build/tests/unit/gcs/gcs_cli (see its header comment for commands).
+Drives build/tests/drivers/gcs_cli (see its header comment for commands).
 """
 import hashlib
 import json
@@ -30,7 +30,7 @@ NAMES = [
 
 
 def cli_path(build_dir):
-    p = os.path.join(build_dir, "tests", "unit", "gcs", "gcs_cli")
+    p = os.path.join(build_dir, "tests", "drivers", "gcs_cli")
     if not os.path.exists(p):
         pytest.fail("%s missing: build it with ninja" % p)
     return p
@@ -432,13 +432,16 @@ def test_generation_change_during_reader(build_dir, emu, bucket):
     data = rand_bytes(4 << 20, 4)
     emu.put_object(bucket, "g/moving", data)
     # The first window (1 MiB) takes ~1 s; the object is replaced during
-    # it, so every later window request meets the new generation. (Requests
-    # already in flight keep serving the old bytes, which is fine.)
+    # it (once its request arrived: a loaded machine may start the reader
+    # late), so every later window request meets the new generation.
+    # (Requests already in flight keep serving the old bytes, which is fine.)
     emu.fault(method="GET", path=MEDIA, kind="slow",
               bytes_per_second=1 << 20, times=-1)
 
     def replace():
-        time.sleep(0.3)
+        deadline = time.time() + 60
+        while fault_hits(emu) < 1 and time.time() < deadline:
+            time.sleep(0.01)
         emu.put_object(bucket, "g/moving", rand_bytes(4 << 20, 5))
 
     t = threading.Thread(target=replace)

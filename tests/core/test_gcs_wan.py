@@ -5,7 +5,7 @@ on separate connections, within the read-ahead budget, keeps every byte
 right when those streams are cut midway, hands a slow splice stream over
 to parallel ranges, and random reads and growing objects work as before.
 
-Drives build/tests/unit/gcs/gcs_cli like test_gcs.py.
+Drives build/tests/drivers/gcs_cli like test_gcs.py.
 """
 import random
 

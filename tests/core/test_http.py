@@ -2,7 +2,7 @@
 or the right errno within its deadline, one-shot requests are sent once,
 and kept-alive connections are reused.
 
-Drives build/tests/unit/http/http_cli, which performs one request (or
+Drives build/tests/drivers/http_cli, which performs one request (or
 --repeat N on one client) and prints a JSON line per request.
 """
 import json
@@ -19,7 +19,7 @@ DATA = bytes((i * 7 + (i >> 8)) & 0xFF for i in range(200_000))
 
 
 def cli_path(build_dir):
-    p = os.path.join(build_dir, "tests", "unit", "http", "http_cli")
+    p = os.path.join(build_dir, "tests", "drivers", "http_cli")
     if not os.path.exists(p):
         pytest.fail("%s missing: build it with ninja" % p)
     return p

@@ -155,7 +155,7 @@ def test_short_token_lifetime_expires(emu, tmp_path):
 
 
 def test_job_runner_works_with_auth(emu):
-    from emuhelp import jsonl, rows
+    from lib.emuhelp import jsonl, rows
     emu.make_bucket("bkt")
     emu.put_object("bkt", "in.jsonl", jsonl(rows(2)))
     emu.config(require_auth=True, time_scale=0)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from emuhelp import jsonl, rows
+from lib.emuhelp import jsonl, rows
 
 from gcemu import model
 

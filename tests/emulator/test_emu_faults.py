@@ -6,7 +6,7 @@ import urllib.parse
 
 import pytest
 
-from emuhelp import jsonl, rows
+from lib.emuhelp import jsonl, rows
 
 DATA = bytes(range(256)) * 4096  # 1 MiB
 

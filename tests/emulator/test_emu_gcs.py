@@ -7,7 +7,7 @@ import urllib.parse
 
 import pytest
 
-from emuhelp import q
+from lib.emuhelp import q
 
 
 def md5b64(data):

@@ -1,6 +1,6 @@
 """The emulator's Vertex request quotas (--crud-quota-per-minute,
 --create-quota-per-minute, or /_emulator/config)."""
-from emuhelp import spawn, stop
+from lib.emuhelp import spawn, stop
 
 
 def jobs(emu, project="test-project", location="us-central1"):

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-import conftest_root as root
+from lib import emulator as root
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import json
 import time
 import urllib.parse
 
-from emuhelp import jsonl, rows, spawn, stop
+from lib.emuhelp import jsonl, rows, spawn, stop
 
 JOBS = "/v1/projects/test-project/locations/us-central1/batchPredictionJobs"
 

@@ -8,7 +8,7 @@ import urllib.parse
 
 import pytest
 
-from emuhelp import jsonl, rows, spawn, stop
+from lib.emuhelp import jsonl, rows, spawn, stop
 
 from gcemu import model
 
@@ -192,10 +192,12 @@ def test_wildcard_input(fast):
 
 def test_incremental_export_grows(emu):
     setup_input(emu, 12)
-    emu.config(pending_seconds=0, queued_seconds=0, row_seconds=0.1, export_interval=0.25)
+    # 3 s of rows, an export every 0.25 s: a loaded machine (parallel
+    # tests) still sees several generations while the job runs.
+    emu.config(pending_seconds=0, queued_seconds=0, row_seconds=0.25, export_interval=0.25)
     j = emu.create_job("gs://bkt/in.jsonl", "gs://bkt/out")
     gens, sizes, stats = [], [], []
-    deadline = time.time() + 10
+    deadline = time.time() + 20
     while time.time() < deadline:
         g = emu.get_job(j["name"])
         if g["state"] == "JOB_STATE_RUNNING":
@@ -380,7 +382,7 @@ def test_counters_jobs_created(fast):
 
 def test_gcs_endpoint_elsewhere(tmp_path):
     """The job runner reaches GCS only over HTTP through --gcs-endpoint."""
-    from conftest_root import Emulator
+    from lib.emulator import Emulator
     gproc, gurl = spawn(tmp_path / "gcs")
     vproc, vurl = spawn(tmp_path / "vertex", "--gcs-endpoint", gurl, "--time-scale", "0")
     try:

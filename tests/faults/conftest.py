@@ -4,39 +4,30 @@ fault-matrix report.
 The suite runs its own emulator process (`femu`, session scope, never reset
 behind a test's back) because the matrix keeps one mount per operation group
 across many test cases; the shared `emu` fixture resets per test. Mounts use
-tests/mount/mounthelp.Mount (teardown: unmount, daemon exits by itself, no
+tests/lib/mounthelp.Mount (teardown: unmount, daemon exits by itself, no
 sanitizer or ERROR line in its stderr).
 
 Report: every test_matrix case records (operation, fault, outcome, elapsed
 ms, detail). pytest_terminal_summary prints the operation x fault table and
 the line "fault matrix: N passed, N failed", and writes the same to
-/tmp/batchfs-fault-matrix.md (independent of the build directory).
-Under pytest-xdist each case's record rides on its report (user_properties)
-to the controller, which prints the one table; the cases of one operation
-group carry xdist_group(op), so `--dist loadgroup` keeps a group's mount on
-one worker (with `--dist load` a worker starts the groups it needs).
+/tmp/batchfs-fault-matrix.md (independent of the build directory;
+BATCHFS_FAULT_REPORT names another file). Under pytest-xdist each case's
+record rides on its report (user_properties) to the controller, which prints
+the one table; the cases of one operation group carry xdist_group(op), so
+`--dist loadgroup` keeps a group's mount on one worker (with `--dist load` a
+worker starts the groups it needs).
 """
-import importlib.util
 import os
-import sys
 import time
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TESTS = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(TESTS, "mount"))
-sys.path.insert(0, HERE)
+from lib.emulator import Emulator, start_emulator, stop_emulator
+from lib.faultlib import MATRIX  # nodeid -> case record
 
-_spec = importlib.util.spec_from_file_location(
-    "batchfs_tests_root_conftest", os.path.join(TESTS, "conftest.py"))
-_root = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_root)
-Emulator = _root.Emulator
-
-REPORT_FILE = "/tmp/batchfs-fault-matrix.md"
-
-from faultlib import MATRIX  # noqa: E402  (nodeid -> case record)
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPORT_FILE = os.environ.get("BATCHFS_FAULT_REPORT",
+                             "/tmp/batchfs-fault-matrix.md")
 
 
 class AuthEmulator(Emulator):
@@ -70,10 +61,10 @@ class AuthEmulator(Emulator):
 @pytest.fixture(scope="session")
 def femu(tmp_path_factory):
     data = tmp_path_factory.mktemp("femu")
-    proc, url = _root.start_emulator(data, "--quiet")
+    proc, url = start_emulator(data, "--quiet")
     e = AuthEmulator(proc, url, str(data))
     yield e
-    _root.stop_emulator(proc)
+    stop_emulator(proc)
 
 
 @pytest.fixture(scope="session")
@@ -127,6 +118,17 @@ def _outcome(rep, r):
         r["detail"] = ((r.get("detail") or "") + " -- " + msg).lstrip(" -")
     elif rep.when == "call" and r["outcome"] is None:
         r["outcome"] = "pass"
+    # Under pytest-xdist the case runs in a worker: the record travels to
+    # the controller, which prints the table, with the report.
+    rep.user_properties = [p for p in rep.user_properties
+                           if p[0] != "fault_matrix"] + [("fault_matrix",
+                                                          dict(r))]
+
+
+def pytest_runtest_logreport(report):
+    for k, v in report.user_properties:
+        if k == "fault_matrix":
+            MATRIX.setdefault(report.nodeid, {}).update(v)
 
 
 def _table():

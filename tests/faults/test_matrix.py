@@ -34,14 +34,11 @@ import urllib.parse
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-from faultlib import (SERVICE_ERRNOS, TOKEN_ERRNOS, Hang, add_faults,  # noqa: E402
+from lib.faultlib import (SERVICE_ERRNOS, TOKEN_ERRNOS, Hang, add_faults,
                       bulk, ename, expire_tokens, fault_hits, jobs_named,
                       list_jobs, matrix_record, object_path, request_json,
                       run, sha)
-from mounthelp import Mount  # noqa: E402
+from lib.mounthelp import Mount
 
 MiB = 1 << 20
 REFRESH = 0.3   # -o refresh and list_ttl of every mount here

@@ -17,16 +17,12 @@ by itself, and its stderr has no sanitizer report (mounthelp.Mount.stop).
 import json
 import os
 import random
-import sys
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-from faultlib import (TOKEN_ERRNOS, Hang, bulk, ename, jobs_named,  # noqa: E402
+from lib.faultlib import (TOKEN_ERRNOS, Hang, bulk, ename, jobs_named,
                       list_jobs, object_path, request_json, run, sha)
-from mounthelp import Mount  # noqa: E402
+from lib.mounthelp import Mount
 
 MiB = 1 << 20
 OP_TIMEOUT = 130      # documented: a call 60 s + a token fetch 60 s

@@ -3,18 +3,13 @@ no mount and no /dev/fuse, against the `emu` fixture (tests/conftest.py).
 
 `model_fs(**opts)` starts one driver (options as in model_cli.c, `--refresh`
 and `--list-ttl` 0 unless given: every access sees the emulator's state now)
-and returns a `Model` (modelhelp.py); `model` is one default driver. On
+and returns a `Model` (tests/lib/modelhelp.py); `model` is one default driver. On
 teardown each driver is sent `quit` and must exit 0 by itself with no
 sanitizer report on its stderr (under ASan: no leak either).
 """
-import os
-import sys
-
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from modelhelp import Model, driver_path  # noqa: E402
+from lib.modelhelp import Model, driver_path
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import json
 import os
 import stat
 
-from modelhelp import (MODEL, job_id, jobs_created, jobs_named, ok,
+from lib.modelhelp import (MODEL, job_id, jobs_created, jobs_named, ok,
                        put_input, prompts, request_body)
 
 

@@ -7,7 +7,7 @@ import json
 import re
 import stat
 
-from modelhelp import job_id, ok, put_input, prompts
+from lib.modelhelp import job_id, ok, put_input, prompts
 
 JOB_FILES = ["request.json", "job.json", "state", "progress", "error", "ctl",
              "output", "results"]

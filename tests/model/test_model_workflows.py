@@ -8,7 +8,7 @@ import json
 import threading
 import time
 
-from modelhelp import (MODEL, calls, jobs_created, jobs_named, ok,
+from lib.modelhelp import (MODEL, calls, jobs_created, jobs_named, ok,
                        put_input, prompts, request_body)
 
 

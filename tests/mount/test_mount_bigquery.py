@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from mounthelp import MODEL, jobs_created, prompts, put_input
+from lib.mounthelp import MODEL, jobs_created, prompts, put_input
 
 SRC = "bq://test-project.ds.requests"
 DEST = "bq://test-project.results"

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from mounthelp import Mount
+from lib.mounthelp import Mount
 
 
 def run_batchfs(build_dir, *args, env=None, timeout=30):

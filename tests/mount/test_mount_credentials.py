@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from mounthelp import request_text
+from lib.mounthelp import request_text
 
 AUDIENCE = ("//iam.googleapis.com/projects/123456789012/locations/global/"
             "workloadIdentityPools/emu-pool/providers/emu-provider")

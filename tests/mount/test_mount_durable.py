@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from mounthelp import jobs_created, request_text
+from lib.mounthelp import jobs_created, request_text
 
 
 def journal_files(state):
@@ -198,7 +198,7 @@ def test_submitted_name_stays_bound_to_its_job(mount_fs, emu):
 def test_name_of_a_deleted_job_is_not_given_to_another(mnt, emu):
     """The oldest of jobs listed together gets NAME; when it is deleted,
     the other keeps NAME~ID for the life of the mount."""
-    from mounthelp import prompts, put_input
+    from lib.mounthelp import prompts, put_input
     src = put_input(emu, prompts(1))
     emu.config(time_scale=0)
     x = emu.create_job(src, "gs://bkt-in/out", display_name="d")

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from mounthelp import TLS_TOO, request_text
+from lib.mounthelp import TLS_TOO, request_text
 
 # Every test here runs over plain http and over TLS (--tls, -o cafile=).
 pytestmark = TLS_TOO

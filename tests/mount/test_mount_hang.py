@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from mounthelp import Mount
+from lib.mounthelp import Mount, wait_parked
 
 DEADLINE = 3          # -o deadline of these mounts
 SLACK = 4             # scheduling slack on a loaded machine
@@ -33,6 +33,15 @@ def bulk(emu, prefix, count, state="JOB_STATE_RUNNING"):
 def hang(emu, path, method="GET"):
     emu.fault(method=method, path=path, kind="stall", seconds=STALL,
               times=-1)
+
+
+def wait_hung(emu, procs):
+    """The readers wait in read(2), and the server holds a request."""
+    wait_parked(procs)
+    deadline = time.monotonic() + 30
+    while sum(f["hits"] for f in emu.control("GET", "faults")["faults"]) < 1:
+        assert time.monotonic() < deadline, "the hung route was never asked"
+        time.sleep(0.02)
 
 
 def timed(argv, timeout=60):
@@ -195,7 +204,7 @@ def test_ctrl_c_ends_a_read_of_a_hung_object(mount_fs, emu, opts):
                          stdout=subprocess.PIPE, text=True)
     try:
         assert p.stdout.readline().strip() == "open"
-        time.sleep(1.0)   # the read waits on the server now
+        wait_hung(emu, [p])   # the read waits on the server now
         t0 = time.monotonic()
         p.send_signal(signal.SIGINT)
         line = p.stdout.readline().split()
@@ -282,7 +291,7 @@ def test_killed_reader_stops_its_read_ahead(mount_fs, emu):
     mnt, path = finished_object(emu, {}, mount_fs)
     hang(emu, r"alt=media")
     p = subprocess.Popen(["cat", path], stdout=subprocess.DEVNULL)
-    time.sleep(1.0)
+    wait_hung(emu, [p])
     p.kill()
     p.wait(timeout=10)
     t0 = time.monotonic()
@@ -348,7 +357,7 @@ def test_unmount_ends_parked_waits_with_eintr(emu, build_dir, tmp_path, how):
               for _ in range(3)]
         ws.append(subprocess.Popen(["cat", path], stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE))
-        time.sleep(1.0)
+        wait_parked(ws)
         assert all(w.poll() is None for w in ws)
         t0 = time.monotonic()
         if how == "lazy":

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from mounthelp import Mount, prompts, put_input, request_text
+from lib.mounthelp import Mount, prompts, put_input, request_text, wait_parked
 
 SANITIZED = (b"__asan_init", b"__tsan_init", b"__msan_init")
 
@@ -66,7 +66,7 @@ def test_handles_open_at_exit_are_freed(emu, build_dir, tmp_path):
         waiter = subprocess.Popen(["cat", m.job("p", "wait")],
                                   stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE)
-        time.sleep(2)
+        wait_parked([waiter])
         assert waiter.poll() is None
         # The session ends with all of them open.
         m.proc.send_signal(signal.SIGTERM)

@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from mounthelp import Mount, jobs_created, request_text, stop_all
+from lib.mounthelp import Mount, jobs_created, request_text, stop_all
 
 needs_users = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("useradd") or

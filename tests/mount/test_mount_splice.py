@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from mounthelp import request_text
+from lib.mounthelp import request_text
 
 MiB = 1 << 20
 

@@ -6,7 +6,7 @@ import os
 import threading
 import time
 
-from mounthelp import jobs_created, put_input, prompts, request_body
+from lib.mounthelp import jobs_created, put_input, prompts, request_body
 
 
 def test_concurrent_use(mount_fs, emu):

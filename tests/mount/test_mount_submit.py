@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from mounthelp import (MODEL, is_readonly, jobs_created, put_input, prompts,
+from lib.mounthelp import (MODEL, is_readonly, jobs_created, put_input, prompts,
                        request_body, request_text)
 
 

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from mounthelp import put_input, prompts
-from proxyhelp import ConnectProxy
+from lib.mounthelp import put_input, prompts
+from lib.proxyhelp import ConnectProxy
 
 CA_VARS = ("CURL_CA_BUNDLE", "SSL_CERT_FILE")
 PROXY_VARS = ("https_proxy", "HTTPS_PROXY", "http_proxy", "all_proxy",

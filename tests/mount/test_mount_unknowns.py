@@ -7,7 +7,7 @@ import os
 import re
 import time
 
-from mounthelp import jobs_created, request_text
+from lib.mounthelp import jobs_created, request_text
 
 from test_mount_workflows import lines, staged, submit_short, unkeyed, write
 

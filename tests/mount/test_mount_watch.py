@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from mounthelp import jobs_created, put_input, prompts, request_text
+from lib.mounthelp import jobs_created, put_input, prompts, request_text
 
 
 def submit(mnt, emu, name, n=3):

@@ -12,14 +12,12 @@ import time
 
 import pytest
 
-from mounthelp import TLS_TOO, Mount, jobs_created, prompts, put_input
+from lib.mounthelp import (TLS_TOO, Mount, jobs_created, prompts, put_input,
+                           wait_parked)
 
 # Every test here runs over plain http and over TLS (--tls, -o cafile=).
 pytestmark = TLS_TOO
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "..", "scripts"))
-from gcemu import model  # noqa: E402
+from gcemu import model
 
 STAGE = "gs://stage/pre"
 
@@ -251,7 +249,7 @@ def test_wait_is_interrupted_by_a_signal(mount_fs, emu):
     # Ctrl-C on `cat wait` ends it at once
     cat = subprocess.Popen(["cat", mnt.job("wi", "wait")],
                            stdout=subprocess.PIPE)
-    time.sleep(0.5)
+    wait_parked([cat])
     assert cat.poll() is None
     t0 = time.time()
     cat.send_signal(signal.SIGINT)
@@ -261,7 +259,7 @@ def test_wait_is_interrupted_by_a_signal(mount_fs, emu):
     assert mnt.read("wi", "state").startswith("JOB_STATE_")
     waiter = subprocess.Popen(["cat", mnt.job("wi", "wait")],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(0.5)
+    wait_parked([waiter])
     assert waiter.poll() is None
     waiter.kill()
     waiter.wait(timeout=10)
@@ -452,7 +450,7 @@ def test_many_waiters_do_not_stall_the_mount(mount_fs, emu):
                                 stdout=subprocess.PIPE)
                for _ in range(100)]
     try:
-        time.sleep(1)
+        wait_parked(waiters)
         assert all(w.poll() is None for w in waiters)
         gets = emu.counters()["routes"].get("vertex.get", 0)
         time.sleep(1.5)
@@ -486,7 +484,7 @@ def test_waiters_on_many_jobs_are_all_answered(mount_fs, emu):
         for n in names:
             waiters.append(subprocess.Popen(["cat", mnt.job(n, "wait")],
                                             stdout=subprocess.PIPE))
-        time.sleep(1.5)
+        wait_parked(waiters)
         assert all(w.poll() is None for w in waiters)
         # The first readers to park end; the 64 parked after them do not.
         for n in names[:6]:  # fixture jobs have no rows to run: expire
@@ -516,7 +514,7 @@ def test_wait_works_single_threaded(emu, build_dir, tmp_path):
         first, second = procs[:] = [
             subprocess.Popen(["cat", m.job("st", "wait")],
                              stdout=subprocess.PIPE) for _ in range(2)]
-        time.sleep(0.5)
+        wait_parked([first, second])
         assert first.poll() is None and second.poll() is None
         t0 = time.time()
         assert m.read("st", "state").startswith("JOB_STATE_")

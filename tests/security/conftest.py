@@ -9,15 +9,11 @@ stderr must hold no sanitizer or ERROR report (mounthelp.Mount.stop).
 """
 import os
 import shutil
-import sys
 import tempfile
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "mount"))
-
-from mounthelp import Mount, stop_all  # noqa: E402
+from lib.mounthelp import Mount, stop_all
 
 
 class SecMount(Mount):

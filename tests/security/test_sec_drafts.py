@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from mounthelp import put_input, prompts, request_body
+from lib.mounthelp import put_input, prompts, request_body
 
 CAP = 8192
 

@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from fakeserver import FakeServer
-from mounthelp import put_input, prompts
+from lib.fakeserver import FakeServer
+from lib.mounthelp import put_input, prompts
 
 NAME_MAX = 255
 
@@ -290,7 +290,7 @@ def test_crafted_object_list_reply(sec_mount, emu):
     """Names GCS would never send (invalid UTF-8, NUL escapes, names
     outside the listed prefix, the same name twice), served by a fake
     server in front of the emulator: the listing stays safe and unique."""
-    from fakeserver import FakeServer
+    from lib.fakeserver import FakeServer
 
     src = put_input(emu, prompts(1))
     emu.make_bucket("bkt-out")

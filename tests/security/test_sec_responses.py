@@ -1,5 +1,5 @@
 """Oversized, endless, deeply nested and out-of-range replies from the
-services. A stdlib fake server (fakeserver.py) sits in front of the
+services. A stdlib fake server (tests/lib/fakeserver.py) sits in front of the
 emulator and answers chosen routes with crafted bodies. The daemon must
 keep its memory bounded (VmHWM), fail the operation with a clean errno
 (EFBIG, EIO, ETIMEDOUT) or keep serving what it had, never show the
@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from fakeserver import FakeServer, endless
-from mounthelp import put_input, prompts
+from lib.fakeserver import FakeServer, endless
+from lib.mounthelp import put_input, prompts
 
 MiB = 1 << 20
 CLEAN = (errno.EFBIG, errno.EIO, errno.ETIMEDOUT)

@@ -17,8 +17,8 @@ import http.server
 
 import pytest
 
-from fakeserver import FakeServer
-from mounthelp import put_input, prompts, request_text
+from lib.fakeserver import FakeServer
+from lib.mounthelp import put_input, prompts, request_text
 
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 

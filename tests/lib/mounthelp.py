@@ -195,3 +195,36 @@ def jobs_created(emu):
 
 def is_readonly(path):
     return stat.S_IMODE(os.stat(path).st_mode) == 0o444
+
+
+# read(2)'s number where /proc/PID/syscall can be checked for it.
+_READ_NR = {"x86_64": "0", "aarch64": "63"}.get(os.uname().machine)
+
+
+def _in_read(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            state = f.read().rpartition(")")[2].split()[0]
+        with open("/proc/%d/syscall" % pid) as f:
+            nr = f.read().split()[0]
+    except (OSError, IndexError):
+        return False
+    return state in ("S", "D") and (_READ_NR is None or nr == _READ_NR)
+
+
+def wait_parked(procs, timeout=30):
+    """Waits (bounded) until every process sleeps in read(2), i.e. the
+    kernel waits on the daemon for its read, where a test would sleep and
+    hope; fails when one ends first."""
+    procs = list(procs)
+    deadline = time.monotonic() + timeout
+    while True:
+        left = [p for p in procs if not _in_read(p.pid)]
+        if not left:
+            return
+        for p in left:
+            assert p.poll() is None, "%r ended (%s) instead of waiting" % (
+                p.args, p.returncode)
+        assert time.monotonic() < deadline, \
+            "%r not waiting in read(2) after %d s" % (left[0].args, timeout)
+        time.sleep(0.02)
