@@ -8,6 +8,7 @@ and the client returns that one. Every call must end within its deadline.
 import json
 import os
 import subprocess
+import threading
 import time
 
 import pytest
@@ -596,11 +597,26 @@ def test_create_interrupted(emu, cli):
     setup_input(emu)
     emu.fault(method="POST", path=r"batchPredictionJobs$", kind="stall",
               seconds=3)
-    r = cli("create", body_file(cli), "tok-intr",
-            opts=["--interrupt-after-ms", "800"])
+    # Interrupted once the server holds the POST (its fault hit), so the
+    # create surely reached it: a fixed delay raced a slow (ASan) start.
+    flag = cli.tmp / "interrupt"
+    res = {}
+    t = threading.Thread(target=lambda: res.update(r=cli(
+        "create", body_file(cli), "tok-intr",
+        opts=["--interrupt-when", str(flag)])))
+    t.start()
+    deadline = time.time() + 30
+    while not any(f.get("hits")
+                  for f in emu.control("GET", "faults")["faults"]):
+        assert time.time() < deadline and t.is_alive(), "no create arrived"
+        time.sleep(0.02)
+    held = time.monotonic()
+    flag.write_text("")
+    t.join(60)
+    r = res["r"]
     assert r["errno_name"] == "EINTR", r
     assert "tok-intr" in r["message"]
-    assert r["wall"] < 3
+    assert time.monotonic() - held < 2  # at once, not after the stall
     # The stalled POST makes its job when the stall ends.
     deadline = time.time() + 30
     while not server_jobs(emu):

@@ -6,12 +6,13 @@
  *   options: --endpoint URL --project P --location L [--api-version V]
  *            [--timeout-ms N] [--budget-ms N] [--attempts N]
  *            [--credentials FILE] [--page-size N] [--read-mask M]
- * [--interrupt-after-ms N] [--soft-429]
+ * [--interrupt-after-ms N | --interrupt-when PATH] [--soft-429]
  *            [--verbose]
  *
  * Prints one JSON object: rc, errno, errno_name, http_status, status,
  * message, elapsed_ms, and job / jobs. Exit status 0 whenever the call ran.
  */
+#include <unistd.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,10 +85,15 @@ static char *slurp(const char *path)
 /* --interrupt-after-ms: what the FUSE glue does when a request is
  * interrupted (Ctrl-C on the caller). */
 static int64_t interrupt_at;
+/* --interrupt-when PATH: interrupted once PATH exists, so a test can
+ * interrupt when the server has the request rather than after a guess. */
+static const char *interrupt_file;
 
 static int interrupt_check(void *ud)
 {
 	(void)ud;
+	if (interrupt_file)
+		return access(interrupt_file, F_OK) == 0;
 	return bf_now_ms() >= interrupt_at;
 }
 
@@ -156,6 +162,8 @@ int main(int argc, char **argv)
 			creds = val;
 		else if (!strcmp(k, "--interrupt-after-ms"))
 			interrupt_at = atol(val);
+		else if (!strcmp(k, "--interrupt-when"))
+			interrupt_file = val;
 		else
 			return usage();
 	}
@@ -208,7 +216,7 @@ int main(int argc, char **argv)
 		bf_auth_token_source(auth, &ts);
 		bf_http_set_token_source(http, &ts);
 	}
-	if (interrupt_at > 0) {
+	if (interrupt_at > 0 || interrupt_file) {
 		interrupt_at += t0;
 		bf_cancel_set(interrupt_check, NULL);
 	}
