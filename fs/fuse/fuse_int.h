@@ -20,6 +20,7 @@ struct bf_cli {
 	char *pos[3]; /* non-option arguments: [SOURCE] MOUNTPOINT */
 	int npos;
 	char *cafile, *proxy, *noproxy;
+	char *model, *dest; /* inbox/ defaults (-o model=, -o dest=) */
 	int no_auth;
 	double refresh, list_ttl, attr_timeout, entry_timeout;
 	double negative_timeout, final_timeout, deadline;

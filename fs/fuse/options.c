@@ -44,6 +44,8 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("read_ahead_kb=%u", read_ahead_kb),
 	OPT("loglevel=%s", loglevel),
 	OPT("staging=%s", staging),
+	OPT("model=%s", model),
+	OPT("dest=%s", dest),
 	OPT("state_dir=%s", state_dir),
 	OPT("log_file=%s", log_file),
 	OPT("log_format=%s", log_format),
@@ -253,6 +255,11 @@ void bf_cli_help(void)
 	       "is uploaded, as\n"
 	       "                           PREFIX/NAME/input.jsonl (default: "
 	       "none)\n"
+	       "    -o model=MODEL         the model of jobs submitted through "
+	       "inbox/ (with\n"
+	       "                           -o staging; without both, no inbox/)\n"
+	       "    -o dest=gs://BUCKET/PREFIX  their output (default: "
+	       "staging's PREFIX/NAME/output/)\n"
 	       "    -o state_dir=DIR       where creates in flight are "
 	       "journalled (default:\n"
 	       "                           $XDG_STATE_HOME/batchfs, else "
@@ -532,6 +539,18 @@ int bf_cli_parse(struct fuse_args *args, struct bf_cli *cli)
 		free(p);
 		m->staging = cli->staging;
 	}
+	if (cli->dest && strncmp(cli->dest, "gs://", 5) != 0) {
+		fprintf(stderr,
+			"batchfs: dest must be gs://BUCKET/PREFIX, not \"%s\"\n",
+			cli->dest);
+		return -1;
+	}
+	if (cli->model && !cli->model[0]) {
+		fprintf(stderr, "batchfs: model= needs a model name\n");
+		return -1;
+	}
+	m->model = cli->model;
+	m->dest = cli->dest;
 	return 0;
 }
 
@@ -545,6 +564,8 @@ void bf_cli_free(struct bf_cli *cli)
 	free(cli->token_file);
 	free(cli->loglevel);
 	free(cli->staging);
+	free(cli->model);
+	free(cli->dest);
 	free(cli->state_dir);
 	free(cli->log_file);
 	free(cli->log_format);

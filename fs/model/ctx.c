@@ -22,8 +22,10 @@
 #include "model/budget.h"
 #include "model/clock.h"
 #include "model/jobs.h"
+#include "model/inbox.h"
 #include "model/journal.h"
 #include "model/model.h"
+#include "model/outbox.h"
 #include "model/refresh.h"
 #include "model/waitq.h"
 
@@ -167,12 +169,14 @@ int bf_ctx_new(const struct bf_model_opts *o, struct bf_ctx **out,
 	c->waitq = bf_waitq_new();
 	c->budget = bf_budget_new(o->vertex_rpm, bf_now_ms());
 	c->refresher = bf_refresher_new();
+	c->inbox = bf_inbox_new();
+	c->outbox = bf_outbox_new();
 	if (c->jobs)
 		bf_jobs_set_plan(c->jobs, bf_refresh_plan);
 	if (c->vx && c->budget)
 		bf_vertex_set_meter(c->vx, meter, c->budget);
 	if (!c->vx || !c->gcs || !c->pool || !c->jobs || !c->waitq ||
-	    !c->budget || !c->refresher) {
+	    !c->budget || !c->refresher || !c->inbox || !c->outbox) {
 		rc = bf_err_set(e, ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -225,6 +229,8 @@ void bf_ctx_free(struct bf_ctx *c)
 			    fs.listed, fs.gets);
 	}
 	bf_refresher_free(c->refresher);
+	bf_inbox_free(c->inbox);
+	bf_outbox_free(c->outbox);
 	bf_budget_free(c->budget);
 	bf_reader_pool_free(c->pool);
 	bf_gcs_free(c->gcs);

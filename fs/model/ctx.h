@@ -16,6 +16,8 @@ struct bf_waitq;
 struct bf_journal;
 struct bf_budget;
 struct bf_refresher;
+struct bf_inbox;
+struct bf_outbox;
 
 /* Immutable after bf_ctx_new but for shutdown; each part has its own
  * locks. */
@@ -31,6 +33,8 @@ struct bf_ctx {
 	struct bf_journal *journal; /* NULL: no state_dir */
 	struct bf_budget *budget;
 	struct bf_refresher *refresher;
+	struct bf_inbox *inbox;	  /* has its own lock */
+	struct bf_outbox *outbox; /* has its own lock */
 	int shutdown; /* atomic */
 	int64_t start_us;
 	int page_size;

@@ -61,6 +61,7 @@ static void draft_free(void *p)
 	}
 	bf_buf_free(&d->req);
 	bf_input_free(&d->in);
+	free(d->inbox);
 	pthread_mutex_destroy(&d->submit_lock);
 	free(d);
 }

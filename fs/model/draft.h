@@ -32,6 +32,9 @@ struct bf_draft {
 	int req_absent; /* request.json unlinked or renamed away (lock) */
 	mode_t req_mode; /* request.json's, set by chmod; 0: natural (lock) */
 	struct bf_input in; /* input.jsonl, -o staging (lock) */
+	/* "NAME.jsonl" when made by inbox/NAME.jsonl (inbox.c): its bytes go
+	 * to input.jsonl and messages name it; NULL: mkdir's (lock) */
+	char *inbox;
 	/* Serialises submits and staging of this draft; held across the
 	 * network, taken before the entry's lock. Immutable after creation. */
 	pthread_mutex_t submit_lock;

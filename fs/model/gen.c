@@ -182,6 +182,17 @@ int bf_gen_error(struct bf_ctx *c, struct bf_mjob *j, struct bf_buf *b,
 	return rc;
 }
 
+int bf_gen_success(struct bf_ctx *c, struct bf_mjob *j, struct bf_buf *b,
+		   struct bf_err *e)
+{
+	(void)c;
+	(void)b;
+	/* Not PARTIALLY_SUCCEEDED: a sensor must not take that as whole. */
+	if (j->job.state != BF_JOB_SUCCEEDED)
+		return bf_err_set(e, ENOENT, "the job has not succeeded");
+	return 0;
+}
+
 int bf_gen_error_draft(struct bf_ctx *c, struct bf_mjob *j, struct bf_buf *b,
 		       struct bf_err *e)
 {

@@ -41,6 +41,9 @@ int bf_gen_progress(struct bf_ctx *c, struct bf_mjob *j, struct bf_buf *b,
 		    struct bf_err *e);
 int bf_gen_error(struct bf_ctx *c, struct bf_mjob *j, struct bf_buf *b,
 		 struct bf_err *e);
+/* _SUCCESS: empty, and only when the job SUCCEEDED (else -ENOENT). */
+int bf_gen_success(struct bf_ctx *c, struct bf_mjob *j, struct bf_buf *b,
+		   struct bf_err *e);
 int bf_gen_error_draft(struct bf_ctx *c, struct bf_mjob *j, struct bf_buf *b,
 		       struct bf_err *e);
 

@@ -193,9 +193,11 @@ static ssize_t fdsrc_read(void *ud, char *buf, size_t len, struct bf_err *e)
 int bf_input_stage(struct bf_ctx *c, struct bf_mjob *j, struct bf_err *e)
 {
 	struct bf_jsonl_stats st = { 0 };
+	struct bf_jsonl_opts o = { 0 };
 	struct bf_draft *d = j->d;
 	struct fdsrc src = { .fd = -1 };
 	char *name = NULL, *bucket = NULL, *prefix = NULL, *obj = NULL;
+	char *fname = NULL;
 	uint64_t gen;
 	int out = -1, rc;
 
@@ -209,7 +211,9 @@ int bf_input_stage(struct bf_ctx *c, struct bf_mjob *j, struct bf_err *e)
 	src.fd = dup(d->in.fd);
 	src.end = d->in.len;
 	gen = d->in.gen;
+	fname = d->inbox ? strdup(d->inbox) : NULL;
 	pthread_mutex_unlock(&j->lock);
+	o.name = fname; /* messages name the inbox file it came from */
 	if (src.fd < 0) {
 		rc = bf_err_set(e, errno, "input.jsonl: %m");
 		goto out;
@@ -224,13 +228,12 @@ int bf_input_stage(struct bf_ctx *c, struct bf_mjob *j, struct bf_err *e)
 		rc = out;
 		goto out;
 	}
-	rc = bf_jsonl_normalize(fdsrc_read, &src, out, NULL, &st, e);
+	rc = bf_jsonl_normalize(fdsrc_read, &src, out, &o, &st, e);
 	if (rc == -EINVAL && st.wants_number_keys) {
 		/* Lines without a key came before the user's number keys:
 		 * key them with numbers from the start, so the importer sees
 		 * one type. */
-		struct bf_jsonl_opts o = { .number_keys = 1 };
-
+		o.number_keys = 1;
 		src.off = 0;
 		if (ftruncate(out, 0) < 0 || lseek(out, 0, SEEK_SET) < 0) {
 			rc = bf_err_set(e, errno, "input.jsonl: %m");
@@ -291,6 +294,7 @@ out:
 	free(bucket);
 	free(prefix);
 	free(name);
+	free(fname);
 	pthread_mutex_unlock(&d->submit_lock);
 	return rc;
 }

@@ -20,9 +20,11 @@
 #include "model/fh.h"
 #include "model/files.h"
 #include "model/gen.h"
+#include "model/inbox.h"
 #include "model/jobs.h"
 #include "model/model.h"
 #include "model/node.h"
+#include "model/outbox.h"
 #include "model/outtree.h"
 #include "model/perm.h"
 #include "model/tree.h"
@@ -116,9 +118,34 @@ static const struct bf_kind_ops kinds[] = {
 	     .readdir = bf_wftree_byid_readdir),
 	KIND(BF_K_LINK, .parent = BF_K_BYID, .mode = S_IFLNK | 0777,
 	     .getattr = bf_wftree_link_getattr, .readlink = bf_wftree_readlink),
+	KIND(BF_K_INBOX, .name = "inbox", .parent = BF_K_ROOT,
+	     .mode = S_IFDIR | 0755, .getattr = bf_inbox_getattr,
+	     .lookup = bf_inbox_lookup, .readdir = bf_inbox_readdir),
+	KIND(BF_K_INFILE, .parent = BF_K_INBOX, .mode = BF_DRAFT_FILE_MODE,
+	     .getattr = bf_inbox_file_getattr, .open = bf_files_input_open,
+	     .read = bf_files_input_read, .write = bf_files_input_write,
+	     .flush = bf_inbox_file_flush, .release = bf_files_release,
+	     .truncate = bf_files_input_truncate,
+	     .mode_slot = bf_files_input_mode),
+	KIND(BF_K_INERR, .parent = BF_K_INBOX, .mode = S_IFREG | 0444,
+	     .getattr = bf_inbox_err_getattr, .open = bf_inbox_err_open,
+	     .read = bf_fh_snap_read),
+	KIND(BF_K_OUTBOX, .name = "outbox", .parent = BF_K_ROOT,
+	     .mode = S_IFDIR | 0555, .getattr = bf_outbox_getattr,
+	     .lookup = bf_outbox_lookup, .readdir = bf_outbox_readdir),
+	KIND(BF_K_OBXFILE, .parent = BF_K_OUTBOX, .mode = S_IFREG | 0444,
+	     .getattr = bf_outbox_file_getattr, .open = bf_outbox_file_open,
+	     .read = bf_outbox_file_read),
+	KIND(BF_K_OBXERR, .parent = BF_K_OUTBOX, .mode = S_IFREG | 0444,
+	     .getattr = bf_outbox_file_getattr, .open = bf_outbox_file_open,
+	     .read = bf_outbox_file_read),
+	KIND(BF_K_SUCCESS, .name = "_SUCCESS", .parent = BF_K_JOB,
+	     .mode = S_IFREG | 0444, .where = BF_KW_JOB, GENERATED,
+	     .render = bf_gen_success),
 };
 #define NKINDS (sizeof(kinds) / sizeof(*kinds))
-_Static_assert(NKINDS == BF_K_LINK + 1, "one row per kind, BF_K_LINK last");
+_Static_assert(NKINDS == BF_K_SUCCESS + 1,
+	       "one row per kind, BF_K_SUCCESS last");
 
 const struct bf_kind_ops *bf_kind_ops(enum bf_kind k)
 {

@@ -33,6 +33,8 @@ struct bf_model_opts {
 					   or NULL (the option) */
 	const char *token_file;	      /* fixed bearer token file */
 	const char *staging;	      /* gs://BUCKET/PREFIX for input.jsonl */
+	const char *model;	      /* inbox/ jobs' model; NULL: no inbox/ */
+	const char *dest;	      /* inbox/ jobs' gs:// output, or NULL */
 	const char *state_dir;	      /* creates in flight; NULL: none */
 	const char *cafile;	      /* extra trusted CAs (PEM), or NULL */
 	const char *cafile_from;      /* "-o cafile", "CURL_CA_BUNDLE", ... */
@@ -87,6 +89,13 @@ enum bf_kind {
 	BF_K_RESFILE,  /* a file in results/ (sub = its name) */
 	BF_K_BYID,     /* by-id */
 	BF_K_LINK,     /* by-id/ID, a symlink to ../jobs/NAME (sub = ID) */
+	BF_K_INBOX,    /* inbox/ (-o model and -o staging) */
+	BF_K_INFILE,   /* inbox/NAME.jsonl being written (sub = its name) */
+	BF_K_INERR,    /* inbox/NAME.error: why it was refused (sub) */
+	BF_K_OUTBOX,   /* outbox/ */
+	BF_K_OBXFILE,  /* outbox/NAME.jsonl: by-input.jsonl (sub) */
+	BF_K_OBXERR,   /* outbox/NAME.error (sub) */
+	BF_K_SUCCESS,  /* jobs/NAME/_SUCCESS: the job SUCCEEDED */
 };
 
 /* A node: what an inode stands for. job holds a reference. */

@@ -18,11 +18,13 @@
 #include "model/ctl.h"
 #include "model/ctx.h"
 #include "model/draft.h"
+#include "model/inbox.h"
 #include "model/input.h"
 #include "model/jobs.h"
 #include "model/kinds.h"
 #include "model/model.h"
 #include "model/names.h"
+#include "model/outbox.h"
 #include "model/perm.h"
 
 int bf_model_mkdir(struct bf_ctx *c, const struct bf_node *parent,
@@ -113,7 +115,10 @@ int bf_model_unlink(struct bf_ctx *c, const struct bf_node *parent,
 	struct bf_mjob *j = parent->job;
 	int rc = 0;
 
-	(void)c;
+	if (parent->kind == BF_K_INBOX)
+		return bf_inbox_unlink(c, name, e);
+	if (parent->kind == BF_K_OUTBOX)
+		return bf_outbox_unlink(c, name, e);
 	if (parent->kind != BF_K_JOB)
 		return bf_err_set(e, EPERM, "files here cannot be removed");
 	pthread_mutex_lock(&j->lock);
@@ -305,6 +310,13 @@ int bf_model_create(struct bf_ctx *c, const struct bf_node *parent,
 
 	memset(out, 0, sizeof(*out));
 	*fh = NULL;
+	if (parent->kind == BF_K_INBOX) {
+		/* a draft jobs/NAME whose input.jsonl gets the bytes */
+		rc = bf_inbox_create(c, name, out, e);
+		if (rc)
+			goto fail;
+		goto open;
+	}
 	if (parent->kind != BF_K_JOB)
 		return bf_err_set(e, EPERM,
 				  "files can only be created in a "
@@ -373,6 +385,7 @@ int bf_model_create(struct bf_ctx *c, const struct bf_node *parent,
 	if (rc)
 		goto fail;
 	out->job = bf_mjob_get(j);
+open:
 	rc = bf_model_getattr(c, out, a, e);
 	if (rc)
 		goto fail;

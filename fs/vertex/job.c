@@ -274,6 +274,8 @@ int bf_job_from_cjson(const cJSON *obj, const char *raw, size_t raw_len,
 			tok = str_get(labels, BF_TOKEN_LABEL_OLD);
 		if (dup_str(&j.client_token, tok))
 			goto nomem;
+		tok = str_get(labels, BF_INBOX_LABEL);
+		j.inbox = tok && strcmp(tok, "1") == 0;
 	}
 	*out = j;
 	return 0;

@@ -23,6 +23,9 @@
  * token is still read (struct bf_job.client_token). */
 #define BF_TOKEN_LABEL "batchfs_token"
 #define BF_TOKEN_LABEL_OLD "batchfs-token"
+/* Jobs submitted through a mount's inbox/ carry labels[BF_INBOX_LABEL] =
+ * "1", so every mount's outbox/ knows them. */
+#define BF_INBOX_LABEL "batchfs_inbox"
 /* Vertex allows 64 labels per job; one is the token. */
 #define BF_MAX_USER_LABELS 63
 /* From its start, how long a bf_vertex_create may make a job: its budget
@@ -68,6 +71,7 @@ struct bf_job {
 	char *gcs_output_dir; /* outputInfo.gcsOutputDirectory */
 	char *bq_output;      /* outputInfo.bigqueryOutputTable or Dataset */
 	char *client_token;   /* labels[BF_TOKEN_LABEL] */
+	int inbox;	      /* labels[BF_INBOX_LABEL] is "1" */
 	char *raw;	      /* the JSON as received, NUL-terminated */
 	size_t raw_len;
 };

@@ -6,7 +6,8 @@
  *   options: --endpoint URL [--storage-endpoint URL] --project P
  *            [--location L] [--credentials FILE | --token-file FILE |
  *            --no-auth] [--cafile PEM] [--state-dir DIR]
- *            [--staging gs://B/P] [--refresh S] [--list-ttl S]
+ *            [--staging gs://B/P] [--model M] [--dest gs://B/P]
+ *            [--refresh S] [--list-ttl S]
  *            [--deadline S] [--vertex-rpm N] [--max-request N]
  *            [--page-size N] [--verbose]
  *
@@ -63,6 +64,10 @@ static const char *const kinds[] = {
 	[BF_K_INPUT] = "input",	      [BF_K_WAIT] = "wait",
 	[BF_K_RESULTS] = "results",   [BF_K_RESFILE] = "resfile",
 	[BF_K_BYID] = "byid",	      [BF_K_LINK] = "link",
+	[BF_K_INBOX] = "inbox",	      [BF_K_INFILE] = "infile",
+	[BF_K_INERR] = "inerr",	      [BF_K_OUTBOX] = "outbox",
+	[BF_K_OBXFILE] = "obxfile",   [BF_K_OBXERR] = "obxerr",
+	[BF_K_SUCCESS] = "success",
 };
 
 static const char *kind_name(enum bf_kind k)
@@ -620,6 +625,10 @@ int main(int argc, char **argv)
 			mo.state_dir = v;
 		} else if (!strcmp(a, "--staging")) {
 			mo.staging = v;
+		} else if (!strcmp(a, "--model")) {
+			mo.model = v;
+		} else if (!strcmp(a, "--dest")) {
+			mo.dest = v;
 		} else if (!strcmp(a, "--refresh")) {
 			bad = opt_double(v, &mo.refresh);
 		} else if (!strcmp(a, "--list-ttl")) {
