@@ -262,6 +262,13 @@ def test_inbox_empty_file_is_not_submitted(mount_fs, emu, tmp_path):
     assert jobs_created(emu) == 1
     assert emu_job(emu, "e")["labels"].get("batchfs_inbox") == "1"
     assert os.listdir(inbox(mnt)) == []
+    # rm drops an empty one, and the name is free again
+    assert sh("touch", inbox(mnt, "f.jsonl")).returncode == 0
+    assert sh("rm", inbox(mnt, "f.jsonl")).returncode == 0
+    assert os.listdir(inbox(mnt)) == []
+    assert "f" not in os.listdir(mnt.jobs)
+    os.mkdir(mnt.job("f"))
+    assert jobs_created(emu) == 1
 
 
 def test_inbox_lists_a_file_while_it_is_written(mount_fs, emu):
@@ -272,6 +279,9 @@ def test_inbox_lists_a_file_while_it_is_written(mount_fs, emu):
         f.flush()
         assert os.listdir(inbox(mnt)) == ["w.jsonl"]
         assert jobs_created(emu) == 0
+        # meanwhile jobs/w is a draft
+        assert "w" in os.listdir(mnt.jobs)
+        assert mnt.read("w", "state") == "DRAFT\n"
         # reading it meanwhile gives the bytes so far
         assert read(inbox(mnt, "w.jsonl")) == text[:10]
         assert os.stat(inbox(mnt, "w.jsonl")).st_size == 10
