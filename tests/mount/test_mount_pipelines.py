@@ -206,6 +206,40 @@ def test_inbox_error_goes_when_the_name_is_submitted(mount_fs, emu, tmp_path):
     expect_errno(lambda: os.stat(inbox(mnt, "r.error")), errno.ENOENT)
 
 
+def test_inbox_error_is_gone_after_a_remount(mount_fs, emu, tmp_path):
+    mnt = hot(mount_fs, emu)
+    out = sh("cp", local(tmp_path, "bad", "not json\n"), inbox(mnt, "m.jsonl"))
+    assert out.returncode != 0
+    assert os.listdir(inbox(mnt)) == ["m.error"]
+    mnt.stop()
+    mnt.start()
+    assert os.listdir(inbox(mnt)) == []
+
+
+def test_inbox_refused_create_fails_the_close_as_a_draft(mount_fs, emu,
+                                                         tmp_path):
+    # The service refuses the default request (an unknown model): close()
+    # gives the errno a draft's close gives for the same request and input.
+    mnt = hot(mount_fs, emu, model="gemini-0.1-nonesuch")
+    text = lines(unkeyed(2))
+    os.mkdir(mnt.job("dr"))
+    with open(mnt.job("dr", "input.jsonl"), "w") as f:
+        f.write(text)
+    with pytest.raises(OSError) as draft:
+        with open(mnt.job("dr", "request.json"), "w") as f:
+            f.write('{"model": "gemini-0.1-nonesuch"}')
+    with pytest.raises(OSError) as hotf:
+        with open(inbox(mnt, "q.jsonl"), "w") as f:
+            f.write(text)
+    assert hotf.value.errno == draft.value.errno, (hotf.value, draft.value)
+    assert jobs_created(emu) == 0
+    assert "q" not in os.listdir(mnt.jobs)
+    assert os.listdir(inbox(mnt)) == ["q.error"]
+    msg = read(inbox(mnt, "q.error"))
+    assert "nonesuch" in msg, msg
+    assert msg.strip() in mnt.read("dr", "error"), (msg, mnt.read("dr", "error"))
+
+
 def test_inbox_taken_name_is_eexist(mount_fs, emu, tmp_path):
     mnt = hot(mount_fs, emu)
     # a draft of this mount
