@@ -206,6 +206,25 @@ def test_inbox_error_goes_when_the_name_is_submitted(mount_fs, emu, tmp_path):
     expect_errno(lambda: os.stat(inbox(mnt, "r.error")), errno.ENOENT)
 
 
+def test_inbox_takes_files_copied_at_once(mount_fs, emu, tmp_path):
+    mnt = hot(mount_fs, emu)
+    names = ["c%d" % i for i in range(6)]
+    srcs = {n: local(tmp_path, n, lines(unkeyed(i + 1)))
+            for i, n in enumerate(names)}
+    procs = [subprocess.Popen(["cp", srcs[n], inbox(mnt, n + ".jsonl")],
+                              stderr=subprocess.PIPE, text=True)
+             for n in names]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    assert jobs_created(emu) == len(names)
+    assert os.listdir(inbox(mnt)) == []
+    for i, n in enumerate(names):
+        staged = emu.get_object("stage", "pre/%s/input.jsonl" % n).decode()
+        assert len(staged.splitlines()) == i + 1, (n, staged)
+        assert emu_job(emu, n)["labels"].get("batchfs_inbox") == "1"
+
+
 def test_inbox_error_is_gone_after_a_remount(mount_fs, emu, tmp_path):
     mnt = hot(mount_fs, emu)
     out = sh("cp", local(tmp_path, "bad", "not json\n"), inbox(mnt, "m.jsonl"))
