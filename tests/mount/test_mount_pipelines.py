@@ -600,3 +600,33 @@ def test_success_is_reserved_in_drafts(mount_fs, emu):
     assert out.returncode != 0
     assert "Operation not permitted" in out.stderr, out.stderr
     assert "_SUCCESS" not in os.listdir(mnt.job("dr"))
+
+
+# ---- modes -----------------------------------------------------------------
+
+def test_pipeline_nodes_follow_the_mode_rule(mount_fs, emu, tmp_path):
+    # natural modes with the bits of -o umask taken away (SEMANTICS.md
+    # "Permissions"): inbox/ as a draft directory, outbox/ read-only
+    hold_pending(emu)
+    mnt = hot(mount_fs, emu, umask="007")
+    cp_in(mnt, tmp_path, "ok.jsonl", unkeyed(2))
+    cp_in(mnt, tmp_path, "ko.jsonl", unkeyed(1))
+    emu.finish_job(emu_job(emu, "ok")["name"], "JOB_STATE_SUCCEEDED")
+    emu.finish_job(emu_job(emu, "ko")["name"], "JOB_STATE_FAILED")
+    assert sh("cp", local(tmp_path, "bad", "x\n"),
+              inbox(mnt, "bad.jsonl")).returncode != 0
+    wait_for(lambda: sorted(os.listdir(outbox(mnt))) == ["ko.error",
+                                                         "ok.jsonl"],
+             "outbox entries")
+    wait_for(lambda: has_marker(mnt, "ok"), "_SUCCESS")
+
+    def mode(p):
+        return stat.S_IMODE(os.stat(p).st_mode)
+    with open(inbox(mnt, "w.jsonl"), "w"):
+        assert mode(inbox(mnt, "w.jsonl")) == 0o640
+    assert mode(inbox(mnt)) == 0o750
+    assert mode(outbox(mnt)) == 0o550
+    assert mode(inbox(mnt, "bad.error")) == 0o440
+    assert mode(outbox(mnt, "ok.jsonl")) == 0o440
+    assert mode(outbox(mnt, "ko.error")) == 0o440
+    assert mode(mnt.job("ok", "_SUCCESS")) == 0o440
