@@ -110,7 +110,7 @@ def test_install_mount_and_purge(deb, emu, tmp_path):
                  % (emu.url, emu.url)], env=env, timeout=120)
         assert r.returncode == 0, r.stdout + r.stderr
         assert os.path.ismount(str(mnt))
-        assert sorted(os.listdir(str(mnt))) == ["README", "by-id", "jobs"]
+        assert sorted(os.listdir(str(mnt))) == ["README", "by-id", "jobs", "outbox"]
         assert os.listdir(str(mnt / "jobs")) == ["from-apt"]
         jid = job["name"].rsplit("/", 1)[1]
         assert os.readlink(str(mnt / "by-id" / jid)) == "../jobs/from-apt"

@@ -27,7 +27,8 @@ def held_job(emu, name, rows=1):
 
 def test_root_and_jobs_list_every_emulator_job(model, emu):
     bulk(emu, 5)
-    assert sorted(model.names("")) == ["README", "by-id", "jobs"]
+    # no inbox/ without -o model and -o staging
+    assert sorted(model.names("")) == ["README", "by-id", "jobs", "outbox"]
     assert sorted(model.names("jobs")) == ["b0", "b1", "b2", "b3", "b4"]
     # A job made later shows in the next listing (list_ttl 0 here).
     emu.config(time_scale=0)
@@ -43,7 +44,8 @@ def test_finished_job_directory_and_files(model, emu):
     rendered content's (getattr renders to measure)."""
     (jid,) = bulk(emu, 1, prefix="fin")
     names = model.names("jobs/fin0")
-    assert names == JOB_FILES  # wait is not listed
+    # wait is not listed; _SUCCESS: the job SUCCEEDED
+    assert names == JOB_FILES + ["_SUCCESS"]
     assert model.text("jobs/fin0/state") == "JOB_STATE_SUCCEEDED\n"
     job = json.loads(model.text("jobs/fin0/job.json"))
     assert job["displayName"] == "fin0"

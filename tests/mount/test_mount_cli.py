@@ -107,7 +107,7 @@ def test_fstab_options_env_fallbacks_and_fsname(emu, build_dir, tmp_path):
             line = [l for l in f if " %s " % mnt in l][0]
         assert "fuse.batchfs" in line
         assert "batchfs:test-project/europe-west4" in line
-        assert sorted(os.listdir(str(mnt))) == ["README", "by-id", "jobs"]
+        assert sorted(os.listdir(str(mnt))) == ["README", "by-id", "jobs", "outbox"]
     finally:
         subprocess.run(["fusermount3", "-u", str(mnt)], check=True)
     # No daemon left behind.
@@ -190,7 +190,7 @@ def test_source_argument_as_mount_fuse3_passes_it(emu, build_dir, tmp_path):
         with open("/proc/self/mountinfo") as f:
             line = [l for l in f if " %s " % mnt in l][0]
         assert "batchfs:test-project/europe-west4" in line
-        assert sorted(os.listdir(str(mnt))) == ["README", "by-id", "jobs"]
+        assert sorted(os.listdir(str(mnt))) == ["README", "by-id", "jobs", "outbox"]
     finally:
         subprocess.run(["fusermount3", "-u", str(mnt)], check=True)
 
@@ -242,7 +242,7 @@ def test_sd_notify_ready_once_mounted(emu, build_dir, tmp_path, abstract):
         assert fields["READY"] == "1", msg
         assert fields["MAINPID"] == str(m.proc.pid)
         assert os.path.ismount(m.path)
-        assert sorted(os.listdir(m.path)) == ["README", "by-id", "jobs"]
+        assert sorted(os.listdir(m.path)) == ["README", "by-id", "jobs", "outbox"]
     finally:
         m.stop()
         sock.close()

@@ -167,7 +167,7 @@ def test_new_remote_job_appears_within_list_ttl(mnt, emu):
 
 
 def test_readme_and_root(mnt):
-    assert sorted(os.listdir(mnt.path)) == ["README", "by-id", "jobs"]
+    assert sorted(os.listdir(mnt.path)) == ["README", "by-id", "jobs", "outbox"]
     with open(os.path.join(mnt.path, "README")) as f:
         text = f.read()
     assert "do not outlive the mount" in text

@@ -458,7 +458,7 @@ def test_many_waiters_do_not_stall_the_mount(mount_fs, emu):
         assert gets <= 1.5 / 0.3 + 3, gets  # refresh=0.3, not per reader
         t0 = time.time()
         assert mnt.read("mw", "state").startswith("JOB_STATE_")
-        assert sorted(os.listdir(mnt.path)) == ["README", "by-id", "jobs"]
+        assert sorted(os.listdir(mnt.path)) == ["README", "by-id", "jobs", "outbox"]
         assert time.time() - t0 < 5
         jid = json.loads(mnt.read("mw", "job.json"))["name"].rsplit("/", 1)[1]
         emu.finish_job(jid)

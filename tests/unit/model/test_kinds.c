@@ -8,7 +8,7 @@
 
 static void rows(void)
 {
-	for (int k = BF_K_ROOT; k <= BF_K_LINK; k++) {
+	for (int k = BF_K_ROOT; k <= BF_K_SUCCESS; k++) {
 		const struct bf_kind_ops *o = bf_kind_ops(k);
 
 		CHECK_INT(o->kind, k);
@@ -33,8 +33,8 @@ static void rows(void)
 			CHECK_INT(bf_kind_child(o->parent, o->name), k);
 	}
 	/* Out of range: the empty row. */
-	CHECK_INT(bf_kind_ops(BF_K_LINK + 1)->kind, BF_K_NONE);
-	CHECK(bf_kind_ops(BF_K_LINK + 1)->getattr == NULL);
+	CHECK_INT(bf_kind_ops(BF_K_SUCCESS + 1)->kind, BF_K_NONE);
+	CHECK(bf_kind_ops(BF_K_SUCCESS + 1)->getattr == NULL);
 	CHECK_INT(bf_kind_is_dir(BF_K_NONE), 0);
 }
 
@@ -44,19 +44,21 @@ static void job_names(void)
 	static const char *const names[] = {
 		"request.json", "job.json", "state",  "progress",
 		"error",	"ctl",	    "output", "input.jsonl",
-		"wait",		"results",
+		"wait",		"results",  "_SUCCESS",
 	};
 	int n = 0;
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
 		CHECK(bf_kind_child(BF_K_JOB, names[i]) != BF_K_NONE);
-	for (int k = BF_K_ROOT; k <= BF_K_LINK; k++)
+	for (int k = BF_K_ROOT; k <= BF_K_SUCCESS; k++)
 		n += bf_kind_ops(k)->parent == BF_K_JOB && bf_kind_ops(k)->name;
 	CHECK_INT(n, (int)(sizeof(names) / sizeof(*names)));
 	CHECK_INT(bf_kind_child(BF_K_JOB, "notes.txt"), BF_K_NONE);
 	CHECK_INT(bf_kind_child(BF_K_ROOT, "state"), BF_K_NONE);
 	CHECK_INT(bf_kind_child(BF_K_ROOT, "jobs"), BF_K_JOBS);
 	CHECK_INT(bf_kind_child(BF_K_OUTPUT, "bigquery"), BF_K_BQFILE);
+	CHECK_INT(bf_kind_child(BF_K_ROOT, "inbox"), BF_K_INBOX);
+	CHECK_INT(bf_kind_child(BF_K_ROOT, "outbox"), BF_K_OUTBOX);
 	/* wait is found by name only, so cp -r does not block on it. */
 	CHECK(bf_kind_ops(BF_K_WAIT)->where & BF_KW_UNLISTED);
 }
