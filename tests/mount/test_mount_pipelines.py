@@ -11,7 +11,6 @@ import json
 import os
 import stat
 import subprocess
-import threading
 import time
 import urllib.parse
 
