@@ -395,6 +395,8 @@ open:
 		goto fail;
 	return 0;
 fail:
+	if (parent->kind == BF_K_INBOX && out->job)
+		bf_jobs_remove(c, out->job); /* the name is free again */
 	bf_node_clear(out);
 	return rc;
 }
