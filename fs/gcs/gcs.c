@@ -173,7 +173,7 @@ static const char *skip_ws(const char *s)
 	return s;
 }
 
-int bf_parse_content_range(const char *s, uint64_t *start, uint64_t *end,
+int bf_gcs_parse_content_range(const char *s, uint64_t *start, uint64_t *end,
 			   uint64_t *total)
 {
 	uint64_t a, b, t = UINT64_MAX;
@@ -222,7 +222,7 @@ int bf_parse_content_range(const char *s, uint64_t *start, uint64_t *end,
 	return 0;
 }
 
-int bf_parse_upload_range(const char *s, uint64_t *persisted)
+int bf_gcs_parse_upload_range(const char *s, uint64_t *persisted)
 {
 	uint64_t a, b;
 

@@ -170,7 +170,7 @@ static int stream_open(struct bf_reader *r, struct bf_rstream *rs, uint64_t off,
 	if (rc)
 		goto fail;
 	if (rs->g.resp.status != 206 ||
-	    bf_parse_content_range(rs->g.resp.content_range, &a, &b, &t) ||
+	    bf_gcs_parse_content_range(rs->g.resp.content_range, &a, &b, &t) ||
 	    a != off || b < a ||
 	    (rs->g.length != UINT64_MAX && rs->g.length != b - a + 1)) {
 		rc = bf_err_set(e, EIO, "stream: HTTP %ld, Content-Range '%s'",

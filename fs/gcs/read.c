@@ -86,7 +86,7 @@ static int rd_on_start(void *ud, const struct bf_http_resp *resp)
 		}
 	}
 	if (resp->status == 206) {
-		if (bf_parse_content_range(resp->content_range, &a, &b, &t) !=
+		if (bf_gcs_parse_content_range(resp->content_range, &a, &b, &t) !=
 		    0)
 			return rd_fail(r, EIO,
 				       "206 without a valid Content-Range");

@@ -258,7 +258,7 @@ static int session_reply(const struct bf_http_resp *resp, uint64_t len,
 		return rc ? rc : 1;
 	}
 	if (resp->status == 308) {
-		if (bf_parse_upload_range(resp->range, &persisted) ||
+		if (bf_gcs_parse_upload_range(resp->range, &persisted) ||
 		    persisted > len)
 			return bf_err_set(e, EIO,
 					  "resumable upload: bad Range \"%s\"",

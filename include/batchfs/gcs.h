@@ -93,10 +93,10 @@ ssize_t bf_gcs_read_ex(struct bf_gcs *g, const char *bucket, const char *name,
  * "bytes START-END/TOTAL" (TOTAL may be "*": *total = UINT64_MAX) -> 0;
  * "bytes * /TOTAL" (unsatisfied, no space) -> 1 with *start = *end =
  * UINT64_MAX; anything else -> -EINVAL. */
-int bf_parse_content_range(const char *s, uint64_t *start, uint64_t *end,
+int bf_gcs_parse_content_range(const char *s, uint64_t *start, uint64_t *end,
 			   uint64_t *total);
 /* Resumable-upload 308 "Range: bytes=0-N" -> *persisted = N + 1; an empty
  * or absent value -> 0. -EINVAL when malformed or not starting at 0. */
-int bf_parse_upload_range(const char *s, uint64_t *persisted);
+int bf_gcs_parse_upload_range(const char *s, uint64_t *persisted);
 
 #endif

@@ -1,6 +1,6 @@
 /* fuzz_content_range.c - Content-Range of ranged GETs
- * (bf_parse_content_range) and the Range reply of resumable uploads
- * (bf_parse_upload_range). Whatever parses must be self-consistent, since
+ * (bf_gcs_parse_content_range) and the Range reply of resumable uploads
+ * (bf_gcs_parse_upload_range). Whatever parses must be self-consistent, since
  * the reader trusts it to place bytes. */
 #include <errno.h>
 #include <string.h>
@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s = fuzz_str(data, size);
 	if (!s)
 		return 0;
-	rc = bf_parse_content_range(s, &a, &b, &t);
+	rc = bf_gcs_parse_content_range(s, &a, &b, &t);
 	FUZZ_ASSERT(rc == 0 || rc == 1 || rc == -EINVAL || rc == -ERANGE);
 	if (rc == 0) {
 		FUZZ_ASSERT(a <= b);
@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		FUZZ_ASSERT(a == 7 && b == 7 && t == 7);
 	}
-	rc = bf_parse_upload_range(s, &p);
+	rc = bf_gcs_parse_upload_range(s, &p);
 	FUZZ_ASSERT(rc == 0 || rc == -EINVAL || rc == -ERANGE);
 	if (rc == 0)
 		FUZZ_ASSERT(p >= 1 || strspn(s, " \t") == strlen(s));

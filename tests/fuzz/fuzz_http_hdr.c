@@ -40,8 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(r.retry_after_ms >= -1);
 	for (const char *g = r.generation; *g; g++)
 		FUZZ_ASSERT(*g >= '0' && *g <= '9');
-	bf_parse_content_range(r.content_range, &a, &b, &t);
-	bf_parse_upload_range(r.range, &p);
+	bf_gcs_parse_content_range(r.content_range, &a, &b, &t);
+	bf_gcs_parse_upload_range(r.range, &p);
 	bf_http_hdr_reset(&r);
 	FUZZ_ASSERT(r.location == NULL);
 	free(buf);

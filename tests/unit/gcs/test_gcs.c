@@ -157,15 +157,15 @@ static void test_content_range(void)
 {
 	uint64_t a = 1, b = 1, t = 1;
 
-	CHECK_INT(bf_parse_content_range("bytes 0-99/1000", &a, &b, &t), 0);
+	CHECK_INT(bf_gcs_parse_content_range("bytes 0-99/1000", &a, &b, &t), 0);
 	CHECK(a == 0 && b == 99 && t == 1000);
-	CHECK_INT(bf_parse_content_range("Bytes  5-5/6 ", &a, &b, &t), 0);
+	CHECK_INT(bf_gcs_parse_content_range("Bytes  5-5/6 ", &a, &b, &t), 0);
 	CHECK(a == 5 && b == 5 && t == 6);
-	CHECK_INT(bf_parse_content_range("bytes 10-19/*", &a, &b, &t), 0);
+	CHECK_INT(bf_gcs_parse_content_range("bytes 10-19/*", &a, &b, &t), 0);
 	CHECK(a == 10 && b == 19 && t == UINT64_MAX);
-	CHECK_INT(bf_parse_content_range("bytes */1000", &a, &b, &t), 1);
+	CHECK_INT(bf_gcs_parse_content_range("bytes */1000", &a, &b, &t), 1);
 	CHECK(a == UINT64_MAX && t == 1000);
-	CHECK_INT(bf_parse_content_range(
+	CHECK_INT(bf_gcs_parse_content_range(
 			  "bytes "
 			  "18446744073709551614-18446744073709551614/"
 			  "18446744073709551615",
@@ -189,25 +189,25 @@ static void test_content_range(void)
 		"bytes0-1/2",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		CHECK_INT(bf_parse_content_range(bad[i], &a, &b, &t), -EINVAL);
+		CHECK_INT(bf_gcs_parse_content_range(bad[i], &a, &b, &t), -EINVAL);
 }
 
 static void test_upload_range(void)
 {
 	uint64_t p = 7;
 
-	CHECK_INT(bf_parse_upload_range(NULL, &p), 0);
+	CHECK_INT(bf_gcs_parse_upload_range(NULL, &p), 0);
 	CHECK_INT(p, 0);
-	CHECK_INT(bf_parse_upload_range("", &p), 0);
+	CHECK_INT(bf_gcs_parse_upload_range("", &p), 0);
 	CHECK_INT(p, 0);
-	CHECK_INT(bf_parse_upload_range("bytes=0-262143", &p), 0);
+	CHECK_INT(bf_gcs_parse_upload_range("bytes=0-262143", &p), 0);
 	CHECK_INT(p, 262144);
-	CHECK_INT(bf_parse_upload_range("bytes=0-0", &p), 0);
+	CHECK_INT(bf_gcs_parse_upload_range("bytes=0-0", &p), 0);
 	CHECK_INT(p, 1);
-	CHECK_INT(bf_parse_upload_range("bytes=1-5", &p), -EINVAL);
-	CHECK_INT(bf_parse_upload_range("bytes 0-5/6", &p), -EINVAL);
-	CHECK_INT(bf_parse_upload_range("bytes=0-", &p), -EINVAL);
-	CHECK_INT(bf_parse_upload_range("bytes=0-18446744073709551615", &p),
+	CHECK_INT(bf_gcs_parse_upload_range("bytes=1-5", &p), -EINVAL);
+	CHECK_INT(bf_gcs_parse_upload_range("bytes 0-5/6", &p), -EINVAL);
+	CHECK_INT(bf_gcs_parse_upload_range("bytes=0-", &p), -EINVAL);
+	CHECK_INT(bf_gcs_parse_upload_range("bytes=0-18446744073709551615", &p),
 		  -EINVAL);
 }
 
