@@ -237,7 +237,7 @@ char *bf_auth_trim(char *s);
 /* jwt.c */
 /* Loads a PEM (PKCS#8 or traditional) RSA private key; never prompts for a
  * passphrase. NULL with e set (EINVAL + OpenSSL's reason) on failure. */
-EVP_PKEY *bf_rsa_key_load(const char *pem_key, struct bf_err *e);
+EVP_PKEY *bf_jwt_rsa_key_load(const char *pem_key, struct bf_err *e);
 /* Compact RS256 JWT of header.claims signed with pk; caller frees. */
 char *bf_jwt_rs256_pkey(EVP_PKEY *pk, const char *header_json,
 			const char *claims_json, struct bf_err *e);

@@ -85,7 +85,7 @@ static int load_service_account(struct bf_auth *a, const cJSON *j,
 				  "token_uri that is not https (%.80s); %s",
 				  path, origin, uri, fix);
 	bf_err_clear(&ke);
-	a->pkey = bf_rsa_key_load(pem, &ke);
+	a->pkey = bf_jwt_rsa_key_load(pem, &ke);
 	if (!a->pkey)
 		return bf_err_set(e, EACCES,
 				  "service account key %s (from %s): %s; %s",

@@ -83,7 +83,7 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
 	return -1;
 }
 
-EVP_PKEY *bf_rsa_key_load(const char *pem_key, struct bf_err *e)
+EVP_PKEY *bf_jwt_rsa_key_load(const char *pem_key, struct bf_err *e)
 {
 	char why[160];
 	BIO *bio;
@@ -186,7 +186,7 @@ char *bf_jwt_rs256(const char *pem_key, const char *header_json,
 		bf_err_set(e, EINVAL, "JWT header or claims missing");
 		return NULL;
 	}
-	pk = bf_rsa_key_load(pem_key, e);
+	pk = bf_jwt_rsa_key_load(pem_key, e);
 	if (!pk)
 		return NULL;
 	jwt = bf_jwt_rs256_pkey(pk, header_json, claims_json, e);
