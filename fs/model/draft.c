@@ -140,11 +140,28 @@ static int find_by_token(struct bf_ctx *c, const char *token,
 	return 0;
 }
 
-/* Sleeps ms; 0, -EINTR when the caller was interrupted, or -ETIMEDOUT
- * when the request's deadline (-o change_deadline) passed. */
-static int sleep_cancellable(long ms)
+/* Looks the job of token up once a second until until_ms (wall clock),
+ * while a create that carried it may still make one: 0 and *out when
+ * found, -ENOENT when none appeared by then, else -errno (-ETIMEDOUT past
+ * the request's deadline, -EINTR, or the lookup's), "... while WHAT". */
+static int await_token(struct bf_ctx *c, const char *token, int64_t until_ms,
+		       const char *what, struct bf_job *out, struct bf_err *e)
 {
-	return bf_sleep_ms_cancellable(ms, BF_WAIT_SLICE_MS);
+	int rc;
+
+	for (;;) {
+		rc = find_by_token(c, token, out, e);
+		if (rc != -ENOENT)
+			return rc;
+		if ((int64_t)(bf_clock_wall_us() / 1000) >= until_ms)
+			return -ENOENT;
+		rc = bf_sleep_ms_cancellable(1000, BF_WAIT_SLICE_MS);
+		if (rc)
+			return bf_err_set(e, -rc, "%s while %s",
+					  rc == -ETIMEDOUT ? "past the deadline"
+							   : "interrupted",
+					  what);
+	}
 }
 
 /* Settles what an earlier mount's creates of this name, cut short by a
@@ -158,31 +175,19 @@ static int resolve_journal(struct bf_ctx *c, struct bf_draft *d,
 {
 	struct bf_jentry v[8];
 	int n = bf_journal_find(c->journal, name, v, 8), rc;
+	char what[BF_NAME_MAX + 64];
 
+	snprintf(what, sizeof(what), "waiting for an earlier create of %s",
+		 name);
 	for (int i = 0; i < n; i++) {
 		if (strcmp(v[i].token, d->token) == 0)
 			continue; /* this draft's own, handled by d->sent */
 		bf_log_info("jobs/%s: an earlier create (%s=%s) may still "
 			    "make a job; looking it up",
 			    name, BF_TOKEN_LABEL, v[i].token);
-		for (;;) {
-			rc = find_by_token(c, v[i].token, out, e);
-			if (rc == 0)
-				break;
-			if (rc != -ENOENT)
-				return rc;
-			if ((int64_t)(bf_clock_wall_us() / 1000) >=
-			    v[i].deadline_ms)
-				break;
-			if ((rc = sleep_cancellable(1000)))
-				return bf_err_set(
-					e, -rc,
-					"%s while waiting for an earlier "
-					"create of %s",
-					rc == -ETIMEDOUT ? "past the deadline"
-							 : "interrupted",
-					name);
-		}
+		rc = await_token(c, v[i].token, v[i].deadline_ms, what, out, e);
+		if (rc && rc != -ENOENT)
+			return rc;
 		bf_journal_drop(c->journal, v[i].token);
 		if (rc == -ENOENT) {
 			bf_log_info("jobs/%s: the earlier create made no job",
@@ -282,31 +287,23 @@ int bf_draft_submit(struct bf_ctx *c, struct bf_mjob *j, const char *text,
 		 * POST, held by a hung server, may still make the job until
 		 * its window ends (an attempt cut short by -o
 		 * change_deadline ends long before), so look until then. */
-		for (;;) {
-			rc = find_by_token(c, d->token, &job, e);
-			if (rc == 0) {
-				bf_log_info("jobs/%s: found job %s made by an "
-					    "earlier attempt",
-					    name, job.id);
-				goto accepted;
-			}
-			if (rc != -ENOENT)
-				goto out;
-			if ((int64_t)(bf_clock_wall_us() / 1000) >= d->sent_until_ms)
-				break;
-			if ((rc = sleep_cancellable(1000))) {
-				bf_err_set(e, -rc,
-					   "%s while the earlier attempt's "
-					   "create may still make the job",
-					   rc == -ETIMEDOUT ? "past the deadline"
-							    : "interrupted");
-				goto out;
-			}
+		rc = await_token(c, d->token, d->sent_until_ms,
+				 "the earlier attempt's create may still "
+				 "make the job",
+				 &job, e);
+		if (rc == 0) {
+			bf_log_info("jobs/%s: found job %s made by an "
+				    "earlier attempt",
+				    name, job.id);
+			goto accepted;
 		}
+		if (rc != -ENOENT)
+			goto out;
 		bf_err_clear(e);
 	}
 	d->sent = 1;
-	d->sent_until_ms = bf_clock_wall_us() / 1000 + BF_VERTEX_CREATE_WINDOW_MS;
+	d->sent_until_ms =
+		bf_clock_wall_us() / 1000 + BF_VERTEX_CREATE_WINDOW_MS;
 	if (c->journal) {
 		struct bf_jentry en = {0};
 		struct bf_err je;
