@@ -1,11 +1,9 @@
 """Helpers for the emulator's own tests."""
 import json
 import os
-import subprocess
 import urllib.parse
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-EMULATOR = os.path.join(ROOT, "scripts", "emulator")
+from lib.emulator import start_emulator, stop_emulator
 
 
 def q(name):
@@ -23,19 +21,12 @@ def rows(n, prefix="row"):
 
 
 def spawn(data, *extra):
-    """Starts a private emulator; returns (proc, base_url)."""
-    proc = subprocess.Popen(
-        ["/usr/bin/python3", EMULATOR, "--port", "0", "--data", str(data), "--quiet",
-         *extra], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    url = proc.stdout.readline().strip()
+    """Starts a private emulator (quiet; its log in DATA/emulator.log);
+    returns (proc, base_url)."""
+    os.makedirs(str(data), exist_ok=True)
+    proc, url = start_emulator(data, "--quiet", *extra)
     assert url.startswith("http://"), url
     return proc, url
 
 
-def stop(proc):
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+stop = stop_emulator
