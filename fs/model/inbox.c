@@ -86,16 +86,6 @@ static int enabled(struct bf_ctx *c)
 	return c->o.model && c->o.staging && c->inbox;
 }
 
-/* NAME of "NAME<suffix>", or NULL (caller frees). */
-static char *strip(const char *name, const char *suffix)
-{
-	size_t n = strlen(name), k = strlen(suffix);
-
-	if (n <= k || strcmp(name + n - k, suffix) != 0)
-		return NULL;
-	return strndup(name, n - k);
-}
-
 /* ---- messages of refused files ---- */
 
 static struct inbox_err **err_find(struct bf_inbox *ib, const char *name)
@@ -243,12 +233,12 @@ int bf_inbox_lookup(struct bf_ctx *c, const struct bf_kind_ops *k,
 	(void)k;
 	(void)parent;
 	(void)fixed;
-	if ((base = strip(name, SUFFIX))) {
+	if ((base = bf_names_strip(name, SUFFIX))) {
 		out->job = spool_find(c, base);
 		out->kind = BF_K_INFILE;
 		if (!out->job)
 			rc = bf_err_set(e, ENOENT, "no such file");
-	} else if ((base = strip(name, ERR_SUFFIX))) {
+	} else if ((base = bf_names_strip(name, ERR_SUFFIX))) {
 		out->kind = BF_K_INERR;
 		if (err_get(c->inbox, base, NULL, NULL))
 			rc = bf_err_set(e, ENOENT, "no such file");
@@ -319,7 +309,7 @@ int bf_inbox_create(struct bf_ctx *c, const char *name, struct bf_node *out,
 		    struct bf_err *e)
 {
 	struct bf_mjob *j = NULL;
-	char *base = strip(name, SUFFIX);
+	char *base = bf_names_strip(name, SUFFIX);
 	int rc;
 
 	if (!enabled(c)) {
@@ -392,7 +382,8 @@ int bf_inbox_file_flush(struct bf_ctx *c, struct bf_fh *fh, pid_t tgid,
 			struct bf_err *e)
 {
 	struct bf_mjob *j = fh->node.job;
-	char *base = strip(fh->node.sub, SUFFIX), *req = NULL, *msg = NULL;
+	char *base = bf_names_strip(fh->node.sub, SUFFIX), *req = NULL,
+	     *msg = NULL;
 	uint64_t len = 0;
 	int rc = 0, ok;
 
@@ -453,12 +444,12 @@ int bf_inbox_unlink(struct bf_ctx *c, const char *name, struct bf_err *e)
 	char *base;
 	int rc = 0, busy;
 
-	if ((base = strip(name, ERR_SUFFIX))) {
+	if ((base = bf_names_strip(name, ERR_SUFFIX))) {
 		if (err_get(c->inbox, base, NULL, NULL))
 			rc = bf_err_set(e, ENOENT, "no such file");
 		else
 			err_drop(c->inbox, base);
-	} else if ((base = strip(name, SUFFIX)) &&
+	} else if ((base = bf_names_strip(name, SUFFIX)) &&
 		   (j = spool_find(c, base))) {
 		pthread_mutex_lock(&j->lock);
 		busy = j->submitting;
@@ -480,7 +471,7 @@ int bf_inbox_unlink(struct bf_ctx *c, const char *name, struct bf_err *e)
 static int err_text(struct bf_ctx *c, const struct bf_node *n, char **msg,
 		    int64_t *mtime_us, struct bf_err *e)
 {
-	char *base = strip(n->sub ? n->sub : "", ERR_SUFFIX);
+	char *base = bf_names_strip(n->sub ? n->sub : "", ERR_SUFFIX);
 	int rc = base ? err_get(c->inbox, base, msg, mtime_us) : -ENOENT;
 
 	free(base);

@@ -224,3 +224,12 @@ char *bf_names_objname(const char *seg, size_t len)
 	free(base);
 	return out;
 }
+
+char *bf_names_strip(const char *name, const char *suffix)
+{
+	size_t n = strlen(name), k = strlen(suffix);
+
+	if (n <= k || strcmp(name + n - k, suffix) != 0)
+		return NULL;
+	return strndup(name, n - k);
+}

@@ -27,5 +27,8 @@ int bf_names_assign(struct bf_name_in *v, size_t n);
 char *bf_names_objname(const char *seg, size_t len);
 /* Is this a name mkdir may create (no '/', not . or .., <= 255, no ctl)? */
 int bf_names_valid(const char *name);
+/* NAME of "NAME<suffix>" (suffix and a non-empty NAME), or NULL. Caller
+ * frees. */
+char *bf_names_strip(const char *name, const char *suffix);
 
 #endif

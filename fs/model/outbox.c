@@ -21,6 +21,7 @@
 #include "model/fh.h"
 #include "model/jobs.h"
 #include "model/kinds.h"
+#include "model/names.h"
 #include "model/node.h"
 #include "model/render.h"
 #include "model/resdir.h"
@@ -92,16 +93,6 @@ static int hide(struct bf_outbox *ob, const char *id)
 		rc = -ENOMEM;
 	pthread_mutex_unlock(&ob->lock);
 	return rc;
-}
-
-/* NAME of "NAME<suffix>", or NULL (caller frees). */
-static char *strip(const char *name, const char *suffix)
-{
-	size_t n = strlen(name), k = strlen(suffix);
-
-	if (n <= k || strcmp(name + n - k, suffix) != 0)
-		return NULL;
-	return strndup(name, n - k);
 }
 
 /* What outbox/ shows of one job. */
@@ -197,9 +188,9 @@ static int entry_of(struct bf_ctx *c, const char *name, struct bf_mjob **jo,
 
 	*jo = NULL;
 	memset(x, 0, sizeof(*x));
-	if ((base = strip(name, SUFFIX)))
+	if ((base = bf_names_strip(name, SUFFIX)))
 		want = OB_JSONL;
-	else if ((base = strip(name, ERR_SUFFIX)))
+	else if ((base = bf_names_strip(name, ERR_SUFFIX)))
 		want = OB_ERROR;
 	else
 		return bf_err_set(e, ENOENT, "no such file");
