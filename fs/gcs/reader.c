@@ -442,7 +442,14 @@ static ssize_t read_impl(struct bf_reader *r, char *buf, size_t len,
 	if (len > end - off)
 		len = (size_t)(end - off);
 	front = r->seq.next;
-	seq = bf_seq_access(&r->seq, off, len);
+	if (r->seq.streak && find_block(r, off)) {
+		/* Many workers on one stream: a late one reads bytes of
+		 * a window already held; that is no seek. */
+		bf_seq_held(&r->seq, off, len);
+		seq = 1;
+	} else {
+		seq = bf_seq_access(&r->seq, off, len);
+	}
 
 	while (done < len) {
 		uint64_t pos = off + done;

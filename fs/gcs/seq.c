@@ -36,11 +36,23 @@ int bf_seq_access(struct bf_seq *s, uint64_t off, size_t len)
 		if (end > s->next)
 			s->next = end;
 	} else {
+		/* Only a forward jump restarts the window: a read far
+		 * behind is a late worker or a re-read, and what follows
+		 * it is as sequential as before. */
+		if (off >= s->next)
+			s->window = s->min_window;
 		s->streak = 0;
-		s->window = s->min_window;
 		s->next = end;
 	}
 	return hit;
+}
+
+void bf_seq_held(struct bf_seq *s, uint64_t off, size_t len)
+{
+	s->started = 1;
+	s->streak++;
+	if (off + len > s->next)
+		s->next = off + len;
 }
 
 size_t bf_seq_take_window(struct bf_seq *s)

@@ -81,7 +81,8 @@ void bf_reader_close(struct bf_reader *r);
  * read so far (kernel readahead arrives slightly out of order) and no more
  * than max_window past it; the first read counts when it starts within the
  * first window. The window starts at min_window and doubles each time one
- * is taken, up to max_window; a seek resets it. */
+ * is taken, up to max_window; a forward seek resets it (a read far behind
+ * does not: with many workers on one stream it is a late one). */
 #define BF_SEQ_BACK (1u << 20)
 struct bf_seq {
 	uint64_t next;	   /* furthest byte read + 1 */
@@ -95,6 +96,9 @@ void bf_seq_init(struct bf_seq *s, size_t min_window, size_t max_window);
 int bf_seq_near(const struct bf_seq *s, uint64_t off, uint64_t ahead);
 /* Records a read; returns 1 when it is sequential. */
 int bf_seq_access(struct bf_seq *s, uint64_t off, size_t len);
+/* Records a read the reader already holds bytes for (a worker that fell
+ * further behind than BF_SEQ_BACK): in the stream, whatever its distance. */
+void bf_seq_held(struct bf_seq *s, uint64_t off, size_t len);
 /* The size of the next window to fetch; doubles the one after. */
 size_t bf_seq_take_window(struct bf_seq *s);
 

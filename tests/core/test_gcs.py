@@ -278,6 +278,29 @@ def test_reader_concurrent_reads_one_handle(build_dir, emu, big, threads):
     assert st["pool_used"] == 0 and st["window_fetches"] <= 8
 
 
+def test_reader_late_worker_keeps_the_stream(build_dir, emu, big):
+    """One of many workers falls more than BF_SEQ_BACK (1 MiB) behind the
+    others (a loaded machine): its bytes are in a window already held, so
+    the stream goes on with its doubled windows instead of starting over
+    at 1 MiB (which once made the 8-thread pcat above fetch 10-11
+    windows for 6 MiB)."""
+    name, data = big
+    ck = 131072
+    specs = [(0, ck), (ck, ck), (2 * ck, ck)]
+    # others run ahead to 2.5 MiB while the worker of 3*ck waits
+    specs += [(o, ck) for o in range(4 * ck, 20 * ck, ck)]
+    specs.append((3 * ck, ck))
+    specs += [(o, ck) for o in range(20 * ck, len(data), ck)]
+    rc, out, err = run(build_dir, emu, "pread", BUCKET, name,
+                       *["%d:%d" % s for s in specs], opts=["--stats"])
+    assert rc == 0, err
+    assert out == b"".join(data[o:o + n] for o, n in specs)
+    st = stats_of(err)
+    # 1 + 2 + 4 MiB windows cover 6 MiB + 12345
+    assert st["window_fetches"] == 3, st
+    assert st["direct_reads"] == 0, st
+
+
 def test_reader_follows_append_only_growth(build_dir, emu, bucket):
     first = rand_bytes(1_000_000, 21)
     more = rand_bytes(1_500_000, 22)

@@ -278,6 +278,22 @@ static void test_seq(void)
 	/* a seek backwards beyond the tolerance */
 	CHECK_INT(bf_seq_access(&s, 500 * M + 4096, 4096), 1);
 	CHECK_INT(bf_seq_access(&s, 400 * M, 4096), 0);
+	/* a read the reader holds bytes for stays in the stream however
+	 * far behind (a late worker of many) and keeps the window */
+	bf_seq_init(&s, M, 8 * M);
+	CHECK_INT(bf_seq_access(&s, 0, 131072), 1);
+	CHECK_INT(bf_seq_take_window(&s), M);
+	CHECK_INT(bf_seq_access(&s, 3 * M, 131072), 1);
+	bf_seq_held(&s, 131072, 131072);
+	CHECK_INT(s.streak, 3);
+	CHECK(s.next == 3 * M + 131072);
+	CHECK_INT(bf_seq_take_window(&s), 2 * M);
+	/* one not held, far behind: no longer sequential, but the window
+	 * is not restarted (only a forward jump does that) */
+	CHECK_INT(bf_seq_access(&s, 0, 4096), 0);
+	CHECK_INT(s.streak, 0);
+	CHECK_INT(bf_seq_access(&s, 4096, 4096), 1);
+	CHECK_INT(bf_seq_take_window(&s), 4 * M);
 	/* first read far into the file is not sequential */
 	bf_seq_init(&s, M, 8 * M);
 	CHECK_INT(bf_seq_access(&s, 100 * M, 4096), 0);
