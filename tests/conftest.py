@@ -107,3 +107,26 @@ def build_dir():
     if not os.path.isdir(d):
         pytest.fail("build directory %s missing: run scripts/test" % d)
     return d
+
+
+DAEMON_TAIL = 80
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    from lib import mounthelp
+    mounthelp.STARTED.clear()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test shows the end of the stderr of the daemons it mounted
+    (a CI log is the only trace of a flake there)."""
+    from lib import mounthelp
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed and call.when in ("call", "teardown"):
+        for i, m in enumerate(mounthelp.STARTED):
+            lines = m.stderr().splitlines()[-DAEMON_TAIL:]
+            rep.sections.append(("daemon %d stderr (last %d lines)" % (
+                i, len(lines)), "\n".join(lines)))

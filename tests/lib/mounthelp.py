@@ -31,6 +31,11 @@ MODEL = "publishers/google/models/gemini-2.5-flash"
 TLS_TOO = pytest.mark.parametrize("emu_scheme", ["http", "https"])
 
 
+# Mounts started by the running test (tests/conftest.py clears it at each
+# test's setup and, when the test fails, shows the tail of their stderr).
+STARTED = []
+
+
 class Mount:
     def __init__(self, emu, build_dir, workdir, opts):
         self.emu = emu
@@ -58,6 +63,7 @@ class Mount:
     def start(self, timeout=15):
         self.err = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen(self.argv, stdout=self.err, stderr=self.err)
+        STARTED.append(self)
         deadline = time.time() + timeout
         while not os.path.ismount(self.path):
             if self.proc.poll() is not None:
