@@ -18,6 +18,7 @@
 #include "model/clock.h"
 #include "model/ctx.h"
 #include "model/jobs.h"
+#include "model/listing.h"
 #include "model/journal.h"
 #include "model/validate.h"
 
@@ -83,7 +84,7 @@ static int draft_init(struct bf_mjob *j)
 int bf_draft_add(struct bf_ctx *c, const char *name, struct bf_mjob **out,
 		 struct bf_err *e)
 {
-	return bf_jobs_add_draft(c, name, draft_init, out, e);
+	return bf_listing_add_draft(c, name, draft_init, out, e);
 }
 
 struct bf_tmpfile *bf_draft_tmp_find(struct bf_draft *d, const char *name)

@@ -40,7 +40,7 @@ struct bf_draft {
 	pthread_mutex_t submit_lock;
 };
 
-/* mkdir: a draft entry named name (as bf_jobs_add_draft). */
+/* mkdir: a draft entry named name (as bf_listing_add_draft). */
 int bf_draft_add(struct bf_ctx *c, const char *name, struct bf_mjob **out,
 		 struct bf_err *e);
 /* Submits text as the draft's create body; records the outcome in j before

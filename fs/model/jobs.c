@@ -1,12 +1,11 @@
-/* jobs.c - the job table: every job of the project/location (from one
- * paging list pass, refreshed on a TTL) plus this mount's drafts, their
- * directory names, and each job's cached BatchPredictionJob (re-fetched at
- * most every `refresh` seconds while unfinished, kept for good once
- * terminal). Listing and per-job fetches are single flight. Whether a
- * due refresh happens, and by a list or a get, is the plan's call (the
- * hook ctx.c sets to refresh.c's, under the budget). State other files
- * keep per job is theirs to make; the entry frees it through the hooks
- * they attach, knowing none of them. */
+/* jobs.c - the job table: this mount's entries (the jobs of the last
+ * listing, which listing.c folds in, and the drafts), their directory
+ * names, and each job's cached BatchPredictionJob (re-fetched at most every
+ * `refresh` seconds while unfinished, kept for good once terminal; per-job
+ * fetches are single flight). Whether a due refresh happens, and by a list
+ * or a get, is the plan's call (the hook ctx.c sets to refresh.c's, under
+ * the budget). State other files keep per job is theirs to make; the entry
+ * frees it through the hooks they attach, knowing none of them. */
 #include "model/jobs.h"
 
 #include <errno.h>
@@ -16,34 +15,10 @@
 
 #include "batchfs/http.h"
 #include "batchfs/log.h"
-#include "model/budget.h"
 #include "model/clock.h"
 #include "model/ctx.h"
 #include "model/hmap.h"
 #include "model/names.h"
-
-/* Every field but the first two and plan is guarded by lock. */
-struct bf_jobs {
-	pthread_mutex_t lock; /* immutable after creation */
-	pthread_cond_t cond;  /* a listing pass ended */
-	struct bf_mjob **v;   /* the entries, one reference each */
-	size_t n, cap;
-	struct bf_hmap *by_name, *by_id;
-	/* Names that a job of this mount's listing had and lost (it was
-	 * deleted): not given to another job while the mount lives. */
-	char **retired;
-	size_t nretired, capretired;
-	int64_t listed_ms; /* 0: never listed or invalidated */
-	int have_listing;  /* one pass succeeded at least once */
-	int listing;	   /* a pass is in flight */
-	uint64_t pass;	   /* bumped by every pass that landed */
-	int last_rc;	   /* the last pass's outcome, for its waiters */
-	struct bf_err last_err;
-	int64_t outage_ms; /* a listing or job fetch last timed out then */
-	/* Asked before a due refresh (refresh.c's, set by ctx.c before the
-	 * mount serves; immutable after); NULL: go. */
-	int (*plan)(struct bf_ctx *c, struct bf_mjob *j);
-};
 
 /* A server that let a call time out is not asked again by requests that
  * have a copy to show, for one refresh interval: one `cat state` then
@@ -107,7 +82,7 @@ void bf_jobs_free(struct bf_jobs *t)
 	free(t);
 }
 
-static struct bf_mjob *mjob_new(void)
+struct bf_mjob *bf_mjob__new(void)
 {
 	struct bf_mjob *j = calloc(1, sizeof(*j));
 
@@ -163,7 +138,7 @@ int bf_mjob_terminal(struct bf_mjob *j)
 	return !j->draft && j->have_job && bf_job_state_terminal(j->job.state);
 }
 
-static int table_add(struct bf_jobs *t, struct bf_mjob *j)
+int bf_jobs__add(struct bf_jobs *t, struct bf_mjob *j)
 {
 	if (t->n == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 64;
@@ -197,7 +172,7 @@ static void retire(struct bf_jobs *t, const char *name)
 }
 
 /* mkdir of a retired name: this mount's own doing, so it may have it. */
-static void unretire(struct bf_jobs *t, const char *name)
+void bf_jobs__unretire(struct bf_jobs *t, const char *name)
 {
 	for (size_t i = 0; i < t->nretired; i++) {
 		if (strcmp(t->retired[i], name) == 0) {
@@ -208,7 +183,7 @@ static void unretire(struct bf_jobs *t, const char *name)
 	}
 }
 
-static void table_drop_at(struct bf_jobs *t, size_t i, int keep_name)
+void bf_jobs__drop_at(struct bf_jobs *t, size_t i, int keep_name)
 {
 	struct bf_mjob *j = t->v[i];
 
@@ -232,7 +207,7 @@ static void table_drop_at(struct bf_jobs *t, size_t i, int keep_name)
  * life of the mount, and a retired name is not given again: so a name
  * never changes meaning, whatever later listings bring. The job fields
  * are copied under each entry's lock: a fetch may replace them meanwhile. */
-static int rename_all(struct bf_jobs *t)
+int bf_jobs__rename(struct bf_jobs *t)
 {
 	size_t n = t->n + t->nretired;
 	struct bf_name_in *in = calloc(n ? n : 1, sizeof(*in));
@@ -276,210 +251,6 @@ out:
 		free(disp[i]);
 	free(disp);
 	free(in);
-	return rc;
-}
-
-struct collect {
-	struct bf_job *v;
-	size_t n, cap;
-};
-
-static int collect_cb(void *ud, struct bf_job *job)
-{
-	struct collect *cl = ud;
-
-	if (cl->n == cl->cap) {
-		size_t cap = cl->cap ? cl->cap * 2 : 256;
-		struct bf_job *v = realloc(cl->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		cl->v = v;
-		cl->cap = cap;
-	}
-	cl->v[cl->n++] = *job;
-	memset(job, 0, sizeof(*job)); /* moved out */
-	return 0;
-}
-
-/* Folds one complete listing into the table; table lock held. */
-static void merge(struct bf_ctx *c, struct bf_jobs *t, struct collect *cl)
-{
-	int64_t now = bf_now_ms();
-	uint64_t pass = ++t->pass;
-
-	for (size_t i = 0; i < cl->n; i++) {
-		struct bf_job *nj = &cl->v[i];
-		struct bf_mjob *j;
-
-		if (!nj->id[0])
-			continue;
-		j = bf_hmap_get(t->by_id, nj->id);
-		if (!j) {
-			j = mjob_new();
-			if (!j)
-				continue;
-			snprintf(j->id, sizeof(j->id), "%s", nj->id);
-			if (table_add(t, j) ||
-			    bf_hmap_put(t->by_id, j->id, j)) {
-				bf_mjob_put(j);
-				continue;
-			}
-		}
-		pthread_mutex_lock(&j->lock);
-		j->seen = pass;
-		j->listed = 1;
-		/* A fetch in flight will land a reply as new as ours. */
-		if (!j->fetching &&
-		    (!j->have_job || nj->update_us >= j->job.update_us)) {
-			bf_job_free(&j->job);
-			j->job = *nj;
-			memset(nj, 0, sizeof(*nj));
-			j->have_job = 1;
-			j->fetched_ms = now;
-			j->confirmed_ms = now;
-		}
-		pthread_mutex_unlock(&j->lock);
-	}
-	for (size_t i = t->n; i-- > 0;) {
-		struct bf_mjob *j = t->v[i];
-
-		if (j->draft || j->seen == pass)
-			continue;
-		/* A job we just created may not be listed yet; once a
-		 * listing showed it, its absence means it was deleted. The
-		 * unlisted ones are asked for by id after the pass. */
-		if (j->local && !j->listed && now < j->keep_until_ms) {
-			j->verify = 1;
-			continue;
-		}
-		table_drop_at(t, i, 1);
-	}
-	if (rename_all(t))
-		bf_log_warn("jobs: out of memory while naming jobs");
-	(void)c;
-}
-
-static int list_pass(struct bf_ctx *c, int have, struct bf_err *e)
-{
-	struct bf_jobs *t = c->jobs;
-	struct collect cl = {0};
-	struct bf_mjob *verify[8];
-	size_t nv = 0;
-	struct bf_err err;
-	int rc;
-
-	bf_err_clear(&err);
-	/* With a listing to show, a 429 is retried once only: the budget backs
-	 * off instead. */
-	rc = bf_vertex_list_ex(c->vx, NULL, NULL, c->page_size,
-			       have ? BF_VX_SOFT_429 : 0, collect_cb, &cl,
-			       &err);
-	pthread_mutex_lock(&t->lock);
-	if (rc == 0) {
-		merge(c, t, &cl);
-		t->listed_ms = bf_now_ms();
-		t->have_listing = 1;
-	} else if (bf_transient(rc) && t->have_listing) {
-		/* The previous listing is shown for another list_ttl. */
-		t->listed_ms = bf_now_ms();
-	}
-	if (rc == -ETIMEDOUT)
-		t->outage_ms = bf_now_ms();
-	t->listing = 0;
-	t->last_rc = rc;
-	t->last_err = err;
-	pthread_cond_broadcast(&t->cond);
-	for (size_t i = 0; rc == 0 && i < t->n && nv < 8; i++)
-		if (t->v[i]->verify) {
-			t->v[i]->verify = 0;
-			verify[nv++] = bf_mjob_get(t->v[i]);
-		}
-	pthread_mutex_unlock(&t->lock);
-	/* This mount's jobs the listing did not show: a GET tells a job not
-	 * listed yet from one deleted (a 404 drops it). */
-	for (size_t i = 0; i < nv; i++) {
-		bf_mjob_fresh(c, verify[i], 1, NULL);
-		bf_mjob_put(verify[i]);
-	}
-	for (size_t i = 0; i < cl.n; i++)
-		bf_job_free(&cl.v[i]);
-	free(cl.v);
-	if (rc && e)
-		*e = err;
-	return rc;
-}
-
-/* Lists again when the listing is older than list_ttl. On failure with an
- * older listing at hand, that listing is used (logged). */
-static int ensure_listing(struct bf_ctx *c, struct bf_err *e)
-{
-	struct bf_jobs *t = c->jobs;
-	int64_t ttl = (int64_t)(c->o.list_ttl * 1000);
-	int rc = 0;
-
-	pthread_mutex_lock(&t->lock);
-	if (t->have_listing && t->listed_ms &&
-	    bf_now_ms() - t->listed_ms < ttl) {
-		pthread_mutex_unlock(&t->lock);
-		return 0;
-	}
-	if (t->listing) {
-		uint64_t pass = t->pass;
-
-		/* Waiting on another worker's listing holds this worker too:
-		 * it takes a place in the network gate (which may wait: not
-		 * under the lock). */
-		pthread_mutex_unlock(&t->lock);
-		rc = bf_net_enter();
-		pthread_mutex_lock(&t->lock);
-		while (!rc && t->listing)
-			rc = bf_clock_cond_wait(&t->cond, &t->lock);
-		if (rc == 0) {
-			bf_net_leave();
-			rc = t->pass != pass ? 0 : t->last_rc;
-			if (rc && e)
-				*e = t->last_err;
-		} else {
-			if (rc != -EAGAIN)
-				bf_net_leave();
-			rc = bf_err_set(e, -rc,
-					rc == -EINTR ? "interrupted"
-					: rc == -EAGAIN
-						? "too many requests are "
-						  "waiting on the network"
-						: "the listing did not come "
-						  "within the deadline");
-			if (rc == -EINTR || !t->have_listing) {
-				pthread_mutex_unlock(&t->lock);
-				return rc;
-			}
-		}
-		pthread_mutex_unlock(&t->lock);
-	} else if (t->have_listing && !bf_budget_may(c->budget, bf_now_ms())) {
-		/* Out of budget: the listing we have stands in. */
-		pthread_mutex_unlock(&t->lock);
-		return 0;
-	} else {
-		int have = t->have_listing;
-
-		t->listing = 1;
-		pthread_mutex_unlock(&t->lock);
-		rc = list_pass(c, have, e);
-	}
-	if (bf_transient(rc)) {
-		int have;
-
-		pthread_mutex_lock(&t->lock);
-		have = t->have_listing;
-		pthread_mutex_unlock(&t->lock);
-		if (have) {
-			bf_log_warn("jobs: listing failed, using the previous "
-				    "one: %s (HTTP %ld)",
-				    e ? e->msg : "", e ? e->http_status : 0L);
-			return 0;
-		}
-	}
 	return rc;
 }
 
@@ -532,73 +303,6 @@ void bf_jobs_invalidate(struct bf_ctx *c)
 	pthread_mutex_lock(&c->jobs->lock);
 	c->jobs->listed_ms = 0;
 	pthread_mutex_unlock(&c->jobs->lock);
-}
-
-int bf_jobs_lookup(struct bf_ctx *c, const char *name, struct bf_mjob **out,
-		   struct bf_err *e)
-{
-	struct bf_jobs *t = c->jobs;
-	struct bf_mjob *j;
-	int rc;
-
-	*out = NULL;
-	pthread_mutex_lock(&t->lock);
-	j = bf_hmap_get(t->by_name, name);
-	if (j && j->draft) {
-		*out = bf_mjob_get(j);
-		pthread_mutex_unlock(&t->lock);
-		return 0;
-	}
-	pthread_mutex_unlock(&t->lock);
-	rc = ensure_listing(c, e);
-	pthread_mutex_lock(&t->lock);
-	j = bf_hmap_get(t->by_name, name);
-	if (j)
-		*out = bf_mjob_get(j);
-	pthread_mutex_unlock(&t->lock);
-	if (*out)
-		return 0;
-	if (rc)
-		return rc;
-	return bf_err_set(e, ENOENT, "no job named %s", name);
-}
-
-int bf_jobs_list(struct bf_ctx *c, struct bf_jobref **out, size_t *n,
-		 struct bf_err *e)
-{
-	struct bf_jobs *t = c->jobs;
-	struct bf_jobref *v;
-	int rc = ensure_listing(c, e);
-
-	*out = NULL;
-	*n = 0;
-	if (rc)
-		return rc;
-	pthread_mutex_lock(&t->lock);
-	v = calloc(t->n ? t->n : 1, sizeof(*v));
-	if (!v) {
-		pthread_mutex_unlock(&t->lock);
-		return bf_err_set(e, ENOMEM, "out of memory");
-	}
-	for (size_t i = 0; i < t->n; i++) {
-		v[*n].name = strdup(t->v[i]->name ? t->v[i]->name : "_");
-		if (!v[*n].name)
-			continue;
-		v[*n].job = bf_mjob_get(t->v[i]);
-		(*n)++;
-	}
-	pthread_mutex_unlock(&t->lock);
-	*out = v;
-	return 0;
-}
-
-void bf_jobs_refs_free(struct bf_jobref *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(v[i].name);
-		bf_mjob_put(v[i].job);
-	}
-	free(v);
 }
 
 int bf_mjob_fresh(struct bf_ctx *c, struct bf_mjob *j, int force,
@@ -681,7 +385,7 @@ int bf_mjob_fresh(struct bf_ctx *c, struct bf_mjob *j, int force,
 	}
 	j->fetching = 1;
 	snprintf(id, sizeof(id), "%s", j->id);
-	/* With a copy to show, a 429 is retried once only (budget.c backs off). */
+	/* With a copy to show, a 429 is retried once: budget.c backs off. */
 	soft = !force && j->have_job;
 	pthread_mutex_unlock(&j->lock);
 
@@ -732,86 +436,6 @@ int bf_mjob_fresh(struct bf_ctx *c, struct bf_mjob *j, int force,
 	return rc;
 }
 
-static int name_cb(void *ud, struct bf_job *job)
-{
-	const char *name = ud;
-
-	return job->display_name && strcmp(job->display_name, name) == 0;
-}
-
-/* 1 when a job displayed as name exists remotely, 0 if not, or -errno. */
-static int remote_name_taken(struct bf_ctx *c, const char *name,
-			     struct bf_err *e)
-{
-	char *filter = malloc(strlen(name) * 2 + 32), *p;
-
-	if (!filter)
-		return bf_err_set(e, ENOMEM, "out of memory");
-	p = filter + sprintf(filter, "display_name=\"");
-	for (const char *s = name; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			*p++ = '\\';
-		*p++ = *s;
-	}
-	strcpy(p, "\"");
-	{
-		int rc = bf_vertex_list(c->vx, filter, NULL, 0, name_cb,
-					(void *)name, e);
-
-		free(filter);
-		return rc;
-	}
-}
-
-int bf_jobs_add_draft(struct bf_ctx *c, const char *name,
-		      int (*init)(struct bf_mjob *j), struct bf_mjob **out,
-		      struct bf_err *e)
-{
-	struct bf_jobs *t = c->jobs;
-	struct bf_mjob *j;
-	int rc;
-
-	*out = NULL;
-	if (!bf_names_valid(name))
-		return bf_err_set(e, EINVAL, "invalid job directory name");
-	rc = ensure_listing(c, e);
-	if (rc)
-		return rc;
-	/* The listing may be up to list_ttl old: ask for this exact name. */
-	rc = remote_name_taken(c, name, e);
-	if (rc < 0)
-		return rc;
-	if (rc > 0)
-		return bf_err_set(e, EEXIST, "a job named %s exists", name);
-	j = mjob_new();
-	if (!j)
-		return bf_err_set(e, ENOMEM, "out of memory");
-	j->draft = 1;
-	j->local = 1;
-	j->name = strdup(name);
-	if (!j->name || init(j)) {
-		bf_mjob_put(j);
-		return bf_err_set(e, ENOMEM, "out of memory");
-	}
-	pthread_mutex_lock(&t->lock);
-	if (bf_hmap_get(t->by_name, name)) {
-		pthread_mutex_unlock(&t->lock);
-		bf_mjob_put(j);
-		return bf_err_set(e, EEXIST, "a job named %s exists", name);
-	}
-	unretire(t, name);
-	if (table_add(t, j) || bf_hmap_put(t->by_name, j->name, j)) {
-		if (t->n && t->v[t->n - 1] == j)
-			t->n--;
-		pthread_mutex_unlock(&t->lock);
-		bf_mjob_put(j);
-		return bf_err_set(e, ENOMEM, "out of memory");
-	}
-	*out = bf_mjob_get(j);
-	pthread_mutex_unlock(&t->lock);
-	return 0;
-}
-
 void bf_jobs_remove(struct bf_ctx *c, struct bf_mjob *j)
 {
 	struct bf_jobs *t = c->jobs;
@@ -819,7 +443,7 @@ void bf_jobs_remove(struct bf_ctx *c, struct bf_mjob *j)
 	pthread_mutex_lock(&t->lock);
 	for (size_t i = 0; i < t->n; i++) {
 		if (t->v[i] == j) {
-			table_drop_at(t, i, 1);
+			bf_jobs__drop_at(t, i, 1);
 			break;
 		}
 	}
@@ -835,7 +459,7 @@ void bf_jobs_accept(struct bf_ctx *c, struct bf_mjob *j, struct bf_job *created)
 	 * the new job as an entry of its own: this entry is that job. */
 	for (size_t i = 0; i < t->n; i++) {
 		if (t->v[i] != j && strcmp(t->v[i]->id, created->id) == 0) {
-			table_drop_at(t, i, 0);
+			bf_jobs__drop_at(t, i, 0);
 			break;
 		}
 	}
@@ -855,7 +479,7 @@ void bf_jobs_accept(struct bf_ctx *c, struct bf_mjob *j, struct bf_job *created)
 	pthread_mutex_unlock(&j->lock);
 	if (j->id[0])
 		bf_hmap_put(t->by_id, j->id, j);
-	if (rename_all(t))
+	if (bf_jobs__rename(t))
 		bf_log_warn("jobs: out of memory while naming jobs");
 	pthread_mutex_unlock(&t->lock);
 }

@@ -63,33 +63,50 @@ struct bf_mjob {
  * held, or j not shared yet); -ENOMEM when all BF_MJOB_HOOKS are taken. */
 int bf_mjob_attach(struct bf_mjob *j, void *p, void (*free_fn)(void *));
 
-struct bf_jobs;
+/* The table. Every field but the first two and plan is guarded by lock;
+ * the listing's fields (listed_ms .. last_err) are listing.c's. */
+struct bf_jobs {
+	pthread_mutex_t lock; /* immutable after creation */
+	pthread_cond_t cond;  /* a listing pass ended */
+	struct bf_mjob **v;   /* the entries, one reference each */
+	size_t n, cap;
+	struct bf_hmap *by_name, *by_id;
+	/* Names that a job of this mount's listing had and lost (it was
+	 * deleted): not given to another job while the mount lives. */
+	char **retired;
+	size_t nretired, capretired;
+	int64_t listed_ms; /* 0: never listed or invalidated */
+	int have_listing;  /* one pass succeeded at least once */
+	int listing;	   /* a pass is in flight */
+	uint64_t pass;	   /* bumped by every pass that landed */
+	int last_rc;	   /* the last pass's outcome, for its waiters */
+	struct bf_err last_err;
+	int64_t outage_ms; /* a listing or job fetch last timed out then */
+	/* Asked before a due refresh (refresh.c's, set by ctx.c before the
+	 * mount serves; immutable after); NULL: go. */
+	int (*plan)(struct bf_ctx *c, struct bf_mjob *j);
+};
+
 struct bf_jobs *bf_jobs_new(void);
+/* The table's primitives for listing.c (t->lock held). */
+struct bf_mjob *bf_mjob__new(void);
+int bf_jobs__add(struct bf_jobs *t, struct bf_mjob *j);
+/* Drops entry i; keep_name: its name is not given to another job. */
+void bf_jobs__drop_at(struct bf_jobs *t, size_t i, int keep_name);
+/* mkdir of a retired name: this mount's own doing, so it may have it. */
+void bf_jobs__unretire(struct bf_jobs *t, const char *name);
+/* Names the entries that have none yet (a name never changes meaning). */
+int bf_jobs__rename(struct bf_jobs *t);
+
 void bf_jobs_free(struct bf_jobs *t);
 
 struct bf_mjob *bf_mjob_get(struct bf_mjob *j);
 void bf_mjob_put(struct bf_mjob *j);
 
-/* Fresh-enough listing (TTL), then the entry named name (a reference). */
-int bf_jobs_lookup(struct bf_ctx *c, const char *name, struct bf_mjob **out,
-		   struct bf_err *e);
-/* The listing as references and names (caller frees names and puts). */
-struct bf_jobref {
-	struct bf_mjob *job;
-	char *name;
-};
-int bf_jobs_list(struct bf_ctx *c, struct bf_jobref **out, size_t *n,
-		 struct bf_err *e);
-void bf_jobs_refs_free(struct bf_jobref *v, size_t n);
 /* Makes the cached job fresh enough (refresh interval; terminal: never
  * again; force: now). Single flight per job. */
 int bf_mjob_fresh(struct bf_ctx *c, struct bf_mjob *j, int force,
 		  struct bf_err *e);
-/* mkdir: a draft named name, -EEXIST when taken; init (draft.c) gives the
- * entry its draft before it is shared. */
-int bf_jobs_add_draft(struct bf_ctx *c, const char *name,
-		      int (*init)(struct bf_mjob *j), struct bf_mjob **out,
-		      struct bf_err *e);
 enum { BF_PLAN_GO, BF_PLAN_STALE };
 /* Sets what a due, non-forced refresh asks first (refresh.c's plan):
  * BF_PLAN_STALE to serve the cache as it is, BF_PLAN_GO to go on. */

@@ -21,6 +21,7 @@
 #include "model/inbox.h"
 #include "model/input.h"
 #include "model/jobs.h"
+#include "model/listing.h"
 #include "model/kinds.h"
 #include "model/model.h"
 #include "model/names.h"
@@ -59,7 +60,7 @@ int bf_model_rmdir(struct bf_ctx *c, const struct bf_node *parent,
 		return bf_err_set(e, EPERM,
 				  "only job directories can be "
 				  "removed");
-	rc = bf_jobs_lookup(c, name, &j, e);
+	rc = bf_listing_lookup(c, name, &j, e);
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&j->lock);

@@ -20,6 +20,7 @@
 #include "model/ctx.h"
 #include "model/fh.h"
 #include "model/jobs.h"
+#include "model/listing.h"
 #include "model/kinds.h"
 #include "model/names.h"
 #include "model/node.h"
@@ -194,7 +195,7 @@ static int entry_of(struct bf_ctx *c, const char *name, struct bf_mjob **jo,
 		want = OB_ERROR;
 	else
 		return bf_err_set(e, ENOENT, "no such file");
-	rc = bf_jobs_lookup(c, base, jo, e);
+	rc = bf_listing_lookup(c, base, jo, e);
 	free(base);
 	if (rc == 0)
 		rc = bf_mjob_fresh(c, *jo, 0, e);
@@ -258,7 +259,7 @@ int bf_outbox_readdir(struct bf_ctx *c, const struct bf_kind_ops *k,
 {
 	struct bf_jobref *refs;
 	size_t nr;
-	int rc = bf_jobs_list(c, &refs, &nr, e);
+	int rc = bf_listing_refs(c, &refs, &nr, e);
 
 	(void)k;
 	(void)n;
@@ -295,7 +296,7 @@ int bf_outbox_readdir(struct bf_ctx *c, const struct bf_kind_ops *k,
 		entry_free(&x);
 		bf_node_clear(&node);
 	}
-	bf_jobs_refs_free(refs, nr);
+	bf_listing_refs_free(refs, nr);
 	return rc ? bf_err_set(e, -rc, "out of memory") : 0;
 }
 

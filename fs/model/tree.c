@@ -15,6 +15,7 @@
 #include "model/draft.h"
 #include "model/files.h"
 #include "model/jobs.h"
+#include "model/listing.h"
 #include "model/kinds.h"
 #include "model/model.h"
 #include "model/node.h"
@@ -55,7 +56,7 @@ int bf_tree_jobs_lookup(struct bf_ctx *c, const struct bf_kind_ops *k,
 	(void)k;
 	(void)parent;
 	(void)fixed;
-	rc = bf_jobs_lookup(c, name, &out->job, e);
+	rc = bf_listing_lookup(c, name, &out->job, e);
 	if (rc)
 		return rc;
 	out->kind = BF_K_JOB;
@@ -68,7 +69,7 @@ int bf_tree_jobs_readdir(struct bf_ctx *c, const struct bf_kind_ops *k,
 {
 	struct bf_jobref *refs;
 	size_t nr;
-	int rc = bf_jobs_list(c, &refs, &nr, e);
+	int rc = bf_listing_refs(c, &refs, &nr, e);
 
 	(void)k;
 	(void)n;
@@ -88,7 +89,7 @@ int bf_tree_jobs_readdir(struct bf_ctx *c, const struct bf_kind_ops *k,
 		rc = bf_node_dir_add(d, cap, refs[i].name, &node, &a);
 		bf_node_clear(&node);
 	}
-	bf_jobs_refs_free(refs, nr);
+	bf_listing_refs_free(refs, nr);
 	return rc ? bf_err_set(e, -rc, "out of memory") : 0;
 }
 

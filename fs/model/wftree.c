@@ -15,6 +15,7 @@
 #include "model/ctx.h"
 #include "model/fh.h"
 #include "model/jobs.h"
+#include "model/listing.h"
 #include "model/kinds.h"
 #include "model/model.h"
 #include "model/node.h"
@@ -109,7 +110,7 @@ static int job_by_id(struct bf_ctx *c, const char *id, struct bf_mjob **out,
 {
 	struct bf_jobref *refs;
 	size_t n;
-	int rc = bf_jobs_list(c, &refs, &n, e);
+	int rc = bf_listing_refs(c, &refs, &n, e);
 
 	*out = NULL;
 	if (rc)
@@ -122,7 +123,7 @@ static int job_by_id(struct bf_ctx *c, const char *id, struct bf_mjob **out,
 			*out = bf_mjob_get(j);
 		pthread_mutex_unlock(&j->lock);
 	}
-	bf_jobs_refs_free(refs, n);
+	bf_listing_refs_free(refs, n);
 	return *out ? 0 : bf_err_set(e, ENOENT, "no job with id %s", id);
 }
 
@@ -180,7 +181,7 @@ int bf_wftree_byid_readdir(struct bf_ctx *c, const struct bf_kind_ops *k,
 {
 	struct bf_jobref *refs = NULL;
 	size_t n = 0;
-	int rc = bf_jobs_list(c, &refs, &n, e);
+	int rc = bf_listing_refs(c, &refs, &n, e);
 
 	(void)k;
 	(void)p;
@@ -206,7 +207,7 @@ int bf_wftree_byid_readdir(struct bf_ctx *c, const struct bf_kind_ops *k,
 			rc = bf_err_set(e, -rc, "out of memory");
 	}
 	if (refs)
-		bf_jobs_refs_free(refs, n);
+		bf_listing_refs_free(refs, n);
 	return rc;
 }
 
