@@ -62,8 +62,16 @@ def table_of(job):
 
 
 def wait(mnt, name):
-    out = subprocess.run(["cat", mnt.job(name, "wait")], capture_output=True,
-                         text=True, timeout=60)
+    try:
+        out = subprocess.run(["cat", mnt.job(name, "wait")],
+                             capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        # What the service says then tells a daemon that missed the end
+        # from a job that never ended.
+        st, _, r = mnt.emu.request("GET", mnt.emu.jobs_path())
+        pytest.fail("cat wait: no end within 60 s; the emulator's jobs: %s" %
+                    [(j.get("displayName"), j.get("state"))
+                     for j in (r or {}).get("batchPredictionJobs", [])])
     assert out.returncode == 0, out.stderr
     return out.stdout
 
