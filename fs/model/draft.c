@@ -18,8 +18,8 @@
 #include "model/clock.h"
 #include "model/ctx.h"
 #include "model/jobs.h"
-#include "model/listing.h"
 #include "model/journal.h"
+#include "model/listing.h"
 #include "model/validate.h"
 
 static struct bf_draft *draft_new(void)

@@ -15,8 +15,8 @@
 #include "model/draft.h"
 #include "model/files.h"
 #include "model/jobs.h"
-#include "model/listing.h"
 #include "model/kinds.h"
+#include "model/listing.h"
 #include "model/model.h"
 #include "model/node.h"
 
