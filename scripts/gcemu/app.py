@@ -89,6 +89,7 @@ class App:
         self.counter_lock = threading.Lock()
         self.tls = threading.local()  # .internal: serving the job runner
         self.counters = {}
+        self.media_by_object = {}  # "BUCKET/NAME" -> media GETs of it
         self.total = 0
         self.jobs_created = 0
         self.streams = self.streams_max = 0  # media bodies being sent
@@ -120,6 +121,14 @@ class App:
                 name = "internal." + name  # the job runner's own traffic
             self.counters[name] = self.counters.get(name, 0) + 1
 
+    def count_media(self, bucket, name):
+        """One client GET of an object's bytes (the runner's not counted)."""
+        if getattr(self.tls, "internal", False):
+            return
+        key = bucket + "/" + name
+        with self.counter_lock:
+            self.media_by_object[key] = self.media_by_object.get(key, 0) + 1
+
     def count_total(self, req):
         if req.internal or req.raw_path.startswith("/_emulator/"):
             return
@@ -137,6 +146,7 @@ class App:
             return {"total": self.total, "routes": dict(self.counters),
                     "jobs_created": self.jobs_created,
                     "media_streams_max": self.streams_max,
+                    "media_by_object": dict(self.media_by_object),
                     "throttled": self.quota.throttled}
 
     # --- dispatch -------------------------------------------------------------
@@ -289,6 +299,7 @@ class App:
     def reset_counters(self):
         with self.counter_lock:
             self.counters = {}
+            self.media_by_object = {}
             self.total = 0
             self.jobs_created = 0
             self.streams_max = self.streams

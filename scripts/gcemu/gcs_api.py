@@ -165,6 +165,7 @@ class GcsApi:
     # --- media ----------------------------------------------------------------
     def media(self, req, bucket, name, rule):
         self.app.count("gcs.media")
+        self.app.count_media(bucket, name)
         if req.header("Range"):
             self.app.count("gcs.media.ranged")
         with self.st.lock:
