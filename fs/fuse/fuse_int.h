@@ -27,6 +27,7 @@ struct bf_cli {
 	double change_deadline; /* fuse layer only: bf_fs.change_deadline */
 	unsigned long max_request;
 	unsigned long readahead, readahead_window;
+	unsigned long results_cache;
 	int direct_io;
 	int nosplice;
 	unsigned read_ahead_kb;

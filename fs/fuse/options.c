@@ -39,6 +39,7 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("vertex_rpm=%lf", vertex_rpm),
 	OPT("readahead=%lu", readahead),
 	OPT("readahead_window=%lu", readahead_window),
+	OPT("results_cache=%lu", results_cache),
 	OPT("direct_io", direct_io),
 	OPT("nosplice", nosplice),
 	OPT("read_ahead_kb=%u", read_ahead_kb),
@@ -238,6 +239,10 @@ void bf_cli_help(void)
 	       "together (default %zu)\n"
 	       "    -o readahead_window=BYTES  largest read-ahead window of "
 	       "one reader (default %zu)\n"
+	       "    -o results_cache=N     results/ of finished jobs kept "
+	       "computed: N with files,\n"
+	       "                           small ones up to N x 512 KiB in "
+	       "memory (default %lu)\n"
 	       "    -o direct_io           read finished output objects with "
 	       "direct I/O (no page\n"
 	       "                           cache; default: page cache)\n"
@@ -298,7 +303,7 @@ void bf_cli_help(void)
 	       d.location, d.refresh, d.list_ttl, d.attr_timeout,
 	       d.entry_timeout, d.negative_timeout, d.final_timeout, d.deadline,
 	       d.max_request, d.page_size, d.vertex_rpm, d.readahead_max,
-	       d.readahead_window);
+	       d.readahead_window, (unsigned long)d.results_cache);
 }
 
 static char *env_or(char *v, const char *env)
@@ -392,6 +397,7 @@ int bf_cli_parse(struct fuse_args *args, struct bf_cli *cli)
 	cli->vertex_rpm = m->vertex_rpm;
 	cli->readahead = m->readahead_max;
 	cli->readahead_window = m->readahead_window;
+	cli->results_cache = m->results_cache;
 	cli->read_ahead_kb = 512;
 	if (fuse_opt_parse(args, cli, cli_opts, opt_proc) == -1)
 		return -1;
@@ -506,6 +512,7 @@ int bf_cli_parse(struct fuse_args *args, struct bf_cli *cli)
 	m->vertex_rpm = cli->vertex_rpm;
 	m->readahead_max = cli->readahead;
 	m->readahead_window = cli->readahead_window;
+	m->results_cache = cli->results_cache;
 	m->direct_io = cli->direct_io;
 	if (cli->uid && bf_perm_parse_uid(cli->uid, &m->uid)) {
 		fprintf(stderr,

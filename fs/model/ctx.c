@@ -33,6 +33,8 @@
 #define DEFAULT_MAX_REQUEST (4u << 20)	    /* request.json, scratch files */
 #define DEFAULT_READAHEAD_MAX (32u << 20)   /* per reader */
 #define DEFAULT_READAHEAD_WINDOW (8u << 20) /* one ranged GET */
+/* 256 descriptors, 32 MiB of small sets */
+#define DEFAULT_RESULTS_CACHE 64
 
 void bf_model_opts_default(struct bf_model_opts *o)
 {
@@ -50,6 +52,7 @@ void bf_model_opts_default(struct bf_model_opts *o)
 	 * reach the loopback ceiling (BENCHMARKS.md, Method). */
 	o->readahead_max = DEFAULT_READAHEAD_MAX;
 	o->readahead_window = DEFAULT_READAHEAD_WINDOW;
+	o->results_cache = DEFAULT_RESULTS_CACHE;
 	o->page_size = 0;
 	/* A fifth of Google's 600 a minute per project and region, which
 	 * every client of the project shares. */

@@ -51,6 +51,9 @@ struct bf_model_opts {
 	size_t max_request;	 /* cap on request.json and drafts' files */
 	size_t readahead_max;	 /* global read-ahead memory cap */
 	size_t readahead_window; /* per-reader window cap */
+	/* Result sets kept computed: this many with files (4 descriptors
+	 * each), small ones in memory up to this many x 512 KiB. */
+	size_t results_cache;
 	int direct_io;		 /* output objects: direct I/O, no page cache */
 	size_t splice_max;	 /* splice path for reads up to this; 0 off */
 	int page_size; /* list page size (0: 100 jobs, 1000 objects) */

@@ -4,7 +4,10 @@
  * failed as a whole (what jobs/NAME/error shows) or its results cannot be
  * matched to its input (results/README). An entry shows only once its
  * content is whole: the job is terminal and its final result set made.
- * rm hides an entry for the mount's life (job ids in memory). */
+ * rm hides an entry for the mount's life (job ids in memory). Since a shown
+ * entry never changes, its type, size and time are remembered by job id
+ * (bounded): `ls -l outbox/` then computes no result set twice, even past
+ * what resdir.c keeps (MAX_CACHED sets with files). */
 #include "model/outbox.h"
 
 #include <errno.h>
@@ -19,6 +22,7 @@
 #include "batchfs/vertex.h"
 #include "model/ctx.h"
 #include "model/fh.h"
+#include "model/hmap.h"
 #include "model/jobs.h"
 #include "model/kinds.h"
 #include "model/listing.h"
@@ -32,20 +36,40 @@
 #define BY_INPUT "by-input.jsonl"
 /* Hidden entries kept at most; past it the oldest shows again. */
 #define MAX_HIDDEN 4096
+/* Entries remembered at most (~100 bytes each); past it the oldest is
+ * computed again when next listed. */
+#define MAX_MEMO 16384
+
+/* What a shown entry of a job is; it never changes. */
+struct memo {
+	char id[24];
+	int what;
+	uint64_t size;
+	int64_t mtime_us;
+};
 
 struct bf_outbox {
 	/* A leaf: held with no other lock, and nothing is called under it. */
 	pthread_mutex_t lock;
-	char (*hidden)[24]; /* ids of jobs rm'd here, oldest first (lock) */
-	size_t n, cap;	    /* (lock) */
+	char (*hidden)[24];   /* ids of jobs rm'd here, oldest first (lock) */
+	size_t n, cap;	      /* (lock) */
+	struct bf_hmap *memo; /* job id -> struct memo (lock) */
+	struct memo *ring;    /* MAX_MEMO slots, filled in turn (lock) */
+	size_t nmemo;	      /* memos made so far (lock) */
 };
 
 struct bf_outbox *bf_outbox_new(void)
 {
 	struct bf_outbox *ob = calloc(1, sizeof(*ob));
 
-	if (ob)
-		pthread_mutex_init(&ob->lock, NULL);
+	if (!ob)
+		return NULL;
+	pthread_mutex_init(&ob->lock, NULL);
+	ob->memo = bf_hmap_new();
+	if (!ob->memo) {
+		bf_outbox_free(ob);
+		return NULL;
+	}
 	return ob;
 }
 
@@ -54,6 +78,8 @@ void bf_outbox_free(struct bf_outbox *ob)
 	if (!ob)
 		return;
 	free(ob->hidden);
+	bf_hmap_free(ob->memo);
+	free(ob->ring);
 	pthread_mutex_destroy(&ob->lock);
 	free(ob);
 }
@@ -96,6 +122,39 @@ static int hide(struct bf_outbox *ob, const char *id)
 	return rc;
 }
 
+static int recall(struct bf_outbox *ob, const char *id, struct memo *out)
+{
+	struct memo *m;
+
+	pthread_mutex_lock(&ob->lock);
+	m = bf_hmap_get(ob->memo, id);
+	if (m)
+		*out = *m;
+	pthread_mutex_unlock(&ob->lock);
+	return m != NULL;
+}
+
+/* Best effort: without memory the entry is computed again next time. */
+static void remember(struct bf_outbox *ob, const struct memo *v)
+{
+	struct memo *slot;
+
+	pthread_mutex_lock(&ob->lock);
+	if (!ob->ring)
+		ob->ring = calloc(MAX_MEMO, sizeof(*ob->ring));
+	if (ob->ring && !bf_hmap_get(ob->memo, v->id)) {
+		slot = &ob->ring[ob->nmemo % MAX_MEMO];
+		if (ob->nmemo >= MAX_MEMO)
+			bf_hmap_del(ob->memo, slot->id);
+		*slot = *v;
+		if (bf_hmap_put(ob->memo, slot->id, slot) == 0)
+			ob->nmemo++;
+		else
+			slot->id[0] = '\0';
+	}
+	pthread_mutex_unlock(&ob->lock);
+}
+
 /* What outbox/ shows of one job. */
 enum { OB_NONE, OB_JSONL, OB_ERROR };
 struct entry {
@@ -114,10 +173,12 @@ static void entry_free(struct entry *x)
 
 /* The entry of job j as it is cached (fetch it first when due). 0 with
  * OB_NONE when it shows none (yet); -errno when its results cannot be
- * computed now (the entry does not show either). */
-static int classify(struct bf_ctx *c, struct bf_mjob *j, struct entry *x,
-		    struct bf_err *e)
+ * computed now (the entry does not show either). Without need_content a
+ * remembered entry comes with its size and time only (no rs, no text). */
+static int classify(struct bf_ctx *c, struct bf_mjob *j, int need_content,
+		    struct entry *x, struct bf_err *e)
 {
+	struct memo m;
 	char id[24];
 	int show, failed, rc;
 	char *p;
@@ -146,6 +207,12 @@ static int classify(struct bf_ctx *c, struct bf_mjob *j, struct entry *x,
 		x->size = x->text.len;
 		return 0;
 	}
+	if (!need_content && recall(c->outbox, id, &m)) {
+		x->what = m.what;
+		x->size = m.size;
+		x->mtime_us = m.mtime_us;
+		return 0;
+	}
 	rc = bf_resdir_get(c, j, &x->rs, e);
 	if (rc)
 		return rc;
@@ -154,7 +221,7 @@ static int classify(struct bf_ctx *c, struct bf_mjob *j, struct entry *x,
 	x->mtime_us = bf_resset_mtime(x->rs);
 	if (bf_resset_file(x->rs, BY_INPUT, &x->size) == 0) {
 		x->what = OB_JSONL;
-		return 0;
+		goto known;
 	}
 	/* No by-input.jsonl: results/README says why. */
 	x->what = OB_ERROR;
@@ -176,13 +243,22 @@ static int classify(struct bf_ctx *c, struct bf_mjob *j, struct entry *x,
 		   : 0;
 	free(p);
 	x->size = x->text.len;
-	return rc;
+	if (rc)
+		return rc;
+known:
+	memset(&m, 0, sizeof(m));
+	snprintf(m.id, sizeof(m.id), "%s", id);
+	m.what = x->what;
+	m.size = x->size;
+	m.mtime_us = x->mtime_us;
+	remember(c->outbox, &m);
+	return 0;
 }
 
 /* The entry named name (NAME.jsonl or NAME.error), with its job (a
  * reference) in *jo; -ENOENT when it does not show. */
-static int entry_of(struct bf_ctx *c, const char *name, struct bf_mjob **jo,
-		    struct entry *x, struct bf_err *e)
+static int entry_of(struct bf_ctx *c, const char *name, int need_content,
+		    struct bf_mjob **jo, struct entry *x, struct bf_err *e)
 {
 	char *base;
 	int want, rc;
@@ -200,7 +276,7 @@ static int entry_of(struct bf_ctx *c, const char *name, struct bf_mjob **jo,
 	if (rc == 0)
 		rc = bf_mjob_fresh(c, *jo, 0, e);
 	if (rc == 0)
-		rc = classify(c, *jo, x, e);
+		rc = classify(c, *jo, need_content, x, e);
 	if (rc == 0 && x->what != want)
 		rc = bf_err_set(e, ENOENT, "no such file");
 	if (rc) {
@@ -244,7 +320,7 @@ int bf_outbox_lookup(struct bf_ctx *c, const struct bf_kind_ops *k,
 	(void)k;
 	(void)parent;
 	(void)fixed;
-	rc = entry_of(c, name, &out->job, &x, e);
+	rc = entry_of(c, name, 0, &out->job, &x, e);
 	if (rc)
 		return rc;
 	out->kind = x.what == OB_JSONL ? BF_K_OBXFILE : BF_K_OBXERR;
@@ -280,7 +356,7 @@ int bf_outbox_readdir(struct bf_ctx *c, const struct bf_kind_ops *k,
 			continue;
 		bf_err_clear(&ie);
 		/* Results that cannot be computed now: no entry yet. */
-		if (classify(c, j, &x, &ie) == 0 && x.what != OB_NONE) {
+		if (classify(c, j, 0, &x, &ie) == 0 && x.what != OB_NONE) {
 			node.kind = x.what == OB_JSONL ? BF_K_OBXFILE
 						       : BF_K_OBXERR;
 			node.job = bf_mjob_get(j);
@@ -305,7 +381,7 @@ int bf_outbox_unlink(struct bf_ctx *c, const char *name, struct bf_err *e)
 	struct bf_mjob *j;
 	struct entry x;
 	char id[24];
-	int rc = entry_of(c, name, &j, &x, e);
+	int rc = entry_of(c, name, 0, &j, &x, e);
 
 	if (rc)
 		return rc;
@@ -328,7 +404,7 @@ int bf_outbox_file_getattr(struct bf_ctx *c, const struct bf_kind_ops *k,
 {
 	struct bf_mjob *j;
 	struct entry x;
-	int rc = entry_of(c, n->sub ? n->sub : "", &j, &x, e);
+	int rc = entry_of(c, n->sub ? n->sub : "", 0, &j, &x, e);
 
 	(void)k;
 	if (rc)
@@ -352,7 +428,7 @@ int bf_outbox_file_open(struct bf_ctx *c, struct bf_fh *fh, int flags,
 	(void)flags;
 	if (fh->writer)
 		return bf_err_set(e, EACCES, "outbox/ is read-only");
-	rc = entry_of(c, fh->node.sub ? fh->node.sub : "", &j, &x, e);
+	rc = entry_of(c, fh->node.sub ? fh->node.sub : "", 1, &j, &x, e);
 	if (rc)
 		return rc;
 	bf_mjob_put(j);

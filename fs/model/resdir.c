@@ -27,12 +27,12 @@
 
 enum { BF_RF_OK, BF_RF_BAD, BF_RF_BY, BF_RF_RETRY, BF_RF_N };
 
-#define MAX_CACHED 64 /* result sets kept (4 descriptors each) */
 /* A set whose files total at most this is held in memory, without
  * descriptors, and such sets are kept up to a budget of bytes: a walk over
- * thousands of jobs with few or no rows computes each once. */
+ * thousands of jobs with few or no rows computes each once. Sets with files
+ * are kept up to -o results_cache, small ones up to that many shares. */
 #define SMALL_SET (64 * 1024)
-#define SMALL_BUDGET (32 * 1024 * 1024)
+#define SMALL_SHARE (512 * 1024)
 
 static const char *const rf_names[BF_RF_N] = {
 	"succeeded.jsonl", "failed.jsonl", "by-input.jsonl", "retry.jsonl"};
@@ -75,17 +75,20 @@ static int has_file(const struct bf_resset *s, int i)
 }
 
 /* Takes a set into a job's cache, or 0 when the caches are full. */
-static int cache_admit(struct bf_resset *s)
+static int cache_admit(struct bf_ctx *c, struct bf_resset *s)
 {
+	size_t sets = c->o.results_cache;
+
 	if (s->mem_bytes) {
 		if (__atomic_add_fetch(&cached_bytes, s->mem_bytes,
-				       __ATOMIC_RELAXED) <= SMALL_BUDGET)
+				       __ATOMIC_RELAXED) <= sets * SMALL_SHARE)
 			return 1;
 		__atomic_sub_fetch(&cached_bytes, s->mem_bytes,
 				   __ATOMIC_RELAXED);
 		return 0;
 	}
-	if (__atomic_add_fetch(&cached_sets, 1, __ATOMIC_RELAXED) <= MAX_CACHED)
+	if ((size_t)__atomic_add_fetch(&cached_sets, 1, __ATOMIC_RELAXED) <=
+	    sets)
 		return 1;
 	__atomic_sub_fetch(&cached_sets, 1, __ATOMIC_RELAXED);
 	return 0;
@@ -787,10 +790,10 @@ int bf_resdir_get(struct bf_ctx *c, struct bf_mjob *j, struct bf_resset **out,
 			rc_->cur = NULL;
 		}
 		__atomic_store_n(&rc_->rows, set->rows + 1, __ATOMIC_RELAXED);
-		/* Bounded: beyond MAX_CACHED sets with descriptors, or
-		 * SMALL_BUDGET bytes of small ones, the result serves this
+		/* Bounded: beyond results_cache sets with descriptors, or
+		 * that many shares of small ones, the result serves this
 		 * caller only. */
-		if (cache_admit(set))
+		if (cache_admit(c, set))
 			rc_->cur = set_get(set);
 		*out = set;
 	}

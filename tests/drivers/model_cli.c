@@ -9,7 +9,7 @@
  *            [--staging gs://B/P] [--model M] [--dest gs://B/P]
  *            [--refresh S] [--list-ttl S]
  *            [--deadline S] [--vertex-rpm N] [--max-request N]
- *            [--page-size N] [--verbose]
+ *            [--page-size N] [--results-cache N] [--verbose]
  *
  * One command a line, words separated by one space, each word
  * percent-decoded (%20 a space, %0A a newline, %25 a percent sign). Paths
@@ -641,6 +641,9 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--max-request")) {
 			bad = opt_double(v, &maxreq) || maxreq < 1;
 			mo.max_request = (size_t)maxreq;
+		} else if (!strcmp(a, "--results-cache")) {
+			bad = opt_double(v, &page) || page < 0;
+			mo.results_cache = (size_t)page;
 		} else if (!strcmp(a, "--page-size")) {
 			bad = opt_double(v, &page) || page < 0;
 			mo.page_size = (int)page;

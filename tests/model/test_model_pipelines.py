@@ -225,3 +225,32 @@ def test_jobs_not_from_an_inbox_stay_out_of_outbox(model_fs, emu):
     assert m.lookup("outbox/plain.jsonl")["rc"] == -errno.ENOENT
     # The marker is every job's.
     assert "_SUCCESS" in m.names("jobs/plain")
+
+
+def test_outbox_listing_computes_each_entry_once(model_fs, emu):
+    """A shown entry never changes, so its size is remembered: with no
+    result set kept (-o results_cache=0, as for a mount past its cache's
+    bound), listing outbox/ again reads no output object, while reading an
+    entry still gives its whole content."""
+    m = hot(model_fs, emu, results_cache=0)
+    want = {}
+
+    def media():
+        return emu.counters()["routes"].get("gcs.media", 0)
+
+    for name in ("a", "b"):
+        job = submitted(m, emu, name, prompts(3, bad={2}))
+        emu.finish_job(job["name"])
+    first = ok(m.readdir("outbox"))["entries"]
+    for name in ("a", "b"):
+        want[name] = m.text("jobs/%s/results/by-input.jsonl" % name)
+        assert want[name].count("\n") == 3
+    before = media()
+    assert ok(m.readdir("outbox"))["entries"] == first
+    for name in ("a", "b"):
+        a = ok(m.getattr("outbox/%s.jsonl" % name))
+        assert a["size"] == len(want[name].encode())
+    assert media() == before
+    # Content is computed again (nothing kept), and is the same.
+    assert m.text("outbox/a.jsonl") == want["a"]
+    assert media() > before

@@ -81,6 +81,7 @@ def test_help_lists_every_option(build_dir):
                 "list_ttl=", "attr_timeout=", "entry_timeout=",
                 "negative_timeout=", "final_timeout=", "max_request=",
                 "page_size=", "vertex_rpm=", "readahead=", "readahead_window=",
+                "results_cache=",
                 "direct_io", "loglevel=", "_netdev", "us-central1"):
         assert opt in r.stdout, opt
     r = run_batchfs(build_dir, "-V")
