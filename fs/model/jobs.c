@@ -288,6 +288,30 @@ void bf_mjob_offer(struct bf_mjob *j, struct bf_job *nj, int64_t now_ms)
 	pthread_mutex_unlock(&j->lock);
 }
 
+int bf_jobvec_take(struct bf_jobvec *v, struct bf_job *job)
+{
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 64;
+		struct bf_job *nv = realloc(v->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		v->v = nv;
+		v->cap = cap;
+	}
+	v->v[v->n++] = *job;
+	memset(job, 0, sizeof(*job)); /* moved out */
+	return 0;
+}
+
+void bf_jobvec_free(struct bf_jobvec *v)
+{
+	for (size_t i = 0; i < v->n; i++)
+		bf_job_free(&v->v[i]);
+	free(v->v);
+	memset(v, 0, sizeof(*v));
+}
+
 int64_t bf_mjob_stale_ms(struct bf_ctx *c, struct bf_mjob *j)
 {
 	int64_t age;

@@ -136,6 +136,15 @@ void bf_mjob_offer(struct bf_mjob *j, struct bf_job *nj, int64_t now_ms);
  * the service beyond the refresh interval; 0 when fresh (j->lock held). */
 int64_t bf_mjob_stale_ms(struct bf_ctx *c, struct bf_mjob *j);
 
+/* Jobs a list call hands out, taken in order (list callbacks). */
+struct bf_jobvec {
+	struct bf_job *v;
+	size_t n, cap;
+};
+/* Moves *job to the end of v (job is left zeroed); -ENOMEM. */
+int bf_jobvec_take(struct bf_jobvec *v, struct bf_job *job);
+void bf_jobvec_free(struct bf_jobvec *v);
+
 /* A failure worth hiding behind cached data (the service is down or slow),
  * unlike a refusal (EACCES) or an interruption. */
 static inline int bf_transient(int rc)

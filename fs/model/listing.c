@@ -19,31 +19,13 @@
 #include "model/jobs.h"
 #include "model/names.h"
 
-struct collect {
-	struct bf_job *v;
-	size_t n, cap;
-};
-
 static int collect_cb(void *ud, struct bf_job *job)
 {
-	struct collect *cl = ud;
-
-	if (cl->n == cl->cap) {
-		size_t cap = cl->cap ? cl->cap * 2 : 256;
-		struct bf_job *v = realloc(cl->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		cl->v = v;
-		cl->cap = cap;
-	}
-	cl->v[cl->n++] = *job;
-	memset(job, 0, sizeof(*job)); /* moved out */
-	return 0;
+	return bf_jobvec_take(ud, job);
 }
 
 /* Folds one complete listing into the table; table lock held. */
-static void merge(struct bf_jobs *t, struct collect *cl)
+static void merge(struct bf_jobs *t, struct bf_jobvec *cl)
 {
 	int64_t now = bf_now_ms();
 	uint64_t pass = ++t->pass;
@@ -91,7 +73,7 @@ static void merge(struct bf_jobs *t, struct collect *cl)
 static int list_pass(struct bf_ctx *c, int have, struct bf_err *e)
 {
 	struct bf_jobs *t = c->jobs;
-	struct collect cl = {0};
+	struct bf_jobvec cl = {0};
 	struct bf_mjob *verify[8];
 	size_t nv = 0;
 	struct bf_err err;
@@ -130,9 +112,7 @@ static int list_pass(struct bf_ctx *c, int have, struct bf_err *e)
 		bf_mjob_fresh(c, verify[i], 1, NULL);
 		bf_mjob_put(verify[i]);
 	}
-	for (size_t i = 0; i < cl.n; i++)
-		bf_job_free(&cl.v[i]);
-	free(cl.v);
+	bf_jobvec_free(&cl);
 	if (rc && e)
 		*e = err;
 	return rc;

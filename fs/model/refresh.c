@@ -97,8 +97,7 @@ static void count_cb(void *ud, struct bf_mjob *j)
 }
 
 struct got {
-	struct bf_job *v;
-	size_t n, cap;
+	struct bf_jobvec jv;
 	struct bf_hmap *ids;
 };
 
@@ -108,18 +107,9 @@ static int got_cb(void *ud, struct bf_job *job)
 
 	if (!job->id[0])
 		return 0;
-	if (g->n == g->cap) {
-		size_t cap = g->cap ? g->cap * 2 : 64;
-		struct bf_job *v = realloc(g->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		g->v = v;
-		g->cap = cap;
-	}
-	g->v[g->n++] = *job;
-	memset(job, 0, sizeof(*job)); /* moved out */
-	return bf_hmap_put(g->ids, g->v[g->n - 1].id, g);
+	if (bf_jobvec_take(&g->jv, job))
+		return -ENOMEM;
+	return bf_hmap_put(g->ids, g->jv.v[g->jv.n - 1].id, g);
 }
 
 struct missing {
@@ -158,26 +148,24 @@ static int live_list(struct bf_ctx *c, size_t *returned, size_t *missing)
 			       BF_VX_SOFT_429, got_cb, &g, &err);
 	if (rc == 0) {
 		now = bf_now_ms();
-		for (size_t i = 0; i < g.n; i++) {
-			struct bf_mjob *j = bf_jobs_find_id(c, g.v[i].id);
+		for (size_t i = 0; i < g.jv.n; i++) {
+			struct bf_mjob *j = bf_jobs_find_id(c, g.jv.v[i].id);
 
 			if (!j)
 				continue; /* new: the next listing adds it */
-			bf_mjob_offer(j, &g.v[i], now);
+			bf_mjob_offer(j, &g.jv.v[i], now);
 			bf_mjob_put(j);
 		}
 		m.g = &g;
 		bf_jobs_foreach(c, missing_cb, &m);
-		*returned = g.n;
+		*returned = g.jv.n;
 		*missing = m.n;
 	} else {
 		bf_log_warn("jobs: refresh failed, showing the last fetched "
 			    "state (list of unfinished jobs): %s (HTTP %ld)",
 			    err.msg, err.http_status);
 	}
-	for (size_t i = 0; i < g.n; i++)
-		bf_job_free(&g.v[i]);
-	free(g.v);
+	bf_jobvec_free(&g.jv);
 	bf_hmap_free(g.ids);
 	return rc;
 }

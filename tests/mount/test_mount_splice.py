@@ -33,6 +33,7 @@ def object_job(mount_fs, emu, name, size):
     data = os.urandom(size)
     emu.put_object(bucket, prefix + "/big.bin", data)
     LAST_OBJECT[emu] = bucket + "/" + prefix + "/big.bin"
+    m0.stop()  # the counts below are the next mount's alone
     return data
 
 
