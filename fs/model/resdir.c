@@ -523,6 +523,20 @@ static char *readme(const char *why, const struct bf_join_stats *st)
 			      st->bad_line);
 	if (rc < 0 || !reason)
 		return NULL;
+	if (why) {
+		/* Keys or staging would not help: the input is not read. */
+		rc = asprintf(&s,
+			      "by-input.jsonl and retry.jsonl are not here: %s, "
+			      "so output rows\ncannot be matched to input lines "
+			      "(batchfs reads the input only from\nCloud Storage "
+			      "objects named without wildcards).\n\n"
+			      "succeeded.jsonl and failed.jsonl hold the output "
+			      "rows as the job wrote them;\neach row carries the "
+			      "request it answers.\n",
+			      reason);
+		free(reason);
+		return rc < 0 ? NULL : s;
+	}
 	rc = asprintf(&s,
 		      "by-input.jsonl and retry.jsonl are not here: %s, so "
 		      "output rows\ncannot be matched to input lines without "

@@ -186,7 +186,10 @@ def test_bigquery_input_to_gcs_output(mnt, emu):
         assert len(f.read().splitlines()) == 2
     with open(mnt.job("b2g", "results", "failed.jsonl")) as f:
         assert len(f.read().splitlines()) == 1
-    assert "the job's input is not in Cloud Storage" in mnt.read("b2g", "results/README")
+    readme = mnt.read("b2g", "results/README")
+    assert "the job's input is not in Cloud Storage" in readme, readme
+    # Advice about keys and staging would not help a BigQuery input.
+    assert "staging" not in readme and "key" not in readme, readme
 
 
 def test_failed_bigquery_job(mnt, emu):
