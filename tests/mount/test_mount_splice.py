@@ -93,12 +93,12 @@ def test_readers_get_the_object_through_the_stream(mount_fs, emu, tmp_path,
         # one before it by more than the reorder wait may restart it.
         # (a tail under 8 KiB is not worth a pipe: libfuse copies it)
         assert spliced >= size - 8192 and blocks < 8192, (spliced, blocks)
-        assert 1 <= gets <= 3, gets
+        assert 1 <= gets <= 3, (gets, emu.counters()["media_by_object"])
     else:
         # The kernel's first read-ahead burst arrives in any order: what
         # lands behind the stream is read exactly, the rest streams.
         assert spliced >= size - 4 * MiB and blocks < 8192, (spliced, blocks)
-        assert 1 <= gets <= 12, gets
+        assert 1 <= gets <= 12, (gets, emu.counters()["media_by_object"])
 
 
 def test_nosplice_reads_in_windows(mount_fs, emu, tmp_path):
