@@ -160,6 +160,11 @@ int bf_join_finish(struct bf_join *j, bf_read_fn input, void *ud,
 
 void bf_join_files_close(struct bf_join_files *f);
 
+/* results/README for a join that made no by_input/retry (malloc'd; NULL
+ * without memory): why is the reason the input was not read, or NULL for
+ * the join's own (st->keys). */
+char *bf_join_readme(const char *why, const struct bf_join_stats *st);
+
 /* Success of one output row: status absent or "" and a response present. */
 int bf_row_succeeded(const char *json, size_t len);
 

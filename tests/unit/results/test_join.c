@@ -401,6 +401,29 @@ static void numeric_keys_retyped(void)
 	out_free(&o);
 }
 
+/* results/README: the advice fits the reason. */
+static void readme_text(void)
+{
+	struct bf_join_stats st = {0};
+	char *r;
+
+	r = bf_join_readme("the job's input is not in Cloud Storage", &st);
+	CHECK(r && strstr(r, "not here: the job's input is not in Cloud"));
+	CHECK(r && strstr(r, "only from\nCloud Storage objects"));
+	CHECK(r && !strstr(r, "staging") && !strstr(r, "\"key\""));
+	free(r);
+	st.keys = BF_JOIN_NO_KEYS;
+	st.bad_line = 7;
+	r = bf_join_readme(NULL, &st);
+	CHECK(r && strstr(r, "line 7 of the input has neither"));
+	CHECK(r && strstr(r, "-o staging=gs://BUCKET/PREFIX"));
+	free(r);
+	st.keys = BF_JOIN_DUP_KEYS;
+	r = bf_join_readme(NULL, &st);
+	CHECK(r && strstr(r, "the key on line 7 of the input appears"));
+	free(r);
+}
+
 int main(void)
 {
 	final_beats_incremental(0, 0);
@@ -415,5 +438,6 @@ int main(void)
 	keyless_rows_match_by_request();
 	keyless_rows_that_match_nothing();
 	numeric_keys_retyped();
+	readme_text();
 	return CHECK_DONE();
 }
