@@ -118,6 +118,58 @@ struct bf_fs {
 };
 extern const struct fuse_lowlevel_ops bf_ops;
 
+/* ---- op.c ---- */
+/* One request on its worker: the mount, the node its inode names, the
+ * cause of a failure. Requests that look things up or read wait at most
+ * -o deadline (BF_RQ_READ); those that change things (submit, cancel,
+ * delete) keep their own budgets, cut to -o change_deadline when it is set
+ * (BF_RQ_CHANGE). */
+struct bf_op {
+	fuse_req_t req;
+	struct bf_fs *fs;
+	struct bf_node n; /* the inode's node; bf_op_done clears it */
+	struct bf_err e;
+};
+
+struct bf_fs *bf_op_fs(fuse_req_t req);
+struct bf_fh *bf_op_fh(struct fuse_file_info *fi);
+/* The node ino names, and a clear cause. 0, or -1 when the request was
+ * answered already (no such inode). */
+int bf_op_node(struct bf_op *o, fuse_req_t req, fuse_ino_t ino);
+/* The request's cancel check and deadline (BF_RQ_*), until bf_op_end or
+ * bf_op_fail. */
+void bf_op_start(struct bf_op *o, int limits);
+/* The opening of a handler on an inode: bf_op_node, then bf_op_start. */
+int bf_op_begin(struct bf_op *o, fuse_req_t req, fuse_ino_t ino, int limits);
+/* The same for a handler on an open file, which names no node. */
+void bf_op_begin_fh(struct bf_op *o, fuse_req_t req, int limits);
+/* Answers with rc (logged once: the op, the node's path plus name). */
+void bf_op_fail(struct bf_op *o, const char *what, const char *name, int rc);
+void bf_op_done(struct bf_op *o);
+/* Ends the cancel check and deadline; must run before a reply (which
+ * frees the request). */
+void bf_op_end(void);
+/* bf_op_fail for a request on an open file, named by its inode. */
+void bf_op_fail_ino(fuse_req_t req, fuse_ino_t ino, const char *op, int rc,
+		    const struct bf_err *e);
+/* The inode's node; -1 when answered already (no such inode). */
+int bf_op_get_node(fuse_req_t req, fuse_ino_t ino, struct bf_node *n);
+/* The caller's process (thread group). */
+pid_t bf_op_caller_tgid(fuse_req_t req);
+void bf_op_fill_entry(struct fuse_entry_param *ep, fuse_ino_t ino,
+		      const struct bf_attr *a);
+/* Links name under parent to node and replies with the entry. */
+void bf_op_reply_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
+		       const struct bf_node *node, const struct bf_attr *a);
+/* Tracks fh as fi->fh with its flags; -1 (fh still the caller's) when out
+ * of memory. */
+int bf_op_apply_fh_flags(fuse_req_t req, struct fuse_file_info *fi,
+			 struct bf_fh *fh);
+/* Stops tracking fi's file and releases it. */
+void bf_op_drop_fh(fuse_req_t req, struct fuse_file_info *fi);
+/* Does fi carry one of our file handles for n (not a directory's)? */
+int bf_op_has_fh(const struct bf_node *n, struct fuse_file_info *fi);
+
 /* ---- reqctx.c ---- */
 /* Before a request calls the core: its interrupt and cancel check, and
  * its deadline: -o deadline from now (BF_RQ_READ), -o change_deadline

@@ -1,7 +1,8 @@
 /* ops.c - the fuse_lowlevel_ops table: each request maps its inode to a
  * model node, calls the model once, and replies. Blocking calls run with
- * an interrupt check (Ctrl-C gives EINTR); every failure is logged once
- * here, with the operation, the path, the HTTP status and the message. */
+ * an interrupt check (Ctrl-C gives EINTR); every failure is logged once,
+ * with the operation, the path, the HTTP status and the message (op.c,
+ * the opening and failure path every handler shares). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -21,236 +22,6 @@
 #define STATFS_BLOCK (1u << 20)
 /* Longest name in a directory of ours (as the kernel's NAME_MAX). */
 #define NAME_MAX_LEN 255
-
-static struct bf_fs *FS(fuse_req_t req)
-{
-	return fuse_req_userdata(req);
-}
-
-/* ---- interruption and deadlines (reqctx.c) ---- */
-
-/* Ends the request's cancel check and deadline (op_begin starts them).
- * Must run before the reply: the request is freed by it. */
-static void end(void)
-{
-	bf_rq_end(0);
-}
-
-/* ---- errors ---- */
-
-static int quiet(const char *op, int rc)
-{
-	/* Expected answers, not failures. */
-	return rc == -ENOENT &&
-	       (strcmp(op, "lookup") == 0 || strcmp(op, "getattr") == 0);
-}
-
-static void fail(fuse_req_t req, const char *op, const struct bf_node *n,
-		 const char *name, int rc, const struct bf_err *e)
-{
-	char path[768];
-
-	if (rc >= 0)
-		rc = -EIO;
-	rc = bf_rq_end(rc);
-	if (!quiet(op, rc)) {
-		bf_node_path(FS(req)->ctx, n, path, sizeof(path));
-		if (name) {
-			size_t l = strlen(path);
-
-			snprintf(path + l, sizeof(path) - l, "%s%s",
-				 strcmp(path, "/") == 0 ? "" : "/", name);
-		}
-		if (e && e->http_status)
-			bf_log_warn("%s %s: %s (HTTP %ld %s: %s)", op, path,
-				    strerror(-rc), e->http_status, e->status,
-				    e->msg);
-		else
-			bf_log_warn("%s %s: %s%s%s", op, path, strerror(-rc),
-				    e && e->msg[0] ? ": " : "",
-				    e ? e->msg : "");
-	}
-	fuse_reply_err(req, -rc);
-}
-
-/* fail() for a request on an open file, named by its inode. */
-static void fail_ino(fuse_req_t req, fuse_ino_t ino, const char *op, int rc,
-		     const struct bf_err *e)
-{
-	struct bf_node nd;
-
-	if (bf_itable_node(FS(req)->it, ino, &nd) != 0)
-		memset(&nd, 0, sizeof(nd));
-	fail(req, op, &nd, NULL, rc, e);
-	bf_node_clear(&nd);
-}
-
-static int get_node(fuse_req_t req, fuse_ino_t ino, struct bf_node *n)
-{
-	struct bf_fs *fs = FS(req);
-	int rc;
-
-	/* The first request after INIT (whose reply would undo it). */
-	if (!__atomic_load_n(&fs->ra_done, __ATOMIC_RELAXED) &&
-	    !__atomic_exchange_n(&fs->ra_done, 1, __ATOMIC_RELAXED))
-		bf_bdi_set_readahead(fs->bdi, fs->read_ahead_kb);
-	rc = bf_itable_node(fs->it, ino, n);
-
-	if (rc) {
-		fuse_reply_err(req, -rc);
-		return -1;
-	}
-	return 0;
-}
-
-/* The process (thread group) of the caller; flush compares it with the
- * opener's so threads of one process count as that process. */
-static pid_t caller_tgid(fuse_req_t req)
-{
-	const struct fuse_ctx *fc = fuse_req_ctx(req);
-	char path[64], line[128];
-	pid_t tgid = fc->pid;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)fc->pid);
-	f = fopen(path, "re");
-	if (!f)
-		return tgid;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "Tgid:", 5) == 0) {
-			tgid = (pid_t)atoi(line + 5);
-			break;
-		}
-	}
-	fclose(f);
-	return tgid;
-}
-
-static void fill_entry(struct fuse_entry_param *ep, fuse_ino_t ino,
-		       const struct bf_attr *a)
-{
-	memset(ep, 0, sizeof(*ep));
-	ep->ino = ino;
-	ep->attr = a->st;
-	ep->attr.st_ino = ino;
-	ep->attr_timeout = a->ttl;
-	ep->entry_timeout = a->ttl;
-}
-
-static void reply_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
-			const struct bf_node *node, const struct bf_attr *a)
-{
-	struct fuse_entry_param ep;
-	fuse_ino_t ino = bf_itable_link(FS(req)->it, parent, name, node);
-
-	if (!ino) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	fill_entry(&ep, ino, a);
-	if (fuse_reply_entry(req, &ep) != 0)
-		bf_itable_forget(FS(req)->it, ino, 1);
-}
-
-/* Tracks fh as fi->fh; -1 (fh still the caller's) when out of memory. */
-static int apply_fh_flags(fuse_req_t req, struct fuse_file_info *fi,
-			  struct bf_fh *fh)
-{
-	unsigned f = bf_fh_flags(fh);
-
-	fi->fh = bf_handles_add(FS(req)->hs, fh, NULL);
-	if (!fi->fh)
-		return -1;
-	fi->direct_io = !!(f & BF_FH_DIRECT_IO);
-	fi->keep_cache = !!(f & BF_FH_KEEP_CACHE);
-	fi->noflush = !!(f & BF_FH_NOFLUSH);
-	return 0;
-}
-
-static struct bf_fh *FH(struct fuse_file_info *fi)
-{
-	return bf_handle(fi->fh)->fh;
-}
-
-/* Stops tracking fi's file and releases it: on RELEASE, or when the open
- * reply failed (the kernel will not release that handle). */
-static void drop_fh(fuse_req_t req, struct fuse_file_info *fi)
-{
-	struct bf_fh *fh = FH(fi);
-
-	bf_handles_del(FS(req)->hs, fi->fh);
-	bf_fh_release(FS(req)->ctx, fh);
-}
-
-/* Does fi carry one of our file handles for n? Directories carry a
- * directory snapshot instead (futimens on a directory fd sends it). */
-static int has_fh(const struct bf_node *n, struct fuse_file_info *fi)
-{
-	return !bf_kind_is_dir(n->kind) && fi && fi->fh;
-}
-
-/* ---- the opening every handler shares ---- */
-
-/* One request on its worker: the mount, the node its inode names, the
- * cause of a failure. Requests that look things up or read wait at most
- * -o deadline (BF_RQ_READ); those that change things (submit, cancel,
- * delete) keep their own budgets, cut to -o change_deadline when it is set
- * (BF_RQ_CHANGE). */
-
-struct op {
-	fuse_req_t req;
-	struct bf_fs *fs;
-	struct bf_node n; /* the inode's node; op_done clears it */
-	struct bf_err e;
-};
-
-/* The node ino names, and a clear cause. 0, or -1 when the request was
- * answered already (no such inode). */
-static int op_node(struct op *o, fuse_req_t req, fuse_ino_t ino)
-{
-	o->req = req;
-	o->fs = FS(req);
-	if (get_node(req, ino, &o->n))
-		return -1;
-	bf_err_clear(&o->e);
-	return 0;
-}
-
-/* The request's cancel check and deadline, until end() or op_fail. */
-static void op_start(struct op *o, int limits)
-{
-	bf_rq_begin(o->req, limits);
-}
-
-/* The opening of a handler on an inode: op_node, then op_start. */
-static int op_begin(struct op *o, fuse_req_t req, fuse_ino_t ino, int limits)
-{
-	if (op_node(o, req, ino))
-		return -1;
-	op_start(o, limits);
-	return 0;
-}
-
-/* The same for a handler on an open file, which names no node. */
-static void op_begin_fh(struct op *o, fuse_req_t req, int limits)
-{
-	o->req = req;
-	o->fs = FS(req);
-	memset(&o->n, 0, sizeof(o->n));
-	bf_err_clear(&o->e);
-	bf_rq_begin(req, limits);
-}
-
-/* Answers with rc, logged with the op, the node's path plus name. */
-static void op_fail(struct op *o, const char *what, const char *name, int rc)
-{
-	fail(o->req, what, &o->n, name, rc, &o->e);
-}
-
-static void op_done(struct op *o)
-{
-	bf_node_clear(&o->n);
-}
 
 /* ---- operations ---- */
 
@@ -307,12 +78,12 @@ static void op_destroy(void *userdata)
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct op o;
+	struct bf_op o;
 	struct bf_node n;
 	struct bf_attr a;
 	int rc;
 
-	if (op_begin(&o, req, parent, BF_RQ_READ))
+	if (bf_op_begin(&o, req, parent, BF_RQ_READ))
 		return;
 	rc = bf_model_lookup(o.fs->ctx, &o.n, name, &n, &a, &o.e);
 	if (rc == -ENOENT && o.fs->negative_timeout > 0) {
@@ -321,21 +92,21 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			.entry_timeout = o.fs->negative_timeout,
 		};
 
-		end();
+		bf_op_end();
 		fuse_reply_entry(req, &ep);
 	} else if (rc) {
-		op_fail(&o, "lookup", name, rc);
+		bf_op_fail(&o, "lookup", name, rc);
 	} else {
-		end();
-		reply_entry(req, parent, name, &n, &a);
+		bf_op_end();
+		bf_op_reply_entry(req, parent, name, &n, &a);
 		bf_node_clear(&n);
 	}
-	op_done(&o);
+	bf_op_done(&o);
 }
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	bf_itable_forget(FS(req)->it, ino, nlookup);
+	bf_itable_forget(bf_op_fs(req)->it, ino, nlookup);
 	fuse_reply_none(req);
 }
 
@@ -343,7 +114,7 @@ static void op_forget_multi(fuse_req_t req, size_t count,
 			    struct fuse_forget_data *forgets)
 {
 	for (size_t i = 0; i < count; i++)
-		bf_itable_forget(FS(req)->it, forgets[i].ino,
+		bf_itable_forget(bf_op_fs(req)->it, forgets[i].ino,
 				 forgets[i].nlookup);
 	fuse_reply_none(req);
 }
@@ -351,35 +122,35 @@ static void op_forget_multi(fuse_req_t req, size_t count,
 static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	struct op o;
+	struct bf_op o;
 	struct bf_attr a;
 	int rc;
 
-	if (op_begin(&o, req, ino, BF_RQ_READ))
+	if (bf_op_begin(&o, req, ino, BF_RQ_READ))
 		return;
-	if (has_fh(&o.n, fi))
-		rc = bf_fh_getattr(o.fs->ctx, FH(fi), &a, &o.e);
+	if (bf_op_has_fh(&o.n, fi))
+		rc = bf_fh_getattr(o.fs->ctx, bf_op_fh(fi), &a, &o.e);
 	else
 		rc = bf_model_getattr(o.fs->ctx, &o.n, &a, &o.e);
 	if (rc) {
-		op_fail(&o, "getattr", NULL, rc);
+		bf_op_fail(&o, "getattr", NULL, rc);
 	} else {
-		end();
+		bf_op_end();
 		a.st.st_ino = ino;
 		fuse_reply_attr(req, &a.st, a.ttl);
 	}
-	op_done(&o);
+	bf_op_done(&o);
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
-	struct op o;
+	struct bf_op o;
 	struct bf_attr a;
 	struct bf_chattr ch;
 	int rc = 0;
 
-	if (op_begin(&o, req, ino, BF_RQ_READ))
+	if (bf_op_begin(&o, req, ino, BF_RQ_READ))
 		return;
 	/* chmod, chown: the model decides (EPERM unless nothing changes). */
 	ch.set = (to_set & FUSE_SET_ATTR_MODE ? BF_CHATTR_MODE : 0) |
@@ -396,36 +167,36 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	/* Times are generated: accepted and ignored, so touch and editors
 	 * do not fail. */
 	if (rc == 0) {
-		if (has_fh(&o.n, fi))
-			rc = bf_fh_getattr(o.fs->ctx, FH(fi), &a, &o.e);
+		if (bf_op_has_fh(&o.n, fi))
+			rc = bf_fh_getattr(o.fs->ctx, bf_op_fh(fi), &a, &o.e);
 		else
 			rc = bf_model_getattr(o.fs->ctx, &o.n, &a, &o.e);
 	}
 	if (rc) {
-		op_fail(&o, "setattr", NULL, rc);
+		bf_op_fail(&o, "setattr", NULL, rc);
 	} else {
-		end();
+		bf_op_end();
 		a.st.st_ino = ino;
 		fuse_reply_attr(req, &a.st, a.ttl);
 	}
-	op_done(&o);
+	bf_op_done(&o);
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	struct op o;
+	struct bf_op o;
 	struct bf_dir *d;
 	int rc;
 
-	if (op_begin(&o, req, ino, BF_RQ_READ))
+	if (bf_op_begin(&o, req, ino, BF_RQ_READ))
 		return;
 	/* One snapshot per open: offsets stay valid across readdir calls. */
 	rc = bf_model_opendir(o.fs->ctx, &o.n, &d, &o.e);
 	if (rc) {
-		op_fail(&o, "opendir", NULL, rc);
+		bf_op_fail(&o, "opendir", NULL, rc);
 	} else {
-		end();
+		bf_op_end();
 		fi->fh = bf_handles_add(o.fs->hs, NULL, d);
 		if (!fi->fh) {
 			bf_dir_free(d);
@@ -435,7 +206,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 			bf_dir_free(d);
 		}
 	}
-	op_done(&o);
+	bf_op_done(&o);
 }
 
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -465,11 +236,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 			name = de->name;
 			if (plus) {
-				eino = bf_itable_link(FS(req)->it, ino, name,
-						      &de->node);
+				eino = bf_itable_link(bf_op_fs(req)->it, ino,
+						      name, &de->node);
 				if (!eino)
 					break;
-				fill_entry(&ep, eino, &de->attr);
+				bf_op_fill_entry(&ep, eino, &de->attr);
 			} else {
 				ep.attr.st_mode = de->attr.st.st_mode;
 				ep.attr.st_ino = (ino_t)(i + 0x100000);
@@ -483,7 +254,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 						 name, &ep.attr, i + 1);
 		if (need > size - pos) {
 			if (eino)
-				bf_itable_forget(FS(req)->it, eino, 1);
+				bf_itable_forget(bf_op_fs(req)->it, eino, 1);
 			break;
 		}
 		pos += need;
@@ -512,95 +283,95 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 	(void)ino;
 	if (h) {
 		bf_dir_free(h->dir);
-		bf_handles_del(FS(req)->hs, fi->fh);
+		bf_handles_del(bf_op_fs(req)->hs, fi->fh);
 	}
 	fuse_reply_err(req, 0);
 }
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
-	struct op o;
+	struct bf_op o;
 	char *target = NULL;
 	int rc;
 
-	if (op_begin(&o, req, ino, BF_RQ_READ))
+	if (bf_op_begin(&o, req, ino, BF_RQ_READ))
 		return;
 	rc = bf_model_readlink(o.fs->ctx, &o.n, &target, &o.e);
 	if (rc)
-		op_fail(&o, "readlink", NULL, rc);
+		bf_op_fail(&o, "readlink", NULL, rc);
 	else {
-		end();
+		bf_op_end();
 		fuse_reply_readlink(req, target);
 	}
 	free(target);
-	op_done(&o);
+	bf_op_done(&o);
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct op o;
+	struct bf_op o;
 	struct bf_fh *fh;
 	int rc;
 
-	if (op_begin(&o, req, ino, BF_RQ_READ))
+	if (bf_op_begin(&o, req, ino, BF_RQ_READ))
 		return;
 	/* Only writers can submit: readers skip the /proc lookup. */
 	rc = bf_model_open(o.fs->ctx, &o.n, fi->flags,
 			   (fi->flags & O_ACCMODE) == O_RDONLY
 				   ? fuse_req_ctx(req)->pid
-				   : caller_tgid(req),
+				   : bf_op_caller_tgid(req),
 			   &fh, &o.e);
 	if (rc) {
-		op_fail(&o, "open", NULL, rc);
+		bf_op_fail(&o, "open", NULL, rc);
 	} else {
-		end();
-		if (apply_fh_flags(req, fi, fh) != 0) {
+		bf_op_end();
+		if (bf_op_apply_fh_flags(req, fi, fh) != 0) {
 			bf_fh_release(o.fs->ctx, fh);
 			fuse_reply_err(req, ENOMEM);
 		} else if (fuse_reply_open(req, fi) != 0) {
-			drop_fh(req, fi);
+			bf_op_drop_fh(req, fi);
 		}
 	}
-	op_done(&o);
+	bf_op_done(&o);
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, struct fuse_file_info *fi)
 {
-	struct op o;
+	struct bf_op o;
 	struct bf_node n;
 	struct bf_attr a;
 	struct bf_fh *fh;
 	int rc;
 
-	if (op_begin(&o, req, parent, BF_RQ_CHANGE))
+	if (bf_op_begin(&o, req, parent, BF_RQ_CHANGE))
 		return;
-	rc = bf_model_create(o.fs->ctx, &o.n, name, fi->flags, caller_tgid(req),
-			     &n, &a, &fh, &o.e);
+	rc = bf_model_create(o.fs->ctx, &o.n, name, fi->flags,
+			     bf_op_caller_tgid(req), &n, &a, &fh, &o.e);
 	if (rc == 0)
 		bf_model_created(o.fs->ctx, &n, mode, &a);
 	if (rc) {
-		op_fail(&o, "create", name, rc);
+		bf_op_fail(&o, "create", name, rc);
 	} else {
 		struct fuse_entry_param ep;
 		fuse_ino_t ino = bf_itable_link(o.fs->it, parent, name, &n);
 
-		end();
-		if (!ino || apply_fh_flags(req, fi, fh) != 0) {
+		bf_op_end();
+		if (!ino || bf_op_apply_fh_flags(req, fi, fh) != 0) {
 			if (ino)
 				bf_itable_forget(o.fs->it, ino, 1);
 			bf_fh_release(o.fs->ctx, fh);
 			fuse_reply_err(req, ENOMEM);
 		} else {
-			fill_entry(&ep, ino, &a);
+			bf_op_fill_entry(&ep, ino, &a);
 			if (fuse_reply_create(req, &ep, fi) != 0) {
 				bf_itable_forget(o.fs->it, ino, 1);
-				drop_fh(req, fi);
+				bf_op_drop_fh(req, fi);
 			}
 		}
 		bf_node_clear(&n);
 	}
-	op_done(&o);
+	bf_op_done(&o);
 }
 
 /* Output bytes straight from the socket through a pipe (fs/gcs/pipe.c):
@@ -614,14 +385,14 @@ static int read_spliced(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	ssize_t n;
 
 	bf_err_clear(&e);
-	n = bf_fh_pipe(FH(fi), size, (uint64_t)off, &t, &e);
+	n = bf_fh_pipe(bf_op_fh(fi), size, (uint64_t)off, &t, &e);
 	if (n < 0) {
-		fail_ino(req, ino, "read", (int)n, &e);
+		bf_op_fail_ino(req, ino, "read", (int)n, &e);
 		return 1;
 	}
 	if (n == 0)
 		return 0;
-	end();
+	bf_op_end();
 	bv.buf[0].size = (size_t)n;
 	bv.buf[0].flags = FUSE_BUF_IS_FD;
 	bv.buf[0].fd = t.fd;
@@ -639,7 +410,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	ssize_t n;
 	int rc;
 
-	rc = bf_fuse_park_read(req, FH(fi), size, off);
+	rc = bf_fuse_park_read(req, bf_op_fh(fi), size, off);
 	if (rc == 0)
 		return; /* a `wait`: answered when the job has finished */
 	if (rc == -ESHUTDOWN) {
@@ -653,27 +424,27 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (rc) {
 		bf_err_set(&e, -rc,
 			   "an earlier read of this open file timed out");
-		fail_ino(req, ino, "read", rc, &e);
+		bf_op_fail_ino(req, ino, "read", rc, &e);
 		return;
 	}
 	if (read_spliced(req, ino, size, off, fi))
 		return;
 	rbuf = bf_rbuf_get(size ? size : 1);
 	if (!rbuf) {
-		end();
+		bf_op_end();
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
 	/* Read-ahead bytes go to the kernel from the blocks themselves: one
 	 * copy per byte fewer than through rbuf. */
-	n = bf_fh_readv(FS(req)->ctx, FH(fi), rbuf, size, (uint64_t)off, &v,
-			&e);
+	n = bf_fh_readv(bf_op_fs(req)->ctx, bf_op_fh(fi), rbuf, size,
+			(uint64_t)off, &v, &e);
 	if (n < 0) {
 		bf_reader_unpin(&v);
-		fail_ino(req, ino, "read", (int)n, &e);
+		bf_op_fail_ino(req, ino, "read", (int)n, &e);
 		return;
 	}
-	end();
+	bf_op_end();
 	if (v.n)
 		fuse_reply_iov(req, v.iov, v.n);
 	else
@@ -684,31 +455,32 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
-	struct op o;
+	struct bf_op o;
 	ssize_t n;
 
-	op_begin_fh(&o, req, BF_RQ_CHANGE);
-	n = bf_fh_write(o.fs->ctx, FH(fi), buf, size, (uint64_t)off, &o.e);
+	bf_op_begin_fh(&o, req, BF_RQ_CHANGE);
+	n = bf_fh_write(o.fs->ctx, bf_op_fh(fi), buf, size, (uint64_t)off,
+			&o.e);
 	if (n < 0) {
-		fail_ino(req, ino, "write", (int)n, &o.e);
+		bf_op_fail_ino(req, ino, "write", (int)n, &o.e);
 		return;
 	}
-	end();
+	bf_op_end();
 	fuse_reply_write(req, (size_t)n);
 }
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct op o;
+	struct bf_op o;
 	int rc;
 
-	op_begin_fh(&o, req, BF_RQ_CHANGE);
-	rc = bf_fh_flush(o.fs->ctx, FH(fi), caller_tgid(req), &o.e);
+	bf_op_begin_fh(&o, req, BF_RQ_CHANGE);
+	rc = bf_fh_flush(o.fs->ctx, bf_op_fh(fi), bf_op_caller_tgid(req), &o.e);
 	if (rc) {
-		fail_ino(req, ino, "close", rc, &o.e);
+		bf_op_fail_ino(req, ino, "close", rc, &o.e);
 		return;
 	}
-	end();
+	bf_op_end();
 	fuse_reply_err(req, 0);
 }
 
@@ -716,7 +488,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	(void)ino;
-	drop_fh(req, fi);
+	bf_op_drop_fh(req, fi);
 	fuse_reply_err(req, 0);
 }
 
@@ -733,23 +505,23 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode)
 {
-	struct op o;
+	struct bf_op o;
 	struct bf_node n;
 	struct bf_attr a;
 	int rc;
 
 	(void)mode;
-	if (op_begin(&o, req, parent, BF_RQ_READ))
+	if (bf_op_begin(&o, req, parent, BF_RQ_READ))
 		return;
 	rc = bf_model_mkdir(o.fs->ctx, &o.n, name, &n, &a, &o.e);
 	if (rc) {
-		op_fail(&o, "mkdir", name, rc);
+		bf_op_fail(&o, "mkdir", name, rc);
 	} else {
-		end();
-		reply_entry(req, parent, name, &n, &a);
+		bf_op_end();
+		bf_op_reply_entry(req, parent, name, &n, &a);
 		bf_node_clear(&n);
 	}
-	op_done(&o);
+	bf_op_done(&o);
 }
 
 /* Symlinks, hard links and device nodes are never made here. EPERM, as
@@ -789,20 +561,20 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
 					 const struct bf_node *, const char *,
 					 struct bf_err *))
 {
-	struct op o;
+	struct bf_op o;
 	int rc;
 
-	if (op_begin(&o, req, parent, BF_RQ_CHANGE))
+	if (bf_op_begin(&o, req, parent, BF_RQ_CHANGE))
 		return;
 	rc = model_rm(o.fs->ctx, &o.n, name, &o.e);
 	if (rc) {
-		op_fail(&o, op, name, rc);
+		bf_op_fail(&o, op, name, rc);
 	} else {
-		end();
+		bf_op_end();
 		bf_itable_unlink(o.fs->it, parent, name);
 		fuse_reply_err(req, 0);
 	}
-	op_done(&o);
+	bf_op_done(&o);
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -819,21 +591,21 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname,
 		      unsigned int flags)
 {
-	struct op o;
+	struct bf_op o;
 	struct bf_node np, n;
 	struct bf_attr a;
 	int rc;
 
-	if (op_node(&o, req, parent))
+	if (bf_op_node(&o, req, parent))
 		return;
-	if (get_node(req, newparent, &np)) {
-		op_done(&o);
+	if (bf_op_get_node(req, newparent, &np)) {
+		bf_op_done(&o);
 		return;
 	}
-	op_start(&o, BF_RQ_CHANGE);
+	bf_op_start(&o, BF_RQ_CHANGE);
 	rc = bf_model_rename(o.fs->ctx, &o.n, name, &np, newname, flags, &o.e);
 	if (rc) {
-		op_fail(&o, "rename", name, rc);
+		bf_op_fail(&o, "rename", name, rc);
 	} else {
 		struct bf_err ign;
 
@@ -847,10 +619,10 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			bf_itable_unlink(o.fs->it, parent, name);
 			bf_itable_unlink(o.fs->it, newparent, newname);
 		}
-		end();
+		bf_op_end();
 		fuse_reply_err(req, 0);
 	}
-	op_done(&o);
+	bf_op_done(&o);
 	bf_node_clear(&np);
 }
 
