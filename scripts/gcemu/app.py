@@ -262,6 +262,8 @@ class App:
             body = req.json() if m == "POST" else None
             return Response.json(self.bigquery.control(m, p[len("bigquery/"):],
                                                        body or {}))
+        if p == "runner" and m == "GET":
+            return Response.json(self.runner.status())
         if p == "health":
             return Response.json({"ok": True})
         raise ApiError(404, "unknown control route %s %s" % (m, p), "NOT_FOUND")

@@ -12,6 +12,7 @@ import math
 import os
 import queue
 import random
+import sys
 import threading
 import time
 import traceback
@@ -68,6 +69,8 @@ class Runner:
         self.gcs = None
         self.gcs_ep = None
         self.thread = threading.Thread(target=self.loop, name="runner", daemon=True)
+        self.loop_t = time.monotonic()  # the loop's last turn
+        self.stepping = None            # (job id, since) while stepping one
 
     def start(self):
         self.thread.start()
@@ -141,6 +144,8 @@ class Runner:
                 else:
                     self.cond.wait(self.tick())
                 jobs = list(self.active.values())
+            self.loop_t = time.monotonic()
+            ran = False
             while not self.commands.empty():
                 fn, args, box, ev = self.commands.get()
                 try:
@@ -148,13 +153,35 @@ class Runner:
                 except Exception as e:  # delivered to the caller
                     box["error"] = e
                 ev.set()
+                ran = True
+            if ran:
+                # A command may have reset or forgotten jobs of the
+                # snapshot: those are not stepped again.
+                with self.cond:
+                    jobs = [j for j in jobs if self.active.get(j.id) is j]
             for j in jobs:
+                self.stepping = (j.id, time.monotonic())
                 try:
                     self.step(j)
                 except Exception as e:
                     traceback.print_exc()
                     self.fail(j, 13, "System error. Please try this operation "
                                      "again. (emulator: %r)" % e)
+            self.stepping = None
+
+    def status(self):
+        """What the runner is doing (GET /_emulator/runner), for tests that
+        wait on a job: the age of its last turn, the job it is stepping and
+        for how long, the active jobs and the runner thread's stack."""
+        now = time.monotonic()
+        st = self.stepping
+        with self.cond:
+            active = {i: j.state for i, j in self.active.items()}
+        frame = sys._current_frames().get(self.thread.ident)
+        return {"loop_age_s": round(now - self.loop_t, 3),
+                "stepping": st and {"job": st[0], "for_s": round(now - st[1], 3)},
+                "active": active, "commands": self.commands.qsize(),
+                "stack": traceback.format_stack(frame)[-8:] if frame else []}
 
     def tick(self):
         ts = float(self.app.cfg["time_scale"])

@@ -69,9 +69,11 @@ def wait(mnt, name):
         # What the service says then tells a daemon that missed the end
         # from a job that never ended.
         st, _, r = mnt.emu.request("GET", mnt.emu.jobs_path())
-        pytest.fail("cat wait: no end within 60 s; the emulator's jobs: %s" %
-                    [(j.get("displayName"), j.get("state"))
-                     for j in (r or {}).get("batchPredictionJobs", [])])
+        pytest.fail("cat wait: no end within 60 s; the emulator's jobs: %s; "
+                    "its runner: %s" % (
+                        [(j.get("displayName"), j.get("state"))
+                         for j in (r or {}).get("batchPredictionJobs", [])],
+                        mnt.emu.control("GET", "runner")))
     assert out.returncode == 0, out.stderr
     return out.stdout
 
