@@ -117,7 +117,11 @@ class Mount:
             st = self.read(name, "state").strip()
             if st in states:
                 return st
-            assert time.time() < deadline, "job %s stuck in %s" % (name, st)
+            if time.time() >= deadline:
+                # The emulator's runner, to tell a stuck runner from a
+                # daemon that missed the change.
+                pytest.fail("job %s stuck in %s; the emulator's runner: %s" % (
+                    name, st, self.emu.control("GET", "runner")))
             time.sleep(0.1)
 
 
