@@ -128,9 +128,16 @@ class Job:
         self.fview = None
 
     def to_json(self):
-        c = self.cache
-        if c is not None:
+        # Under the lock the runner changes the job under: a view built
+        # from the old state must not be cached after the change's touch()
+        # (a finished job is touched no more, so it showed PENDING for good).
+        with self.lock:
+            c = self.cache
+            if c is None:
+                c = self.cache = self._render()
             return c
+
+    def _render(self):
         d = dict(self.spec)
         d["name"] = self.name()
         d["state"] = self.state
@@ -172,7 +179,6 @@ class Job:
                     "resourcesConsumed", "satisfiesPzs", "satisfiesPzi",
                     "modelMonitoringStatsAnomalies", "modelMonitoringStatus"):
                 out[k] = v
-        self.cache = out
         return out
 
     def incomplete(self):
@@ -184,6 +190,10 @@ class Job:
         return 0
 
     def filter_view(self):
+        with self.lock:
+            return self._filter_view()
+
+    def _filter_view(self):
         v = self.fview
         if v is None:
             j = self.to_json()
@@ -241,7 +251,7 @@ class Vertex:
         j.total = None
         j.cache = j.fview = None
         j.rt = None
-        j.lock = threading.Lock()
+        j.lock = threading.RLock()  # to_json may run under it
         return j
 
     def insert(self, j):

@@ -1,8 +1,10 @@
 """Vertex AI batchPredictionJobs: create/get/list/cancel/delete, errors,
 the job lifecycle and the output files."""
 import json
+import random
 import re
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -432,3 +434,58 @@ def test_runner_status_and_reset(emu):
     setup_input(emu, 2)
     done = emu.wait_job(emu.create_job("gs://bkt/in.jsonl", "gs://bkt/out")["name"])
     assert done["state"] == "JOB_STATE_SUCCEEDED", done
+
+
+
+def test_a_view_built_before_a_change_is_not_kept(monkeypatch):
+    """A job's JSON view is cached until the next change. A reader that
+    built it from the old state must not cache it after the runner's
+    change: a finished job is changed no more, so that stale view stayed
+    for good (CI ci17, ci20: a BigQuery job read PENDING for 60 s while the
+    runner had ended it). Deterministic: the reader is held in the middle
+    of building the view (in Job.cfg()) while the runner's change runs."""
+    from gcemu import vertex
+
+    class HeldApp:
+        project_number = "1"
+        entered = threading.Event()
+        go = threading.Event()
+
+        @property
+        def cfg(self):
+            self.entered.set()
+            assert self.go.wait(10)
+            return {}
+
+    class Plain:
+        project_number = "1"
+        cfg = {}
+
+    v = vertex.Vertex.__new__(vertex.Vertex)
+    v.app = Plain()
+    v.lock = threading.RLock()
+    v.jobs = {}
+    v.rng = random.Random(1)
+    j = v.new_job("us-central1", {"displayName": "x", "model": "m"})
+    held = HeldApp()
+    monkeypatch.setattr(vertex.Job, "app", held)
+    seen = {}
+    reader = threading.Thread(target=lambda: seen.update(v=j.to_json()))
+    reader.start()
+    assert held.entered.wait(10)
+
+    def change():  # what the runner does: the state, then touch()
+        with j.lock:
+            j.state = "JOB_STATE_SUCCEEDED"
+            j.touch()
+
+    runner = threading.Thread(target=change)
+    runner.start()
+    runner.join(0.3)  # with the fix it waits for the reader's lock
+    held.go.set()
+    reader.join(10)
+    runner.join(10)
+    assert seen["v"]["state"] == "JOB_STATE_PENDING"  # read before the change
+    monkeypatch.setattr(vertex.Job, "app", Plain())
+    assert j.to_json()["state"] == "JOB_STATE_SUCCEEDED"
+    assert j.filter_view()["state"] == "JOB_STATE_SUCCEEDED"
