@@ -9,6 +9,8 @@ import subprocess
 import time
 import urllib.parse
 
+from lib.jobhelp import job_id, jobs_named, list_jobs, request_body  # noqa: F401
+
 # errno values SEMANTICS.md promises when the service keeps failing or does
 # not answer (EIO, ETIMEDOUT), 429 after retries (EAGAIN), token failures
 # (EACCES), and a wait the caller interrupted (EINTR, never here).
@@ -50,27 +52,10 @@ def sha(b):
     return hashlib.sha256(b).hexdigest()
 
 
-def list_jobs(emu):
-    jobs, token = [], None
-    while True:
-        q = {"pageSize": 1000}
-        if token:
-            q["pageToken"] = token
-        st, _, p = emu.request("GET", emu.jobs_path() + "?" +
-                               urllib.parse.urlencode(q))
-        assert st == 200, (st, p)
-        jobs += p.get("batchPredictionJobs", [])
-        token = p.get("nextPageToken")
-        if not token:
-            return jobs
 
 
-def jobs_named(emu, name):
-    return [j for j in list_jobs(emu) if j.get("displayName") == name]
 
 
-def job_id(job):
-    return job["name"].rsplit("/", 1)[-1]
 
 
 def bulk(emu, prefix, count, state):
@@ -100,13 +85,7 @@ def object_path(gcs_dir, name):
 
 
 def request_json(src, dest, name=None):
-    body = {"model": "publishers/google/models/gemini-2.5-flash",
-            "inputConfig": {"instancesFormat": "jsonl",
-                            "gcsSource": {"uris": [src]}},
-            "outputConfig": {"predictionsFormat": "jsonl",
-                             "gcsDestination": {"outputUriPrefix": dest}}}
-    if name:
-        body["displayName"] = name
+    body = request_body(src, dest, **({"displayName": name} if name else {}))
     return json.dumps(body, indent=2) + "\n"
 
 

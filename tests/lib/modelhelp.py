@@ -10,7 +10,6 @@ return the driver's dict (`rc` 0 or -errno, `errno`, `msg`, `step`, ...);
 import base64
 import json
 import os
-import re
 import select
 import subprocess
 import time
@@ -18,10 +17,10 @@ import urllib.parse
 
 import pytest
 
-BAD_STDERR = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|"
-                        r"runtime error:|ERROR")
+from lib.jobhelp import (MODEL, job_id, jobs_created,  # noqa: F401
+                         jobs_named, prompts, put_input, request_body)
+from lib.mounthelp import BAD_STDERR, read_log
 
-MODEL = "publishers/google/models/gemini-2.5-flash"
 PROJECT = "test-project"
 
 
@@ -65,11 +64,7 @@ class Model:
         return self
 
     def stderr(self):
-        try:
-            with open(self.stderr_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return read_log(self.stderr_path)
 
     def stop(self):
         """quit; the driver must exit 0 by itself, its stderr clean."""
@@ -182,46 +177,16 @@ def ok(r):
 
 # --- emulator fixtures --------------------------------------------------------
 
-def put_input(emu, rows, bucket="bkt-in", name="in/input.jsonl"):
-    """Uploads JSONL rows (dicts) and returns the gs:// URI."""
-    emu.make_bucket(bucket)
-    data = "".join(json.dumps(r) + "\n" for r in rows).encode()
-    emu.put_object(bucket, name, data)
-    return "gs://%s/%s" % (bucket, name)
 
 
-def prompts(n, bad=()):
-    """n keyed requests k0..k(n-1); those in bad use role "tester", which
-    the emulator's model fails."""
-    return [{"key": "k%d" % i, "request": {"contents": [
-        {"role": "tester" if i in bad else "user",
-         "parts": [{"text": "prompt %d" % i}]}]}} for i in range(n)]
 
 
-def request_body(src, dest="gs://bkt-out/out", **extra):
-    body = {"model": MODEL,
-            "inputConfig": {"instancesFormat": "jsonl",
-                            "gcsSource": {"uris": [src]}},
-            "outputConfig": {"predictionsFormat": "jsonl",
-                             "gcsDestination": {"outputUriPrefix": dest}}}
-    body.update(extra)
-    return body
 
 
-def jobs_named(emu, display_name):
-    """Every job of the emulator with that displayName (not through us)."""
-    st, _, payload = emu.request("GET", emu.jobs_path() + "?pageSize=1000")
-    assert st == 200, payload
-    return [j for j in payload.get("batchPredictionJobs", [])
-            if j.get("displayName") == display_name]
 
 
-def jobs_created(emu):
-    return emu.counters().get("jobs_created", 0)
 
 
-def job_id(job):
-    return job["name"].rsplit("/", 1)[1]
 
 
 def calls(emu, *routes):

@@ -21,14 +21,25 @@ import time
 
 import pytest
 
+from lib.jobhelp import (MODEL, jobs_created, prompts,  # noqa: F401
+                         put_input, request_body)
+
 BAD_STDERR = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|"
                         r"runtime error:|ERROR")
 
-MODEL = "publishers/google/models/gemini-2.5-flash"
 
 # Runs a mount test against both emulators, plain http and --tls (with
 # -o cafile=): the TLS variant of a representative test.
 TLS_TOO = pytest.mark.parametrize("emu_scheme", ["http", "https"])
+
+
+def read_log(path):
+    """A process's stderr file so far ("" when there is none yet)."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
 
 
 # Mounts started by the running test (tests/conftest.py clears it at each
@@ -77,11 +88,7 @@ class Mount:
         return self
 
     def stderr(self):
-        try:
-            with open(self.stderr_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return read_log(self.stderr_path)
 
     def stop(self):
         """Unmounts; the daemon must exit by itself."""
@@ -169,28 +176,10 @@ def stop_all(mounts, then=None):
         raise errors[0]
 
 
-def put_input(emu, rows, bucket="bkt-in", name="in/input.jsonl"):
-    """Uploads JSONL rows (dicts) and returns the gs:// URI."""
-    emu.make_bucket(bucket)
-    data = "".join(json.dumps(r) + "\n" for r in rows).encode()
-    emu.put_object(bucket, name, data)
-    return "gs://%s/%s" % (bucket, name)
 
 
-def prompts(n, prefix="prompt"):
-    return [{"key": "k%d" % i, "request": {"contents": [
-        {"role": "user", "parts": [{"text": "%s %d" % (prefix, i)}]}]}}
-        for i in range(n)]
 
 
-def request_body(src, dest="gs://bkt-out/out", **extra):
-    body = {"model": MODEL,
-            "inputConfig": {"instancesFormat": "jsonl",
-                            "gcsSource": {"uris": [src]}},
-            "outputConfig": {"predictionsFormat": "jsonl",
-                             "gcsDestination": {"outputUriPrefix": dest}}}
-    body.update(extra)
-    return body
 
 
 def request_text(emu, n=3, **extra):
@@ -199,8 +188,6 @@ def request_text(emu, n=3, **extra):
     return json.dumps(request_body(src, **extra), indent=2) + "\n"
 
 
-def jobs_created(emu):
-    return emu.counters().get("jobs_created", 0)
 
 
 def is_readonly(path):
