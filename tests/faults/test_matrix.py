@@ -723,15 +723,35 @@ class HungChange:
         """True once every held request has been carried out."""
         raise NotImplementedError
 
-    def after_hung(self, fname, n, hits):
+    def await_landed(self, hits, what="the held requests"):
         deadline = time.monotonic() + CHANGE_STALL_S + 60
         while not self.landed(hits):
-            assert time.monotonic() < deadline, \
-                "the held requests never landed"
+            assert time.monotonic() < deadline, "%s never landed" % what
             time.sleep(0.2)
+
+    def after_hung(self, fname, n, hits):
+        self.await_landed(hits)
         for i in range(n):
             self.i = i
             self.retry(fname)
+
+
+class BulkTargets:
+    """Targets of a hung change that are bulk jobs: 2 x MANY named
+    PREFIX0.., the hang case takes the first MANY, hang-many the rest."""
+    def prepare(self):
+        self.ids = bulk(self.emu, self.prefix, 2 * MANY, self.bulk_state)
+        bulk(self.emu, "anchor", 1, "JOB_STATE_SUCCEEDED")
+        self.base = 0
+
+    def before(self, fname):
+        self.base = 0 if fname == "hang" else MANY
+        for i in range(MANY):
+            self.i = i
+            self.check_ready()
+
+    def jname(self):
+        return "%s%d" % (self.prefix, self.base + self.i)
 
 
 class HungSubmit(HungChange, hung_group(Submit)):
@@ -761,12 +781,9 @@ class HungSubmit(HungChange, hung_group(Submit)):
         """The user runs the submit again until it returns 0, at once,
         while the held POST may still land: the job it makes is adopted,
         never a second one made."""
-        self.name = self.names[self.i]
         until = time.monotonic() + CHANGE_STALL_S + 60
         while True:
-            rc, _, err, eno, _ = run(
-                ["cp", self.req, self.mount.job(self.name, "request.json")],
-                DEADLINE_S[self.op] + SLACK_S)
+            rc, _, err, eno, _ = self.act(fname)
             if rc == 0:
                 break
             assert eno in self.allowed, "submit again: errno %s: %s" % (
@@ -779,10 +796,7 @@ class HungSubmit(HungChange, hung_group(Submit)):
         for i in range(n):
             self.i = i
             self.retry(fname)
-        until = time.monotonic() + CHANGE_STALL_S + 60
-        while not self.landed(hits):   # every held POST carried out
-            assert time.monotonic() < until, "the held POSTs never landed"
-            time.sleep(0.2)
+        self.await_landed(hits, "the held POSTs")
         for nm in self.names[:n]:
             jobs = jobs_named(self.emu, nm)
             assert len(jobs) == 1, "%d jobs named %s after a hung submit " \
@@ -791,21 +805,12 @@ class HungSubmit(HungChange, hung_group(Submit)):
         assert made == n, "%d submits made %d jobs" % (n, made)
 
 
-class HungCancel(HungChange, hung_group(Cancel)):
-    def prepare(self):
-        self.ids = bulk(self.emu, "hcx", 2 * MANY, "JOB_STATE_RUNNING")
-        bulk(self.emu, "anchor", 1, "JOB_STATE_SUCCEEDED")
-        self.base = 0
+class HungCancel(BulkTargets, HungChange, hung_group(Cancel)):
+    prefix, bulk_state = "hcx", "JOB_STATE_RUNNING"
 
-    def before(self, fname):
-        self.base = 0 if fname == "hang" else MANY
-        for i in range(MANY):
-            self.i = i
-            assert self.mount.read(self.jname(), "state") == \
-                "JOB_STATE_RUNNING\n"
-
-    def jname(self):
-        return "hcx%d" % (self.base + self.i)
+    def check_ready(self):
+        assert self.mount.read(self.jname(), "state") == \
+            "JOB_STATE_RUNNING\n"
 
     def target(self):
         return r"batchPredictionJobs/[0-9]+:cancel"
@@ -830,26 +835,17 @@ class HungCancel(HungChange, hung_group(Cancel)):
         assert st in ("JOB_STATE_CANCELLING", "JOB_STATE_CANCELLED"), st
 
 
-class HungDelete(HungChange, hung_group(Delete)):
+class HungDelete(BulkTargets, HungChange, hung_group(Delete)):
     # The kernel holds jobs/'s lock across an RMDIR: parallel rmdirs in
     # one directory reach the daemon one after the other, each ending
     # within its own deadline (SEMANTICS.md "Deadlines").
     many = 4
     serial = True
 
-    def prepare(self):
-        self.ids = bulk(self.emu, "hdx", 2 * MANY, "JOB_STATE_SUCCEEDED")
-        bulk(self.emu, "anchor", 1, "JOB_STATE_SUCCEEDED")
-        self.base = 0
+    prefix, bulk_state = "hdx", "JOB_STATE_SUCCEEDED"
 
-    def before(self, fname):
-        self.base = 0 if fname == "hang" else MANY
-        for i in range(MANY):
-            self.i = i
-            assert os.path.isdir(self.mount.job(self.jname()))
-
-    def jname(self):
-        return "hdx%d" % (self.base + self.i)
+    def check_ready(self):
+        assert os.path.isdir(self.mount.job(self.jname()))
 
     def target(self):
         return r"batchPredictionJobs/[0-9]+($|\?)"
