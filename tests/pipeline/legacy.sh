@@ -47,26 +47,9 @@ esac
 cat "$MNT/jobs/$J1/progress"
 
 # 3: line N answers prompt N
+. "$(dirname "$0")/checkrows.sh"
 cp "$MNT/jobs/$J1/results/by-input.jsonl" "$WORK/by-input.jsonl"
-lines=$(wc -l <"$WORK/by-input.jsonl")
-[ "$lines" -eq $N ] || fail "by-input.jsonl has $lines lines, not $N"
-i=1
-while [ $i -le $N ]; do
-	line=$(head -n $i "$WORK/by-input.jsonl" | tail -n 1)
-	printf '%s\n' "$line" | grep -q "\"key\": *\"line-$i\"" ||
-		fail "line $i of by-input.jsonl has another key: $line"
-	printf '%s\n' "$line" | grep -q "\"text\": \"prompt $i\"" ||
-		fail "line $i of by-input.jsonl is not about prompt $i"
-	case $BAD in
-	*" $i "*)
-		printf '%s\n' "$line" | grep -q '"status": "Bad Request' ||
-			fail "line $i should have failed: $line" ;;
-	*)
-		printf '%s\n' "$line" | grep -q "to: prompt $i\"" ||
-			fail "line $i does not answer prompt $i: $line" ;;
-	esac
-	i=$((i + 1))
-done
+check "$WORK/by-input.jsonl" $N "$BAD" prompt
 
 # 4: retry exactly what failed
 [ "$(wc -l <"$MNT/jobs/$J1/results/retry.jsonl")" -eq 3 ] ||
