@@ -19,7 +19,7 @@ import pytest
 
 from lib.jobhelp import (MODEL, job_id, jobs_created,  # noqa: F401
                          jobs_named, prompts, put_input, request_body)
-from lib.mounthelp import BAD_STDERR, read_log
+from lib.mounthelp import log_problems, read_log
 
 PROJECT = "test-project"
 
@@ -88,7 +88,7 @@ class Model:
             self.proc.stdout.close()
             self.err.close()
             self.proc = None
-        bad = [l for l in self.stderr().splitlines() if BAD_STDERR.search(l)]
+        bad = log_problems(self.stderr())
         assert not bad, "model_cli stderr reports problems:\n" + self.stderr()
         assert rc == 0, "model_cli exited %s:\n%s" % (rc, self.stderr())
 

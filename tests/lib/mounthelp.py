@@ -42,6 +42,12 @@ def read_log(path):
         return ""
 
 
+def log_problems(text):
+    """The lines of a process's stderr that report a sanitizer finding or
+    an ERROR."""
+    return [l for l in text.splitlines() if BAD_STDERR.search(l)]
+
+
 # Mounts started by the running test (tests/conftest.py clears it at each
 # test's setup and, when the test fails, shows the tail of their stderr).
 STARTED = []
@@ -106,7 +112,7 @@ class Mount:
         finally:
             self.err.close()
         assert not os.path.ismount(self.path), "still mounted"
-        bad = [l for l in self.stderr().splitlines() if BAD_STDERR.search(l)]
+        bad = log_problems(self.stderr())
         assert not bad, "daemon stderr reports problems:\n" + "\n".join(bad)
         self.proc = None
 
@@ -162,8 +168,8 @@ def emu_any(request, emu):
 
 
 def stop_all(mounts, then=None):
-    """Stops (and checks) every mount, runs then(), and raises the first
-    failure only after the last mount is down."""
+    """Stops (and checks) every mount (or model driver), runs then(), and
+    raises the first failure only after the last one is down."""
     errors = []
     for m in mounts:
         try:

@@ -10,6 +10,7 @@ sanitizer report on its stderr (under ASan: no leak either).
 import pytest
 
 from lib.modelhelp import Model, driver_path
+from lib.mounthelp import stop_all
 
 
 @pytest.fixture
@@ -25,14 +26,7 @@ def model_fs(emu, build_dir, tmp_path):
         return m.start()
 
     yield start
-    errors = []
-    for m in started:
-        try:
-            m.stop()
-        except BaseException as exc:  # stop the others first
-            errors.append(exc)
-    if errors:
-        raise errors[0]
+    stop_all(started)
 
 
 @pytest.fixture
