@@ -53,6 +53,7 @@ struct bf_outbox {
 	pthread_mutex_t lock;
 	char (*hidden)[24];   /* ids of jobs rm'd here, oldest first (lock) */
 	size_t n, cap;	      /* (lock) */
+	struct bf_hmap *hset; /* the same ids, to look up (lock) */
 	struct bf_hmap *memo; /* job id -> struct memo (lock) */
 	struct memo *ring;    /* MAX_MEMO slots, filled in turn (lock) */
 	size_t nmemo;	      /* memos made so far (lock) */
@@ -66,7 +67,8 @@ struct bf_outbox *bf_outbox_new(void)
 		return NULL;
 	pthread_mutex_init(&ob->lock, NULL);
 	ob->memo = bf_hmap_new();
-	if (!ob->memo) {
+	ob->hset = bf_hmap_new();
+	if (!ob->memo || !ob->hset) {
 		bf_outbox_free(ob);
 		return NULL;
 	}
@@ -78,6 +80,7 @@ void bf_outbox_free(struct bf_outbox *ob)
 	if (!ob)
 		return;
 	free(ob->hidden);
+	bf_hmap_free(ob->hset);
 	bf_hmap_free(ob->memo);
 	free(ob->ring);
 	pthread_mutex_destroy(&ob->lock);
@@ -86,11 +89,11 @@ void bf_outbox_free(struct bf_outbox *ob)
 
 static int hidden(struct bf_outbox *ob, const char *id)
 {
-	int hit = 0;
+	int hit;
 
+	/* Asked for every ended job of each listing: no scan of the list. */
 	pthread_mutex_lock(&ob->lock);
-	for (size_t i = 0; i < ob->n && !hit; i++)
-		hit = strcmp(ob->hidden[i], id) == 0;
+	hit = bf_hmap_get(ob->hset, id) != NULL;
 	pthread_mutex_unlock(&ob->lock);
 	return hit;
 }
@@ -100,7 +103,12 @@ static int hide(struct bf_outbox *ob, const char *id)
 	int rc = 0;
 
 	pthread_mutex_lock(&ob->lock);
+	if (bf_hmap_get(ob->hset, id)) {
+		pthread_mutex_unlock(&ob->lock);
+		return 0;
+	}
 	if (ob->n == MAX_HIDDEN) {
+		bf_hmap_del(ob->hset, ob->hidden[0]);
 		memmove(ob->hidden, ob->hidden + 1,
 			(ob->n - 1) * sizeof(*ob->hidden));
 		ob->n--;
@@ -114,7 +122,7 @@ static int hide(struct bf_outbox *ob, const char *id)
 			ob->cap = cap;
 		}
 	}
-	if (ob->n < ob->cap)
+	if (ob->n < ob->cap && bf_hmap_put(ob->hset, id, ob) == 0)
 		snprintf(ob->hidden[ob->n++], sizeof(*ob->hidden), "%s", id);
 	else
 		rc = -ENOMEM;
